@@ -1,0 +1,93 @@
+# dsguard: build, test, run, install. Libraries are found with pkg-config.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+PYTHON  ?= /usr/bin/python3
+CC      ?= cc
+
+# pkg-config name -> Debian package that provides it
+DEP_PKGS := libcjson:libcjson-dev yaml-0.1:libyaml-dev libmicrohttpd:libmicrohttpd-dev \
+            openssl:libssl-dev libcurl:libcurl4-openssl-dev cmocka:libcmocka-dev
+# programs the tests drive, and the Debian package of each
+TOOL_PKGS := curl:curl xmllint:libxml2-utils valgrind:valgrind openssl:openssl
+PY_PKGS   := python3-yaml python3-jsonschema
+LIBS_PC  := libcjson yaml-0.1 libmicrohttpd openssl libcurl
+
+PC_CFLAGS := $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
+PC_LIBS   := $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+VERSION := $(shell cat VERSION)
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PC_CFLAGS) -DDSGUARD_VERSION='"$(VERSION)"'
+LDLIBS  += $(PC_LIBS) -lpthread -lm
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC  := $(sort $(filter-out cli/main.c,$(wildcard rules/*.c lint/*.c webhook/*.c kube/*.c certs/*.c cli/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/cli/main.o
+UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
+BIN      := $(BUILD)/dsguard
+
+.PHONY: all check-deps deps test unit sanitize run install clean bench fuzz docs
+all: check-deps dsguard
+
+# Stop with the exact install line when a library is missing.
+check-deps:
+	@missing=""; for d in $(DEP_PKGS); do pc=$${d%%:*}; deb=$${d#*:}; \
+	  pkg-config --exists $$pc || missing="$$missing $$deb"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "dsguard: missing libraries. Install them with (as root):" >&2; \
+	  echo "  apt-get install -y$$missing" >&2; \
+	  echo "or run: make deps" >&2; exit 1; fi
+
+# Install every Debian package the build and the tests need (as root).
+deps:
+	@need=""; for d in $(DEP_PKGS) $(TOOL_PKGS); do pc=$${d%%:*}; deb=$${d#*:}; \
+	  dpkg -s $$deb >/dev/null 2>&1 || need="$$need $$deb"; done; \
+	for deb in $(PY_PKGS) make pkg-config gcc; do dpkg -s $$deb >/dev/null 2>&1 || need="$$need $$deb"; done; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "dsguard: as root, run: apt-get install -y$$need" >&2; exit 1; fi; \
+	  echo "installing:$$need"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi
+
+dsguard: $(BIN)
+	@if [ "$(BUILD)" = build ]; then cp $(BIN) dsguard; fi
+
+$(BIN): $(MAIN_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/test/%: test/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) $(CMOCKA_LIBS)
+
+unit: check-deps $(BIN) $(UNIT_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory unit dsguard
+	@BUILD=$(BUILD) DSGUARD_BIN=$(abspath $(BIN)) PYTHON=$(PYTHON) sh test/run.sh
+
+# The same tests, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 unit
+	@BUILD=build-san DSGUARD_BIN=$(abspath build-san/dsguard) PYTHON=$(PYTHON) \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  DSGUARD_SANITIZE=1 sh test/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 dsguard $(DESTDIR)$(PREFIX)/bin/dsguard
+
+clean:
+	rm -rf build build-san dsguard
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)

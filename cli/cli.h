@@ -1,0 +1,28 @@
+/* cli.h - the subcommands of the dsguard binary and their shared helpers. */
+#ifndef DSGUARD_CLI_H
+#define DSGUARD_CLI_H
+
+#include <stdio.h>
+
+/* Exit codes shared by every command. */
+enum {
+	DS_EXIT_OK = 0,       /* nothing at or above the failure threshold */
+	DS_EXIT_FINDINGS = 1, /* findings at or above the threshold */
+	DS_EXIT_USAGE = 2     /* usage, config, I/O or parse error */
+};
+
+/* Each subcommand: argv[0] is the subcommand's name. Returns the exit code. */
+int cmd_lint(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_review(int argc, char **argv);
+int cmd_certs(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Prints "dsguard CMD: MESSAGE" and a pointer to --help on stderr.
+ * Returns DS_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,170 @@
+/* options.c - parses a command line against a command's option table. */
+#include "cli/options.h"
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int find_long(const struct cli_command *cmd, const char *name, size_t len)
+{
+	for (int i = 0; i < cmd->option_count; i++)
+		if (strlen(cmd->options[i].name) == len && !strncmp(cmd->options[i].name, name, len))
+			return i;
+	return -1;
+}
+
+static int find_short(const struct cli_command *cmd, char c)
+{
+	for (int i = 0; i < cmd->option_count; i++)
+		if (cmd->options[i].short_name && cmd->options[i].short_name == c)
+			return i;
+	return -1;
+}
+
+/* Records one occurrence of option i, with value v (NULL for a flag). */
+static int record(const struct cli_command *cmd, struct cli_args *args, int i, const char *v)
+{
+	struct cli_value *val = &args->opts[i];
+	const char **grown;
+
+	if (val->count > 0 && !cmd->options[i].repeat && !cmd->options[i].arg)
+		return 0;
+	grown = realloc(val->values, sizeof(*grown) * (size_t)(val->count + 1));
+	if (!grown)
+		return cli_usage_error(cmd->name, "out of memory");
+	grown[val->count++] = v;
+	val->values = grown;
+	return 0;
+}
+
+/* Parses one "--name[=value]" at argv[*at]; advances *at past its value. */
+static int parse_long(const struct cli_command *cmd, struct cli_args *args, int argc, char **argv, int *at)
+{
+	const char *word = argv[*at] + 2;
+	const char *eq = strchr(word, '=');
+	size_t len = eq ? (size_t)(eq - word) : strlen(word);
+	int i = find_long(cmd, word, len);
+
+	if (i < 0)
+		return cli_usage_error(cmd->name, "unknown option '--%.*s'", (int)len, word);
+	if (!cmd->options[i].arg) {
+		if (eq)
+			return cli_usage_error(cmd->name, "option '--%s' takes no value", cmd->options[i].name);
+		return record(cmd, args, i, NULL);
+	}
+	if (eq)
+		return record(cmd, args, i, eq + 1);
+	if (*at + 1 >= argc)
+		return cli_usage_error(cmd->name, "option '--%s' needs a value (%s)", cmd->options[i].name,
+				       cmd->options[i].arg);
+	return record(cmd, args, i, argv[++*at]);
+}
+
+static int parse_short(const struct cli_command *cmd, struct cli_args *args, int argc, char **argv, int *at)
+{
+	int i = find_short(cmd, argv[*at][1]);
+
+	if (i < 0 || argv[*at][2] != '\0')
+		return cli_usage_error(cmd->name, "unknown option '%s'", argv[*at]);
+	if (!cmd->options[i].arg)
+		return record(cmd, args, i, NULL);
+	if (*at + 1 >= argc)
+		return cli_usage_error(cmd->name, "option '-%c' needs a value (%s)", argv[*at][1],
+				       cmd->options[i].arg);
+	return record(cmd, args, i, argv[++*at]);
+}
+
+int cli_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_args *args)
+{
+	bool options_done = false;
+	int rc = 0;
+
+	memset(args, 0, sizeof(*args));
+	args->opts = calloc((size_t)cmd->option_count + 1, sizeof(*args->opts));
+	args->option_count = cmd->option_count;
+	args->operands = calloc((size_t)argc + 1, sizeof(*args->operands));
+	if (!args->opts || !args->operands) {
+		cli_args_free(args);
+		return cli_usage_error(cmd->name, "out of memory");
+	}
+	for (int at = 1; at < argc && rc == 0; at++) {
+		const char *a = argv[at];
+		if (options_done || a[0] != '-' || !strcmp(a, "-"))
+			args->operands[args->operand_count++] = argv[at];
+		else if (!strcmp(a, "--"))
+			options_done = true;
+		else if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			args->help = true;
+		else if (a[1] == '-')
+			rc = parse_long(cmd, args, argc, argv, &at);
+		else
+			rc = parse_short(cmd, args, argc, argv, &at);
+	}
+	if (rc != 0) {
+		cli_args_free(args);
+		return rc;
+	}
+	if (args->help)
+		cli_print_help(cmd);
+	return 0;
+}
+
+void cli_args_free(struct cli_args *args)
+{
+	for (int i = 0; args->opts && i < args->option_count; i++)
+		free(args->opts[i].values);
+	free(args->opts);
+	free(args->operands);
+	memset(args, 0, sizeof(*args));
+}
+
+void cli_print_help(const struct cli_command *cmd)
+{
+	printf("Usage: dsguard %s %s\n\n%s\n\nOptions:\n", cmd->name, cmd->usage, cmd->summary);
+	for (int i = 0; i < cmd->option_count; i++) {
+		const struct cli_option *o = &cmd->options[i];
+		char left[64];
+		if (o->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name, o->arg ? " " : "",
+				 o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		printf("  %-28s %s\n", left, o->help);
+	}
+	printf("  %-28s %s\n", "-h, --help", "show this help and exit");
+	if (cmd->examples)
+		printf("\nExamples:\n%s", cmd->examples);
+}
+
+const char *cli_get(const struct cli_args *args, int index, const char *fallback)
+{
+	const struct cli_value *v = &args->opts[index];
+	return v->count > 0 && v->values[v->count - 1] ? v->values[v->count - 1] : fallback;
+}
+
+bool cli_has(const struct cli_args *args, int index)
+{
+	return args->opts[index].count > 0;
+}
+
+int cli_get_ulong(const struct cli_command *cmd, const struct cli_args *args, int index,
+		  unsigned long fallback, unsigned long max, unsigned long *out)
+{
+	const char *text = cli_get(args, index, NULL);
+	char *end;
+	unsigned long v;
+
+	if (!text) {
+		*out = fallback;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || v > max)
+		return cli_usage_error(cmd->name, "--%s needs a whole number from 0 to %lu, not '%s'",
+				       cmd->options[index].name, max, text);
+	*out = v;
+	return 0;
+}
