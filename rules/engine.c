@@ -1,0 +1,302 @@
+/* engine.c - runs the rule table over one resource; owns findings and fixes. */
+#include "rules/checks.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define IGNORE_ANNOTATION "dsguard.io/ignore"
+
+static const char *const severity_names[] = {"off", "warning", "error"};
+
+const char *ds_severity_name(ds_severity s)
+{
+	return s <= DS_SEVERITY_ERROR ? severity_names[s] : "?";
+}
+
+int ds_severity_parse(const char *name)
+{
+	for (int i = 0; i <= DS_SEVERITY_ERROR; i++)
+		if (!strcmp(name, severity_names[i]))
+			return i;
+	return -1;
+}
+
+const ds_rule *ds_rule_find(const char *id_or_name)
+{
+	for (int i = 0; i < DS_RULE_COUNT; i++)
+		if (!strcasecmp(id_or_name, ds_rules[i].id) || !strcmp(id_or_name, ds_rules[i].name))
+			return &ds_rules[i];
+	return NULL;
+}
+
+void ds_config_init(ds_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->enforce = true;
+	cfg->allow_exemption_annotation = true;
+	for (int i = 0; i < DS_RULE_COUNT; i++)
+		cfg->rules[i].severity = ds_rules[i].default_severity;
+}
+
+static void string_list_free(ds_string_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i]);
+	free(list->items);
+}
+
+void ds_config_free(ds_config *cfg)
+{
+	for (int i = 0; i < DS_RULE_COUNT; i++) {
+		free(cfg->rules[i].default_value);
+		string_list_free(&cfg->rules[i].allowed);
+		string_list_free(&cfg->rules[i].exempt_namespaces);
+	}
+	ds_config_init(cfg);
+}
+
+bool ds_string_list_has(const ds_string_list *list, const char *name)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (!strcmp(list->items[i], name))
+			return true;
+	return false;
+}
+
+static const char *string_at(const cJSON *obj, const char *pointer)
+{
+	const cJSON *item = ds_pointer_get(obj, pointer);
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+bool ds_is_daemonset(const cJSON *obj)
+{
+	const char *kind = string_at(obj, "/kind");
+	const char *api = string_at(obj, "/apiVersion");
+
+	if (!kind || strcmp(kind, "DaemonSet") || !api)
+		return false;
+	return !strcmp(api, "apps/v1") || !strcmp(api, "apps/v1beta2") || !strcmp(api, "extensions/v1beta1");
+}
+
+const char *ds_resource_name(const cJSON *obj)
+{
+	const char *name = string_at(obj, "/metadata/name");
+	return name ? name : "";
+}
+
+const char *ds_resource_namespace(const cJSON *obj, const ds_context *ctx)
+{
+	const char *ns = string_at(obj, "/metadata/namespace");
+
+	if (ns && *ns)
+		return ns;
+	return ctx->default_namespace ? ctx->default_namespace : "default";
+}
+
+/* Whether the comma-separated annotation value names rule (by id, name or
+ * "all"); spaces around each item are ignored. */
+static bool annotation_names_rule(const char *value, const ds_rule *rule)
+{
+	const char *p = value;
+
+	while (*p) {
+		size_t len;
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		len = strcspn(p, ",");
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if ((len == 3 && !strncasecmp(p, "all", 3)) ||
+		    (len == strlen(rule->id) && !strncasecmp(p, rule->id, len)) ||
+		    (len == strlen(rule->name) && !strncmp(p, rule->name, len)))
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+static bool is_exempt(const cJSON *resource, const ds_context *ctx, const ds_rule *rule)
+{
+	const cJSON *ann = ds_pointer_get(resource, "/metadata/annotations");
+	const cJSON *value = cJSON_GetObjectItemCaseSensitive(ann, IGNORE_ANNOTATION);
+
+	if (!ctx->config->allow_exemption_annotation || !cJSON_IsString(value))
+		return false;
+	return annotation_names_rule(value->valuestring, rule);
+}
+
+static ds_severity effective_severity(const ds_context *ctx, const ds_rule *rule)
+{
+	ds_severity s = ctx->config->rules[rule->index].severity;
+
+	if (!ctx->config->enforce && s == DS_SEVERITY_ERROR)
+		return DS_SEVERITY_WARNING;
+	return s;
+}
+
+int ds_add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ctx,
+		   const char *pointer, const char *fmt, ...)
+{
+	ds_finding *grown, *f;
+	va_list ap;
+	int n;
+
+	grown = realloc(out->findings, sizeof(*grown) * (out->finding_count + 1));
+	if (!grown)
+		return -1;
+	out->findings = grown;
+	f = &grown[out->finding_count];
+	memset(f, 0, sizeof(*f));
+	f->rule = rule;
+	f->severity = effective_severity(ctx, rule);
+	f->pointer = strdup(pointer);
+	va_start(ap, fmt);
+	n = vasprintf(&f->message, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !f->pointer) {
+		free(f->pointer);
+		return -1;
+	}
+	out->finding_count++;
+	return 0;
+}
+
+static int append_op(ds_evaluation *out, const ds_rule *rule, ds_patch_kind kind, char *path, cJSON *value)
+{
+	ds_patch_op *grown = realloc(out->ops, sizeof(*grown) * (out->op_count + 1));
+
+	if (!grown) {
+		free(path);
+		cJSON_Delete(value);
+		return -1;
+	}
+	out->ops = grown;
+	grown[out->op_count++] = (ds_patch_op){kind, path, value, rule};
+	return 0;
+}
+
+/* Wraps value in one object per token of the pointer suffix `rest`
+ * ("/a/b" -> {"a": {"b": value}}). The rules' own pointers hold no escaped
+ * tokens, so tokens are used as they stand. Returns the new value, or NULL
+ * out of memory (value is then freed). */
+static cJSON *wrap_in_objects(const char *rest, cJSON *value)
+{
+	size_t len;
+	cJSON *inner, *obj;
+	char *key;
+
+	if (!*rest)
+		return value;
+	len = strcspn(rest + 1, "/");
+	inner = wrap_in_objects(rest + 1 + len, value);
+	if (!inner)
+		return NULL;
+	obj = cJSON_CreateObject();
+	key = strndup(rest + 1, len);
+	if (!obj || !key || !cJSON_AddItemToObject(obj, key, inner)) {
+		free(key);
+		cJSON_Delete(obj);
+		cJSON_Delete(inner);
+		return NULL;
+	}
+	free(key);
+	return obj;
+}
+
+int ds_add_set_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource,
+		  const char *pointer, cJSON *value)
+{
+	char *path = strdup(pointer);
+	char *cut;
+
+	if (!path) {
+		cJSON_Delete(value);
+		return -1;
+	}
+	if (ds_pointer_get(resource, path))
+		return append_op(out, rule, DS_PATCH_REPLACE, path, value);
+	/* Walk up to the deepest level that exists; add the rest under it. */
+	while ((cut = strrchr(path, '/')) != NULL) {
+		const cJSON *parent;
+		*cut = '\0';
+		parent = ds_pointer_get(resource, path);
+		if (!parent)
+			continue;
+		if (!cJSON_IsObject(parent))
+			break;
+		*cut = '/';
+		cut[strcspn(cut + 1, "/") + 1] = '\0';
+		value = wrap_in_objects(pointer + strlen(path), value);
+		if (!value) {
+			free(path);
+			return -1;
+		}
+		return append_op(out, rule, DS_PATCH_ADD, path, value);
+	}
+	free(path);
+	cJSON_Delete(value);
+	return 0;
+}
+
+int ds_evaluate(const cJSON *resource, const ds_context *ctx, ds_evaluation *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!ds_is_daemonset(resource))
+		return 0;
+	for (int i = 0; i < DS_RULE_COUNT; i++) {
+		if (ctx->config->rules[i].severity == DS_SEVERITY_OFF)
+			continue;
+		if (ds_rules[i].check(resource, ctx, &ds_rules[i], out) < 0)
+			goto oom;
+	}
+	for (size_t i = 0; i < out->finding_count; i++) {
+		ds_finding *f = &out->findings[i];
+		f->exempt = is_exempt(resource, ctx, f->rule);
+		if (!f->exempt && f->rule->fix && f->rule->fix(resource, ctx, f, out) < 0)
+			goto oom;
+	}
+	return 0;
+oom:
+	ds_evaluation_free(out);
+	return -1;
+}
+
+void ds_evaluation_free(ds_evaluation *ev)
+{
+	for (size_t i = 0; i < ev->finding_count; i++) {
+		free(ev->findings[i].message);
+		free(ev->findings[i].pointer);
+	}
+	for (size_t i = 0; i < ev->op_count; i++) {
+		free(ev->ops[i].path);
+		cJSON_Delete(ev->ops[i].value);
+	}
+	free(ev->findings);
+	free(ev->ops);
+	memset(ev, 0, sizeof(*ev));
+}
+
+cJSON *ds_patch_to_json(const ds_evaluation *ev)
+{
+	cJSON *patch = cJSON_CreateArray();
+
+	for (size_t i = 0; patch && i < ev->op_count; i++) {
+		cJSON *op = cJSON_CreateObject();
+		cJSON *value = cJSON_Duplicate(ev->ops[i].value, 1);
+		cJSON_AddItemToArray(patch, op);
+		if (!op || !value ||
+		    !cJSON_AddStringToObject(op, "op", ev->ops[i].kind == DS_PATCH_ADD ? "add" : "replace") ||
+		    !cJSON_AddStringToObject(op, "path", ev->ops[i].path)) {
+			cJSON_Delete(value);
+			cJSON_Delete(patch);
+			return NULL;
+		}
+		cJSON_AddItemToObject(op, "value", value);
+	}
+	return patch;
+}
