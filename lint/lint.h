@@ -11,4 +11,71 @@
  * defaults). */
 int ds_config_load(const char *path, ds_config *cfg, char **error);
 
+#include <stdio.h>
+
+/* How a lint run reads its inputs. */
+typedef struct ds_lint_options {
+	const ds_config *config;
+	const char *default_namespace; /* for manifests without one; NULL: "default" */
+	const char *const *excludes;   /* globs matched against each path and its base name */
+	size_t exclude_count;
+	const char *stdin_name;        /* the name "-" is reported under; NULL: "-" */
+} ds_lint_options;
+
+/* One finding, placed in a file. Owns its strings. */
+typedef struct ds_lint_finding {
+	const ds_rule *rule;
+	ds_severity severity;
+	bool exempt;
+	char *message;
+	char *file;
+	unsigned line, column;
+	char *kind, *namespace, *name;
+	size_t file_index; /* order of the file in the run */
+} ds_lint_finding;
+
+/* A file that could not be read or parsed (is_error), or a warning about
+ * its text (a repeated key). line and column are 0 for a whole-file
+ * problem. Owns its strings. */
+typedef struct ds_lint_problem {
+	char *file;
+	unsigned line, column;
+	bool is_error;
+	char *message;
+	size_t file_index;
+} ds_lint_problem;
+
+typedef struct ds_lint_summary {
+	size_t files, resources, daemonsets;
+	size_t errors, warnings, exempted; /* findings, by effective severity */
+	size_t input_errors;               /* problems that are errors */
+} ds_lint_summary;
+
+/* Everything one run found, findings sorted by file, line, column, rule. */
+typedef struct ds_lint_report {
+	ds_lint_finding *findings;
+	size_t finding_count;
+	ds_lint_problem *problems;
+	size_t problem_count;
+	ds_lint_summary summary;
+} ds_lint_report;
+
+/* Lints every path (file, directory walked recursively, or "-" for
+ * standard input). DS003 looks across all of them. Returns 0 with out
+ * filled (release it with ds_lint_report_free()), or -1 when memory ran
+ * out. Unreadable or broken inputs are problems in the report, not
+ * failures of the run. */
+int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options *opts, ds_lint_report *out);
+
+/* Releases what report owns and empties it. */
+void ds_lint_report_free(ds_lint_report *report);
+
+/* The exit code for a report: 2 when an input could not be read or parsed,
+ * 1 when a finding is at or above fail_on, else 0. */
+int ds_lint_exit_code(const ds_lint_report *report, ds_severity fail_on);
+
+/* Writes the report in one format. Return 0, or -1 on a write error. */
+int ds_report_text(FILE *out, const ds_lint_report *report, bool verbose);
+int ds_report_json(FILE *out, const ds_lint_report *report);
+
 #endif

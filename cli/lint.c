@@ -1,0 +1,121 @@
+/* lint.c - `dsguard lint`: check manifest files, directories or stdin. */
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "lint/lint.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { OPT_FORMAT, OPT_NAMESPACE, OPT_CONFIG, OPT_FAIL_ON, OPT_EXCLUDE, OPT_STDIN_NAME, OPT_VERBOSE, OPT_COUNT };
+
+static const struct cli_option options[OPT_COUNT] = {
+	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format: text (default) or json", false},
+	[OPT_NAMESPACE] = {"namespace", 'n', "NS", "namespace of manifests that name none (default: default)", false},
+	[OPT_CONFIG] = {"config", 'c', "FILE", "config file (default: .dsguard.yaml when present)", false},
+	[OPT_FAIL_ON] = {"fail-on", 0, "LEVEL", "exit 1 on findings of this level or above: error (default) or warning",
+			 false},
+	[OPT_EXCLUDE] = {"exclude", 0, "GLOB", "skip paths (or base names) matching GLOB; repeatable", true},
+	[OPT_STDIN_NAME] = {"stdin-filename", 0, "NAME", "the file name reported for standard input", false},
+	[OPT_VERBOSE] = {"verbose", 'v', NULL, "also list findings exempted by dsguard.io/ignore", false},
+};
+
+static const struct cli_command lint_command = {
+	.name = "lint",
+	.usage = "[OPTIONS] [PATH|-]...",
+	.summary = "Checks the DaemonSets in manifest files, directories (recursively: .yaml, .yml, .json;\n"
+		   "names starting with '.' are skipped unless named) and standard input ('-').\n"
+		   "Exit status: 0 no error-level finding, 1 findings, 2 usage, config, I/O or parse errors.",
+	.options = options,
+	.option_count = OPT_COUNT,
+	.examples = "  dsguard lint deploy/\n"
+		    "  dsguard lint --format json agents.yaml\n"
+		    "  helm template charts/agent | dsguard lint -\n",
+};
+
+#define LOCAL_CONFIG ".dsguard.yaml"
+
+/* Loads --config, or .dsguard.yaml when present. Returns 0 or DS_EXIT_USAGE. */
+static int load_config(const struct cli_args *args, ds_config *cfg)
+{
+	const char *path = cli_get(args, OPT_CONFIG, NULL);
+	char *error = NULL;
+
+	if (!path && access(LOCAL_CONFIG, F_OK) == 0)
+		path = LOCAL_CONFIG;
+	if (!path)
+		return 0;
+	if (ds_config_load(path, cfg, &error) == 0)
+		return 0;
+	fprintf(stderr, "dsguard lint: %s\n", error ? error : "cannot read the config");
+	free(error);
+	return DS_EXIT_USAGE;
+}
+
+/* Checks the options' values. Returns 0 or DS_EXIT_USAGE. */
+static int check_args(const struct cli_args *args, ds_severity *fail_on)
+{
+	const char *format = cli_get(args, OPT_FORMAT, "text");
+	const char *level = cli_get(args, OPT_FAIL_ON, "error");
+
+	if (strcmp(format, "text") && strcmp(format, "json"))
+		return cli_usage_error("lint", "unknown --format '%s' (use text or json)", format);
+	if (!strcmp(level, "error"))
+		*fail_on = DS_SEVERITY_ERROR;
+	else if (!strcmp(level, "warning"))
+		*fail_on = DS_SEVERITY_WARNING;
+	else
+		return cli_usage_error("lint", "unknown --fail-on '%s' (use error or warning)", level);
+	if (args->operand_count == 0)
+		return cli_usage_error("lint", "name at least one file, directory, or - for standard input");
+	return 0;
+}
+
+static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severity fail_on)
+{
+	ds_lint_options opts = {
+		.config = cfg,
+		.default_namespace = cli_get(args, OPT_NAMESPACE, NULL),
+		.excludes = args->opts[OPT_EXCLUDE].values,
+		.exclude_count = (size_t)args->opts[OPT_EXCLUDE].count,
+		.stdin_name = cli_get(args, OPT_STDIN_NAME, NULL),
+	};
+	ds_lint_report report;
+	int rc;
+
+	if (ds_lint_paths((const char *const *)args->operands, (size_t)args->operand_count, &opts, &report) < 0) {
+		fprintf(stderr, "dsguard lint: out of memory\n");
+		return DS_EXIT_USAGE;
+	}
+	if (!strcmp(cli_get(args, OPT_FORMAT, "text"), "json"))
+		rc = ds_report_json(stdout, &report);
+	else
+		rc = ds_report_text(stdout, &report, cli_has(args, OPT_VERBOSE));
+	rc = rc < 0 || fflush(stdout) != 0 ? DS_EXIT_USAGE : ds_lint_exit_code(&report, fail_on);
+	ds_lint_report_free(&report);
+	return rc;
+}
+
+int cmd_lint(int argc, char **argv)
+{
+	struct cli_args args;
+	ds_severity fail_on = DS_SEVERITY_ERROR;
+	ds_config cfg;
+	int rc = cli_parse(&lint_command, argc, argv, &args);
+
+	if (rc != 0)
+		return rc;
+	if (args.help) {
+		cli_args_free(&args);
+		return DS_EXIT_OK;
+	}
+	ds_config_init(&cfg);
+	rc = check_args(&args, &fail_on);
+	if (rc == 0)
+		rc = load_config(&args, &cfg);
+	if (rc == 0)
+		rc = run_lint(&args, &cfg, fail_on);
+	ds_config_free(&cfg);
+	cli_args_free(&args);
+	return rc;
+}

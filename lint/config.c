@@ -1,0 +1,218 @@
+/* config.c - the strict YAML config file shared by lint and serve. */
+#include "lint/lint.h"
+#include "lint/document.h"
+#include "lint/input.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The state of reading one config file. */
+struct config_reader {
+	const char *path;
+	ds_document *doc;
+	int documents;
+	char *error;
+};
+
+/* Sets the reader's error to "path:line:col: message" at item's key (or
+ * value). Returns -1. */
+static int config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
+{
+	const ds_node_info *info = r->doc ? ds_document_where(r->doc, item) : NULL;
+	ds_pos pos = {1, 1};
+	char *message = NULL;
+	va_list ap;
+
+	if (info)
+		pos = at_value || !info->key.line ? info->value : info->key;
+	va_start(ap, fmt);
+	if (vasprintf(&message, fmt, ap) < 0)
+		message = NULL;
+	va_end(ap);
+	free(r->error);
+	if (asprintf(&r->error, "%s:%u:%u: %s", r->path, pos.line, pos.column, message ? message : "out of memory") < 0)
+		r->error = NULL;
+	free(message);
+	return -1;
+}
+
+static int keep_document(void *data, ds_document *doc)
+{
+	struct config_reader *r = data;
+
+	r->documents++;
+	if (r->doc) {
+		ds_document_free(doc);
+		return -1;
+	}
+	r->doc = doc;
+	return 0;
+}
+
+static int read_bool(struct config_reader *r, const cJSON *item, bool *out)
+{
+	if (!cJSON_IsBool(item))
+		return config_error(r, item, true, "%s must be true or false", item->string);
+	*out = cJSON_IsTrue(item);
+	return 0;
+}
+
+static int read_string_list(struct config_reader *r, const cJSON *item, ds_string_list *out)
+{
+	const cJSON *el;
+	size_t n = 0;
+
+	if (cJSON_IsNull(item))
+		return 0;
+	if (!cJSON_IsArray(item))
+		return config_error(r, item, true, "%s must be a list of names", item->string);
+	out->items = calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(char *));
+	if (!out->items)
+		return config_error(r, item, true, "out of memory");
+	cJSON_ArrayForEach(el, item) {
+		if (!cJSON_IsString(el) || !*el->valuestring)
+			return config_error(r, el, true, "each item of %s must be a non-empty name", item->string);
+		out->items[n] = strdup(el->valuestring);
+		if (!out->items[n])
+			return config_error(r, el, true, "out of memory");
+		out->count = ++n;
+	}
+	return 0;
+}
+
+static int read_severity(struct config_reader *r, const cJSON *item, ds_severity *out)
+{
+	int s = cJSON_IsString(item) ? ds_severity_parse(item->valuestring) : -1;
+
+	if (s < 0)
+		return config_error(r, item, true, "severity must be error, warning or off");
+	*out = (ds_severity)s;
+	return 0;
+}
+
+static int read_default_class(struct config_reader *r, const cJSON *item, char **out)
+{
+	if (cJSON_IsNull(item))
+		return 0;
+	if (!cJSON_IsString(item) || !*item->valuestring)
+		return config_error(r, item, true, "default must be the name of a PriorityClass");
+	*out = strdup(item->valuestring);
+	return *out ? 0 : config_error(r, item, true, "out of memory");
+}
+
+/* Reads one key of a rule's settings. */
+static int read_rule_key(struct config_reader *r, const ds_rule *rule, const cJSON *item, ds_rule_config *rc)
+{
+	const char *key = item->string;
+
+	if (!strcmp(key, "severity"))
+		return read_severity(r, item, &rc->severity);
+	if (rule->index == DS_RULE_PRIORITY_CLASS && !strcmp(key, "default"))
+		return read_default_class(r, item, &rc->default_value);
+	if (rule->index == DS_RULE_PRIORITY_CLASS && !strcmp(key, "allowed"))
+		return read_string_list(r, item, &rc->allowed);
+	if (rule->index == DS_RULE_DEDICATED_NAMESPACE && !strcmp(key, "exemptNamespaces"))
+		return read_string_list(r, item, &rc->exempt_namespaces);
+	return config_error(r, item, false, "unknown key \"%s\" in rules.%s", key, rule->name);
+}
+
+static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cfg)
+{
+	const cJSON *entry, *item;
+
+	if (cJSON_IsNull(rules))
+		return 0;
+	if (!cJSON_IsObject(rules))
+		return config_error(r, rules, true, "rules must be a mapping of rule names");
+	cJSON_ArrayForEach(entry, rules) {
+		const ds_rule *rule = ds_rule_find(entry->string);
+		if (!rule)
+			return config_error(r, entry, false,
+					    "unknown rule \"%s\" (known: priority-class, restart-policy, "
+					    "dedicated-namespace)", entry->string);
+		if (cJSON_IsNull(entry))
+			continue;
+		if (!cJSON_IsObject(entry))
+			return config_error(r, entry, true, "rules.%s must be a mapping", rule->name);
+		cJSON_ArrayForEach(item, entry)
+			if (read_rule_key(r, rule, item, &cfg->rules[rule->index]) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+static int read_top(struct config_reader *r, const cJSON *root, ds_config *cfg)
+{
+	const cJSON *item;
+
+	if (!root || cJSON_IsNull(root))
+		return 0;
+	if (!cJSON_IsObject(root))
+		return config_error(r, root, true, "the config must be a mapping");
+	cJSON_ArrayForEach(item, root) {
+		int rc;
+		if (!strcmp(item->string, "enforce"))
+			rc = read_bool(r, item, &cfg->enforce);
+		else if (!strcmp(item->string, "allowExemptionAnnotation"))
+			rc = read_bool(r, item, &cfg->allow_exemption_annotation);
+		else if (!strcmp(item->string, "rules"))
+			rc = read_rules(r, item, cfg);
+		else
+			rc = config_error(r, item, false,
+					  "unknown key \"%s\" (known: enforce, allowExemptionAnnotation, rules)",
+					  item->string);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sets r->error from the loader's first error diagnostic. */
+static void syntax_error(struct config_reader *r, const ds_diag_list *diags)
+{
+	for (size_t i = 0; i < diags->count; i++) {
+		if (!diags->items[i].is_error)
+			continue;
+		if (asprintf(&r->error, "%s:%u:%u: %s", r->path, diags->items[i].pos.line,
+			     diags->items[i].pos.column, diags->items[i].message) < 0)
+			r->error = NULL;
+		return;
+	}
+	if (asprintf(&r->error, "%s: the config must hold a single YAML document", r->path) < 0)
+		r->error = NULL;
+}
+
+int ds_config_load(const char *path, ds_config *cfg, char **error)
+{
+	struct config_reader r = {.path = path};
+	ds_diag_list diags = {0};
+	char *buf = NULL, *io_error = NULL;
+	size_t len;
+	int rc = -1;
+
+	ds_config_free(cfg);
+	*error = NULL;
+	if (ds_read_input(path, DS_MAX_FILE_BYTES, &buf, &len, &io_error) < 0) {
+		if (asprintf(error, "%s: %s", path, io_error ? io_error : "out of memory") < 0)
+			*error = NULL;
+		free(io_error);
+		return -1;
+	}
+	if (ds_yaml_load(buf, len, keep_document, &r, &diags) < 0)
+		syntax_error(&r, &diags);
+	else
+		rc = read_top(&r, r.doc ? r.doc->root : NULL, cfg);
+	if (rc < 0) {
+		ds_config_free(cfg);
+		*error = r.error ? r.error : strdup("out of memory");
+	}
+	ds_diag_list_free(&diags);
+	ds_document_free(r.doc);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,87 @@
+/* document.h - YAML and JSON documents read into cJSON with the line and
+ * column of every key and value, as Kubernetes reads them. Private to lint/
+ * and its tests. */
+#ifndef DSGUARD_LINT_DOCUMENT_H
+#define DSGUARD_LINT_DOCUMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+/* Nesting deeper than this is refused (Kubernetes objects stay far below). */
+#define DS_YAML_MAX_DEPTH 512
+/* Nodes that expanding aliases may add to one document ("billion laughs"). */
+#define DS_YAML_MAX_ALIAS_NODES 200000
+
+/* A position in the input, counted from 1; 0 when unknown. */
+typedef struct ds_pos {
+	unsigned line;
+	unsigned column;
+} ds_pos;
+
+/* Where one cJSON item came from. `anchor_line` is non-zero when the item
+ * was reached through an alias or merge key: the line of the anchor that
+ * holds the text. */
+typedef struct ds_node_info {
+	const cJSON *item;
+	ds_pos key;   /* the key of an object member; 0 for array items and roots */
+	ds_pos value; /* the start of the value */
+	unsigned anchor_line;
+} ds_node_info;
+
+typedef struct ds_posmap ds_posmap;
+
+/* One document of a stream. Owns root and its positions. */
+typedef struct ds_document {
+	cJSON *root;
+	ds_posmap *positions;
+	cJSON *replaced; /* items overridden by later keys, kept so positions stay valid */
+} ds_document;
+
+/* A problem found while reading, with its position (0:0 for a whole-file
+ * problem). Owns message. */
+typedef struct ds_diag {
+	ds_pos pos;
+	bool is_error; /* false: a warning (a repeated key) */
+	char *message;
+} ds_diag;
+
+typedef struct ds_diag_list {
+	ds_diag *items;
+	size_t count;
+} ds_diag_list;
+
+/* Called once per non-empty document, in order. The callee owns doc and
+ * releases it with ds_document_free(). Returns 0 to go on, -1 to stop. */
+typedef int (*ds_document_cb)(void *data, ds_document *doc);
+
+/* Reads every document of the YAML (or JSON) text buf[0..len) and hands
+ * each to cb. Anchors, aliases and "<<" merge keys are resolved; a repeated
+ * key keeps the last value and adds a warning. Returns 0 when the whole
+ * stream was read, -1 on a syntax or limit error (added to diags with its
+ * position; documents before it were already handed over) or when cb or
+ * memory failed. */
+int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags);
+
+/* Releases doc and everything it owns. */
+void ds_document_free(ds_document *doc);
+
+/* Where item came from, or NULL when it is not part of doc. */
+const ds_node_info *ds_document_where(const ds_document *doc, const cJSON *item);
+
+/* The position a finding about `pointer` in `resource` (a value inside
+ * doc) is reported at: the value when the field exists, else the key of the
+ * deepest mapping on the way that exists (where the missing key belongs).
+ * Also sets *anchor_line as ds_node_info does, when not NULL. */
+ds_pos ds_document_locate(const ds_document *doc, const cJSON *resource, const char *pointer,
+			  unsigned *anchor_line);
+
+/* Appends a diagnostic with a printf-style message. Returns 0 or -1 out of
+ * memory. */
+int ds_diag_add(ds_diag_list *list, ds_pos pos, bool is_error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Releases every diagnostic in list and empties it. */
+void ds_diag_list_free(ds_diag_list *list);
+
+#endif

@@ -1,0 +1,137 @@
+/* report.c - the text and JSON formats of a lint report. */
+#include "lint/lint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void text_problem(FILE *out, const ds_lint_problem *p)
+{
+	const char *level = p->is_error ? "error" : "warning";
+
+	if (p->line)
+		fprintf(out, "%s:%u:%u: %s: %s\n", p->file, p->line, p->column, level, p->message);
+	else
+		fprintf(out, "%s: %s: %s\n", p->file, level, p->message);
+}
+
+static void text_finding(FILE *out, const ds_lint_finding *f)
+{
+	const char *level = f->exempt ? "exempt" : ds_severity_name(f->severity);
+
+	fprintf(out, "%s:%u:%u: %s: %s %s/%s: %s [%s %s]%s\n", f->file, f->line, f->column, level, f->kind,
+		f->namespace, f->name, f->message, f->rule->id, f->rule->name,
+		f->exempt ? " (exempted by dsguard.io/ignore)" : "");
+}
+
+/* Findings and problems interleaved in file order, then position. */
+static bool problem_first(const ds_lint_problem *p, const ds_lint_finding *f)
+{
+	if (p->file_index != f->file_index)
+		return p->file_index < f->file_index;
+	return p->line < f->line || (p->line == f->line && p->column <= f->column);
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+int ds_report_text(FILE *out, const ds_lint_report *report, bool verbose)
+{
+	const ds_lint_summary *s = &report->summary;
+	size_t fi = 0, pi = 0;
+
+	while (fi < report->finding_count || pi < report->problem_count) {
+		if (pi < report->problem_count &&
+		    (fi == report->finding_count || problem_first(&report->problems[pi], &report->findings[fi]))) {
+			text_problem(out, &report->problems[pi++]);
+			continue;
+		}
+		if (!report->findings[fi].exempt || verbose)
+			text_finding(out, &report->findings[fi]);
+		fi++;
+	}
+	fprintf(out, "%zu %s, %zu %s, %zu %s: %zu %s, %zu %s, %zu exempted, %zu %s\n", s->files,
+		plural(s->files, "file", "files"), s->resources, plural(s->resources, "resource", "resources"),
+		s->daemonsets, plural(s->daemonsets, "DaemonSet", "DaemonSets"), s->errors,
+		plural(s->errors, "error", "errors"), s->warnings, plural(s->warnings, "warning", "warnings"),
+		s->exempted, s->input_errors, plural(s->input_errors, "input error", "input errors"));
+	return ferror(out) ? -1 : 0;
+}
+
+static cJSON *json_finding(const ds_lint_finding *f)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "rule", f->rule->id);
+	cJSON_AddStringToObject(o, "name", f->rule->name);
+	cJSON_AddStringToObject(o, "severity", ds_severity_name(f->severity));
+	cJSON_AddStringToObject(o, "file", f->file);
+	cJSON_AddNumberToObject(o, "line", f->line);
+	cJSON_AddNumberToObject(o, "column", f->column);
+	cJSON_AddStringToObject(o, "kind", f->kind);
+	cJSON_AddStringToObject(o, "namespace", f->namespace);
+	cJSON_AddStringToObject(o, "resourceName", f->name);
+	cJSON_AddStringToObject(o, "message", f->message);
+	cJSON_AddBoolToObject(o, "exempt", f->exempt);
+	return o;
+}
+
+static cJSON *json_problem(const ds_lint_problem *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "file", p->file);
+	if (p->line) {
+		cJSON_AddNumberToObject(o, "line", p->line);
+		cJSON_AddNumberToObject(o, "column", p->column);
+	}
+	cJSON_AddStringToObject(o, "message", p->message);
+	return o;
+}
+
+static cJSON *json_summary(const ds_lint_summary *s)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "files", (double)s->files);
+	cJSON_AddNumberToObject(o, "resources", (double)s->resources);
+	cJSON_AddNumberToObject(o, "daemonsets", (double)s->daemonsets);
+	cJSON_AddNumberToObject(o, "errors", (double)s->errors);
+	cJSON_AddNumberToObject(o, "warnings", (double)s->warnings);
+	cJSON_AddNumberToObject(o, "exempted", (double)s->exempted);
+	cJSON_AddNumberToObject(o, "inputErrors", (double)s->input_errors);
+	return o;
+}
+
+/* The whole report as the version 1 JSON document (docs/output.md). */
+static cJSON *json_report(const ds_lint_report *report)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *findings, *errors, *warnings;
+
+	cJSON_AddNumberToObject(root, "version", 1);
+	findings = cJSON_AddArrayToObject(root, "findings");
+	errors = cJSON_AddArrayToObject(root, "errors");
+	warnings = cJSON_AddArrayToObject(root, "inputWarnings");
+	for (size_t i = 0; i < report->finding_count; i++)
+		cJSON_AddItemToArray(findings, json_finding(&report->findings[i]));
+	for (size_t i = 0; i < report->problem_count; i++)
+		cJSON_AddItemToArray(report->problems[i].is_error ? errors : warnings,
+				     json_problem(&report->problems[i]));
+	cJSON_AddItemToObject(root, "summary", json_summary(&report->summary));
+	return root;
+}
+
+int ds_report_json(FILE *out, const ds_lint_report *report)
+{
+	cJSON *root = json_report(report);
+	char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+	int rc = -1;
+
+	if (text && fputs(text, out) >= 0 && fputc('\n', out) != EOF && !ferror(out))
+		rc = 0;
+	free(text);
+	cJSON_Delete(root);
+	return rc;
+}

@@ -1,0 +1,436 @@
+/* run.c - one lint run: walks the inputs, reads each manifest, checks every
+ * DaemonSet, then checks namespaces across all of them (DS003). */
+#include "lint/lint.h"
+#include "lint/document.h"
+#include "lint/input.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* What DS003 needs of one DaemonSet, kept after its file is released. */
+struct ns_entry {
+	cJSON *stub; /* apiVersion, kind, metadata.name/namespace/annotations */
+	const char *ns, *name; /* borrowed from stub */
+	char *file;
+	ds_pos pos; /* where a DS003 finding points */
+	size_t file_index;
+};
+
+/* A directory on the current walk, to catch symlink loops. */
+struct dir_chain {
+	dev_t dev;
+	ino_t ino;
+	const char *path;
+	const struct dir_chain *up;
+};
+
+struct run {
+	const ds_lint_options *opts;
+	ds_context ctx;
+	ds_lint_report *report;
+	struct ns_entry *entries;
+	size_t entry_count;
+	size_t file_index;
+	const char *file; /* the file being read */
+	bool oom;
+};
+
+static char *dup_or_flag(struct run *r, const char *s)
+{
+	char *copy = strdup(s ? s : "");
+
+	if (!copy)
+		r->oom = true;
+	return copy;
+}
+
+static void add_problem(struct run *r, const char *file, ds_pos pos, bool is_error, const char *message)
+{
+	ds_lint_report *rep = r->report;
+	ds_lint_problem *grown = realloc(rep->problems, sizeof(*grown) * (rep->problem_count + 1));
+
+	if (!grown) {
+		r->oom = true;
+		return;
+	}
+	rep->problems = grown;
+	grown[rep->problem_count++] = (ds_lint_problem){dup_or_flag(r, file), pos.line, pos.column, is_error,
+						       dup_or_flag(r, message), r->file_index};
+	if (is_error)
+		rep->summary.input_errors++;
+}
+
+static void add_finding(struct run *r, const cJSON *res, const ds_finding *f, const char *file, ds_pos pos,
+			size_t file_index)
+{
+	ds_lint_report *rep = r->report;
+	ds_lint_finding *grown = realloc(rep->findings, sizeof(*grown) * (rep->finding_count + 1));
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(res, "kind");
+
+	if (!grown) {
+		r->oom = true;
+		return;
+	}
+	rep->findings = grown;
+	grown[rep->finding_count++] = (ds_lint_finding){
+		.rule = f->rule, .severity = f->severity, .exempt = f->exempt,
+		.message = dup_or_flag(r, f->message), .file = dup_or_flag(r, file),
+		.line = pos.line, .column = pos.column,
+		.kind = dup_or_flag(r, cJSON_GetStringValue(kind)),
+		.namespace = dup_or_flag(r, ds_resource_namespace(res, &r->ctx)),
+		.name = dup_or_flag(r, ds_resource_name(res)), .file_index = file_index};
+	if (f->exempt)
+		rep->summary.exempted++;
+	else if (f->severity == DS_SEVERITY_ERROR)
+		rep->summary.errors++;
+	else if (f->severity == DS_SEVERITY_WARNING)
+		rep->summary.warnings++;
+}
+
+/* A copy of what DS003 looks at, so the document can be released. */
+static cJSON *make_stub(const cJSON *res)
+{
+	static const char *const keep[] = {"name", "namespace", "annotations"};
+	cJSON *stub = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(stub, "metadata");
+	const cJSON *src_meta = cJSON_GetObjectItemCaseSensitive(res, "metadata");
+
+	if (!stub || !meta ||
+	    !cJSON_AddItemToObject(stub, "apiVersion",
+				   cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "apiVersion"), 1)) ||
+	    !cJSON_AddItemToObject(stub, "kind", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "kind"), 1))) {
+		cJSON_Delete(stub);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(src_meta, keep[i]);
+		if (v && !cJSON_AddItemToObject(meta, keep[i], cJSON_Duplicate(v, 1))) {
+			cJSON_Delete(stub);
+			return NULL;
+		}
+	}
+	return stub;
+}
+
+static void remember_namespace(struct run *r, const ds_document *doc, const cJSON *res)
+{
+	struct ns_entry *grown, *e;
+	cJSON *stub;
+
+	if (r->opts->config->rules[DS_RULE_DEDICATED_NAMESPACE].severity == DS_SEVERITY_OFF)
+		return;
+	stub = make_stub(res);
+	grown = realloc(r->entries, sizeof(*grown) * (r->entry_count + 1));
+	if (!stub || !grown) {
+		cJSON_Delete(stub);
+		if (grown)
+			r->entries = grown;
+		r->oom = true;
+		return;
+	}
+	r->entries = grown;
+	e = &grown[r->entry_count++];
+	e->stub = stub;
+	e->ns = ds_resource_namespace(stub, &r->ctx);
+	e->name = ds_resource_name(stub);
+	e->file = dup_or_flag(r, r->file);
+	e->pos = ds_document_locate(doc, res, "/metadata/namespace", NULL);
+	e->file_index = r->file_index;
+}
+
+static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *res)
+{
+	ds_evaluation ev;
+
+	r->report->summary.daemonsets++;
+	if (ds_evaluate(res, &r->ctx, &ev) < 0) {
+		r->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < ev.finding_count; i++)
+		add_finding(r, res, &ev.findings[i], r->file,
+			    ds_document_locate(doc, res, ev.findings[i].pointer, NULL), r->file_index);
+	ds_evaluation_free(&ev);
+	remember_namespace(r, doc, res);
+}
+
+static bool is_list_kind(const char *kind)
+{
+	size_t len = strlen(kind);
+	return len >= 4 && !strcmp(kind + len - 4, "List");
+}
+
+/* Checks one object of a document; a List's items are objects in turn. */
+static void check_object(struct run *r, const ds_document *doc, const cJSON *obj, int depth)
+{
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "kind"));
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(obj, "items");
+	const cJSON *item;
+
+	if (!cJSON_IsObject(obj) || !kind || !*kind)
+		return;
+	if (is_list_kind(kind) && cJSON_IsArray(items) && depth < 8) {
+		cJSON_ArrayForEach(item, items)
+			check_object(r, doc, item, depth + 1);
+		return;
+	}
+	r->report->summary.resources++;
+	if (ds_is_daemonset(obj))
+		check_daemonset(r, doc, obj);
+}
+
+static int on_document(void *data, ds_document *doc)
+{
+	struct run *r = data;
+
+	check_object(r, doc, doc->root, 0);
+	ds_document_free(doc);
+	return r->oom ? -1 : 0;
+}
+
+/* A hint for the text that looks like a Helm template. */
+static void add_parse_problems(struct run *r, const ds_diag_list *diags, const char *text)
+{
+	for (size_t i = 0; i < diags->count; i++) {
+		const ds_diag *d = &diags->items[i];
+		char *message = NULL;
+		if (d->is_error && strstr(text, "{{") &&
+		    asprintf(&message, "%s; this looks like a Helm template: render it first "
+				       "(helm template ... | dsguard lint -)", d->message) < 0)
+			message = NULL;
+		add_problem(r, r->file, d->pos, d->is_error, message ? message : d->message);
+		free(message);
+	}
+}
+
+/* Reads and checks one file (or "-"), reported under `name`. */
+static void lint_source(struct run *r, const char *path, const char *name)
+{
+	ds_diag_list diags = {0};
+	char *buf = NULL, *error = NULL;
+	size_t len;
+
+	r->file = name;
+	r->file_index++;
+	r->report->summary.files++;
+	if (ds_read_input(path, DS_MAX_FILE_BYTES, &buf, &len, &error) < 0) {
+		add_problem(r, name, (ds_pos){0, 0}, true, error ? error : "out of memory");
+		free(error);
+		return;
+	}
+	ds_yaml_load(buf, len, on_document, r, &diags);
+	add_parse_problems(r, &diags, buf);
+	ds_diag_list_free(&diags);
+	free(buf);
+}
+
+static bool excluded(const ds_lint_options *opts, const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	for (size_t i = 0; i < opts->exclude_count; i++)
+		if (!fnmatch(opts->excludes[i], path, 0) || !fnmatch(opts->excludes[i], base, 0))
+			return true;
+	return false;
+}
+
+static bool has_manifest_extension(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	return dot && (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml") || !strcmp(dot, ".json"));
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void lint_path(struct run *r, const char *path, bool named, const struct dir_chain *up);
+
+static void walk_dir(struct run *r, const char *path, const struct stat *st, const struct dir_chain *up)
+{
+	struct dir_chain here = {st->st_dev, st->st_ino, path, up};
+	struct dirent **entries = NULL;
+	int n;
+
+	for (const struct dir_chain *c = up; c; c = c->up) {
+		if (c->dev == st->st_dev && c->ino == st->st_ino) {
+			char *message = NULL;
+			r->file_index++;
+			if (asprintf(&message, "symlink loop: this directory is %s again; not followed", c->path) < 0)
+				message = NULL;
+			add_problem(r, path, (ds_pos){0, 0}, true, message ? message : "symlink loop");
+			free(message);
+			return;
+		}
+	}
+	n = scandir(path, &entries, NULL, by_name);
+	if (n < 0) {
+		r->file_index++;
+		add_problem(r, path, (ds_pos){0, 0}, true, strerror(errno));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		char *child = NULL;
+		if (entries[i]->d_name[0] != '.' &&
+		    asprintf(&child, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", entries[i]->d_name) >= 0) {
+			lint_path(r, child, false, &here);
+			free(child);
+		}
+		free(entries[i]);
+	}
+	free(entries);
+}
+
+static void lint_path(struct run *r, const char *path, bool named, const struct dir_chain *up)
+{
+	struct stat st;
+
+	if (excluded(r->opts, path))
+		return;
+	if (!strcmp(path, "-") && named) {
+		lint_source(r, "-", r->opts->stdin_name ? r->opts->stdin_name : "-");
+		return;
+	}
+	if (stat(path, &st) < 0) {
+		if (named || errno != ENOENT) {
+			char *message = NULL;
+			r->file_index++;
+			if (asprintf(&message, "cannot open: %s", strerror(errno)) < 0)
+				message = NULL;
+			add_problem(r, path, (ds_pos){0, 0}, true, message ? message : "cannot open");
+			free(message);
+		}
+		return;
+	}
+	if (S_ISDIR(st.st_mode))
+		walk_dir(r, path, &st, up);
+	else if (named || (S_ISREG(st.st_mode) && has_manifest_extension(path)))
+		lint_source(r, path, path);
+}
+
+static int entry_order(const void *a, const void *b)
+{
+	const struct ns_entry *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* The ds_namespace_lookup over the run's sorted entries. */
+static char *other_in_namespace(void *data, const char *ns, const char *name)
+{
+	const struct run *r = data;
+	size_t lo = 0, hi = r->entry_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(r->entries[mid].ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < r->entry_count && !strcmp(r->entries[lo].ns, ns); lo++)
+		if (strcmp(r->entries[lo].name, name))
+			return strdup(r->entries[lo].name);
+	return NULL;
+}
+
+/* DS003 over every DaemonSet the run saw. */
+static void check_namespaces(struct run *r)
+{
+	ds_namespace_lookup lookup = {other_in_namespace, r};
+	ds_config only_ds003 = *r->opts->config;
+	ds_context ctx = r->ctx;
+
+	only_ds003.rules[DS_RULE_PRIORITY_CLASS].severity = DS_SEVERITY_OFF;
+	only_ds003.rules[DS_RULE_RESTART_POLICY].severity = DS_SEVERITY_OFF;
+	ctx.config = &only_ds003;
+	ctx.namespaces = &lookup;
+	qsort(r->entries, r->entry_count, sizeof(*r->entries), entry_order);
+	for (size_t i = 0; i < r->entry_count && !r->oom; i++) {
+		ds_evaluation ev;
+		const struct ns_entry *e = &r->entries[i];
+		if (ds_evaluate(e->stub, &ctx, &ev) < 0) {
+			r->oom = true;
+			break;
+		}
+		for (size_t j = 0; j < ev.finding_count; j++)
+			add_finding(r, e->stub, &ev.findings[j], e->file, e->pos, e->file_index);
+		ds_evaluation_free(&ev);
+	}
+}
+
+static int finding_order(const void *a, const void *b)
+{
+	const ds_lint_finding *x = a, *y = b;
+
+	if (x->file_index != y->file_index)
+		return x->file_index < y->file_index ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return (int)x->rule->index - (int)y->rule->index;
+}
+
+static void free_entries(struct run *r)
+{
+	for (size_t i = 0; i < r->entry_count; i++) {
+		cJSON_Delete(r->entries[i].stub);
+		free(r->entries[i].file);
+	}
+	free(r->entries);
+}
+
+int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options *opts, ds_lint_report *out)
+{
+	struct run r = {.opts = opts, .report = out};
+
+	memset(out, 0, sizeof(*out));
+	r.ctx.config = opts->config;
+	r.ctx.default_namespace = opts->default_namespace;
+	for (size_t i = 0; i < count && !r.oom; i++)
+		lint_path(&r, paths[i], true, NULL);
+	if (!r.oom)
+		check_namespaces(&r);
+	free_entries(&r);
+	if (r.oom) {
+		ds_lint_report_free(out);
+		return -1;
+	}
+	qsort(out->findings, out->finding_count, sizeof(*out->findings), finding_order);
+	return 0;
+}
+
+void ds_lint_report_free(ds_lint_report *report)
+{
+	for (size_t i = 0; i < report->finding_count; i++) {
+		ds_lint_finding *f = &report->findings[i];
+		free(f->message);
+		free(f->file);
+		free(f->kind);
+		free(f->namespace);
+		free(f->name);
+	}
+	for (size_t i = 0; i < report->problem_count; i++) {
+		free(report->problems[i].file);
+		free(report->problems[i].message);
+	}
+	free(report->findings);
+	free(report->problems);
+	memset(report, 0, sizeof(*report));
+}
+
+int ds_lint_exit_code(const ds_lint_report *report, ds_severity fail_on)
+{
+	if (report->summary.input_errors)
+		return 2;
+	if (report->summary.errors || (fail_on == DS_SEVERITY_WARNING && report->summary.warnings))
+		return 1;
+	return 0;
+}
