@@ -83,9 +83,22 @@ sanitize: deps
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  DSGUARD_SANITIZE=1 sh test/run.sh
 
+# Dev certificates (when missing) and the webhook on https://127.0.0.1:8443.
+# No cluster here, so DS003 is off.
+DEV_CERTS := certs/dev
+run: deps
+	@$(MAKE) --no-print-directory dsguard
+	@[ -f $(DEV_CERTS)/tls.crt ] || ./dsguard certs --out $(DEV_CERTS) --host localhost --host 127.0.0.1 >/dev/null
+	./dsguard serve --listen 127.0.0.1:8443 --tls-cert $(DEV_CERTS)/tls.crt --tls-key $(DEV_CERTS)/tls.key \
+	  --config examples/dev-config.yaml --cluster off --log-format text
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 dsguard $(DESTDIR)$(PREFIX)/bin/dsguard
+
+# Regenerates docs/rules.md from the rule table.
+docs: dsguard
+	./dsguard rules --format markdown > docs/rules.md
 
 clean:
 	rm -rf build build-san dsguard
