@@ -45,6 +45,13 @@ typedef struct ds_lint_problem {
 	size_t file_index;
 } ds_lint_problem;
 
+/* A DaemonSet the run checked, with findings or without. Owns its strings. */
+typedef struct ds_lint_daemonset {
+	char *file;
+	char *namespace, *name;
+	size_t file_index;
+} ds_lint_daemonset;
+
 typedef struct ds_lint_summary {
 	size_t files, resources, daemonsets;
 	size_t errors, warnings, exempted; /* findings, by effective severity */
@@ -58,6 +65,8 @@ typedef struct ds_lint_report {
 	ds_lint_problem *problems;
 	size_t problem_count;
 	ds_lint_summary summary;
+	ds_lint_daemonset *daemonsets; /* every DaemonSet checked, in the order read */
+	size_t daemonset_count;
 } ds_lint_report;
 
 /* Lints every path (file, directory walked recursively, or "-" for

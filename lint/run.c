@@ -142,11 +142,29 @@ static void remember_namespace(struct run *r, const ds_document *doc, const cJSO
 	e->file_index = r->file_index;
 }
 
+/* Lists res among the DaemonSets checked, with or without findings. */
+static void add_daemonset(struct run *r, const cJSON *res)
+{
+	ds_lint_report *rep = r->report;
+	ds_lint_daemonset *grown = realloc(rep->daemonsets, sizeof(*grown) * (rep->daemonset_count + 1));
+
+	if (!grown) {
+		r->oom = true;
+		return;
+	}
+	rep->daemonsets = grown;
+	grown[rep->daemonset_count++] = (ds_lint_daemonset){
+		.file = dup_or_flag(r, r->file),
+		.namespace = dup_or_flag(r, ds_resource_namespace(res, &r->ctx)),
+		.name = dup_or_flag(r, ds_resource_name(res)), .file_index = r->file_index};
+}
+
 static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *res)
 {
 	ds_evaluation ev;
 
 	r->report->summary.daemonsets++;
+	add_daemonset(r, res);
 	if (ds_evaluate(res, &r->ctx, &ev) < 0) {
 		r->oom = true;
 		return;
@@ -421,8 +439,14 @@ void ds_lint_report_free(ds_lint_report *report)
 		free(report->problems[i].file);
 		free(report->problems[i].message);
 	}
+	for (size_t i = 0; i < report->daemonset_count; i++) {
+		free(report->daemonsets[i].file);
+		free(report->daemonsets[i].namespace);
+		free(report->daemonsets[i].name);
+	}
 	free(report->findings);
 	free(report->problems);
+	free(report->daemonsets);
 	memset(report, 0, sizeof(*report));
 }
 
