@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OPT_FORMAT, OPT_NAMESPACE, OPT_CONFIG, OPT_FAIL_ON, OPT_EXCLUDE, OPT_STDIN_NAME, OPT_VERBOSE, OPT_COUNT };
+enum {
+	OPT_FORMAT, OPT_NAMESPACE, OPT_CONFIG, OPT_FAIL_ON, OPT_EXCLUDE, OPT_STDIN_NAME, OPT_VERBOSE,
+	OPT_FIX, OPT_DIFF, OPT_PRIORITY_CLASS, OPT_COUNT
+};
 
 static const struct cli_option options[OPT_COUNT] = {
 	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format: text (default) or json", false},
@@ -18,6 +21,11 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_EXCLUDE] = {"exclude", 0, "GLOB", "skip paths (or base names) matching GLOB; repeatable", true},
 	[OPT_STDIN_NAME] = {"stdin-filename", 0, "NAME", "the file name reported for standard input", false},
 	[OPT_VERBOSE] = {"verbose", 'v', NULL, "also list findings exempted by dsguard.io/ignore", false},
+	[OPT_FIX] = {"fix", 0, NULL, "rewrite files in place with minimal edits that fix DS001 and DS002", false},
+	[OPT_DIFF] = {"diff", 0, NULL, "print the fixes as a unified diff (for patch -p0) instead; report on stderr",
+		      false},
+	[OPT_PRIORITY_CLASS] = {"priority-class", 0, "NAME",
+				"the class --fix inserts (default: rules.priority-class.default)", false},
 };
 
 static const struct cli_command lint_command = {
@@ -30,7 +38,8 @@ static const struct cli_command lint_command = {
 	.option_count = OPT_COUNT,
 	.examples = "  dsguard lint deploy/\n"
 		    "  dsguard lint --format json agents.yaml\n"
-		    "  helm template charts/agent | dsguard lint -\n",
+		    "  helm template charts/agent | dsguard lint -\n"
+		    "  dsguard lint --diff --priority-class node-agents deploy/ | patch -p0\n",
 };
 
 #define LOCAL_CONFIG ".dsguard.yaml"
@@ -68,6 +77,27 @@ static int check_args(const struct cli_args *args, ds_severity *fail_on)
 		return cli_usage_error("lint", "unknown --fail-on '%s' (use error or warning)", level);
 	if (args->operand_count == 0)
 		return cli_usage_error("lint", "name at least one file, directory, or - for standard input");
+	if (cli_has(args, OPT_FIX) && cli_has(args, OPT_DIFF))
+		return cli_usage_error("lint", "--fix and --diff exclude each other");
+	return 0;
+}
+
+/* --priority-class NAME overrides the config's default class. Returns 0 or
+ * DS_EXIT_USAGE. */
+static int apply_priority_class(const struct cli_args *args, ds_config *cfg)
+{
+	const char *name = cli_get(args, OPT_PRIORITY_CLASS, NULL);
+	char *copy;
+
+	if (!name)
+		return 0;
+	if (!*name)
+		return cli_usage_error("lint", "--priority-class needs a name");
+	copy = strdup(name);
+	if (!copy)
+		return cli_usage_error("lint", "out of memory");
+	free(cfg->rules[DS_RULE_PRIORITY_CLASS].default_value);
+	cfg->rules[DS_RULE_PRIORITY_CLASS].default_value = copy;
 	return 0;
 }
 
@@ -79,7 +109,11 @@ static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severi
 		.excludes = args->opts[OPT_EXCLUDE].values,
 		.exclude_count = (size_t)args->opts[OPT_EXCLUDE].count,
 		.stdin_name = cli_get(args, OPT_STDIN_NAME, NULL),
+		.fix = cli_has(args, OPT_FIX) ? DS_FIX_WRITE : cli_has(args, OPT_DIFF) ? DS_FIX_DIFF : DS_FIX_NONE,
+		.diff_out = stdout,
 	};
+	/* With --diff, stdout carries the patch alone. */
+	FILE *out = opts.fix == DS_FIX_DIFF ? stderr : stdout;
 	ds_lint_report report;
 	int rc;
 
@@ -88,9 +122,9 @@ static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severi
 		return DS_EXIT_USAGE;
 	}
 	if (!strcmp(cli_get(args, OPT_FORMAT, "text"), "json"))
-		rc = ds_report_json(stdout, &report);
+		rc = ds_report_json(out, &report);
 	else
-		rc = ds_report_text(stdout, &report, cli_has(args, OPT_VERBOSE));
+		rc = ds_report_text(out, &report, cli_has(args, OPT_VERBOSE));
 	rc = rc < 0 || fflush(stdout) != 0 ? DS_EXIT_USAGE : ds_lint_exit_code(&report, fail_on);
 	ds_lint_report_free(&report);
 	return rc;
@@ -113,6 +147,8 @@ int cmd_lint(int argc, char **argv)
 	rc = check_args(&args, &fail_on);
 	if (rc == 0)
 		rc = load_config(&args, &cfg);
+	if (rc == 0)
+		rc = apply_priority_class(&args, &cfg);
 	if (rc == 0)
 		rc = run_lint(&args, &cfg, fail_on);
 	ds_config_free(&cfg);

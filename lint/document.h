@@ -26,7 +26,10 @@ typedef struct ds_node_info {
 	const cJSON *item;
 	ds_pos key;   /* the key of an object member; 0 for array items and roots */
 	ds_pos value; /* the start of the value */
+	ds_pos value_end; /* just past the value (past a closing quote) */
 	unsigned anchor_line;
+	char style; /* scalars: 'p'lain, '\'' or '"' quoted, '|' or '>' block;
+		       collections: 'b'lock or 'f'low */
 } ds_node_info;
 
 typedef struct ds_posmap ds_posmap;

@@ -20,6 +20,8 @@ typedef struct ds_lint_options {
 	const char *const *excludes;   /* globs matched against each path and its base name */
 	size_t exclude_count;
 	const char *stdin_name;        /* the name "-" is reported under; NULL: "-" */
+	enum { DS_FIX_NONE, DS_FIX_WRITE, DS_FIX_DIFF } fix; /* --fix rewrites files, --diff prints */
+	FILE *diff_out;                /* where DS_FIX_DIFF writes the unified diff */
 } ds_lint_options;
 
 /* One finding, placed in a file. Owns its strings. */
@@ -32,6 +34,8 @@ typedef struct ds_lint_finding {
 	unsigned line, column;
 	char *kind, *namespace, *name;
 	size_t file_index; /* order of the file in the run */
+	bool fixed;        /* --fix/--diff made the edit that fixes it */
+	char *fix_note;    /* why it was not fixed, when a fix was asked for; or NULL */
 } ds_lint_finding;
 
 /* A file that could not be read or parsed (is_error), or a warning about
@@ -56,6 +60,7 @@ typedef struct ds_lint_summary {
 	size_t files, resources, daemonsets;
 	size_t errors, warnings, exempted; /* findings, by effective severity */
 	size_t input_errors;               /* problems that are errors */
+	size_t fixed;                      /* findings fixed by --fix/--diff */
 } ds_lint_summary;
 
 /* Everything one run found, findings sorted by file, line, column, rule. */
@@ -86,5 +91,12 @@ int ds_lint_exit_code(const ds_lint_report *report, ds_severity fail_on);
 /* Writes the report in one format. Return 0, or -1 on a write error. */
 int ds_report_text(FILE *out, const ds_lint_report *report, bool verbose);
 int ds_report_json(FILE *out, const ds_lint_report *report);
+/* SARIF 2.1.0, file URIs relative to the working directory. */
+int ds_report_sarif(FILE *out, const ds_lint_report *report);
+/* JUnit XML: a testsuite per file, a testcase per DaemonSet and each rule
+ * that config does not turn off. */
+int ds_report_junit(FILE *out, const ds_lint_report *report, const ds_config *config);
+/* GitHub Actions workflow commands (::error, ::warning, ::notice). */
+int ds_report_github(FILE *out, const ds_lint_report *report);
 
 #endif

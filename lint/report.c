@@ -16,11 +16,14 @@ static void text_problem(FILE *out, const ds_lint_problem *p)
 
 static void text_finding(FILE *out, const ds_lint_finding *f)
 {
-	const char *level = f->exempt ? "exempt" : ds_severity_name(f->severity);
+	const char *level = f->exempt ? "exempt" : f->fixed ? "fixed" : ds_severity_name(f->severity);
 
-	fprintf(out, "%s:%u:%u: %s: %s %s/%s: %s [%s %s]%s\n", f->file, f->line, f->column, level, f->kind,
+	fprintf(out, "%s:%u:%u: %s: %s %s/%s: %s [%s %s]%s", f->file, f->line, f->column, level, f->kind,
 		f->namespace, f->name, f->message, f->rule->id, f->rule->name,
 		f->exempt ? " (exempted by dsguard.io/ignore)" : "");
+	if (f->fix_note)
+		fprintf(out, " (cannot fix: %s)", f->fix_note);
+	fputc('\n', out);
 }
 
 /* Findings and problems interleaved in file order, then position. */
@@ -51,11 +54,14 @@ int ds_report_text(FILE *out, const ds_lint_report *report, bool verbose)
 			text_finding(out, &report->findings[fi]);
 		fi++;
 	}
-	fprintf(out, "%zu %s, %zu %s, %zu %s: %zu %s, %zu %s, %zu exempted, %zu %s\n", s->files,
+	fprintf(out, "%zu %s, %zu %s, %zu %s: %zu %s, %zu %s, %zu exempted, %zu %s", s->files,
 		plural(s->files, "file", "files"), s->resources, plural(s->resources, "resource", "resources"),
 		s->daemonsets, plural(s->daemonsets, "DaemonSet", "DaemonSets"), s->errors,
 		plural(s->errors, "error", "errors"), s->warnings, plural(s->warnings, "warning", "warnings"),
 		s->exempted, s->input_errors, plural(s->input_errors, "input error", "input errors"));
+	if (s->fixed)
+		fprintf(out, ", %zu fixed", s->fixed);
+	fputc('\n', out);
 	return ferror(out) ? -1 : 0;
 }
 
@@ -74,6 +80,10 @@ static cJSON *json_finding(const ds_lint_finding *f)
 	cJSON_AddStringToObject(o, "resourceName", f->name);
 	cJSON_AddStringToObject(o, "message", f->message);
 	cJSON_AddBoolToObject(o, "exempt", f->exempt);
+	if (f->fixed)
+		cJSON_AddBoolToObject(o, "fixed", true);
+	if (f->fix_note)
+		cJSON_AddStringToObject(o, "fixNote", f->fix_note);
 	return o;
 }
 
@@ -101,6 +111,7 @@ static cJSON *json_summary(const ds_lint_summary *s)
 	cJSON_AddNumberToObject(o, "warnings", (double)s->warnings);
 	cJSON_AddNumberToObject(o, "exempted", (double)s->exempted);
 	cJSON_AddNumberToObject(o, "inputErrors", (double)s->input_errors);
+	cJSON_AddNumberToObject(o, "fixed", (double)s->fixed);
 	return o;
 }
 

@@ -2,6 +2,7 @@
  * DaemonSet, then checks namespaces across all of them (DS003). */
 #include "lint/lint.h"
 #include "lint/document.h"
+#include "lint/fix.h"
 #include "lint/input.h"
 
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* What DS003 needs of one DaemonSet, kept after its file is released. */
 struct ns_entry {
@@ -36,6 +38,9 @@ struct run {
 	size_t entry_count;
 	size_t file_index;
 	const char *file; /* the file being read */
+	const char *text; /* and its text */
+	size_t text_len;
+	ds_edit_list edits; /* the file's fixes, with --fix or --diff */
 	bool oom;
 };
 
@@ -64,8 +69,8 @@ static void add_problem(struct run *r, const char *file, ds_pos pos, bool is_err
 		rep->summary.input_errors++;
 }
 
-static void add_finding(struct run *r, const cJSON *res, const ds_finding *f, const char *file, ds_pos pos,
-			size_t file_index)
+static ds_lint_finding *add_finding(struct run *r, const cJSON *res, const ds_finding *f, const char *file,
+				    ds_pos pos, size_t file_index)
 {
 	ds_lint_report *rep = r->report;
 	ds_lint_finding *grown = realloc(rep->findings, sizeof(*grown) * (rep->finding_count + 1));
@@ -73,7 +78,7 @@ static void add_finding(struct run *r, const cJSON *res, const ds_finding *f, co
 
 	if (!grown) {
 		r->oom = true;
-		return;
+		return NULL;
 	}
 	rep->findings = grown;
 	grown[rep->finding_count++] = (ds_lint_finding){
@@ -89,6 +94,33 @@ static void add_finding(struct run *r, const cJSON *res, const ds_finding *f, co
 		rep->summary.errors++;
 	else if (f->severity == DS_SEVERITY_WARNING)
 		rep->summary.warnings++;
+	return &grown[rep->finding_count - 1];
+}
+
+/* Plans the text edits for finding f of res (with --fix or --diff); marks
+ * the lint finding fixed, or notes why not. */
+static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, const ds_evaluation *ev,
+		     const ds_finding *f, ds_lint_finding *lf)
+{
+	size_t planned = 0;
+	char *why = NULL;
+
+	for (size_t i = 0; i < ev->op_count && !why; i++) {
+		int rc;
+		if (ev->ops[i].rule != f->rule)
+			continue;
+		rc = ds_fix_plan(r->text, r->text_len, doc, res, &ev->ops[i], &r->edits, &why);
+		if (rc < 0)
+			r->oom = true;
+		planned += rc == 0;
+	}
+	if (why)
+		lf->fix_note = why;
+	else if (planned)
+		lf->fixed = true;
+	else if (f->rule->index == DS_RULE_PRIORITY_CLASS)
+		lf->fix_note = dup_or_flag(r, "no default priority class: set rules.priority-class.default or "
+					      "--priority-class");
 }
 
 /* A copy of what DS003 looks at, so the document can be released. */
@@ -169,9 +201,13 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 		r->oom = true;
 		return;
 	}
-	for (size_t i = 0; i < ev.finding_count; i++)
-		add_finding(r, res, &ev.findings[i], r->file,
-			    ds_document_locate(doc, res, ev.findings[i].pointer, NULL), r->file_index);
+	for (size_t i = 0; i < ev.finding_count; i++) {
+		const ds_finding *f = &ev.findings[i];
+		ds_lint_finding *lf = add_finding(r, res, f, r->file, ds_document_locate(doc, res, f->pointer, NULL),
+						  r->file_index);
+		if (lf && !f->exempt && f->rule->fix && r->opts->fix != DS_FIX_NONE)
+			plan_fix(r, doc, res, &ev, f, lf);
+	}
 	ds_evaluation_free(&ev);
 	remember_namespace(r, doc, res);
 }
@@ -225,6 +261,78 @@ static void add_parse_problems(struct run *r, const ds_diag_list *diags, const c
 	}
 }
 
+/* Counts the findings of the current file that its edits fix, now that
+ * they are made. */
+static void count_fixed(struct run *r)
+{
+	ds_lint_summary *s = &r->report->summary;
+
+	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;) {
+		const ds_lint_finding *f = &r->report->findings[i];
+		if (!f->fixed)
+			continue;
+		s->fixed++;
+		/* A file rewritten no longer holds the finding. */
+		if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_ERROR)
+			s->errors--;
+		else if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_WARNING)
+			s->warnings--;
+	}
+}
+
+/* Writes text over path through a temporary file beside it, keeping the
+ * file's mode. Returns 0, or -1 with errno set. */
+static int replace_file(const char *path, const char *text, size_t len)
+{
+	struct stat st;
+	char *tmp = NULL;
+	FILE *f;
+	int rc = -1;
+
+	if (stat(path, &st) < 0 || asprintf(&tmp, "%s.dsguard-fix", path) < 0)
+		return -1;
+	f = fopen(tmp, "wx");
+	if (f) {
+		bool ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fchmod(fileno(f), st.st_mode & 07777) == 0;
+		ok = fclose(f) == 0 && ok;
+		rc = ok ? rename(tmp, path) : -1;
+		if (rc < 0)
+			unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+/* Applies the current file's edits: prints the diff (--diff) or rewrites
+ * the file (--fix). A file that cannot be written is an input error. */
+static void apply_fixes(struct run *r, const char *path, const char *name)
+{
+	size_t fixed_len;
+	char *fixed = ds_edits_apply(r->text, r->text_len, &r->edits, &fixed_len);
+	char *message = NULL;
+
+	if (!fixed) {
+		r->oom = true;
+		return;
+	}
+	if (r->opts->fix == DS_FIX_DIFF) {
+		if (ds_unified_diff(r->opts->diff_out, name, r->text, r->text_len, fixed, fixed_len) < 0)
+			r->oom = true;
+		else
+			count_fixed(r);
+	} else if (!strcmp(path, "-")) {
+		add_problem(r, name, (ds_pos){0, 0}, true, "--fix cannot rewrite standard input; use --diff");
+	} else if (replace_file(path, fixed, fixed_len) < 0) {
+		if (asprintf(&message, "cannot write the fixed file: %s", strerror(errno)) < 0)
+			message = NULL;
+		add_problem(r, name, (ds_pos){0, 0}, true, message ? message : "cannot write the fixed file");
+		free(message);
+	} else {
+		count_fixed(r);
+	}
+	free(fixed);
+}
+
 /* Reads and checks one file (or "-"), reported under `name`. */
 static void lint_source(struct run *r, const char *path, const char *name)
 {
@@ -240,9 +348,15 @@ static void lint_source(struct run *r, const char *path, const char *name)
 		free(error);
 		return;
 	}
+	r->text = buf;
+	r->text_len = len;
 	ds_yaml_load(buf, len, on_document, r, &diags);
 	add_parse_problems(r, &diags, buf);
 	ds_diag_list_free(&diags);
+	if (r->edits.count)
+		apply_fixes(r, path, name);
+	ds_edit_list_free(&r->edits);
+	r->text = NULL;
 	free(buf);
 }
 
@@ -434,6 +548,7 @@ void ds_lint_report_free(ds_lint_report *report)
 		free(f->kind);
 		free(f->namespace);
 		free(f->name);
+		free(f->fix_note);
 	}
 	for (size_t i = 0; i < report->problem_count; i++) {
 		free(report->problems[i].file);

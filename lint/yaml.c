@@ -178,9 +178,31 @@ static cJSON *convert_scalar(yaml_node_t *node)
 
 static cJSON *convert_node(struct converter *c, int index, int depth, unsigned anchor_line, ds_pos key);
 
+/* The style letter of ds_node_info for a node. */
+static char node_style(const yaml_node_t *node)
+{
+	if (node->type == YAML_MAPPING_NODE)
+		return node->data.mapping.style == YAML_FLOW_MAPPING_STYLE ? 'f' : 'b';
+	if (node->type == YAML_SEQUENCE_NODE)
+		return node->data.sequence.style == YAML_FLOW_SEQUENCE_STYLE ? 'f' : 'b';
+	switch (node->data.scalar.style) {
+	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+		return '\'';
+	case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+		return '"';
+	case YAML_LITERAL_SCALAR_STYLE:
+		return '|';
+	case YAML_FOLDED_SCALAR_STYLE:
+		return '>';
+	default:
+		return 'p';
+	}
+}
+
 static int record(struct converter *c, const cJSON *item, ds_pos key, yaml_node_t *node, unsigned anchor_line)
 {
-	ds_node_info info = {item, key, mark_pos(node->start_mark), anchor_line};
+	ds_node_info info = {item, key, mark_pos(node->start_mark), mark_pos(node->end_mark), anchor_line,
+			     node_style(node)};
 	return ds_posmap_put(c->doc->positions, &info);
 }
 

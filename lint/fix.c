@@ -1,0 +1,311 @@
+/* fix.c - turns JSONPatch fixes into minimal text edits: a value rewritten
+ * in its own quoting, or a key inserted with the file's own indentation,
+ * in block style, flow style and JSON alike. */
+#include "lint/fix.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The byte offset of a position (columns count characters; a leading
+ * byte-order mark is not counted), or len when it lies beyond the text. */
+static size_t offset_of(const char *text, size_t len, ds_pos pos)
+{
+	size_t at = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
+	unsigned line = 1, column = 1;
+
+	while (at < len && line < pos.line) {
+		if (text[at] == '\n' || (text[at] == '\r' && (at + 1 >= len || text[at + 1] != '\n')))
+			line++;
+		at++;
+	}
+	while (at < len && column < pos.column) {
+		at++;
+		while (at < len && ((unsigned char)text[at] & 0xC0) == 0x80)
+			at++;
+		column++;
+	}
+	return at;
+}
+
+static size_t line_start(const char *text, size_t at)
+{
+	while (at > 0 && text[at - 1] != '\n' && text[at - 1] != '\r')
+		at--;
+	return at;
+}
+
+/* "\r\n" when the line holding `at` ends so, else "\n". */
+static const char *eol_at(const char *text, size_t len, size_t at)
+{
+	while (at < len && text[at] != '\n')
+		at++;
+	return at > 0 && at < len && text[at - 1] == '\r' ? "\r\n" : "\n";
+}
+
+static int cannot(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int cannot(char **why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(why, fmt, ap) < 0)
+		*why = NULL;
+	va_end(ap);
+	return *why ? 1 : -1;
+}
+
+static int add_edit(ds_edit_list *edits, size_t start, size_t end, char *text)
+{
+	ds_edit *grown;
+
+	if (!text)
+		return -1;
+	grown = realloc(edits->items, sizeof(*grown) * (edits->count + 1));
+	if (!grown) {
+		free(text);
+		return -1;
+	}
+	edits->items = grown;
+	grown[edits->count++] = (ds_edit){start, end, text};
+	return 0;
+}
+
+/* Whether s can stand as a plain YAML scalar and still read as the same
+ * string (not a number, boolean or null, no special characters). */
+static bool plain_safe(const char *s)
+{
+	static const char *const words[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"};
+
+	if (!*s || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != strlen(s))
+		return false;
+	if (strspn(s, "0123456789-+._eE") == strlen(s) || s[0] == '-' || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcasecmp(s, words[i]))
+			return false;
+	return true;
+}
+
+/* A string value as YAML or JSON text in the given quoting style. */
+static char *quote(const char *s, char style)
+{
+	char *out = NULL;
+
+	if (style == '\'' && !strchr(s, '\''))
+		return asprintf(&out, "'%s'", s) < 0 ? NULL : out;
+	if (style == 'p' && plain_safe(s))
+		return strdup(s);
+	{
+		cJSON *str = cJSON_CreateString(s);
+		out = str ? cJSON_PrintUnformatted(str) : NULL;
+		cJSON_Delete(str);
+	}
+	return out;
+}
+
+/* The members a fix adds are a string, or an object of one member whose
+ * value is again such a value. */
+
+/* "key: value" lines of block style, the first at `indent`, each level
+ * `step` deeper, every line ending in eol. Returns a new string or NULL. */
+static char *block_lines(const char *key, const cJSON *value, int indent, int step, const char *eol)
+{
+	char *k = quote(key, 'p'), *rest, *out = NULL;
+
+	if (cJSON_IsObject(value) && value->child)
+		rest = block_lines(value->child->string, value->child, indent + step, step, eol);
+	else
+		rest = quote(cJSON_IsString(value) ? value->valuestring : "", 'p');
+	if (k && rest) {
+		int n = cJSON_IsObject(value) ? asprintf(&out, "%*s%s:%s%s", indent, "", k, eol, rest)
+					      : asprintf(&out, "%*s%s: %s%s", indent, "", k, rest, eol);
+		if (n < 0)
+			out = NULL;
+	}
+	free(k);
+	free(rest);
+	return out;
+}
+
+/* "key: value" of flow style (JSON when json is set). New string or NULL. */
+static char *flow_member(const char *key, const cJSON *value, bool json)
+{
+	char *k = quote(key, json ? '"' : 'p'), *v, *out = NULL;
+	bool object = cJSON_IsObject(value) && value->child;
+
+	if (object)
+		v = flow_member(value->child->string, value->child, json);
+	else
+		v = quote(cJSON_IsString(value) ? value->valuestring : "", json ? '"' : 'p');
+	if (k && v && (object ? asprintf(&out, "%s: {%s}", k, v) : asprintf(&out, "%s: %s", k, v)) < 0)
+		out = NULL;
+	free(k);
+	free(v);
+	return out;
+}
+
+/* Rewrites an existing string value in its own quoting. */
+static int plan_replace(const char *text, size_t len, const ds_node_info *info, const char *value,
+			ds_edit_list *edits, char **why)
+{
+	size_t start, end;
+	char *quoted, *spaced = NULL;
+
+	if (info->anchor_line)
+		return cannot(why, "the value comes from the anchor at line %u", info->anchor_line);
+	if (info->style == '|' || info->style == '>' || info->style == 'b' || info->style == 'f')
+		return cannot(why, "the value at line %u is not a simple scalar", info->value.line);
+	start = offset_of(text, len, info->value);
+	end = offset_of(text, len, info->value_end);
+	quoted = quote(value, info->style);
+	if (quoted && start == end && start > 0 && text[start - 1] == ':') {
+		if (asprintf(&spaced, " %s", quoted) < 0)
+			spaced = NULL;
+		free(quoted);
+		quoted = spaced;
+	}
+	return add_edit(edits, start, end, quoted);
+}
+
+static bool only_spaces(const char *text, size_t from, size_t to)
+{
+	for (; from < to; from++)
+		if (text[from] != ' ')
+			return false;
+	return true;
+}
+
+/* Inserts "key: value" as new lines of a block mapping, indented like its
+ * first key, right below the mapping's own key line. */
+static int insert_block(const char *text, size_t len, const ds_document *doc, const cJSON *parent,
+			const ds_node_info *pinfo, const char *key, const cJSON *value, ds_edit_list *edits, char **why)
+{
+	const ds_node_info *first = ds_document_where(doc, parent->child);
+	size_t key_at, at;
+	int indent, step;
+
+	if (!first || !first->key.line)
+		return cannot(why, "the mapping at line %u has no key to align with", pinfo->value.line);
+	key_at = offset_of(text, len, first->key);
+	at = line_start(text, key_at);
+	if (!only_spaces(text, at, key_at))
+		return cannot(why, "the first key of the mapping at line %u does not begin its line", first->key.line);
+	indent = (int)first->key.column - 1;
+	step = pinfo->key.line ? indent - ((int)pinfo->key.column - 1) : 2;
+	if (step <= 0)
+		step = 2;
+	if (pinfo->key.line && first->key.line > pinfo->key.line)
+		at = offset_of(text, len, (ds_pos){pinfo->key.line + 1, 1});
+	return add_edit(edits, at, at, block_lines(key, value, indent, step, eol_at(text, len, key_at)));
+}
+
+/* Inserts "key: value" first in a flow mapping or JSON object, on a line
+ * of its own when the members stand on lines of their own. */
+static int insert_flow(const char *text, size_t len, const ds_document *doc, const cJSON *parent,
+		       const ds_node_info *pinfo, const char *key, const cJSON *value, ds_edit_list *edits, char **why)
+{
+	size_t at = offset_of(text, len, pinfo->value);
+	const ds_node_info *first = parent->child ? ds_document_where(doc, parent->child) : NULL;
+	ds_pos key_pos = first ? first->key : pinfo->key;
+	bool json = key_pos.line && text[offset_of(text, len, key_pos)] == '"';
+	char *member, *out = NULL;
+	int n;
+
+	if (at >= len || text[at] != '{')
+		return cannot(why, "the mapping at line %u is not where it should be", pinfo->value.line);
+	member = flow_member(key, value, json);
+	if (!member)
+		return -1;
+	if (!first)
+		n = asprintf(&out, "%s", member);
+	else if (first->key.line > pinfo->value.line)
+		n = asprintf(&out, "%s%*s%s,", eol_at(text, len, at), (int)first->key.column - 1, "", member);
+	else if (at + 1 < len && text[at + 1] == ' ')
+		n = asprintf(&out, " %s,", member);
+	else
+		n = asprintf(&out, "%s, ", member);
+	free(member);
+	return add_edit(edits, at + 1, at + 1, n < 0 ? NULL : out);
+}
+
+int ds_fix_plan(const char *text, size_t len, const ds_document *doc, const cJSON *resource,
+		const ds_patch_op *op, ds_edit_list *edits, char **why)
+{
+	const ds_node_info *info;
+	const cJSON *parent;
+	char *parent_path, *cut;
+	int rc;
+
+	*why = NULL;
+	if (op->kind == DS_PATCH_REPLACE) {
+		info = ds_document_where(doc, ds_pointer_get(resource, op->path));
+		if (!info || !cJSON_IsString(op->value))
+			return cannot(why, "%s cannot be rewritten in place", op->path);
+		return plan_replace(text, len, info, op->value->valuestring, edits, why);
+	}
+	parent_path = strdup(op->path);
+	if (!parent_path || !(cut = strrchr(parent_path, '/'))) {
+		free(parent_path);
+		return -1;
+	}
+	*cut = '\0';
+	parent = ds_pointer_get(resource, parent_path);
+	info = ds_document_where(doc, parent);
+	if (!info || !cJSON_IsObject(parent))
+		rc = cannot(why, "%s is not a mapping in the file", parent_path);
+	else if (info->anchor_line)
+		rc = cannot(why, "the mapping comes from the anchor at line %u", info->anchor_line);
+	else if (info->style == 'f')
+		rc = insert_flow(text, len, doc, parent, info, cut + 1, op->value, edits, why);
+	else
+		rc = insert_block(text, len, doc, parent, info, cut + 1, op->value, edits, why);
+	free(parent_path);
+	return rc;
+}
+
+static int edit_order(const void *a, const void *b)
+{
+	const ds_edit *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+char *ds_edits_apply(const char *text, size_t len, ds_edit_list *edits, size_t *out_len)
+{
+	size_t size = len + 1, at = 0, used = 0;
+	char *out;
+
+	qsort(edits->items, edits->count, sizeof(*edits->items), edit_order);
+	for (size_t i = 0; i < edits->count; i++)
+		size += strlen(edits->items[i].text);
+	out = malloc(size);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < edits->count; i++) {
+		const ds_edit *e = &edits->items[i];
+		size_t n = strlen(e->text);
+		if (e->start < at || e->end > len)
+			continue; /* overlaps an edit already made */
+		memcpy(out + used, text + at, e->start - at);
+		used += e->start - at;
+		memcpy(out + used, e->text, n);
+		used += n;
+		at = e->end;
+	}
+	memcpy(out + used, text + at, len - at);
+	used += len - at;
+	out[used] = '\0';
+	*out_len = used;
+	return out;
+}
+
+void ds_edit_list_free(ds_edit_list *edits)
+{
+	for (size_t i = 0; i < edits->count; i++)
+		free(edits->items[i].text);
+	free(edits->items);
+	edits->items = NULL;
+	edits->count = 0;
+}
