@@ -1,0 +1,183 @@
+/* kube.h - a Kubernetes API client (kubeconfig or in-cluster service account,
+ * over libcurl with OpenSSL) and the list+watch cache of DaemonSets that gives
+ * DS003 the cluster's state. For `serve` and `audit`.
+ *
+ * Errors: every function that can fail takes `char **error`. On failure it
+ * sets *error to a newly allocated message (a kubeconfig problem reads
+ * "path:line:col: key: what is wrong"); the caller frees it with free().
+ *
+ * Threads: a kube_client runs one request at a time (a second caller waits).
+ * A kube_cache runs its own thread; its lookup, reserve and stats functions
+ * may be called from any number of threads while it runs. */
+#ifndef DSGUARD_KUBE_H
+#define DSGUARD_KUBE_H
+
+#include "rules/rules.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+
+/* Where the kubelet mounts a Pod's service account. */
+#define KUBE_SERVICE_ACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* Bounds on what is read from disk and from the API server. */
+#define KUBE_MAX_FILE_BYTES (4u << 20)        /* kubeconfig, token, PEM files */
+#define KUBE_MAX_TOKEN_BYTES (64u << 10)      /* a bearer token */
+#define KUBE_MAX_LIST_BYTES (64u << 20)       /* one page of a list (default) */
+#define KUBE_MAX_EVENT_BYTES (16u << 20)      /* one watch event line (default) */
+
+/* How to reach and authenticate to one API server. Owns every pointer in it.
+ * A `_data` field holds decoded PEM bytes and wins over its file form. */
+typedef struct kube_config {
+	char *source;        /* the kubeconfig path or service account dir, for messages */
+	char *context;       /* the kubeconfig context used; NULL in-cluster */
+	char *server;        /* "https://host:port[/prefix]", no trailing slash */
+	char *namespace;     /* the context's or the Pod's namespace; NULL: none given */
+	char *proxy;         /* the cluster's proxy-url, or NULL */
+	bool insecure;       /* insecure-skip-tls-verify: the server is not verified */
+	char *ca_file;       /* certificate-authority, or the service account's ca.crt */
+	unsigned char *ca_data;
+	size_t ca_len;
+	char *token;         /* a bearer token given inline */
+	char *token_file;    /* a bearer token re-read whenever the file changes */
+	char *cert_file;     /* client-certificate */
+	unsigned char *cert_data;
+	size_t cert_len;
+	char *key_file;      /* client-key */
+	unsigned char *key_data;
+	size_t key_len;
+} kube_config;
+
+/* Reads the kubeconfig at `path` with libyaml and resolves `context` (NULL:
+ * its current-context) to a cluster and a user. Relative file names are taken
+ * from the kubeconfig's directory, as kubectl does; -data values are base64
+ * decoded. Unknown keys are ignored as kubectl ignores them; exec and
+ * auth-provider users, basic auth and tls-server-name are refused.
+ * Returns 0 and fills cfg (released with kube_config_free()), or -1 with
+ * *error set to "path:line:col: key: message" (cfg is then empty). */
+int kube_config_load(const char *path, const char *context, kube_config *cfg, char **error);
+
+/* Builds the in-cluster config from KUBERNETES_SERVICE_HOST and
+ * KUBERNETES_SERVICE_PORT and the service account files in `dir` (NULL:
+ * KUBE_SERVICE_ACCOUNT_DIR): token (re-read when the kubelet rotates it),
+ * ca.crt and namespace. Returns 0 and fills cfg, or -1 with *error set (cfg
+ * is then empty). */
+int kube_config_in_cluster(const char *dir, kube_config *cfg, char **error);
+
+/* Whether this process looks like it runs in a Pod: KUBERNETES_SERVICE_HOST
+ * is set and `dir` (NULL: KUBE_SERVICE_ACCOUNT_DIR) holds a readable token.
+ * For `--cluster=auto`. */
+bool kube_in_cluster(const char *dir);
+
+/* Releases what cfg owns and empties it. */
+void kube_config_free(kube_config *cfg);
+
+typedef struct kube_client kube_client;
+
+/* A client for cfg's API server. Takes ownership of what cfg holds (cfg is
+ * emptied, also on error). Checks that the token, if any, can be read now.
+ * Returns the client (freed with kube_client_free()), or NULL with *error. */
+kube_client *kube_client_new(kube_config *cfg, char **error);
+
+/* The server URL the client talks to. Borrowed from the client. */
+const char *kube_client_server(const kube_client *client);
+
+/* Makes the request in flight, and every later one, fail at once with
+ * "cancelled". Safe from any thread; for shutting a client down. */
+void kube_client_cancel(kube_client *client);
+
+/* Closes connections and frees the client. NULL is allowed. */
+void kube_client_free(kube_client *client);
+
+/* One answer of the API server. Owns body, which is NUL-terminated. */
+typedef struct kube_response {
+	long status; /* the HTTP status code */
+	char *body;
+	size_t len;
+} kube_response;
+
+/* GETs `path` (from "/", query string included) from the API server, reading
+ * at most max_bytes of body (0: KUBE_MAX_LIST_BYTES). Returns 0 with *out
+ * filled (any HTTP status; release with kube_response_free()), or -1 with
+ * *error set when no complete answer came (connection, TLS, timeout, a body
+ * over the bound, cancelled). */
+int kube_get(kube_client *client, const char *path, size_t max_bytes, kube_response *out,
+	     char **error);
+
+/* Releases what r owns and empties it. */
+void kube_response_free(kube_response *r);
+
+/* Lists every DaemonSet of the cluster (GET /apis/apps/v1/daemonsets, in
+ * pages of 500 joined with `continue`). Each item gets the kind and
+ * apiVersion a list leaves out, so it reads as a manifest would. Returns a new
+ * cJSON array the caller deletes, or NULL with *error set (an HTTP error
+ * names its status and the Status message). */
+cJSON *kube_list_daemonsets(kube_client *client, char **error);
+
+typedef enum { KUBE_LOG_DEBUG, KUBE_LOG_INFO, KUBE_LOG_WARN, KUBE_LOG_ERROR } kube_log_level;
+
+/* Receives the cache's log lines (called from the cache's thread). */
+typedef void (*kube_log_fn)(void *data, kube_log_level level, const char *message);
+
+/* How a cache runs. Zero values take the defaults given. */
+typedef struct kube_cache_options {
+	double reserve_seconds;  /* how long a reservation holds; 30 */
+	double backoff_initial;  /* first reconnect delay; 0.5 s */
+	double backoff_max;      /* cap of the doubling delay (jitter below it); 30 s */
+	unsigned watch_seconds;  /* timeoutSeconds asked for each watch; 300 */
+	unsigned page_limit;     /* limit of each list page; 500 */
+	size_t max_list_bytes;   /* bound of one list page; KUBE_MAX_LIST_BYTES */
+	size_t max_event_bytes;  /* bound of one watch event line; KUBE_MAX_EVENT_BYTES */
+	kube_log_fn log;         /* NULL: silent */
+	void *log_data;
+} kube_cache_options;
+
+/* What a cache knows about itself, for /readyz and /metrics. */
+typedef struct kube_cache_stats {
+	size_t objects;          /* DaemonSets in the index */
+	size_t namespaces;       /* namespaces holding at least one */
+	size_t reservations;     /* admitted creations not yet seen by the watch */
+	bool synced;             /* a full list has been read (stays true after) */
+	bool watching;           /* a watch stream is open now */
+	unsigned long lists;     /* complete lists read, the first included */
+	unsigned long relists;   /* lists after the first (410 Gone, lost events) */
+	unsigned long watch_restarts; /* watches opened after the first */
+	time_t last_event;       /* wall clock of the last list or watch event; 0: none */
+	double since_last_event; /* seconds since then (monotonic); -1: none yet */
+} kube_cache_stats;
+
+typedef struct kube_cache kube_cache;
+
+/* Starts the cache's thread: list, then watch, relisting on 410 Gone and
+ * reconnecting with exponential backoff and jitter. Takes ownership of
+ * client (freed by kube_cache_stop(), also when this fails). opts may be
+ * NULL. Returns the running cache, or NULL with *error set. */
+kube_cache *kube_cache_start(kube_client *client, const kube_cache_options *opts, char **error);
+
+/* Stops the thread (an open request is cancelled at once), joins it and
+ * frees the cache and its client. NULL is allowed. */
+void kube_cache_stop(kube_cache *cache);
+
+/* Waits up to `seconds` for the first complete list. Returns whether the
+ * cache is synced. */
+bool kube_cache_wait_synced(kube_cache *cache, double seconds);
+
+/* The DS003 lookup backed by the cache: another DaemonSet of the namespace
+ * from the index (the first by name), else a reservation not yet expired.
+ * Valid until kube_cache_stop(). Before the first sync it finds nothing:
+ * check kube_cache_stats().synced and apply --on-unsynced. */
+ds_namespace_lookup kube_cache_lookup(kube_cache *cache);
+
+/* Records that the DaemonSet ns/name has just been admitted, so that lookups
+ * see it until the watch reports it or the reservation expires. Checks and
+ * records under one lock: when another DaemonSet (in the index or reserved)
+ * already holds ns, nothing is recorded and *other is set to its name (the
+ * caller frees it); else *other is NULL. Returns 0, or -1 out of memory. */
+int kube_cache_reserve(kube_cache *cache, const char *ns, const char *name, char **other);
+
+/* Fills *out with the cache's state now. */
+void kube_cache_stats_get(kube_cache *cache, kube_cache_stats *out);
+
+#endif

@@ -1,0 +1,160 @@
+/* list.c - paginated lists (limit and continue), and the DaemonSets of a cluster for `audit`. */
+#include "kube/private.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAEMONSETS_PATH "/apis/apps/v1/daemonsets"
+#define MAX_PAGES 100000
+#define AUDIT_ATTEMPTS 3
+
+/* path?limit=N[&continue=TOKEN]. Returns a new string, or NULL. */
+static char *page_url(const char *path, unsigned limit, const char *cont)
+{
+	char *escaped = cont ? curl_easy_escape(NULL, cont, 0) : NULL;
+	char *url = NULL;
+	int n;
+
+	if (cont && !escaped)
+		return NULL;
+	if (escaped)
+		n = asprintf(&url, "%s?limit=%u&continue=%s", path, limit, escaped);
+	else
+		n = asprintf(&url, "%s?limit=%u", path, limit);
+	curl_free(escaped);
+	return n < 0 ? NULL : url;
+}
+
+/* Replaces *dst with a copy of item's string ("" when absent). Returns 0,
+ * or -1 when it is not a string or memory runs out. */
+static int take_string(char **dst, const cJSON *item)
+{
+	char *copy;
+
+	if (item && !cJSON_IsString(item))
+		return -1;
+	copy = strdup(item ? item->valuestring : "");
+	if (!copy)
+		return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* Reads one page: calls on_page, stores its resourceVersion and continue
+ * token. Returns 0, or -1 with *error set. */
+static int read_page(const kube_response *r, const char *url, int (*on_page)(void *, const cJSON *), void *data,
+		     char **rv, char **cont, char **error)
+{
+	cJSON *list = cJSON_ParseWithLength(r->body, r->len);
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(list, "metadata");
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+	int rc = -1;
+
+	if (!cJSON_IsObject(list) || !cJSON_IsObject(meta) || !(cJSON_IsArray(items) || cJSON_IsNull(items)))
+		kube_fail(error, "%s: the answer is not a list", url);
+	else if (take_string(rv, cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion")) < 0 ||
+		 take_string(cont, cJSON_GetObjectItemCaseSensitive(meta, "continue")) < 0)
+		kube_fail(error, "%s: malformed list metadata", url);
+	else if (cJSON_IsArray(items) && on_page(data, items) < 0)
+		kube_fail(error, "%s: malformed or too many items", url);
+	else
+		rc = 0;
+	cJSON_Delete(list);
+	return rc;
+}
+
+/* GETs one page. Returns 0, or -1 with *error (and *gone on 410). */
+static int get_page(kube_client *client, const char *path, unsigned limit, size_t max_bytes,
+		    int (*on_page)(void *, const cJSON *), void *data, char **rv, char **cont, bool *gone,
+		    char **error)
+{
+	char *url = page_url(path, limit, **cont ? *cont : NULL);
+	kube_response r;
+	int rc = -1;
+
+	if (!url)
+		return kube_fail(error, "out of memory");
+	if (kube_get(client, url, max_bytes, &r, error) == 0) {
+		*gone = r.status == 410;
+		if (r.status != 200)
+			kube_status_error(&r, url, error);
+		else
+			rc = read_page(&r, url, on_page, data, rv, cont, error);
+		kube_response_free(&r);
+	}
+	free(url);
+	return rc;
+}
+
+int kube_list(kube_client *client, const char *path, unsigned limit, size_t max_bytes,
+	      int (*on_page)(void *data, const cJSON *items), void *data, char **rv, bool *gone,
+	      char **error)
+{
+	char *cont = strdup("");
+	int rc = -1;
+
+	*rv = NULL;
+	*gone = false;
+	if (!cont)
+		return kube_fail(error, "out of memory");
+	for (unsigned pages = 0; pages < MAX_PAGES; pages++) {
+		rc = get_page(client, path, limit, max_bytes, on_page, data, rv, &cont, gone, error);
+		if (rc < 0 || !*cont)
+			break;
+	}
+	if (rc == 0 && *cont)
+		rc = kube_fail(error, "%s: more than %d pages", path, MAX_PAGES);
+	free(cont);
+	if (rc < 0) {
+		free(*rv);
+		*rv = NULL;
+	}
+	return rc;
+}
+
+/* on_page for audit: appends copies of the items, with their kind. */
+static int collect(void *data, const cJSON *items)
+{
+	cJSON *all = data;
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, items) {
+		cJSON *copy = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : NULL;
+
+		if (!copy)
+			return -1;
+		cJSON_DeleteItemFromObjectCaseSensitive(copy, "kind");
+		cJSON_DeleteItemFromObjectCaseSensitive(copy, "apiVersion");
+		if (!cJSON_AddStringToObject(copy, "kind", "DaemonSet") ||
+		    !cJSON_AddStringToObject(copy, "apiVersion", "apps/v1") || !cJSON_AddItemToArray(all, copy)) {
+			cJSON_Delete(copy);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+cJSON *kube_list_daemonsets(kube_client *client, char **error)
+{
+	for (int attempt = 0; attempt < AUDIT_ATTEMPTS; attempt++) {
+		cJSON *all = cJSON_CreateArray();
+		char *rv = NULL;
+		bool gone = false;
+
+		if (!all) {
+			kube_fail(error, "out of memory");
+			return NULL;
+		}
+		if (kube_list(client, DAEMONSETS_PATH, 500, KUBE_MAX_LIST_BYTES, collect, all, &rv, &gone, error) == 0) {
+			free(rv);
+			return all;
+		}
+		cJSON_Delete(all);
+		if (!gone)
+			return NULL;
+	}
+	return NULL;
+}

@@ -1,0 +1,169 @@
+/* private.h - private to kube/: what the folder's files share. */
+#ifndef DSGUARD_KUBE_PRIVATE_H
+#define DSGUARD_KUBE_PRIVATE_H
+
+#include "kube/kube.h"
+
+#include <pthread.h>
+
+/* Sets *error to a newly allocated printf-style message (when error is not
+ * NULL) and returns -1, so callers can `return kube_fail(...)`. */
+int kube_fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads at most `max` bytes of the file at path into a new NUL-terminated
+ * buffer (*len excludes the NUL). Returns it, or NULL with *error set
+ * naming the file (missing, unreadable, over the bound). */
+char *kube_read_file(const char *path, size_t max, size_t *len, char **error);
+
+/* Decodes base64 text (whitespace ignored) with OpenSSL. Returns a new buffer
+ * of *len bytes, or NULL when the text is not base64 or memory runs out. */
+unsigned char *kube_base64_decode(const char *text, size_t *len);
+
+/* Whether a bearer token is usable in a header: non-empty, no control
+ * characters, no spaces. */
+bool kube_token_valid(const char *token);
+
+/* ---- the YAML tree of a kubeconfig (yaml.c) ---- */
+
+typedef enum { KUBE_YAML_SCALAR, KUBE_YAML_MAP, KUBE_YAML_SEQ } kube_yaml_type;
+
+/* One node. A map's children alternate key, value. Positions count from 1. */
+typedef struct kube_yaml {
+	kube_yaml_type type;
+	unsigned line, column;
+	char *value;        /* a scalar's text */
+	bool plain;         /* a scalar written without quotes */
+	struct kube_yaml **children;
+	size_t count;
+} kube_yaml;
+
+/* Parses the first document of text (anchors and aliases are refused).
+ * Returns the root, or NULL with *error set to "path:line:col: message". An
+ * empty document gives NULL with *error "path: empty". */
+kube_yaml *kube_yaml_parse(const char *path, const char *text, size_t len, char **error);
+
+/* The value under `key` in a map, or NULL (also when node is not a map). */
+const kube_yaml *kube_yaml_get(const kube_yaml *node, const char *key);
+
+void kube_yaml_free(kube_yaml *node);
+
+/* ---- watch events (event.c) ---- */
+
+typedef enum {
+	KUBE_EVENT_ADDED,
+	KUBE_EVENT_MODIFIED,
+	KUBE_EVENT_DELETED,
+	KUBE_EVENT_BOOKMARK,
+	KUBE_EVENT_ERROR
+} kube_event_type;
+
+/* One watch event line, decoded. Names are bounded as Kubernetes bounds them
+ * (a namespace is a DNS label, a name a DNS subdomain). */
+typedef struct kube_event {
+	kube_event_type type;
+	char ns[64];
+	char name[254];
+	char resource_version[128]; /* "" when the object has none */
+	int code;                   /* ERROR: the Status code (410: Gone) */
+	char message[256];          /* ERROR: the Status message, cut */
+} kube_event;
+
+/* Decodes one line of a watch stream. Returns 0 and fills *ev, or -1 with
+ * *error set when the line is not an event this cache understands (bad
+ * JSON, unknown type, an object without namespace or name). */
+int kube_event_parse(const char *line, size_t len, kube_event *ev, char **error);
+
+/* Splits a byte stream into lines without their "\n" (and a "\r" before
+ * it). A line longer than `max` is an error. */
+typedef struct kube_line_splitter {
+	char *buf;
+	size_t len, cap, max;
+	int (*on_line)(void *data, const char *line, size_t len);
+	void *data;
+} kube_line_splitter;
+
+/* Feeds bytes; calls on_line for each complete non-empty line. Returns 0,
+ * the first non-zero value of on_line, or -1 when a line is over the bound
+ * or memory runs out. */
+int kube_lines_feed(kube_line_splitter *s, const char *bytes, size_t len);
+
+/* Releases the splitter's buffer and empties it. */
+void kube_lines_free(kube_line_splitter *s);
+
+/* ---- the namespace index (index.c) ---- */
+
+/* namespace -> sorted DaemonSet names, namespaces sorted. Not locked: the
+ * cache guards it. */
+typedef struct kube_index kube_index;
+
+/* Returns a new empty index, or NULL out of memory. */
+kube_index *kube_index_new(void);
+void kube_index_free(kube_index *idx);
+
+/* Adds ns/name (nothing when present). Returns 0, or -1 out of memory. */
+int kube_index_add(kube_index *idx, const char *ns, const char *name);
+
+/* Removes ns/name when present. */
+void kube_index_remove(kube_index *idx, const char *ns, const char *name);
+
+/* The first name in ns other than `name`, borrowed from the index, or NULL. */
+const char *kube_index_other(const kube_index *idx, const char *ns, const char *name);
+
+size_t kube_index_objects(const kube_index *idx);
+size_t kube_index_namespaces(const kube_index *idx);
+
+/* ---- admitted creations not yet watched (index.c) ---- */
+
+typedef struct kube_reservation {
+	char *ns, *name;
+	double expires; /* monotonic seconds */
+} kube_reservation;
+
+typedef struct kube_reservations {
+	kube_reservation *items;
+	size_t count, cap;
+} kube_reservations;
+
+/* Adds or renews ns/name until `expires`. Returns 0, or -1 out of memory. */
+int kube_reservations_add(kube_reservations *r, const char *ns, const char *name, double expires);
+
+/* Drops ns/name when reserved. */
+void kube_reservations_remove(kube_reservations *r, const char *ns, const char *name);
+
+/* Drops every reservation expired at `now`, and those the index holds. */
+void kube_reservations_prune(kube_reservations *r, const kube_index *idx, double now);
+
+/* The name of a reservation in ns other than `name` live at `now`, borrowed,
+ * or NULL. */
+const char *kube_reservations_other(const kube_reservations *r, const char *ns, const char *name,
+				    double now);
+
+void kube_reservations_free(kube_reservations *r);
+
+/* Monotonic clock in seconds. */
+double kube_now(void);
+
+/* ---- requests (client.c) ---- */
+
+/* Streams GET path: calls on_line for each line of a 2xx body (each line at
+ * most max_line bytes). A non-2xx answer's body is kept (bounded) in
+ * *out. Returns 0 when the stream ended (out->status tells how it began),
+ * a non-zero value returned by on_line, or -1 with *error set (connection,
+ * over-long line, timeout of `timeout` seconds, cancelled). */
+int kube_stream(kube_client *client, const char *path, size_t max_line, long timeout,
+		int (*on_line)(void *data, const char *line, size_t len), void *data,
+		kube_response *out, char **error);
+
+/* A message for a non-2xx response: "HTTP 410: <Status message>". Returns
+ * -1 after setting *error. */
+int kube_status_error(const kube_response *r, const char *what, char **error);
+
+/* Reads the pages of a list at `path` (a collection URL without query), in
+ * pages of `limit`. Calls on_page with each page's items array (borrowed).
+ * Returns 0 and sets *rv to a new copy of the list's resourceVersion, or -1
+ * with *error set; *gone is set when the server answered 410 Gone. */
+int kube_list(kube_client *client, const char *path, unsigned limit, size_t max_bytes,
+	      int (*on_page)(void *data, const cJSON *items), void *data, char **rv, bool *gone,
+	      char **error);
+
+#endif
