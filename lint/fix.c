@@ -160,6 +160,13 @@ static int plan_replace(const char *text, size_t len, const ds_node_info *info, 
 		return cannot(why, "the value at line %u is not a simple scalar", info->value.line);
 	start = offset_of(text, len, info->value);
 	end = offset_of(text, len, info->value_end);
+	/* Keep an anchor (&name) or tag (!tag) in front of the value. */
+	while (start < end && (text[start] == '&' || text[start] == '!')) {
+		while (start < end && text[start] != ' ' && text[start] != '\t')
+			start++;
+		while (start < end && (text[start] == ' ' || text[start] == '\t'))
+			start++;
+	}
 	quoted = quote(value, info->style);
 	if (quoted && start == end && start > 0 && text[start - 1] == ':') {
 		if (asprintf(&spaced, " %s", quoted) < 0)

@@ -1,0 +1,133 @@
+"""lint --fix and --diff: the invariants of issue "GitOps pipelines", checked
+on a copy of every real-world manifest and on hand-written edge cases.
+kubectl's reading of each file is the oracle for what the fix changed."""
+import copy
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from tap import BIN, ROOT, Tap, run, shared_dir
+from test_lint_corpus import is_daemonset, kubectl_objects
+
+CLASS = "node-agents"
+FIX_LINE = re.compile(r"priorityClassName|restartPolicy|^\s*spec:\s*$")
+FIXTURES = os.path.join(ROOT, "test", "fixtures", "fix")
+
+
+def strip_fixed_fields(obj):
+    """obj without the two fields a fix may set (and a pod spec the fix
+    created that holds nothing else)."""
+    o = copy.deepcopy(obj)
+    template = (o.get("spec") or {}).get("template")
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        template["spec"].pop("priorityClassName", None)
+        template["spec"].pop("restartPolicy", None)
+        if not template["spec"]:
+            del template["spec"]
+    o.get("metadata", {}).get("annotations", {}).pop("oracle", None)
+    return o
+
+
+def pod_spec(obj):
+    return ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def key(obj):
+    m = obj.get("metadata") or {}
+    return (obj.get("kind"), m.get("namespace") or "default", m.get("name"))
+
+
+def fix(path, *extra):
+    return run(["lint", "--format", "json", "--priority-class", CLASS, *extra, path])
+
+
+def check_kubectl_reading(t, name, before, after, fixed):
+    """kubectl reads the fixed file as the original plus exactly the fixed
+    fields."""
+    t.eq([strip_fixed_fields(o) for o in after], [strip_fixed_fields(o) for o in before],
+         f"{name}: kubectl reads nothing else changed")
+    by_key = {key(o): o for o in after}
+    for (ns, res_name, rule) in fixed:
+        o = by_key.get(("DaemonSet", ns, res_name), {})
+        field, value = ("priorityClassName", CLASS) if rule == "DS001" else ("restartPolicy", "Always")
+        t.eq(pod_spec(o).get(field), value, f"{name}: {ns}/{res_name} {rule} fixed as kubectl reads it")
+
+
+def check_only_fix_lines(t, name, before, after):
+    """No byte outside the edited lines changes, and edited lines hold the
+    fixed fields."""
+    a, b = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    bad = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        bad += [l for l in b[j1:j2] if not FIX_LINE.search(l)]
+        bad += [l for l in a[i1:i2] if not FIX_LINE.search(l) and len(a[i1:i2]) != len(b[j1:j2])]
+    t.ok(not bad, f"{name}: only lines with the fixed fields changed", "".join(bad))
+
+
+def check_file(t, src, workdir):
+    name = os.path.basename(src)
+    path = os.path.join(workdir, name)
+    shutil.copy(src, path)
+    original = open(path, "rb").read()
+    before = kubectl_objects(path)
+    p = fix(path, "--fix")
+    report = json.loads(p.stdout)
+    fixed = {(f["namespace"], f["resourceName"], f["rule"]) for f in report["findings"] if f.get("fixed")}
+    noted = {(f["namespace"], f["resourceName"], f["rule"]) for f in report["findings"] if f.get("fixNote")}
+    after_bytes = open(path, "rb").read()
+    if any(is_daemonset(o) for o in before):
+        check_kubectl_reading(t, name, before, kubectl_objects(path), fixed)
+    check_only_fix_lines(t, name, original.decode("utf-8", "replace"), after_bytes.decode("utf-8", "replace"))
+    again = json.loads(run(["lint", "--format", "json", path]).stdout)
+    left = {(f["namespace"], f["resourceName"], f["rule"]) for f in again["findings"] if f["rule"] != "DS003"}
+    t.ok(left <= noted, f"{name}: re-lint is clean of DS001/DS002 but what could not be fixed", sorted(left - noted))
+    fix(path, "--fix")
+    t.ok(open(path, "rb").read() == after_bytes, f"{name}: a second --fix changes nothing")
+    diff_dir = tempfile.mkdtemp(dir=workdir)
+    shutil.copy(src, os.path.join(diff_dir, name))
+    d = subprocess.run([BIN, "lint", "--priority-class", CLASS, "--diff", name], cwd=diff_dir,
+                       capture_output=True, timeout=60)
+    patched = subprocess.run(["patch", "-s", "-p0"], input=d.stdout, cwd=diff_dir, capture_output=True)
+    t.ok(patched.returncode == 0 and open(os.path.join(diff_dir, name), "rb").read() == after_bytes,
+         f"{name}: --diff applied with patch -p0 gives the --fix result", patched.stderr)
+    return report, after_bytes
+
+
+def main():
+    t = Tap()
+    work = tempfile.mkdtemp()
+    try:
+        for n in sorted(os.listdir(FIXTURES)):
+            report, fixed = check_file(t, os.path.join(FIXTURES, n), work)
+            if n == "crlf.yaml":
+                t.ok(b"\n" not in fixed.replace(b"\r\n", b""), "crlf.yaml: every line still ends in CRLF")
+                t.ok(b'restartPolicy: "Always"' in fixed, "crlf.yaml: the value keeps its double quotes")
+            if n == "flow.yaml":
+                t.ok(b"restartPolicy: 'Always'" in fixed, "flow.yaml: the value keeps its single quotes")
+            if n == "alias.yaml":
+                notes = [f["fixNote"] for f in report["findings"] if f.get("fixNote")]
+                t.ok("the mapping comes from the anchor at line 11" in notes,
+                     "alias.yaml: no edit through an alias; the anchor's line is named", notes)
+                t.ok(b"restartPolicy: &never Always" in fixed, "alias.yaml: the anchor stays on the value")
+        p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
+        notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
+        t.ok(any(n and "no default priority class" in n for n in notes),
+             "without a default class DS001 is left and said so", notes)
+        shared = shared_dir(t, "--fix over the real-world corpus")
+        if shared:
+            corpus = os.path.join(shared, "corpus", "realworld")
+            for n in sorted(os.listdir(corpus)):
+                if n.endswith((".yaml", ".yml", ".json")):
+                    check_file(t, os.path.join(corpus, n), work)
+    finally:
+        shutil.rmtree(work)
+    t.done()
+
+
+main()
