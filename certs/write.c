@@ -21,27 +21,35 @@ struct pem_file {
 	const char *text;
 };
 
+/* Creates the missing parents of dir with mode 0700. Returns 0, or -1 with
+ * *error set. */
+static int make_parents(const char *dir, char **error)
+{
+	char *path = strdup(dir);
+	int rc = 0;
+
+	if (!path)
+		return ds_certs_fail(error, "%s: out of memory", dir);
+	for (char *p = strchr(path + 1, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(path, DIR_MODE) && errno != EEXIST)
+			rc = ds_certs_fail(error, "%s: cannot create the directory: %s", path, strerror(errno));
+		*p = '/';
+	}
+	free(path);
+	return rc;
+}
+
 /* Creates dir and its missing parents with mode 0700. Returns 0 when dir
  * is a directory afterwards, else -1 with *error set. */
 static int make_dirs(const char *dir, char **error)
 {
-	char *path = strdup(dir);
 	struct stat st;
 
-	if (!path)
-		return ds_certs_fail(error, "%s: out of memory", dir);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, DIR_MODE) && errno != EEXIST) {
-			ds_certs_fail(error, "%s: cannot create the directory: %s", path, strerror(errno));
-			free(path);
-			return -1;
-		}
-		*p = '/';
-	}
-	free(path);
+	if (!*dir)
+		return ds_certs_fail(error, "the directory name is empty");
+	if (make_parents(dir, error))
+		return -1;
 	if (mkdir(dir, DIR_MODE) && errno != EEXIST)
 		return ds_certs_fail(error, "%s: cannot create the directory: %s", dir, strerror(errno));
 	if (stat(dir, &st))

@@ -6,8 +6,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SECONDS_PER_DAY 86400L
 #define DEFAULT_DAYS 365

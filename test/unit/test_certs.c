@@ -484,6 +484,9 @@ static void test_write_errors_name_the_path(void **state)
 	assert_int_equal(ds_certs_write(below, &set, false, &error), -1);
 	assert_string_equal(error + strlen(below), ": cannot create the directory: Not a directory");
 	free(error);
+	assert_int_equal(ds_certs_write("", &set, false, &error), -1);
+	assert_string_equal(error, "the directory name is empty");
+	free(error);
 	ds_cert_set_free(&set);
 	free(below);
 	free(file);
