@@ -67,11 +67,11 @@ int ds_certs_check_request(const ds_cert_request *req, char **error);
 
 /* Makes a fresh CA (self-signed, CA:TRUE with pathlen 0, keyCertSign) and a
  * serving certificate it signs (CA:FALSE, extendedKeyUsage serverAuth, the
- * request's SANs, each name once), both with keys of req->key_type, valid
- * from five minutes ago (for clock skew) until req->days days from now,
- * signed with SHA-256. Returns 0 and
- * fills *out, which the caller releases with ds_cert_set_free(). On error
- * returns -1, sets *error and leaves *out empty. */
+ * request's SANs, each name once), both with keys of req->key_type, signed
+ * with SHA-256, valid from five minutes ago (for clock skew) until req->days
+ * days from now. Returns 0 and fills *out, which the caller releases with
+ * ds_cert_set_free(). On error returns -1, sets *error and leaves *out
+ * empty. */
 int ds_certs_make(const ds_cert_request *req, ds_cert_set *out, char **error);
 
 /* Releases what ds_certs_make() filled in, wiping the keys; `set` is left
@@ -80,13 +80,13 @@ void ds_cert_set_free(ds_cert_set *set);
 
 /* Writes ca.crt, ca.key, tls.crt and tls.key into `dir`, creating it (and
  * missing parents) with mode 0700 when absent. Keys are created with mode
- * 0600 and certificates 0644 (less what the umask removes); no file is ever
- * readable by others, even briefly; an existing file (or link) is replaced
- * only with `overwrite`, which removes it before writing anew. Returns 0 on
- * success. Returns 1 and sets *error, writing
- * nothing, when one of the four exists and `overwrite` is false. On any other
- * error returns -1 and sets *error naming the path; the files this call
- * created are removed again. */
+ * 0600 and certificates 0644 (less what the umask removes), so a key is
+ * never readable by others, even briefly. An existing file (or link) is
+ * replaced only with `overwrite`, which removes it before writing anew.
+ * Returns 0 on success. Returns 1 and sets *error, writing nothing, when one
+ * of the four exists and `overwrite` is false. On any other error returns -1
+ * and sets *error naming the path; the files this call created are removed
+ * again. */
 int ds_certs_write(const char *dir, const ds_cert_set *set, bool overwrite, char **error);
 
 /* The caBundle of a webhook configuration: base64 of `pem` (all of it), one
