@@ -773,6 +773,54 @@ def lint_rendered(t, sid, objs, config_text=None):
          f"exit {p.returncode}\n{p.stdout[:800]}\n{p.stderr[:800]}")
 
 
+def values_keys(path):
+    """(dotted key path, documented) for every key line of a values.yaml:
+    documented means a comment line sits directly above it."""
+    keys, stack, prev = [], [], ""
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^( *)([A-Za-z0-9_.-]+):(\s|$)", line)
+            if m:
+                indent = len(m.group(1))
+                while stack and stack[-1][0] >= indent:
+                    stack.pop()
+                stack.append((indent, m.group(2)))
+                keys.append((".".join(k for _, k in stack), prev.lstrip().startswith("#")))
+            if line.strip():
+                prev = line
+    return keys
+
+
+def schema_node(schema, dotted):
+    """The schema of a dotted values path: ("typed", node), ("free", None)
+    when an ancestor is a free-form map, or ("missing", None)."""
+    node = schema
+    for key in dotted.split("."):
+        props = node.get("properties")
+        if props is None:
+            return "free", None
+        if key not in props:
+            return "missing", None
+        node = props[key]
+    return "typed", node
+
+
+def check_values_file(t):
+    """Item: every value documented in values.yaml and typed in values.schema.json."""
+    with open(os.path.join(CHART, "values.schema.json")) as f:
+        schema = json.load(f)
+    keys = values_keys(os.path.join(CHART, "values.yaml"))
+    status = {k: schema_node(schema, k) for k, _ in keys}
+    untyped = [k for k, (st, node) in status.items() if st == "missing" or (st == "typed" and "type" not in node
+                                                                             and "enum" not in node)]
+    t.ok(keys and not untyped, f"all {len(keys)} keys of values.yaml are typed in values.schema.json", str(untyped))
+    undocumented = [k for k, doc in keys if status[k][0] == "typed" and not doc]
+    t.ok(not undocumented, "every value in values.yaml has a comment", str(undocumented))
+    top = set(schema.get("properties", {})) - {"global"}
+    t.eq(sorted(top - {k for k, _ in keys if "." not in k}), [],
+         "values.schema.json types no top-level value that values.yaml leaves out")
+
+
 VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
 
 
@@ -785,6 +833,7 @@ def main():
         chart = yaml.safe_load(f)
     t.eq(str(chart.get("appVersion")), VERSION, "Chart appVersion is the project VERSION")
     t.eq(chart.get("name"), "dsguard", "Chart name")
+    check_values_file(t)
 
     ca_pem = make_ca()
     t.ok(ca_pem is not None, "openssl makes a CA for the existing-Secret scenario")
