@@ -22,6 +22,7 @@ typedef struct ds_lint_options {
 	const char *stdin_name;        /* the name "-" is reported under; NULL: "-" */
 	enum { DS_FIX_NONE, DS_FIX_WRITE, DS_FIX_DIFF } fix; /* --fix rewrites files, --diff prints */
 	FILE *diff_out;                /* where DS_FIX_DIFF writes the unified diff */
+	unsigned jobs;                 /* threads reading files; 0: one per core */
 } ds_lint_options;
 
 /* One finding, placed in a file. Owns its strings. */
@@ -54,6 +55,7 @@ typedef struct ds_lint_daemonset {
 	char *file;
 	char *namespace, *name;
 	size_t file_index;
+	size_t seq; /* order of reading within its file */
 } ds_lint_daemonset;
 
 typedef struct ds_lint_summary {

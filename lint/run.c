@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +32,15 @@ struct dir_chain {
 	const struct dir_chain *up;
 };
 
+/* One file to read, found by the walk. Its index orders the output. */
+struct input {
+	char *path, *name;
+	size_t index;
+	char *diff; /* its --diff output, printed in input order */
+	size_t diff_len;
+};
+
+/* The state of one worker (or of the walk): what it found so far. */
 struct run {
 	const ds_lint_options *opts;
 	ds_context ctx;
@@ -37,7 +48,8 @@ struct run {
 	struct ns_entry *entries;
 	size_t entry_count;
 	size_t file_index;
-	const char *file; /* the file being read */
+	struct input *input; /* the input being read */
+	const char *file;    /* and its name */
 	const char *text; /* and its text */
 	size_t text_len;
 	ds_edit_list edits; /* the file's fixes, with --fix or --diff */
@@ -188,7 +200,8 @@ static void add_daemonset(struct run *r, const cJSON *res)
 	grown[rep->daemonset_count++] = (ds_lint_daemonset){
 		.file = dup_or_flag(r, r->file),
 		.namespace = dup_or_flag(r, ds_resource_namespace(res, &r->ctx)),
-		.name = dup_or_flag(r, ds_resource_name(res)), .file_index = r->file_index};
+		.name = dup_or_flag(r, ds_resource_name(res)), .file_index = r->file_index,
+		.seq = rep->daemonset_count};
 }
 
 static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *res)
@@ -316,10 +329,13 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 		return;
 	}
 	if (r->opts->fix == DS_FIX_DIFF) {
-		if (ds_unified_diff(r->opts->diff_out, name, r->text, r->text_len, fixed, fixed_len) < 0)
+		FILE *mem = open_memstream(&r->input->diff, &r->input->diff_len);
+		if (!mem || ds_unified_diff(mem, name, r->text, r->text_len, fixed, fixed_len) < 0)
 			r->oom = true;
 		else
 			count_fixed(r);
+		if (mem)
+			fclose(mem);
 	} else if (!strcmp(path, "-")) {
 		add_problem(r, name, (ds_pos){0, 0}, true, "--fix cannot rewrite standard input; use --diff");
 	} else if (replace_file(path, fixed, fixed_len) < 0) {
@@ -333,15 +349,17 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 	free(fixed);
 }
 
-/* Reads and checks one file (or "-"), reported under `name`. */
-static void lint_source(struct run *r, const char *path, const char *name)
+/* Reads and checks one input. */
+static void lint_source(struct run *r, struct input *in)
 {
+	const char *path = in->path, *name = in->name;
 	ds_diag_list diags = {0};
 	char *buf = NULL, *error = NULL;
 	size_t len;
 
+	r->input = in;
 	r->file = name;
-	r->file_index++;
+	r->file_index = in->index;
 	r->report->summary.files++;
 	if (ds_read_input(path, DS_MAX_FILE_BYTES, &buf, &len, &error) < 0) {
 		add_problem(r, name, (ds_pos){0, 0}, true, error ? error : "out of memory");
@@ -382,9 +400,49 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static void lint_path(struct run *r, const char *path, bool named, const struct dir_chain *up);
+/* The walk: inputs in output order, and the problems met on the way. */
+struct walk {
+	struct run *run; /* collects the walk's problems */
+	struct input *inputs;
+	size_t count;
+};
 
-static void walk_dir(struct run *r, const char *path, const struct stat *st, const struct dir_chain *up)
+static void add_input(struct walk *w, const char *path, const char *name)
+{
+	struct input *grown = realloc(w->inputs, sizeof(*grown) * (w->count + 1));
+
+	if (!grown) {
+		w->run->oom = true;
+		return;
+	}
+	w->inputs = grown;
+	grown[w->count] = (struct input){strdup(path), strdup(name), ++w->run->file_index, NULL, 0};
+	if (!grown[w->count].path || !grown[w->count].name)
+		w->run->oom = true;
+	w->count++;
+}
+
+/* A problem of the walk itself, at its place in the output order. */
+static void walk_problem(struct walk *w, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void walk_problem(struct walk *w, const char *path, const char *fmt, ...)
+{
+	char *message = NULL;
+	va_list ap;
+
+	w->run->file_index++;
+	va_start(ap, fmt);
+	if (vasprintf(&message, fmt, ap) < 0)
+		message = NULL;
+	va_end(ap);
+	add_problem(w->run, path, (ds_pos){0, 0}, true, message ? message : "cannot read");
+	free(message);
+}
+
+static void walk_path(struct walk *w, const char *path, bool named, const struct dir_chain *up);
+
+static void walk_dir(struct walk *w, const char *path, const struct stat *st, const struct dir_chain *up)
 {
 	struct dir_chain here = {st->st_dev, st->st_ino, path, up};
 	struct dirent **entries = NULL;
@@ -392,26 +450,20 @@ static void walk_dir(struct run *r, const char *path, const struct stat *st, con
 
 	for (const struct dir_chain *c = up; c; c = c->up) {
 		if (c->dev == st->st_dev && c->ino == st->st_ino) {
-			char *message = NULL;
-			r->file_index++;
-			if (asprintf(&message, "symlink loop: this directory is %s again; not followed", c->path) < 0)
-				message = NULL;
-			add_problem(r, path, (ds_pos){0, 0}, true, message ? message : "symlink loop");
-			free(message);
+			walk_problem(w, path, "symlink loop: this directory is %s again; not followed", c->path);
 			return;
 		}
 	}
 	n = scandir(path, &entries, NULL, by_name);
 	if (n < 0) {
-		r->file_index++;
-		add_problem(r, path, (ds_pos){0, 0}, true, strerror(errno));
+		walk_problem(w, path, "cannot read the directory: %s", strerror(errno));
 		return;
 	}
 	for (int i = 0; i < n; i++) {
 		char *child = NULL;
 		if (entries[i]->d_name[0] != '.' &&
 		    asprintf(&child, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", entries[i]->d_name) >= 0) {
-			lint_path(r, child, false, &here);
+			walk_path(w, child, false, &here);
 			free(child);
 		}
 		free(entries[i]);
@@ -419,31 +471,26 @@ static void walk_dir(struct run *r, const char *path, const struct stat *st, con
 	free(entries);
 }
 
-static void lint_path(struct run *r, const char *path, bool named, const struct dir_chain *up)
+static void walk_path(struct walk *w, const char *path, bool named, const struct dir_chain *up)
 {
+	const ds_lint_options *opts = w->run->opts;
 	struct stat st;
 
-	if (excluded(r->opts, path))
+	if (excluded(opts, path))
 		return;
 	if (!strcmp(path, "-") && named) {
-		lint_source(r, "-", r->opts->stdin_name ? r->opts->stdin_name : "-");
+		add_input(w, "-", opts->stdin_name ? opts->stdin_name : "-");
 		return;
 	}
 	if (stat(path, &st) < 0) {
-		if (named || errno != ENOENT) {
-			char *message = NULL;
-			r->file_index++;
-			if (asprintf(&message, "cannot open: %s", strerror(errno)) < 0)
-				message = NULL;
-			add_problem(r, path, (ds_pos){0, 0}, true, message ? message : "cannot open");
-			free(message);
-		}
+		if (named || errno != ENOENT)
+			walk_problem(w, path, "cannot open: %s", strerror(errno));
 		return;
 	}
 	if (S_ISDIR(st.st_mode))
-		walk_dir(r, path, &st, up);
+		walk_dir(w, path, &st, up);
 	else if (named || (S_ISREG(st.st_mode) && has_manifest_extension(path)))
-		lint_source(r, path, path);
+		add_input(w, path, path);
 }
 
 static int entry_order(const void *a, const void *b)
@@ -500,6 +547,7 @@ static void check_namespaces(struct run *r)
 static int finding_order(const void *a, const void *b)
 {
 	const ds_lint_finding *x = a, *y = b;
+	int c;
 
 	if (x->file_index != y->file_index)
 		return x->file_index < y->file_index ? -1 : 1;
@@ -507,7 +555,23 @@ static int finding_order(const void *a, const void *b)
 		return x->line < y->line ? -1 : 1;
 	if (x->column != y->column)
 		return x->column < y->column ? -1 : 1;
-	return (int)x->rule->index - (int)y->rule->index;
+	if (x->rule->index != y->rule->index)
+		return (int)x->rule->index - (int)y->rule->index;
+	c = strcmp(x->namespace, y->namespace);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static int problem_order(const void *a, const void *b)
+{
+	const ds_lint_problem *x = a, *y = b;
+
+	if (x->file_index != y->file_index)
+		return x->file_index < y->file_index ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return strcmp(x->message, y->message);
 }
 
 static void free_entries(struct run *r)
@@ -519,23 +583,179 @@ static void free_entries(struct run *r)
 	free(r->entries);
 }
 
+/* The work shared by the threads of a run: inputs handed out in order. */
+struct pool {
+	struct input *inputs;
+	size_t count;
+	size_t next;
+	pthread_mutex_t lock;
+};
+
+struct worker {
+	struct pool *pool;
+	struct run run;
+	ds_lint_report report;
+	pthread_t thread;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (;;) {
+		size_t i;
+		pthread_mutex_lock(&w->pool->lock);
+		i = w->pool->next++;
+		pthread_mutex_unlock(&w->pool->lock);
+		if (i >= w->pool->count || w->run.oom)
+			return NULL;
+		lint_source(&w->run, &w->pool->inputs[i]);
+	}
+}
+
+/* Appends n items of size `size` from *src to *dst (growing it), and
+ * releases *src. Returns 0 or -1 out of memory. */
+static int take_all(void **dst, size_t *dst_count, void **src, size_t *src_count, size_t size)
+{
+	char *grown;
+
+	if (*src_count) {
+		grown = realloc(*dst, size * (*dst_count + *src_count));
+		if (!grown)
+			return -1;
+		memcpy(grown + size * *dst_count, *src, size * *src_count);
+		*dst = grown;
+		*dst_count += *src_count;
+	}
+	free(*src);
+	*src = NULL;
+	*src_count = 0;
+	return 0;
+}
+
+static void add_summary(ds_lint_summary *to, const ds_lint_summary *s)
+{
+	to->files += s->files;
+	to->resources += s->resources;
+	to->daemonsets += s->daemonsets;
+	to->errors += s->errors;
+	to->warnings += s->warnings;
+	to->exempted += s->exempted;
+	to->input_errors += s->input_errors;
+	to->fixed += s->fixed;
+}
+
+/* Moves what worker w found into the main run. Returns 0 or -1. */
+static int merge_worker(struct run *main_run, struct worker *w)
+{
+	ds_lint_report *to = main_run->report, *from = &w->report;
+
+	add_summary(&to->summary, &from->summary);
+	memset(&from->summary, 0, sizeof(from->summary));
+	if (take_all((void **)&to->findings, &to->finding_count, (void **)&from->findings, &from->finding_count,
+		     sizeof(*to->findings)) < 0 ||
+	    take_all((void **)&to->problems, &to->problem_count, (void **)&from->problems, &from->problem_count,
+		     sizeof(*to->problems)) < 0 ||
+	    take_all((void **)&to->daemonsets, &to->daemonset_count, (void **)&from->daemonsets,
+		     &from->daemonset_count, sizeof(*to->daemonsets)) < 0 ||
+	    take_all((void **)&main_run->entries, &main_run->entry_count, (void **)&w->run.entries,
+		     &w->run.entry_count, sizeof(*main_run->entries)) < 0)
+		return -1;
+	return w->run.oom ? -1 : 0;
+}
+
+static int daemonset_order(const void *a, const void *b)
+{
+	const ds_lint_daemonset *x = a, *y = b;
+
+	if (x->file_index != y->file_index)
+		return x->file_index < y->file_index ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* How many threads to use: --jobs, else one per core, never more than
+ * there are inputs. */
+static size_t thread_count(const ds_lint_options *opts, size_t inputs)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = opts->jobs ? opts->jobs : cores > 0 ? (size_t)cores : 1;
+
+	return n > inputs ? (inputs ? inputs : 1) : n;
+}
+
+/* Lints the inputs on `threads` threads, then merges what each found.
+ * Returns 0 or -1 out of memory. */
+static int lint_inputs(struct run *main_run, struct input *inputs, size_t count)
+{
+	struct pool pool = {inputs, count, 0, PTHREAD_MUTEX_INITIALIZER};
+	size_t threads = thread_count(main_run->opts, count), started = 0;
+	struct worker *workers = calloc(threads, sizeof(*workers));
+	int rc = workers ? 0 : -1;
+
+	for (size_t i = 0; workers && i < threads; i++) {
+		workers[i].pool = &pool;
+		workers[i].run = (struct run){.opts = main_run->opts, .ctx = main_run->ctx, .report = &workers[i].report};
+		if (i > 0 && pthread_create(&workers[i].thread, NULL, work, &workers[i]) != 0)
+			break;
+		started++;
+	}
+	if (workers && started > 0)
+		work(&workers[0]);
+	for (size_t i = 1; i < started; i++)
+		pthread_join(workers[i].thread, NULL);
+	for (size_t i = 0; i < started; i++) {
+		if (merge_worker(main_run, &workers[i]) < 0)
+			rc = -1;
+		ds_lint_report_free(&workers[i].report);
+		free_entries(&workers[i].run);
+	}
+	free(workers);
+	return started > 0 ? rc : -1;
+}
+
+/* Prints the --diff output of each input, in input order. */
+static void print_diffs(const ds_lint_options *opts, const struct input *inputs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (inputs[i].diff)
+			fwrite(inputs[i].diff, 1, inputs[i].diff_len, opts->diff_out);
+}
+
+static void free_inputs(struct input *inputs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(inputs[i].path);
+		free(inputs[i].name);
+		free(inputs[i].diff);
+	}
+	free(inputs);
+}
+
 int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options *opts, ds_lint_report *out)
 {
 	struct run r = {.opts = opts, .report = out};
+	struct walk w = {.run = &r};
 
 	memset(out, 0, sizeof(*out));
 	r.ctx.config = opts->config;
 	r.ctx.default_namespace = opts->default_namespace;
 	for (size_t i = 0; i < count && !r.oom; i++)
-		lint_path(&r, paths[i], true, NULL);
+		walk_path(&w, paths[i], true, NULL);
+	if (!r.oom && lint_inputs(&r, w.inputs, w.count) < 0)
+		r.oom = true;
+	if (!r.oom && opts->fix == DS_FIX_DIFF)
+		print_diffs(opts, w.inputs, w.count);
 	if (!r.oom)
 		check_namespaces(&r);
 	free_entries(&r);
+	free_inputs(w.inputs, w.count);
 	if (r.oom) {
 		ds_lint_report_free(out);
 		return -1;
 	}
 	qsort(out->findings, out->finding_count, sizeof(*out->findings), finding_order);
+	qsort(out->problems, out->problem_count, sizeof(*out->problems), problem_order);
+	qsort(out->daemonsets, out->daemonset_count, sizeof(*out->daemonsets), daemonset_order);
 	return 0;
 }
 

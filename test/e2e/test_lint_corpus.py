@@ -136,6 +136,10 @@ def main():
     daemonsets = sum(1 for objs in files.values() for o in objs if is_daemonset(o))
     t.eq(report["summary"]["daemonsets"], daemonsets, "DaemonSet count equals kubectl's")
 
+    one = run(["lint", "--format", "json", "--jobs", "1", corpus])
+    four = run(["lint", "--format", "json", "--jobs", "4", corpus])
+    t.ok(one.stdout == p.stdout == four.stdout, "the same output with 1, 4 and the default number of threads")
+
     checked = 0
     for f in report["findings"]:
         if f["rule"] not in ("DS001", "DS002"):
