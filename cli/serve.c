@@ -1,10 +1,179 @@
-/* serve.c - placeholder until the serve command lands; replaced by its real implementation. */
+/* serve.c - `dsguard serve`: the HTTPS admission webhook. */
 #include "cli/cli.h"
+#include "cli/options.h"
+#include "webhook/webhook.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DRAIN_SECONDS 25      /* at most this long for requests in flight at SIGTERM */
+#define DEFAULT_IDLE_TIMEOUT 30
+#define CONNECTION_LIMIT 1024
+
+enum {
+	OPT_LISTEN,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_CLIENT_CA,
+	OPT_CONFIG,
+	OPT_CLUSTER,
+	OPT_KUBECONFIG,
+	OPT_ON_UNSYNCED,
+	OPT_MAX_BODY,
+	OPT_IDLE_TIMEOUT,
+	OPT_LOG_FORMAT,
+	OPT_LOG_LEVEL,
+	OPT_COUNT
+};
+
+static const struct cli_option options[OPT_COUNT] = {
+	[OPT_LISTEN] = {"listen", 0, "ADDR:PORT", "address to serve on (default :8443, every address)", false},
+	[OPT_CERT] = {"tls-cert", 0, "FILE", "PEM serving certificate (chain); reloaded when it changes", false},
+	[OPT_KEY] = {"tls-key", 0, "FILE", "PEM private key of the certificate; reloaded when it changes", false},
+	[OPT_CLIENT_CA] = {"client-ca", 0, "FILE", "require client certificates signed by this PEM CA (mTLS)", false},
+	[OPT_CONFIG] = {"config", 'c', "FILE", "config file; reloaded when it changes and on SIGHUP", false},
+	[OPT_CLUSTER] = {"cluster", 0, "MODE", "cluster state for DS003: auto (default), on, off", false},
+	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE", "kubeconfig for the cluster cache (default: in-cluster)", false},
+	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE", "DS003 while the cluster cache is not synced: allow (default), deny",
+			     false},
+	[OPT_MAX_BODY] = {"max-body-bytes", 0, "N", "answer 413 to bodies larger than N bytes (default 8388608)", false},
+	[OPT_IDLE_TIMEOUT] = {"idle-timeout", 0, "SECONDS", "close connections idle this long (default 30)", false},
+	[OPT_LOG_FORMAT] = {"log-format", 0, "FORMAT", "json (default) or text", false},
+	[OPT_LOG_LEVEL] = {"log-level", 0, "LEVEL", "debug, info (default), warn or error", false},
+};
+
+static const struct cli_command serve_command = {
+	.name = "serve",
+	.usage = "--tls-cert FILE --tls-key FILE [OPTIONS]",
+	.summary = "Serves the admission webhook over HTTPS (TLS 1.2 and 1.3): POST /validate and /mutate take\n"
+		   "AdmissionReview v1 or v1beta1; GET /healthz, /readyz and /metrics (Prometheus).\n"
+		   "New certificate files are served without a restart; SIGHUP reloads the config and the\n"
+		   "certificate; SIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.\n"
+		   "DS003 needs cluster state; without it (--cluster off) DS003 is not evaluated.",
+	.options = options,
+	.option_count = OPT_COUNT,
+	.examples = "  dsguard serve --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key --cluster off\n"
+		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n",
+};
+
+/* Whether value is one of the NULL-terminated names. */
+static bool one_of(const char *value, const char *const *names)
+{
+	for (; *names; names++)
+		if (!strcmp(value, *names))
+			return true;
+	return false;
+}
+
+/* Checks the options and fills opts. Returns 0 or DS_EXIT_USAGE. */
+static int read_options(const struct cli_args *args, ds_server_options *opts)
+{
+	static const char *const clusters[] = {"auto", "on", "off", NULL};
+	static const char *const unsynced[] = {"allow", "deny", NULL};
+	const char *cluster = cli_get(args, OPT_CLUSTER, "auto");
+	unsigned long max_body, idle;
+
+	if (!cli_has(args, OPT_CERT) || !cli_has(args, OPT_KEY))
+		return cli_usage_error("serve", "--tls-cert and --tls-key are required");
+	if (!one_of(cluster, clusters))
+		return cli_usage_error("serve", "--cluster must be auto, on or off, not '%s'", cluster);
+	if (!strcmp(cluster, "on"))
+		return cli_usage_error("serve", "--cluster on needs the cluster cache, which this build lacks; "
+						"use --cluster off");
+	if (!one_of(cli_get(args, OPT_ON_UNSYNCED, "allow"), unsynced))
+		return cli_usage_error("serve", "--on-unsynced must be allow or deny");
+	if (ds_log_setup(cli_get(args, OPT_LOG_FORMAT, "json"), cli_get(args, OPT_LOG_LEVEL, "info")) < 0)
+		return cli_usage_error("serve", "--log-format must be json or text, --log-level debug, info, warn or error");
+	if (cli_get_ulong(&serve_command, args, OPT_MAX_BODY, DS_REVIEW_MAX_BODY, 1ul << 30, &max_body) ||
+	    cli_get_ulong(&serve_command, args, OPT_IDLE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, 3600, &idle))
+		return DS_EXIT_USAGE;
+	if (max_body == 0 || idle == 0)
+		return cli_usage_error("serve", "--max-body-bytes and --idle-timeout must be at least 1");
+	*opts = (ds_server_options){
+		.listen = cli_get(args, OPT_LISTEN, ":8443"),
+		.cert_path = cli_get(args, OPT_CERT, NULL),
+		.key_path = cli_get(args, OPT_KEY, NULL),
+		.client_ca_path = cli_get(args, OPT_CLIENT_CA, NULL),
+		.config_path = cli_get(args, OPT_CONFIG, NULL),
+		.namespaces = NULL,
+		.max_body_bytes = max_body,
+		.idle_timeout = (unsigned)idle,
+		.connection_limit = CONNECTION_LIMIT,
+	};
+	return 0;
+}
+
+/* Serves until SIGTERM or SIGINT: SIGHUP reloads, and once a second the
+ * files are checked for changes. */
+static void run(ds_server *srv, const sigset_t *signals)
+{
+	struct timespec second = {1, 0};
+
+	for (;;) {
+		int sig = sigtimedwait(signals, NULL, &second);
+		if (sig == SIGTERM || sig == SIGINT) {
+			ds_log(DS_LOG_INFO, "%s: no longer accepting, finishing the requests in flight",
+			       sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		if (sig == SIGHUP) {
+			ds_log(DS_LOG_INFO, "SIGHUP: reloading the config and the certificate");
+			ds_server_reload(srv, true);
+		} else {
+			ds_server_poll(srv);
+		}
+	}
+}
+
+/* Logs where the server listens and what it checks. */
+static void log_start(const ds_server *srv, const ds_server_options *opts)
+{
+	cJSON *f = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(f, "address", ds_server_address(srv));
+	cJSON_AddStringToObject(f, "version", DSGUARD_VERSION);
+	cJSON_AddBoolToObject(f, "mTLS", opts->client_ca_path != NULL);
+	cJSON_AddStringToObject(f, "config", opts->config_path ? opts->config_path : "(defaults)");
+	ds_log_fields(DS_LOG_INFO, "serving", f);
+	ds_log(DS_LOG_WARN, "DS003 dedicated-namespace is off: the webhook has no cluster state (--cluster off)");
+}
 
 int cmd_serve(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "dsguard serve: not available in this build\n");
-	return DS_EXIT_USAGE;
+	struct cli_args args;
+	ds_server_options opts;
+	ds_server *srv;
+	sigset_t signals;
+	char *error = NULL;
+	int rc;
+
+	rc = cli_parse(&serve_command, argc, argv, &args);
+	if (rc != 0 || args.help)
+		return rc;
+	rc = read_options(&args, &opts);
+	if (rc != 0) {
+		cli_args_free(&args);
+		return rc;
+	}
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGHUP);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	srv = ds_server_start(&opts, &error);
+	if (!srv) {
+		ds_log(DS_LOG_ERROR, "cannot serve: %s", error ? error : "out of memory");
+		free(error);
+		cli_args_free(&args);
+		return DS_EXIT_USAGE;
+	}
+	log_start(srv, &opts);
+	run(srv, &signals);
+	ds_server_stop(srv, DRAIN_SECONDS);
+	ds_log(DS_LOG_INFO, "stopped");
+	cli_args_free(&args);
+	return DS_EXIT_OK;
 }

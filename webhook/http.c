@@ -1,0 +1,332 @@
+/* http.c - one HTTP request: routing, checks, body, answer, log and metrics. */
+#include "webhook/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define JSON_TYPE "application/json"
+#define TEXT_TYPE "text/plain; charset=utf-8"
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define FIRST_BODY_CHUNK 16384
+
+/* What one request carries from its first call to its completion. */
+struct request {
+	struct generation *gen;
+	ds_endpoint endpoint;
+	double start;
+	char *body;
+	size_t len, cap;
+	bool too_large;
+	bool answered;
+	int status;
+	ds_result result;
+	const char *refusal;      /* why the HTTP layer refused it, for the log */
+	char path[128];           /* the URL path, cut, for the log */
+	ds_review_result review;  /* for /validate and /mutate */
+};
+
+static const struct {
+	const char *path;
+	ds_endpoint endpoint;
+	const char *method;
+} routes[] = {
+	{"/validate", DS_EP_VALIDATE, "POST"}, {"/mutate", DS_EP_MUTATE, "POST"}, {"/healthz", DS_EP_HEALTHZ, "GET"},
+	{"/readyz", DS_EP_READYZ, "GET"},      {"/metrics", DS_EP_METRICS, "GET"},
+};
+
+#define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+
+/* The route of url, or ROUTE_COUNT when there is none. */
+static size_t find_route(const char *url)
+{
+	for (size_t i = 0; i < ROUTE_COUNT; i++)
+		if (!strcmp(url, routes[i].path))
+			return i;
+	return ROUTE_COUNT;
+}
+
+/* Queues `body` (malloc'd; taken, NULL for an empty body) with `status`,
+ * and an Allow header when `allow` is not NULL. A retired generation or a
+ * stopping server closes the connection after it. Returns what
+ * MHD_queue_response returned. */
+static enum MHD_Result answer(struct request *req, struct MHD_Connection *c, int status, const char *type, char *body,
+			      ds_result result, const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result rc;
+
+	resp = MHD_create_response_from_buffer(body ? strlen(body) : 0, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (atomic_load(&req->gen->retired) || atomic_load(&req->gen->srv->stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	rc = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	req->answered = true;
+	req->status = status;
+	req->result = result;
+	return rc;
+}
+
+/* Answers a request the HTTP layer refuses with {"code":..,"message":..}
+ * (message is a constant without quotes). */
+static enum MHD_Result refuse(struct request *req, struct MHD_Connection *c, int status, const char *message,
+			      const char *allow)
+{
+	char *body;
+
+	req->refusal = message;
+	if (asprintf(&body, "{\"code\":%d,\"message\":\"%s\"}", status, message) < 0)
+		return MHD_NO;
+	return answer(req, c, status, JSON_TYPE, body, DS_RESULT_BAD_REQUEST, allow);
+}
+
+/* Whether a Content-Type header names application/json (parameters such
+ * as charset allowed). */
+static bool is_json_type(const char *type)
+{
+	size_t len;
+
+	if (!type)
+		return false;
+	type += strspn(type, " \t");
+	len = strcspn(type, "; \t");
+	return len == strlen(JSON_TYPE) && !strncasecmp(type, JSON_TYPE, len);
+}
+
+/* Whether the declared Content-Length exceeds max. */
+static bool declared_too_large(struct MHD_Connection *c, size_t max)
+{
+	const char *text = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	unsigned long long n;
+
+	if (!text)
+		return false;
+	n = strtoull(text, &end, 10);
+	return end != text && n > max;
+}
+
+/* Answers a GET endpoint. */
+static enum MHD_Result answer_get(struct request *req, struct MHD_Connection *c)
+{
+	ds_server *srv = req->gen->srv;
+	char *text;
+
+	if (req->endpoint == DS_EP_METRICS) {
+		text = ds_metrics_render(&srv->metrics);
+		return text ? answer(req, c, 200, METRICS_TYPE, text, DS_RESULT_OK, NULL) : MHD_NO;
+	}
+	if (req->endpoint == DS_EP_READYZ && atomic_load(&srv->stopping))
+		return answer(req, c, 503, TEXT_TYPE, strdup("stopping\n"), DS_RESULT_ERROR, NULL);
+	return answer(req, c, 200, TEXT_TYPE, strdup("ok\n"), DS_RESULT_OK, NULL);
+}
+
+/* The first call for a request: routes it and answers at once what can be
+ * answered from the headers. */
+static enum MHD_Result begin(struct generation *gen, struct MHD_Connection *c, const char *url, const char *method,
+			     void **req_cls)
+{
+	struct request *req = calloc(1, sizeof(*req));
+	size_t route = find_route(url);
+
+	if (!req)
+		return MHD_NO;
+	req->gen = gen;
+	req->start = ds_monotonic();
+	req->endpoint = route < ROUTE_COUNT ? routes[route].endpoint : DS_EP_OTHER;
+	snprintf(req->path, sizeof(req->path), "%s", url);
+	*req_cls = req;
+	atomic_fetch_add(&gen->srv->metrics.in_flight, 1);
+	if (route == ROUTE_COUNT)
+		return refuse(req, c, 404, "no such path; try /validate, /mutate, /healthz, /readyz or /metrics", NULL);
+	if (strcmp(method, routes[route].method))
+		return refuse(req, c, 405, "method not allowed", routes[route].method);
+	if (req->endpoint != DS_EP_VALIDATE && req->endpoint != DS_EP_MUTATE)
+		return answer_get(req, c);
+	if (!is_json_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return refuse(req, c, 415, "Content-Type must be application/json", NULL);
+	if (declared_too_large(c, gen->srv->opts.max_body_bytes))
+		return refuse(req, c, 413, "the body is larger than the limit (--max-body-bytes)", NULL);
+	return MHD_YES;
+}
+
+/* Appends a piece of the body, or marks the request too large (and drops
+ * what it had) once it passes the limit. Returns MHD_NO out of memory. */
+static enum MHD_Result append_body(struct request *req, const char *data, size_t size)
+{
+	size_t max = req->gen->srv->opts.max_body_bytes;
+
+	if (req->too_large || size > max - req->len) {
+		req->too_large = true;
+		free(req->body);
+		req->body = NULL;
+		req->len = req->cap = 0;
+		return MHD_YES;
+	}
+	if (req->len + size > req->cap) {
+		size_t cap = req->cap ? req->cap : FIRST_BODY_CHUNK;
+		char *grown;
+		while (cap < req->len + size)
+			cap = cap > max / 2 ? max : cap * 2;
+		grown = realloc(req->body, cap);
+		if (!grown)
+			return MHD_NO;
+		req->body = grown;
+		req->cap = cap;
+	}
+	memcpy(req->body + req->len, data, size);
+	req->len += size;
+	return MHD_YES;
+}
+
+/* The whole body is in: answers the review. */
+static enum MHD_Result finish(struct request *req, struct MHD_Connection *c)
+{
+	ds_server *srv = req->gen->srv;
+	ds_review_mode mode = req->endpoint == DS_EP_MUTATE ? DS_REVIEW_MUTATE : DS_REVIEW_VALIDATE;
+	ds_review_result *r = &req->review;
+	ds_result result;
+	char *body;
+
+	if (req->too_large)
+		return refuse(req, c, 413, "the body is larger than the limit (--max-body-bytes)", NULL);
+	pthread_rwlock_rdlock(&srv->config_lock);
+	ds_review(req->body ? req->body : "", req->len, mode, &srv->config, srv->opts.namespaces, r);
+	pthread_rwlock_unlock(&srv->config_lock);
+	if (!r->body)
+		return MHD_NO;
+	if (r->status != 200)
+		result = r->status < 500 ? DS_RESULT_BAD_REQUEST : DS_RESULT_ERROR;
+	else
+		result = !r->allowed ? DS_RESULT_DENIED : r->patched ? DS_RESULT_PATCHED : DS_RESULT_ALLOWED;
+	body = r->body;
+	r->body = NULL;
+	return answer(req, c, r->status, JSON_TYPE, body, result, NULL);
+}
+
+enum MHD_Result ds_http_on_request(void *cls, struct MHD_Connection *connection, const char *url,
+				   const char *method, const char *version, const char *upload_data,
+				   size_t *upload_data_size, void **req_cls)
+{
+	struct request *req = *req_cls;
+	size_t size = *upload_data_size;
+
+	(void)version;
+	if (!req)
+		return begin(cls, connection, url, method, req_cls);
+	*upload_data_size = 0;
+	if (req->answered)
+		return MHD_YES;
+	if (size)
+		return append_body(req, upload_data, size);
+	return finish(req, connection);
+}
+
+/* Adds the ids of the rules whose count is not zero as an array named key. */
+static void add_rule_ids(cJSON *fields, const char *key, const unsigned counts[DS_RULE_COUNT])
+{
+	cJSON *ids = cJSON_AddArrayToObject(fields, key);
+
+	for (int i = 0; ids && i < DS_RULE_COUNT; i++)
+		if (counts[i])
+			cJSON_AddItemToArray(ids, cJSON_CreateString(ds_rules[i].id));
+}
+
+/* Adds durationMs, in milliseconds with three decimals. */
+static void add_duration(cJSON *fields, double ms)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%.3f", ms);
+	cJSON_AddRawToObject(fields, "durationMs", text);
+}
+
+/* Logs a finished review: who, what, the verdict, never object contents. */
+static void log_review(const struct request *req, double ms)
+{
+	const ds_review_result *r = &req->review;
+	cJSON *f = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(f, "endpoint", req->endpoint == DS_EP_MUTATE ? "/mutate" : "/validate");
+	cJSON_AddNumberToObject(f, "status", req->status);
+	if (r->uid)
+		cJSON_AddStringToObject(f, "uid", r->uid);
+	if (r->kind)
+		cJSON_AddStringToObject(f, "kind", r->kind);
+	if (r->namespace)
+		cJSON_AddStringToObject(f, "namespace", r->namespace);
+	if (r->name)
+		cJSON_AddStringToObject(f, "name", r->name);
+	if (r->operation != DS_OP_NONE)
+		cJSON_AddStringToObject(f, "operation", ds_operation_name(r->operation));
+	if (r->status == 200) {
+		cJSON_AddBoolToObject(f, "allowed", r->allowed);
+		cJSON_AddBoolToObject(f, "patched", r->patched);
+		cJSON_AddBoolToObject(f, "dryRun", r->dry_run);
+		add_rule_ids(f, "rules", r->findings);
+		add_rule_ids(f, "exempted", r->exempted);
+	} else if (req->refusal || r->error) {
+		cJSON_AddStringToObject(f, "error", req->refusal ? req->refusal : r->error);
+	}
+	add_duration(f, ms);
+	ds_log_fields(DS_LOG_INFO, req->status == 200 ? "review" : "bad request", f);
+}
+
+/* Logs a request to another endpoint (at debug: probes come often). */
+static void log_other(const struct request *req, double ms)
+{
+	cJSON *f;
+
+	if (!ds_log_enabled(DS_LOG_DEBUG) && req->status < 500)
+		return;
+	f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "path", req->path);
+	cJSON_AddNumberToObject(f, "status", req->status);
+	if (req->refusal)
+		cJSON_AddStringToObject(f, "error", req->refusal);
+	add_duration(f, ms);
+	ds_log_fields(req->status < 500 ? DS_LOG_DEBUG : DS_LOG_WARN, "request", f);
+}
+
+/* Counts and logs an answered request. */
+static void account(struct request *req)
+{
+	ds_metrics *m = &req->gen->srv->metrics;
+	double seconds = ds_monotonic() - req->start;
+	bool review = req->endpoint == DS_EP_VALIDATE || req->endpoint == DS_EP_MUTATE;
+
+	ds_metrics_request(m, req->endpoint, req->review.operation, req->result, seconds);
+	if (review && req->review.status == 200)
+		ds_metrics_review(m, &req->review);
+	if (review)
+		log_review(req, seconds * 1000);
+	else
+		log_other(req, seconds * 1000);
+}
+
+void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+			  enum MHD_RequestTerminationCode toe)
+{
+	struct request *req = *req_cls;
+
+	(void)cls;
+	(void)connection;
+	(void)toe;
+	if (!req)
+		return;
+	if (req->answered)
+		account(req);
+	atomic_fetch_sub(&req->gen->srv->metrics.in_flight, 1);
+	ds_review_result_free(&req->review);
+	free(req->body);
+	free(req);
+	*req_cls = NULL;
+}

@@ -1,0 +1,197 @@
+/* internal.h - private to webhook/: what its files share with each other
+ * (and with the unit tests). */
+#ifndef DSGUARD_WEBHOOK_INTERNAL_H
+#define DSGUARD_WEBHOOK_INTERNAL_H
+
+#include "webhook/webhook.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* ---- response.warnings, kept within the API server's limits ---- */
+
+/* A list of warning texts, each owned. */
+typedef struct ds_warnings {
+	char **items;
+	size_t count;
+} ds_warnings;
+
+/* Appends a printf-formatted warning. Returns 0, or -1 out of memory. */
+int ds_warnings_add(ds_warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Releases what w owns and empties it. */
+void ds_warnings_free(ds_warnings *w);
+
+/* The warnings as a JSON array of strings: each cut to DS_WARNING_MAX
+ * bytes (at a UTF-8 boundary, ending "..."), and no more of them than fit
+ * in DS_WARNINGS_TOTAL_MAX bytes in all, the last one then saying how many
+ * were left out. Returns a new array (the caller deletes it), or NULL out
+ * of memory. */
+cJSON *ds_warnings_to_json(const ds_warnings *w);
+
+/* Copies at most `max` (at least 3) bytes of s, cut back to a UTF-8
+ * character boundary, ending "..." when it was cut. Returns a
+ * new string, or NULL out of memory. */
+char *ds_text_cut(const char *s, size_t max);
+
+/* Base64 of `len` bytes (one line, no newline). Returns a new string, or
+ * NULL out of memory. */
+char *ds_base64(const char *data, size_t len);
+
+/* ---- metrics ---- */
+
+/* The HTTP endpoints, as metrics label them. */
+typedef enum {
+	DS_EP_VALIDATE = 0,
+	DS_EP_MUTATE,
+	DS_EP_HEALTHZ,
+	DS_EP_READYZ,
+	DS_EP_METRICS,
+	DS_EP_OTHER,
+	DS_EP_COUNT
+} ds_endpoint;
+
+/* How a request ended, as metrics label it. */
+typedef enum {
+	DS_RESULT_ALLOWED = 0, /* a review answered allowed, nothing patched */
+	DS_RESULT_PATCHED,     /* a review answered allowed with a patch */
+	DS_RESULT_DENIED,      /* a review answered allowed: false */
+	DS_RESULT_OK,          /* any other endpoint answered 2xx */
+	DS_RESULT_BAD_REQUEST, /* 4xx */
+	DS_RESULT_ERROR,       /* 5xx */
+	DS_RESULT_COUNT
+} ds_result;
+
+/* Upper bounds of the latency histogram, in seconds: 100 µs up to the
+ * API server's 30 s webhook timeout. */
+#define DS_LATENCY_BUCKETS 17
+extern const double ds_latency_bounds[DS_LATENCY_BUCKETS];
+
+/* The server's counters. Every field is updated atomically, so any thread
+ * may record while another renders. Zero-initialise it. */
+typedef struct ds_metrics {
+	atomic_ulong requests[DS_EP_COUNT][DS_OP_COUNT][DS_RESULT_COUNT];
+	atomic_ulong latency_buckets[DS_EP_COUNT][DS_LATENCY_BUCKETS + 1]; /* last: +Inf only */
+	atomic_ulong latency_count[DS_EP_COUNT];
+	atomic_ullong latency_sum_ns[DS_EP_COUNT];
+	atomic_ulong findings[DS_RULE_COUNT];
+	atomic_ulong exemptions[DS_RULE_COUNT];
+	atomic_ulong config_reloads[2]; /* [0] success, [1] failure */
+	atomic_ulong cert_reloads[2];
+	atomic_llong cert_not_after; /* unix seconds */
+	atomic_uint in_flight;
+	atomic_bool cluster_state;   /* DS003 has cluster state */
+} ds_metrics;
+
+/* Counts one finished request and its duration. */
+void ds_metrics_request(ds_metrics *m, ds_endpoint ep, ds_operation op, ds_result result, double seconds);
+
+/* Counts the findings and exemptions of one review. */
+void ds_metrics_review(ds_metrics *m, const ds_review_result *r);
+
+/* The metrics in the Prometheus text exposition format (0.0.4). Returns a
+ * new string, or NULL out of memory. */
+char *ds_metrics_render(ds_metrics *m);
+
+/* ---- certificate material ---- */
+
+/* A certificate and key read from disk, checked to belong together. */
+typedef struct ds_tls_files {
+	char *cert_pem;
+	char *key_pem;
+	char *client_ca_pem; /* NULL without mTLS */
+	time_t not_after;
+} ds_tls_files;
+
+/* Reads the certificate, the key and (when client_ca_path is not NULL) the
+ * client CA, refusing a key that does not belong to the certificate.
+ * Returns 0 and fills *out (release it with ds_tls_files_free()), or -1
+ * with *error set to a newly allocated message naming the file. */
+int ds_tls_files_load(const char *cert_path, const char *key_path, const char *client_ca_path,
+		      ds_tls_files *out, char **error);
+
+/* Releases what f owns, wiping the key, and empties it. */
+void ds_tls_files_free(ds_tls_files *f);
+
+/* Finds the GnuTLS functions that make a TLS session require a verified
+ * client certificate. Returns 0, or -1 with *error set. */
+int ds_mtls_init(char **error);
+
+/* Makes the GnuTLS session `tls_session` (a gnutls_session_t, before its
+ * handshake) require a client certificate that chains to the trusted CA.
+ * ds_mtls_init() must have succeeded. */
+void ds_mtls_require(void *tls_session);
+
+/* ---- watching files ---- */
+
+/* What identifies a file's content cheaply: the file a path resolves to,
+ * its size and time, and the target of the `..data` link beside it (how a
+ * Kubernetes Secret or ConfigMap volume swaps its files at once). */
+typedef struct ds_file_sig {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	char data_target[256];
+} ds_file_sig;
+
+/* Reads the signature of path (a missing file gives exists == false). */
+void ds_file_sig_read(const char *path, ds_file_sig *sig);
+
+/* Whether two signatures are the same. */
+bool ds_file_sig_equal(const ds_file_sig *a, const ds_file_sig *b);
+
+/* ---- the listen socket ---- */
+
+/* Creates a non-blocking TCP socket listening on `addr` ("HOST:PORT",
+ * ":PORT", "[IPv6]:PORT"). Returns the socket and writes the bound address
+ * into `bound` (at least 64 bytes), or returns -1 with *error set. */
+int ds_listen(const char *addr, char *bound, size_t bound_size, char **error);
+
+/* ---- the server's state, shared by server.c and http.c ---- */
+
+/* One libmicrohttpd daemon with the certificate it was started with. A
+ * reload starts a new generation on the same listen socket and retires the
+ * old one: it accepts no more connections and closes each of its
+ * connections after its next answer. */
+struct generation {
+	ds_server *srv;
+	struct MHD_Daemon *daemon;
+	ds_tls_files files;
+	atomic_bool retired;
+	time_t retire_deadline; /* CLOCK_MONOTONIC seconds after which it is stopped anyway */
+	struct generation *next;
+};
+
+struct ds_server {
+	ds_server_options opts;
+	char address[80];
+	int listen_fd;
+	unsigned threads;
+	pthread_rwlock_t config_lock; /* readers: reviews; writer: a config reload */
+	ds_config config;
+	struct generation *current;
+	struct generation *retired;
+	ds_metrics metrics;
+	ds_file_sig cert_sig, key_sig, ca_sig, config_sig;
+	atomic_bool stopping;
+};
+
+/* The MHD access handler of every generation (cls is the generation). */
+enum MHD_Result ds_http_on_request(void *cls, struct MHD_Connection *connection, const char *url,
+				   const char *method, const char *version, const char *upload_data,
+				   size_t *upload_data_size, void **req_cls);
+
+/* The MHD completion callback: counts, logs and frees a request. */
+void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+			  enum MHD_RequestTerminationCode toe);
+
+/* Seconds on CLOCK_MONOTONIC. */
+double ds_monotonic(void);
+
+#endif

@@ -1,0 +1,146 @@
+/* log.c - the server's log: one line per event on stderr, JSON or text. */
+#include "webhook/webhook.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static struct {
+	bool text;
+	ds_log_level min;
+	pthread_mutex_t lock;
+} log_state = {false, DS_LOG_INFO, PTHREAD_MUTEX_INITIALIZER};
+
+int ds_log_setup(const char *format, const char *level)
+{
+	int lvl = -1;
+
+	for (int i = DS_LOG_DEBUG; i <= DS_LOG_ERROR; i++)
+		if (!strcmp(level, level_names[i]))
+			lvl = i;
+	if (lvl < 0 || (strcmp(format, "json") && strcmp(format, "text")))
+		return -1;
+	log_state.text = !strcmp(format, "text");
+	log_state.min = (ds_log_level)lvl;
+	return 0;
+}
+
+bool ds_log_enabled(ds_log_level level)
+{
+	return level >= log_state.min;
+}
+
+/* Writes the current UTC time, RFC 3339 with milliseconds, into buf. */
+static void format_time(char *buf, size_t size)
+{
+	struct timespec now;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03ldZ", base, now.tv_nsec / 1000000);
+}
+
+/* Whether s can be written bare in a text line: printable ASCII with no
+ * space, quote, backslash or '='. */
+static bool is_bare(const char *s)
+{
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~' || *s == '"' || *s == '\\' || *s == '=')
+			return false;
+	return true;
+}
+
+/* Writes one member as key=value: plain strings bare, everything else
+ * (quoted strings included) as JSON. */
+static void print_text_field(FILE *out, const cJSON *item)
+{
+	char *json;
+
+	if (cJSON_IsString(item) && *item->valuestring && is_bare(item->valuestring)) {
+		fprintf(out, " %s=%s", item->string, item->valuestring);
+		return;
+	}
+	json = cJSON_PrintUnformatted(item);
+	fprintf(out, " %s=%s", item->string, json ? json : "?");
+	free(json);
+}
+
+/* Formats the line for fields (which it may extend). Returns a new string
+ * with its newline, or NULL out of memory. */
+static char *format_line(ds_log_level level, const char *message, cJSON *fields)
+{
+	char when[48], *line = NULL, *json;
+	size_t size = 0;
+	FILE *out;
+	cJSON *head;
+
+	format_time(when, sizeof(when));
+	if (log_state.text) {
+		out = open_memstream(&line, &size);
+		if (!out)
+			return NULL;
+		fprintf(out, "%s %-5s %s", when, level_names[level], message);
+		for (const cJSON *item = fields ? fields->child : NULL; item; item = item->next)
+			print_text_field(out, item);
+		fputc('\n', out);
+		if (fclose(out) == 0)
+			return line;
+		free(line);
+		return NULL;
+	}
+	head = cJSON_CreateObject();
+	if (!head || !cJSON_AddStringToObject(head, "time", when) ||
+	    !cJSON_AddStringToObject(head, "level", level_names[level]) || !cJSON_AddStringToObject(head, "msg", message)) {
+		cJSON_Delete(head);
+		return NULL;
+	}
+	for (cJSON *item = fields ? fields->child : NULL; item; item = item->next)
+		cJSON_AddItemReferenceToObject(head, item->string, item);
+	json = cJSON_PrintUnformatted(head);
+	cJSON_Delete(head);
+	if (json && asprintf(&line, "%s\n", json) < 0)
+		line = NULL;
+	free(json);
+	return line;
+}
+
+void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
+{
+	char *line;
+
+	if (!ds_log_enabled(level)) {
+		cJSON_Delete(fields);
+		return;
+	}
+	line = format_line(level, message, fields);
+	cJSON_Delete(fields);
+	pthread_mutex_lock(&log_state.lock);
+	fputs(line ? line : "{\"level\":\"error\",\"msg\":\"out of memory while logging\"}\n", stderr);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_state.lock);
+	free(line);
+}
+
+void ds_log(ds_log_level level, const char *fmt, ...)
+{
+	char *message;
+	va_list ap;
+	int n;
+
+	if (!ds_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	n = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	ds_log_fields(level, n < 0 ? "out of memory while logging" : message, NULL);
+	if (n >= 0)
+		free(message);
+}

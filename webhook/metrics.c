@@ -1,0 +1,137 @@
+/* metrics.c - the server's counters, rendered in the Prometheus text format. */
+#include "webhook/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+const double ds_latency_bounds[DS_LATENCY_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,
+};
+
+static const char *const endpoint_names[DS_EP_COUNT] = {"/validate", "/mutate", "/healthz",
+							 "/readyz",   "/metrics", "other"};
+static const char *const result_names[DS_RESULT_COUNT] = {"allowed", "patched",     "denied",
+							   "ok",      "bad_request", "error"};
+
+void ds_metrics_request(ds_metrics *m, ds_endpoint ep, ds_operation op, ds_result result, double seconds)
+{
+	int b = 0;
+
+	while (b < DS_LATENCY_BUCKETS && seconds > ds_latency_bounds[b])
+		b++;
+	atomic_fetch_add(&m->requests[ep][op][result], 1);
+	atomic_fetch_add(&m->latency_buckets[ep][b], 1);
+	atomic_fetch_add(&m->latency_count[ep], 1);
+	atomic_fetch_add(&m->latency_sum_ns[ep], (unsigned long long)(seconds * 1e9));
+}
+
+void ds_metrics_review(ds_metrics *m, const ds_review_result *r)
+{
+	for (int i = 0; i < DS_RULE_COUNT; i++) {
+		atomic_fetch_add(&m->findings[i], r->findings[i]);
+		atomic_fetch_add(&m->exemptions[i], r->exempted[i]);
+	}
+}
+
+static void render_requests(FILE *out, ds_metrics *m)
+{
+	fputs("# HELP dsguard_requests_total HTTP requests answered, by endpoint, admission operation and result.\n"
+	      "# TYPE dsguard_requests_total counter\n",
+	      out);
+	for (int e = 0; e < DS_EP_COUNT; e++)
+		for (int o = 0; o < DS_OP_COUNT; o++)
+			for (int r = 0; r < DS_RESULT_COUNT; r++) {
+				unsigned long n = atomic_load(&m->requests[e][o][r]);
+				if (n)
+					fprintf(out,
+						"dsguard_requests_total{endpoint=\"%s\",operation=\"%s\",result=\"%s\"} %lu\n",
+						endpoint_names[e], ds_operation_name((ds_operation)o), result_names[r], n);
+			}
+}
+
+static void render_latency(FILE *out, ds_metrics *m)
+{
+	fputs("# HELP dsguard_request_duration_seconds Time from a request's headers to its answer.\n"
+	      "# TYPE dsguard_request_duration_seconds histogram\n",
+	      out);
+	for (int e = 0; e < DS_EP_COUNT; e++) {
+		unsigned long count = atomic_load(&m->latency_count[e]), cumulative = 0;
+		if (!count)
+			continue;
+		for (int b = 0; b < DS_LATENCY_BUCKETS; b++) {
+			cumulative += atomic_load(&m->latency_buckets[e][b]);
+			fprintf(out, "dsguard_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %lu\n",
+				endpoint_names[e], ds_latency_bounds[b], cumulative);
+		}
+		fprintf(out, "dsguard_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %lu\n",
+			endpoint_names[e], count);
+		fprintf(out, "dsguard_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n", endpoint_names[e],
+			(double)atomic_load(&m->latency_sum_ns[e]) / 1e9);
+		fprintf(out, "dsguard_request_duration_seconds_count{endpoint=\"%s\"} %lu\n", endpoint_names[e], count);
+	}
+}
+
+static void render_rules(FILE *out, ds_metrics *m)
+{
+	fputs("# HELP dsguard_findings_total Findings in admission reviews (not counting exempted ones), by rule.\n"
+	      "# TYPE dsguard_findings_total counter\n",
+	      out);
+	for (int i = 0; i < DS_RULE_COUNT; i++)
+		fprintf(out, "dsguard_findings_total{rule=\"%s\",name=\"%s\"} %lu\n", ds_rules[i].id, ds_rules[i].name,
+			atomic_load(&m->findings[i]));
+	fputs("# HELP dsguard_exemptions_total Findings exempted by the dsguard.io/ignore annotation, by rule.\n"
+	      "# TYPE dsguard_exemptions_total counter\n",
+	      out);
+	for (int i = 0; i < DS_RULE_COUNT; i++)
+		fprintf(out, "dsguard_exemptions_total{rule=\"%s\",name=\"%s\"} %lu\n", ds_rules[i].id,
+			ds_rules[i].name, atomic_load(&m->exemptions[i]));
+}
+
+static void render_state(FILE *out, ds_metrics *m)
+{
+	fprintf(out,
+		"# HELP dsguard_config_reloads_total Config reloads, by result.\n"
+		"# TYPE dsguard_config_reloads_total counter\n"
+		"dsguard_config_reloads_total{result=\"success\"} %lu\n"
+		"dsguard_config_reloads_total{result=\"failure\"} %lu\n"
+		"# HELP dsguard_certificate_reloads_total Certificate reloads, by result.\n"
+		"# TYPE dsguard_certificate_reloads_total counter\n"
+		"dsguard_certificate_reloads_total{result=\"success\"} %lu\n"
+		"dsguard_certificate_reloads_total{result=\"failure\"} %lu\n"
+		"# HELP dsguard_certificate_not_after_seconds When the serving certificate expires (Unix time).\n"
+		"# TYPE dsguard_certificate_not_after_seconds gauge\n"
+		"dsguard_certificate_not_after_seconds %lld\n"
+		"# HELP dsguard_requests_in_flight Requests being answered now.\n"
+		"# TYPE dsguard_requests_in_flight gauge\n"
+		"dsguard_requests_in_flight %u\n"
+		"# HELP dsguard_cluster_state_enabled Whether DS003 has cluster state (1) or is off (0).\n"
+		"# TYPE dsguard_cluster_state_enabled gauge\n"
+		"dsguard_cluster_state_enabled %d\n"
+		"# HELP dsguard_build_info The running build.\n"
+		"# TYPE dsguard_build_info gauge\n"
+		"dsguard_build_info{version=\"%s\"} 1\n",
+		atomic_load(&m->config_reloads[0]), atomic_load(&m->config_reloads[1]),
+		atomic_load(&m->cert_reloads[0]), atomic_load(&m->cert_reloads[1]),
+		(long long)atomic_load(&m->cert_not_after), atomic_load(&m->in_flight),
+		atomic_load(&m->cluster_state) ? 1 : 0, DSGUARD_VERSION);
+}
+
+char *ds_metrics_render(ds_metrics *m)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+
+	if (!out)
+		return NULL;
+	render_requests(out, m);
+	render_latency(out, m);
+	render_rules(out, m);
+	render_state(out, m);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

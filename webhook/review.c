@@ -1,0 +1,442 @@
+/* review.c - the AdmissionReview codec: decodes a request, runs the rules,
+ * decides allow, deny or patch, and encodes the response. No I/O. */
+#include "webhook/internal.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_V1 "admission.k8s.io/v1"
+#define API_V1BETA1 "admission.k8s.io/v1beta1"
+#define MAX_LABEL 253             /* longest uid, name or namespace kept for the log */
+#define MAX_DENY_DETAIL 512       /* longest finding message quoted in a denial */
+
+static const char *const operation_names[DS_OP_COUNT] = {"", "CREATE", "UPDATE", "DELETE", "CONNECT"};
+
+/* How one finding is answered. */
+typedef enum { ANSWER_WARN, ANSWER_PATCH, ANSWER_DENY } answer;
+
+/* What one review is working on; everything but `out` is borrowed. */
+struct review {
+	const cJSON *request;
+	const cJSON *object;
+	const char *api_version;
+	ds_review_mode mode;
+	ds_context ctx;
+	ds_evaluation ev;
+	answer *answers;
+	ds_warnings warnings;
+	ds_review_result *out;
+};
+
+const char *ds_operation_name(ds_operation op)
+{
+	return op < DS_OP_COUNT ? operation_names[op] : "";
+}
+
+static ds_operation operation_parse(const char *name)
+{
+	for (int i = DS_OP_CREATE; i < DS_OP_COUNT; i++)
+		if (!strcmp(name, operation_names[i]))
+			return (ds_operation)i;
+	return DS_OP_NONE;
+}
+
+void ds_review_result_free(ds_review_result *r)
+{
+	free(r->body);
+	free(r->error);
+	free(r->uid);
+	free(r->kind);
+	free(r->namespace);
+	free(r->name);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A string member of obj, or NULL when absent or not a string. Borrowed. */
+static const char *string_member(const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+/* Sets a status-`status` answer {"code":..,"message":..}. Returns 0, or -1
+ * out of memory. */
+static int set_error(ds_review_result *out, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int set_error(ds_review_result *out, int status, const char *fmt, ...)
+{
+	va_list ap;
+	cJSON *doc;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&out->error, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		out->error = NULL;
+		return -1;
+	}
+	out->status = status;
+	doc = cJSON_CreateObject();
+	if (doc && cJSON_AddNumberToObject(doc, "code", status) && cJSON_AddStringToObject(doc, "message", out->error))
+		out->body = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	return out->body ? 0 : -1;
+}
+
+/* The last resort when memory ran out: a fixed 500 answer. Returns -1. */
+static int out_of_memory(ds_review_result *out)
+{
+	ds_review_result_free(out);
+	out->status = 500;
+	out->body = strdup("{\"code\":500,\"message\":\"out of memory\"}");
+	return -1;
+}
+
+/* Copies a label for the log, cut to MAX_LABEL bytes; NULL stays NULL.
+ * Returns 0, or -1 out of memory. */
+static int copy_label(char **dst, const char *src)
+{
+	if (!src)
+		return 0;
+	*dst = ds_text_cut(src, MAX_LABEL);
+	return *dst ? 0 : -1;
+}
+
+/* Fills the log fields of out from the request. Returns 0, or -1 out of
+ * memory. */
+static int describe_request(const cJSON *request, const cJSON *object, ds_review_result *out)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(object, "metadata");
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(request, "kind");
+	const char *ns = string_member(request, "namespace");
+	const char *name = string_member(request, "name");
+
+	if (!ns || !*ns)
+		ns = string_member(meta, "namespace");
+	if (!name || !*name)
+		name = string_member(meta, "name");
+	out->dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(request, "dryRun"));
+	if (copy_label(&out->kind, string_member(kind, "kind")) < 0 ||
+	    copy_label(&out->namespace, ns && *ns ? ns : NULL) < 0 || copy_label(&out->name, name) < 0)
+		return -1;
+	if (!out->kind)
+		return copy_label(&out->kind, string_member(object, "kind"));
+	return 0;
+}
+
+/* Checks the envelope: apiVersion, kind, request, uid, operation. Returns
+ * 1 when it is sound (r->request and out->uid set), 0 after setting a 400
+ * answer, -1 out of memory. */
+static int decode_envelope(const cJSON *doc, struct review *r)
+{
+	ds_review_result *out = r->out;
+	const char *api = string_member(doc, "apiVersion");
+	const char *kind = string_member(doc, "kind");
+	const char *uid, *op;
+
+	if (!cJSON_IsObject(doc))
+		return set_error(out, 400, "the body is not a JSON object") < 0 ? -1 : 0;
+	if (!api || (strcmp(api, API_V1) && strcmp(api, API_V1BETA1)))
+		return set_error(out, 400, "apiVersion must be " API_V1 " or " API_V1BETA1) < 0 ? -1 : 0;
+	if (!kind || strcmp(kind, "AdmissionReview"))
+		return set_error(out, 400, "kind must be AdmissionReview") < 0 ? -1 : 0;
+	r->api_version = api;
+	r->request = cJSON_GetObjectItemCaseSensitive(doc, "request");
+	if (!cJSON_IsObject(r->request))
+		return set_error(out, 400, "request is missing or not an object") < 0 ? -1 : 0;
+	uid = string_member(r->request, "uid");
+	if (!uid || !*uid)
+		return set_error(out, 400, "request.uid is missing or empty") < 0 ? -1 : 0;
+	if (copy_label(&out->uid, uid) < 0)
+		return -1;
+	op = string_member(r->request, "operation");
+	out->operation = op ? operation_parse(op) : DS_OP_NONE;
+	if (out->operation == DS_OP_NONE)
+		return set_error(out, 400, "request.operation must be CREATE, UPDATE, DELETE or CONNECT") < 0 ? -1 : 0;
+	return 1;
+}
+
+/* Whether an UPDATE leaves spec.template as it was in oldObject. */
+static bool template_unchanged(const struct review *r)
+{
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(r->request, "oldObject");
+	const cJSON *now_t = ds_pointer_get(r->object, "/spec/template");
+	const cJSON *old_t = ds_pointer_get(old, "/spec/template");
+
+	if (r->out->operation != DS_OP_UPDATE || !now_t || !old_t)
+		return false;
+	return cJSON_Compare(now_t, old_t, true);
+}
+
+/* Whether the evaluation carries a fix for rule. */
+static bool has_fix(const ds_evaluation *ev, const ds_rule *rule)
+{
+	for (size_t i = 0; i < ev->op_count; i++)
+		if (ev->ops[i].rule == rule)
+			return true;
+	return false;
+}
+
+/* Decides each finding's answer, counts it and writes its warning.
+ * Returns 0, or -1 out of memory. */
+static int decide(struct review *r)
+{
+	bool keep = template_unchanged(r);
+
+	r->answers = calloc(r->ev.finding_count + 1, sizeof(*r->answers));
+	if (!r->answers)
+		return -1;
+	for (size_t i = 0; i < r->ev.finding_count; i++) {
+		const ds_finding *f = &r->ev.findings[i];
+		const char *id = f->rule->id, *name = f->rule->name;
+		int rc;
+		if (f->exempt) {
+			r->out->exempted[f->rule->index]++;
+			rc = ds_warnings_add(&r->warnings, "%s %s exempted by annotation dsguard.io/ignore: %s", id,
+					     name, f->message);
+		} else if (f->severity != DS_SEVERITY_ERROR) {
+			r->out->findings[f->rule->index]++;
+			rc = ds_warnings_add(&r->warnings, "%s %s: %s", id, name, f->message);
+		} else if (keep) {
+			r->out->findings[f->rule->index]++;
+			rc = ds_warnings_add(&r->warnings, "%s %s: %s (this update leaves spec.template as it was)",
+					     id, name, f->message);
+		} else {
+			r->out->findings[f->rule->index]++;
+			r->answers[i] = r->mode == DS_REVIEW_MUTATE && has_fix(&r->ev, f->rule) ? ANSWER_PATCH
+												 : ANSWER_DENY;
+			rc = r->answers[i] == ANSWER_PATCH
+				     ? ds_warnings_add(&r->warnings, "%s %s: patched: %s", id, name, f->message)
+				     : 0;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The denial message: every finding answered ANSWER_DENY, with its rule.
+ * Returns a new string, NULL when nothing is denied (*oom false) or out of
+ * memory (*oom true). */
+static char *deny_message(const struct review *r, bool *oom)
+{
+	char *msg = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&msg, &size);
+	bool any = false;
+
+	*oom = !f;
+	if (!f)
+		return NULL;
+	fprintf(f, "DaemonSet %.*s/%.*s is not allowed:", MAX_LABEL, ds_resource_namespace(r->object, &r->ctx),
+		MAX_LABEL, ds_resource_name(r->object));
+	for (size_t i = 0; i < r->ev.finding_count; i++) {
+		const ds_finding *fd = &r->ev.findings[i];
+		if (r->answers[i] != ANSWER_DENY)
+			continue;
+		fprintf(f, "%s %s %s: %.*s", any ? ";" : "", fd->rule->id, fd->rule->name, MAX_DENY_DETAIL,
+			fd->message);
+		any = true;
+	}
+	*oom = fclose(f) != 0 || !msg;
+	if (!any || *oom) {
+		free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+/* Adds status {code 403, message} to response. Returns 0, or -1 out of
+ * memory. */
+static int add_denial(cJSON *response, const char *message)
+{
+	cJSON *status = cJSON_AddObjectToObject(response, "status");
+
+	if (!status || !cJSON_AddObjectToObject(status, "metadata") ||
+	    !cJSON_AddStringToObject(status, "status", "Failure") ||
+	    !cJSON_AddStringToObject(status, "message", message) ||
+	    !cJSON_AddStringToObject(status, "reason", "Forbidden") || !cJSON_AddNumberToObject(status, "code", 403))
+		return -1;
+	return 0;
+}
+
+/* Adds patchType and the base64 JSONPatch of the fixes whose findings are
+ * answered ANSWER_PATCH, when there are any. Returns 0, or -1 out of memory. */
+static int add_patch(cJSON *response, struct review *r)
+{
+	ds_evaluation chosen = {0};
+	cJSON *patch;
+	char *text, *b64;
+
+	chosen.ops = calloc(r->ev.op_count + 1, sizeof(*chosen.ops));
+	if (!chosen.ops)
+		return -1;
+	for (size_t i = 0; i < r->ev.op_count; i++)
+		for (size_t j = 0; j < r->ev.finding_count; j++)
+			if (r->answers[j] == ANSWER_PATCH && r->ev.findings[j].rule == r->ev.ops[i].rule) {
+				chosen.ops[chosen.op_count++] = r->ev.ops[i];
+				break;
+			}
+	patch = chosen.op_count ? ds_patch_to_json(&chosen) : NULL;
+	free(chosen.ops);
+	if (!chosen.op_count)
+		return 0;
+	text = patch ? cJSON_PrintUnformatted(patch) : NULL;
+	cJSON_Delete(patch);
+	b64 = text ? ds_base64(text, strlen(text)) : NULL;
+	free(text);
+	if (!b64 || !cJSON_AddStringToObject(response, "patchType", "JSONPatch") ||
+	    !cJSON_AddStringToObject(response, "patch", b64)) {
+		free(b64);
+		return -1;
+	}
+	free(b64);
+	r->out->patched = true;
+	return 0;
+}
+
+/* Fills response with allowed, status, warnings and patch. Returns 0, or -1
+ * out of memory. */
+static int answer_daemonset(cJSON *response, struct review *r)
+{
+	bool oom;
+	char *denial = deny_message(r, &oom);
+	cJSON *warnings;
+	int rc;
+
+	if (oom)
+		return -1;
+	r->out->allowed = !denial;
+	if (!cJSON_AddBoolToObject(response, "allowed", !denial)) {
+		free(denial);
+		return -1;
+	}
+	rc = denial ? add_denial(response, denial) : add_patch(response, r);
+	free(denial);
+	if (rc < 0 || !r->warnings.count)
+		return rc;
+	warnings = ds_warnings_to_json(&r->warnings);
+	r->out->warnings = (unsigned)r->warnings.count;
+	return warnings && cJSON_AddItemToObject(response, "warnings", warnings) ? 0 : -1;
+}
+
+/* Whether the request is one the rules look at: CREATE or UPDATE of a
+ * DaemonSet itself (not a subresource). Sets r->object. Returns 1 when it
+ * is, 0 when it is to be allowed untouched, -1 after a 400 answer, -2 out
+ * of memory. */
+static int wants_review(struct review *r)
+{
+	const char *sub = string_member(r->request, "subResource");
+	ds_operation op = r->out->operation;
+
+	r->object = cJSON_GetObjectItemCaseSensitive(r->request, "object");
+	if (op == DS_OP_DELETE || op == DS_OP_CONNECT)
+		return 0;
+	if (!cJSON_IsObject(r->object))
+		return set_error(r->out, 400, "request.object is missing or not an object") < 0 ? -2 : -1;
+	return (!sub || !*sub) && ds_is_daemonset(r->object);
+}
+
+/* Evaluates the DaemonSet and answers it into response. Returns 0, or -1
+ * out of memory. */
+static int review_daemonset(cJSON *response, struct review *r, const ds_config *config,
+			    const ds_namespace_lookup *namespaces)
+{
+	r->ctx.config = config;
+	r->ctx.default_namespace = r->out->namespace;
+	r->ctx.namespaces = r->out->operation == DS_OP_CREATE ? namespaces : NULL;
+	r->out->daemonset = true;
+	if (ds_evaluate(r->object, &r->ctx, &r->ev) < 0 || decide(r) < 0)
+		return -1;
+	return answer_daemonset(response, r);
+}
+
+/* Builds the response envelope for a sound request. Returns 0 (a 200 or a
+ * 400 answer in out), or -1 out of memory. */
+static int respond(struct review *r, const ds_config *config, const ds_namespace_lookup *namespaces)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *response = doc ? cJSON_CreateObject() : NULL;
+	int want, rc = -1;
+
+	if (!response || !cJSON_AddStringToObject(doc, "apiVersion", r->api_version) ||
+	    !cJSON_AddStringToObject(doc, "kind", "AdmissionReview")) {
+		cJSON_Delete(response);
+		goto done;
+	}
+	if (!cJSON_AddItemToObject(doc, "response", response) || !cJSON_AddStringToObject(response, "uid", r->out->uid))
+		goto done;
+	want = wants_review(r);
+	if (want < 0) {
+		rc = want == -1 ? 0 : -1;
+		goto done;
+	}
+	if (describe_request(r->request, r->object, r->out) < 0)
+		goto done;
+	r->out->allowed = true;
+	if (want == 1)
+		rc = review_daemonset(response, r, config, namespaces);
+	else
+		rc = cJSON_AddBoolToObject(response, "allowed", true) ? 0 : -1;
+	if (rc == 0) {
+		r->out->status = 200;
+		r->out->body = cJSON_PrintUnformatted(doc);
+		rc = r->out->body ? 0 : -1;
+	}
+done:
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* Parses body as one JSON value with nothing but whitespace after it.
+ * Returns the tree, or NULL after setting a 400 answer (*oom false) or out
+ * of memory (*oom true). */
+static cJSON *parse_body(const char *body, size_t len, ds_review_result *out, bool *oom)
+{
+	const char *end = NULL;
+	cJSON *doc;
+
+	*oom = false;
+	doc = len ? cJSON_ParseWithLengthOpts(body, len, &end, false) : NULL;
+	if (doc) {
+		while ((size_t)(end - body) < len && isspace((unsigned char)*end))
+			end++;
+		if ((size_t)(end - body) == len)
+			return doc;
+		cJSON_Delete(doc);
+		*oom = set_error(out, 400, "malformed JSON: unexpected data at byte %zu", (size_t)(end - body)) < 0;
+		return NULL;
+	}
+	if (!len)
+		*oom = set_error(out, 400, "the body is empty") < 0;
+	else
+		*oom = set_error(out, 400, "malformed JSON near byte %zu",
+				 end && end >= body ? (size_t)(end - body) : (size_t)0) < 0;
+	return NULL;
+}
+
+int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config *config,
+	      const ds_namespace_lookup *namespaces, ds_review_result *out)
+{
+	struct review r = {.mode = mode, .out = out};
+	bool oom;
+	cJSON *doc;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	doc = parse_body(body, len, out, &oom);
+	if (!doc)
+		return oom ? out_of_memory(out) : 0;
+	rc = decode_envelope(doc, &r);
+	if (rc == 1)
+		rc = respond(&r, config, namespaces);
+	ds_evaluation_free(&r.ev);
+	ds_warnings_free(&r.warnings);
+	free(r.answers);
+	cJSON_Delete(doc);
+	return rc < 0 ? out_of_memory(out) : 0;
+}

@@ -1,0 +1,404 @@
+/* server.c - the HTTPS server: libmicrohttpd daemons over TLS on one listen
+ * socket, certificate generations and reloads, config reloads, drain. */
+#include "lint/lint.h"
+#include "webhook/internal.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define MAX_THREADS 64
+#define RETIRE_GRACE 5        /* seconds past the idle timeout an old generation may keep connections */
+#define EXPIRY_WARN_DAYS 30   /* warn when the certificate expires sooner */
+#define DRAIN_QUIET 0.2       /* seconds without a request in flight that end a drain */
+#define DRAIN_STEP_NS 10000000L
+
+double ds_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sets *error to a newly allocated message (NULL out of memory). */
+static void set_error(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(char **error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(error, fmt, ap) < 0)
+		*error = NULL;
+	va_end(ap);
+}
+
+/* Routes libmicrohttpd's own messages (TLS handshake failures and the
+ * like) to the log at debug level. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char text[512];
+	size_t len;
+
+	(void)cls;
+	if (!ds_log_enabled(DS_LOG_DEBUG))
+		return;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	len = strlen(text);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	ds_log(DS_LOG_DEBUG, "libmicrohttpd: %s", text);
+}
+
+/* With --client-ca: makes each new TLS session require a client
+ * certificate signed by the CA before its handshake. */
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *info;
+
+	(void)cls;
+	(void)socket_context;
+	if (code != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (info && info->tls_session)
+		ds_mtls_require(info->tls_session);
+}
+
+/* Fills ops with the daemon options of gen. Returns the number used. */
+static int daemon_options(const struct generation *gen, struct MHD_OptionItem *ops)
+{
+	const ds_server *srv = gen->srv;
+	int n = 0;
+
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, gen->files.cert_pem};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, gen->files.key_pem};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, srv->opts.connection_limit, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)ds_http_on_completed, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
+	if (srv->threads > 1)
+		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->threads, NULL};
+	if (gen->files.client_ca_pem) {
+		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, gen->files.client_ca_pem};
+		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL};
+	}
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	return n;
+}
+
+/* Starts a daemon on the listen socket serving `files`, which it takes
+ * (they are released on failure too). Returns the new generation, or NULL
+ * with *error set. */
+static struct generation *generation_start(ds_server *srv, ds_tls_files *files, char **error)
+{
+	struct generation *gen = calloc(1, sizeof(*gen));
+	struct MHD_OptionItem ops[16];
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	if (!gen) {
+		ds_tls_files_free(files);
+		set_error(error, "out of memory");
+		return NULL;
+	}
+	gen->srv = srv;
+	gen->files = *files;
+	memset(files, 0, sizeof(*files));
+	daemon_options(gen, ops);
+	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+	gen->daemon = MHD_start_daemon(flags, 0, NULL, NULL, ds_http_on_request, gen, MHD_OPTION_ARRAY, ops,
+				       MHD_OPTION_END);
+	if (!gen->daemon) {
+		set_error(error, "libmicrohttpd could not start serving %s (run with --log-level debug for its reason)",
+			  srv->opts.cert_path);
+		ds_tls_files_free(&gen->files);
+		free(gen);
+		return NULL;
+	}
+	return gen;
+}
+
+/* Stops gen's daemon (closing its connections) and frees it. */
+static void generation_free(struct generation *gen)
+{
+	MHD_stop_daemon(gen->daemon);
+	ds_tls_files_free(&gen->files);
+	free(gen);
+}
+
+/* The connections gen's daemon has open. */
+static unsigned generation_connections(const struct generation *gen)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(gen->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info ? info->num_connections : 0;
+}
+
+/* Makes the current generation stop accepting and puts it on the retired
+ * list, to be stopped once its connections are gone. */
+static void generation_retire(ds_server *srv, struct generation *gen)
+{
+	MHD_quiesce_daemon(gen->daemon);
+	atomic_store(&gen->retired, true);
+	gen->retire_deadline = (time_t)ds_monotonic() + (time_t)srv->opts.idle_timeout + RETIRE_GRACE;
+	gen->next = srv->retired;
+	srv->retired = gen;
+}
+
+/* Stops the retired generations that have no connection left, are past
+ * their deadline, or all of them with `all`. */
+static void reap_retired(ds_server *srv, bool all)
+{
+	struct generation **at = &srv->retired;
+	time_t now = (time_t)ds_monotonic();
+
+	while (*at) {
+		struct generation *gen = *at;
+		if (all || now >= gen->retire_deadline || generation_connections(gen) == 0) {
+			*at = gen->next;
+			generation_free(gen);
+		} else {
+			at = &gen->next;
+		}
+	}
+}
+
+/* Records the certificate's expiry and warns when it is near. */
+static void note_expiry(ds_server *srv, time_t not_after)
+{
+	double days = difftime(not_after, time(NULL)) / 86400;
+
+	atomic_store(&srv->metrics.cert_not_after, (long long)not_after);
+	if (days < 0)
+		ds_log(DS_LOG_ERROR, "the serving certificate %s has expired", srv->opts.cert_path);
+	else if (days < EXPIRY_WARN_DAYS)
+		ds_log(DS_LOG_WARN, "the serving certificate %s expires in %.0f days", srv->opts.cert_path, days);
+}
+
+/* Remembers what the certificate files look like now. */
+static void read_cert_sigs(ds_server *srv)
+{
+	ds_file_sig_read(srv->opts.cert_path, &srv->cert_sig);
+	ds_file_sig_read(srv->opts.key_path, &srv->key_sig);
+	if (srv->opts.client_ca_path)
+		ds_file_sig_read(srv->opts.client_ca_path, &srv->ca_sig);
+}
+
+/* Serves the certificate files as they are now on new connections.
+ * Returns 0, or -1 (logged and counted) keeping the old certificate. */
+static int reload_certs(ds_server *srv)
+{
+	ds_tls_files files;
+	struct generation *gen = NULL;
+	char *error = NULL;
+	time_t not_after;
+
+	read_cert_sigs(srv);
+	if (ds_tls_files_load(srv->opts.cert_path, srv->opts.key_path, srv->opts.client_ca_path, &files, &error) == 0) {
+		not_after = files.not_after;
+		gen = generation_start(srv, &files, &error);
+	}
+	if (!gen) {
+		ds_log(DS_LOG_ERROR, "certificate reload failed, still serving the previous one: %s",
+		       error ? error : "out of memory");
+		free(error);
+		atomic_fetch_add(&srv->metrics.cert_reloads[1], 1);
+		return -1;
+	}
+	generation_retire(srv, srv->current);
+	srv->current = gen;
+	atomic_fetch_add(&srv->metrics.cert_reloads[0], 1);
+	ds_log(DS_LOG_INFO, "certificate reloaded from %s", srv->opts.cert_path);
+	note_expiry(srv, not_after);
+	return 0;
+}
+
+/* Loads the config file into a fresh config. Returns 0, or -1 with *error
+ * set (fresh is then at the defaults). */
+static int load_config(const ds_server *srv, ds_config *fresh, char **error)
+{
+	ds_config_init(fresh);
+	*error = NULL;
+	if (!srv->opts.config_path || ds_config_load(srv->opts.config_path, fresh, error) == 0)
+		return 0;
+	if (!*error)
+		set_error(error, "%s: cannot read the config", srv->opts.config_path);
+	return -1;
+}
+
+/* Replaces the config with the file's current content. Returns 0, or -1
+ * (logged and counted) keeping the old config. */
+static int reload_config(ds_server *srv)
+{
+	ds_config fresh, old;
+	char *error;
+
+	if (!srv->opts.config_path)
+		return 0;
+	ds_file_sig_read(srv->opts.config_path, &srv->config_sig);
+	if (load_config(srv, &fresh, &error) < 0) {
+		ds_log(DS_LOG_ERROR, "config reload failed, keeping the previous config: %s",
+		       error ? error : "out of memory");
+		free(error);
+		atomic_fetch_add(&srv->metrics.config_reloads[1], 1);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&srv->config_lock);
+	old = srv->config;
+	srv->config = fresh;
+	pthread_rwlock_unlock(&srv->config_lock);
+	ds_config_free(&old);
+	atomic_fetch_add(&srv->metrics.config_reloads[0], 1);
+	ds_log(DS_LOG_INFO, "config reloaded from %s", srv->opts.config_path);
+	return 0;
+}
+
+/* Whether the file at path no longer has the signature `was`. */
+static bool changed(const char *path, const ds_file_sig *was)
+{
+	ds_file_sig now;
+
+	if (!path)
+		return false;
+	ds_file_sig_read(path, &now);
+	return !ds_file_sig_equal(&now, was);
+}
+
+int ds_server_reload(ds_server *srv, bool force)
+{
+	int rc = reload_config(srv);
+	bool certs = force || changed(srv->opts.cert_path, &srv->cert_sig) ||
+		     changed(srv->opts.key_path, &srv->key_sig) || changed(srv->opts.client_ca_path, &srv->ca_sig);
+
+	if (certs && reload_certs(srv) < 0)
+		rc = -1;
+	return rc;
+}
+
+void ds_server_poll(ds_server *srv)
+{
+	if (changed(srv->opts.cert_path, &srv->cert_sig) || changed(srv->opts.key_path, &srv->key_sig) ||
+	    changed(srv->opts.client_ca_path, &srv->ca_sig))
+		reload_certs(srv);
+	if (changed(srv->opts.config_path, &srv->config_sig))
+		reload_config(srv);
+	reap_retired(srv, false);
+}
+
+const char *ds_server_address(const ds_server *srv)
+{
+	return srv->address;
+}
+
+/* The number of worker threads: as asked, else one per online core. */
+static unsigned thread_count(unsigned asked)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (asked)
+		return asked > MAX_THREADS ? MAX_THREADS : asked;
+	return cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (unsigned)cores;
+}
+
+/* Loads the config and certificate, binds and starts the first
+ * generation. Returns 0, or -1 with *error set. */
+static int start(ds_server *srv, char **error)
+{
+	ds_tls_files files;
+
+	if (srv->opts.client_ca_path && ds_mtls_init(error) < 0)
+		return -1;
+	if (srv->opts.config_path)
+		ds_file_sig_read(srv->opts.config_path, &srv->config_sig);
+	if (load_config(srv, &srv->config, error) < 0)
+		return -1;
+	read_cert_sigs(srv);
+	if (ds_tls_files_load(srv->opts.cert_path, srv->opts.key_path, srv->opts.client_ca_path, &files, error) < 0)
+		return -1;
+	srv->listen_fd = ds_listen(srv->opts.listen, srv->address, sizeof(srv->address), error);
+	if (srv->listen_fd < 0) {
+		ds_tls_files_free(&files);
+		return -1;
+	}
+	note_expiry(srv, files.not_after);
+	srv->current = generation_start(srv, &files, error);
+	return srv->current ? 0 : -1;
+}
+
+ds_server *ds_server_start(const ds_server_options *opts, char **error)
+{
+	ds_server *srv = calloc(1, sizeof(*srv));
+
+	*error = NULL;
+	if (!srv) {
+		set_error(error, "out of memory");
+		return NULL;
+	}
+	srv->opts = *opts;
+	srv->listen_fd = -1;
+	srv->threads = thread_count(opts->threads);
+	if (srv->opts.connection_limit < srv->threads)
+		srv->opts.connection_limit = srv->threads;
+	ds_config_init(&srv->config);
+	pthread_rwlock_init(&srv->config_lock, NULL);
+	atomic_store(&srv->metrics.cluster_state, opts->namespaces != NULL);
+	if (start(srv, error) == 0)
+		return srv;
+	ds_server_stop(srv, 0);
+	return NULL;
+}
+
+/* The connections all generations have open. */
+static unsigned connection_count(const ds_server *srv)
+{
+	unsigned n = srv->current ? generation_connections(srv->current) : 0;
+
+	for (const struct generation *gen = srv->retired; gen; gen = gen->next)
+		n += generation_connections(gen);
+	return n;
+}
+
+/* Waits until no connection is left, or no request has been in flight for
+ * DRAIN_QUIET seconds, or grace seconds have passed. */
+static void wait_for_drain(ds_server *srv, unsigned grace)
+{
+	double deadline = ds_monotonic() + grace, quiet_since = -1;
+	struct timespec step = {0, DRAIN_STEP_NS};
+
+	while (ds_monotonic() < deadline && connection_count(srv) > 0) {
+		if (atomic_load(&srv->metrics.in_flight) > 0)
+			quiet_since = -1;
+		else if (quiet_since < 0)
+			quiet_since = ds_monotonic();
+		else if (ds_monotonic() - quiet_since >= DRAIN_QUIET)
+			return;
+		nanosleep(&step, NULL);
+	}
+}
+
+void ds_server_stop(ds_server *srv, unsigned grace_seconds)
+{
+	if (!srv)
+		return;
+	atomic_store(&srv->stopping, true);
+	if (srv->current)
+		MHD_quiesce_daemon(srv->current->daemon);
+	if (srv->listen_fd >= 0)
+		shutdown(srv->listen_fd, SHUT_RDWR);
+	wait_for_drain(srv, grace_seconds);
+	if (srv->current)
+		generation_free(srv->current);
+	reap_retired(srv, true);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	ds_config_free(&srv->config);
+	pthread_rwlock_destroy(&srv->config_lock);
+	free(srv);
+}

@@ -1,0 +1,134 @@
+/* webhook.h - the admission webhook: the AdmissionReview codec shared by
+ * `serve` and `review`, the log, and the HTTPS server with its metrics. */
+#ifndef DSGUARD_WEBHOOK_H
+#define DSGUARD_WEBHOOK_H
+
+#include "rules/rules.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ---- The AdmissionReview codec: request bytes in, response JSON out. ---- */
+
+/* Which answer a review gives: /validate or /mutate. */
+typedef enum { DS_REVIEW_VALIDATE = 0, DS_REVIEW_MUTATE } ds_review_mode;
+
+/* request.operation of an AdmissionReview; DS_OP_NONE when unknown. */
+typedef enum { DS_OP_NONE = 0, DS_OP_CREATE, DS_OP_UPDATE, DS_OP_DELETE, DS_OP_CONNECT, DS_OP_COUNT } ds_operation;
+
+/* The largest body a review accepts by default (8 MiB). */
+#define DS_REVIEW_MAX_BODY (8u << 20)
+
+/* What the API server's checks allow in response.warnings: each under 256
+ * characters, 4096 in all. */
+#define DS_WARNING_MAX 255
+#define DS_WARNINGS_TOTAL_MAX 4096
+
+/* The outcome of one review. `body` is what goes back over HTTP: the
+ * AdmissionReview response (status 200) or {"code":..,"message":..} (400
+ * for a malformed request, 500 when memory ran out). The other fields are
+ * for the log and the metrics, never object contents. Owns every string. */
+typedef struct ds_review_result {
+	int status;
+	char *body;
+	char *error; /* why the request was refused (status != 200), else NULL */
+	char *uid, *kind, *namespace, *name; /* NULL when absent */
+	ds_operation operation;
+	bool daemonset; /* a DaemonSet was evaluated */
+	bool allowed;
+	bool patched;
+	bool dry_run;
+	unsigned findings[DS_RULE_COUNT]; /* non-exempt findings, by rule */
+	unsigned exempted[DS_RULE_COUNT]; /* findings exempted by annotation */
+	unsigned warnings;                /* entries in response.warnings */
+} ds_review_result;
+
+/* Answers one AdmissionReview (admission.k8s.io/v1 or v1beta1) in the
+ * request's version, echoing its uid. `namespaces` is where DS003 asks who
+ * else lives in a namespace; NULL leaves DS003 unevaluated (no cluster
+ * state). It is consulted on CREATE only: an UPDATE is never denied for
+ * sharing a namespace it already lives in. No I/O: the function only reads
+ * its inputs. Returns 0 and fills *out (release it with
+ * ds_review_result_free()); a malformed request is not a failure but a
+ * result with status 400. Returns -1 only when memory ran out, with *out
+ * holding a status 500 body when even that could be made. */
+int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config *config,
+	      const ds_namespace_lookup *namespaces, ds_review_result *out);
+
+/* Releases what r owns and empties it. */
+void ds_review_result_free(ds_review_result *r);
+
+/* "CREATE", "UPDATE", "DELETE", "CONNECT", or "" for DS_OP_NONE. */
+const char *ds_operation_name(ds_operation op);
+
+/* ---- The log: one line per event on stderr, JSON or text. ---- */
+
+typedef enum { DS_LOG_DEBUG = 0, DS_LOG_INFO, DS_LOG_WARN, DS_LOG_ERROR } ds_log_level;
+
+/* Sets the format ("json" or "text") and the lowest level written ("debug",
+ * "info", "warn", "error"). Returns 0, or -1 when either name is unknown
+ * (nothing is changed then). Before the first call: json at info. */
+int ds_log_setup(const char *format, const char *level);
+
+/* Whether a line at `level` would be written. */
+bool ds_log_enabled(ds_log_level level);
+
+/* Writes one line: time, level, message and the members of `fields` (a
+ * cJSON object, or NULL), which the call takes and deletes. Thread-safe. */
+void ds_log_fields(ds_log_level level, const char *message, cJSON *fields);
+
+/* Writes one line whose message is printf-formatted. Thread-safe. */
+void ds_log(ds_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- The HTTPS server. ---- */
+
+/* How `dsguard serve` runs. Strings are borrowed for the server's life. */
+typedef struct ds_server_options {
+	const char *listen;         /* "HOST:PORT", ":PORT" (every address) or "[IPv6]:PORT"; port 0 picks one */
+	const char *cert_path;      /* PEM certificate (chain) */
+	const char *key_path;       /* PEM private key, unencrypted */
+	const char *client_ca_path; /* PEM CA that client certificates must chain to; NULL: no mTLS */
+	const char *config_path;    /* NULL: the defaults */
+	/* Cluster state for DS003; NULL: DS003 is off. The cluster cache
+	 * plugs in here. */
+	const ds_namespace_lookup *namespaces;
+	size_t max_body_bytes;      /* larger bodies get 413 */
+	unsigned idle_timeout;      /* seconds a connection may sit idle */
+	unsigned connection_limit;  /* connections served at once */
+	unsigned threads;           /* worker threads; 0: one per online core */
+} ds_server_options;
+
+typedef struct ds_server ds_server;
+
+/* Loads the config and the certificate (refusing a key that does not match
+ * it), binds the listen address and starts serving. Signals are the
+ * caller's: block them in the calling thread first so that the server's
+ * threads inherit the mask. Returns a new server (stop it with
+ * ds_server_stop()), or NULL after setting *error to a newly allocated
+ * message. */
+ds_server *ds_server_start(const ds_server_options *opts, char **error);
+
+/* The address actually bound, e.g. "127.0.0.1:8443" or "[::]:8443".
+ * Borrowed from the server. */
+const char *ds_server_address(const ds_server *srv);
+
+/* Reloads the config file, and the certificate and key (and client CA)
+ * when they changed on disk or `force` is set. New connections get the new
+ * certificate; connections open on the old one finish their requests. A
+ * reload that fails keeps what is served, logs why and counts a failure in
+ * the metrics. Returns 0 when everything reloaded, -1 when something did
+ * not. Call it from one thread only (the one that calls ds_server_poll). */
+int ds_server_reload(ds_server *srv, bool force);
+
+/* Housekeeping, about once a second: reloads the certificate or the config
+ * when their files changed on disk (a Kubernetes volume swapping its
+ * `..data` link included), and stops old certificate generations whose
+ * connections are gone. */
+void ds_server_poll(ds_server *srv);
+
+/* Stops accepting connections (the listen socket is closed), lets the
+ * requests in flight finish (at most `grace_seconds`), then stops every
+ * thread and releases the server. NULL is ignored. */
+void ds_server_stop(ds_server *srv, unsigned grace_seconds);
+
+#endif
