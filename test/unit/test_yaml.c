@@ -1,0 +1,1278 @@
+/* test_yaml.c - the positioned YAML/JSON loader: values, positions, YAML 1.1
+ * scalars, anchors and merge keys, repeated keys, BOM, CRLF, documents,
+ * ds_document_locate, and errors with their positions. Expected values are
+ * counted by hand from the test text, or are what kubectl reads from it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lint/document.h"
+#include "rules/rules.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+/* The tests link every library object, cli/ included, but not cli/main.c,
+ * which defines this; a weak stand-in yields to a real definition. */
+__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...);
+__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	(void)cmd;
+	(void)fmt;
+	return 2;
+}
+
+#define MAX_DOCS 64
+
+/* What one ds_yaml_load call produced. */
+struct loaded {
+	ds_document *docs[MAX_DOCS];
+	size_t count;
+	ds_diag_list diags;
+	int rc;
+};
+
+static int collect(void *data, ds_document *doc)
+{
+	struct loaded *l = data;
+
+	if (l->count == MAX_DOCS) {
+		ds_document_free(doc);
+		return -1;
+	}
+	l->docs[l->count++] = doc;
+	return 0;
+}
+
+static void load_n(const char *text, size_t len, struct loaded *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->rc = ds_yaml_load(text, len, collect, l, &l->diags);
+}
+
+static void load(const char *text, struct loaded *l)
+{
+	load_n(text, strlen(text), l);
+}
+
+static void release(struct loaded *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		ds_document_free(l->docs[i]);
+	ds_diag_list_free(&l->diags);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Loads text that must be one document without any diagnostic. */
+static ds_document *load_one(const char *text, struct loaded *l)
+{
+	load(text, l);
+	if (l->rc != 0 || l->diags.count)
+		fail_msg("unexpected rc %d / diagnostic: %s", l->rc,
+			 l->diags.count ? l->diags.items[0].message : "-");
+	assert_int_equal(l->count, 1);
+	return l->docs[0];
+}
+
+/* The first error diagnostic, which must exist. */
+static const ds_diag *first_error(const struct loaded *l)
+{
+	for (size_t i = 0; i < l->diags.count; i++)
+		if (l->diags.items[i].is_error)
+			return &l->diags.items[i];
+	fail_msg("no error diagnostic (rc %d)", l->rc);
+	return NULL;
+}
+
+static const ds_node_info *info_at(const ds_document *doc, const char *pointer)
+{
+	const cJSON *item = ds_pointer_get(doc->root, pointer);
+	const ds_node_info *info;
+
+	if (!item)
+		fail_msg("%s: no such item", pointer);
+	info = ds_document_where(doc, item);
+	if (!info)
+		fail_msg("%s: no position", pointer);
+	return info;
+}
+
+/* The key and value positions of the item at pointer. */
+static void expect_pos(const ds_document *doc, const char *pointer, unsigned kl, unsigned kc, unsigned vl,
+		       unsigned vc)
+{
+	const ds_node_info *info = info_at(doc, pointer);
+
+	if (info->key.line != kl || info->key.column != kc || info->value.line != vl || info->value.column != vc)
+		fail_msg("%s: key %u:%u value %u:%u, want key %u:%u value %u:%u", pointer, info->key.line,
+			 info->key.column, info->value.line, info->value.column, kl, kc, vl, vc);
+}
+
+static const char *string_at(const ds_document *doc, const char *pointer)
+{
+	const cJSON *item = ds_pointer_get(doc->root, pointer);
+
+	if (!cJSON_IsString(item))
+		fail_msg("%s is not a string", pointer);
+	return item->valuestring;
+}
+
+static double number_at(const ds_document *doc, const char *pointer)
+{
+	const cJSON *item = ds_pointer_get(doc->root, pointer);
+
+	if (!cJSON_IsNumber(item))
+		fail_msg("%s is not a number", pointer);
+	return item->valuedouble;
+}
+
+/* ---- positions ---- */
+
+static const char block_text[] =
+	"apiVersion: apps/v1\n"          /* 1 */
+	"kind: DaemonSet\n"              /* 2 */
+	"metadata:\n"                    /* 3 */
+	"  name: fluentd\n"              /* 4 */
+	"  labels: {app: x, b: \"y\"}\n" /* 5 */
+	"spec:\n"                        /* 6 */
+	"  template:\n"                  /* 7 */
+	"    spec:\n"                    /* 8 */
+	"      containers:\n"            /* 9 */
+	"        - name: a\n"            /* 10 */
+	"          image: 'b'\n"         /* 11 */
+	"      restartPolicy: Never\n";  /* 12 */
+
+static void test_block_positions(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one(block_text, &l);
+
+	(void)state;
+	assert_string_equal(string_at(doc, "/kind"), "DaemonSet");
+	expect_pos(doc, "/apiVersion", 1, 1, 1, 13);
+	expect_pos(doc, "/kind", 2, 1, 2, 7);
+	expect_pos(doc, "/metadata/name", 4, 3, 4, 9);
+	expect_pos(doc, "/metadata/labels", 5, 3, 5, 11);
+	expect_pos(doc, "/metadata/labels/app", 5, 12, 5, 17);
+	expect_pos(doc, "/metadata/labels/b", 5, 20, 5, 23);
+	expect_pos(doc, "/spec/template/spec", 8, 5, 9, 7);
+	expect_pos(doc, "/spec/template/spec/containers", 9, 7, 10, 9);
+	expect_pos(doc, "/spec/template/spec/containers/0", 0, 0, 10, 11);
+	expect_pos(doc, "/spec/template/spec/containers/0/name", 10, 11, 10, 17);
+	expect_pos(doc, "/spec/template/spec/containers/0/image", 11, 11, 11, 18);
+	expect_pos(doc, "/spec/template/spec/restartPolicy", 12, 7, 12, 22);
+	/* the root has no key */
+	expect_pos(doc, "", 0, 0, 1, 1);
+	release(&l);
+}
+
+static void test_indentless_sequence_positions(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("items:\n- a\n- b: 1\n  c: 2\n", &l);
+
+	(void)state;
+	expect_pos(doc, "/items/0", 0, 0, 2, 3);
+	expect_pos(doc, "/items/1/b", 3, 3, 3, 6);
+	expect_pos(doc, "/items/1/c", 4, 3, 4, 6);
+	release(&l);
+}
+
+static const char json_text[] =
+	"{\n"                                  /* 1 */
+	"  \"apiVersion\": \"apps/v1\",\n"     /* 2 */
+	"  \"kind\": \"DaemonSet\",\n"         /* 3 */
+	"  \"metadata\": {\"name\": \"x\"},\n" /* 4 */
+	"  \"spec\": {\n"                      /* 5 */
+	"    \"template\": {\n"                /* 6 */
+	"      \"spec\": {\n"                  /* 7 */
+	"        \"restartPolicy\": \"Never\",\n" /* 8 */
+	"        \"n\": [1, 2.5, true, null]\n"   /* 9 */
+	"      }\n"
+	"    }\n"
+	"  }\n"
+	"}\n";
+
+static void test_json_positions(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one(json_text, &l);
+
+	(void)state;
+	expect_pos(doc, "", 0, 0, 1, 1);
+	expect_pos(doc, "/kind", 3, 3, 3, 11);
+	expect_pos(doc, "/metadata", 4, 3, 4, 15);
+	expect_pos(doc, "/metadata/name", 4, 16, 4, 24);
+	expect_pos(doc, "/spec/template/spec", 7, 7, 7, 15);
+	expect_pos(doc, "/spec/template/spec/restartPolicy", 8, 9, 8, 26);
+	expect_pos(doc, "/spec/template/spec/n/1", 0, 0, 9, 18);
+	assert_string_equal(string_at(doc, "/spec/template/spec/restartPolicy"), "Never");
+	assert_true(number_at(doc, "/spec/template/spec/n/1") == 2.5);
+	assert_true(cJSON_IsTrue(ds_pointer_get(doc->root, "/spec/template/spec/n/2")));
+	assert_true(cJSON_IsNull(ds_pointer_get(doc->root, "/spec/template/spec/n/3")));
+	release(&l);
+}
+
+static void test_json_minified_and_tabs(void **state)
+{
+	struct loaded l;
+	ds_document *doc;
+
+	(void)state;
+	/* no space after ':' (valid JSON, what many tools write) */
+	doc = load_one("{\"a\":1,\"b\":[true,\"s\"],\"c\":{\"d\":\"e\"}}", &l);
+	assert_true(number_at(doc, "/a") == 1);
+	assert_string_equal(string_at(doc, "/b/1"), "s");
+	assert_string_equal(string_at(doc, "/c/d"), "e");
+	expect_pos(doc, "/a", 1, 2, 1, 6);
+	expect_pos(doc, "/b", 1, 8, 1, 12);
+	expect_pos(doc, "/b/1", 0, 0, 1, 18);
+	release(&l);
+	/* JSON indented with tabs */
+	doc = load_one("{\n\t\"a\": {\n\t\t\"b\": \"c\"\n\t}\n}\n", &l);
+	assert_string_equal(string_at(doc, "/a/b"), "c");
+	expect_pos(doc, "/a/b", 3, 3, 3, 8);
+	release(&l);
+	/* JSON string escapes */
+	doc = load_one("{\"s\": \"a\\\"b\\\\c\\/d\\u00e9\\n\"}", &l);
+	assert_string_equal(string_at(doc, "/s"), "a\"b\\c/d\xc3\xa9\n");
+	release(&l);
+}
+
+static void test_flow_positions(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("a: [x, {b: 1, c: [2]}]\nd: {e: f}\n", &l);
+
+	(void)state;
+	expect_pos(doc, "/a", 1, 1, 1, 4);
+	expect_pos(doc, "/a/0", 0, 0, 1, 5);
+	expect_pos(doc, "/a/1", 0, 0, 1, 8);
+	expect_pos(doc, "/a/1/b", 1, 9, 1, 12);
+	expect_pos(doc, "/a/1/c/0", 0, 0, 1, 19);
+	expect_pos(doc, "/d/e", 2, 5, 2, 8);
+	release(&l);
+}
+
+static void test_utf8_columns_count_characters(void **state)
+{
+	struct loaded l;
+	/* "é" and "日本" are 2 and 6 bytes but 1 and 2 characters */
+	ds_document *doc = load_one("a: {é: 1, b: 2}\n日本: {c: d}\n", &l);
+
+	(void)state;
+	expect_pos(doc, "/a/b", 1, 11, 1, 14);
+	expect_pos(doc, "/日本/c", 2, 6, 2, 9);
+	release(&l);
+}
+
+static void test_block_scalars(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("a: |\n  line1\n  line2\nb: >\n  x\n  y\nc: |-\n  z\n", &l);
+
+	(void)state;
+	assert_string_equal(string_at(doc, "/a"), "line1\nline2\n");
+	assert_string_equal(string_at(doc, "/b"), "x y\n");
+	assert_string_equal(string_at(doc, "/c"), "z");
+	expect_pos(doc, "/a", 1, 1, 1, 4);
+	expect_pos(doc, "/c", 7, 1, 7, 4);
+	release(&l);
+}
+
+/* ---- scalars as sigs.k8s.io/yaml resolves them ---- */
+
+/* Loads "v: TEXT" and returns a copy of the value (caller deletes). */
+static cJSON *value_of(const char *text)
+{
+	char buf[256];
+	struct loaded l;
+	cJSON *copy;
+
+	snprintf(buf, sizeof(buf), "v: %s\n", text);
+	load(buf, &l);
+	if (l.rc != 0 || l.count != 1)
+		fail_msg("v: %s does not load", text);
+	copy = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(l.docs[0]->root, "v"), 1);
+	release(&l);
+	assert_non_null(copy);
+	return copy;
+}
+
+static void want_bool(const char *text, bool want)
+{
+	cJSON *v = value_of(text);
+
+	if (!cJSON_IsBool(v) || cJSON_IsTrue(v) != want)
+		fail_msg("%s: want %s", text, want ? "true" : "false");
+	cJSON_Delete(v);
+}
+
+static void want_null(const char *text)
+{
+	cJSON *v = value_of(text);
+
+	if (!cJSON_IsNull(v))
+		fail_msg("'%s': want null", text);
+	cJSON_Delete(v);
+}
+
+static void want_number(const char *text, double want)
+{
+	cJSON *v = value_of(text);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble != want)
+		fail_msg("%s: want the number %.17g, got %s %.17g", text, want,
+			 cJSON_IsNumber(v) ? "number" : cJSON_IsString(v) ? "string" : "other",
+			 cJSON_IsNumber(v) ? v->valuedouble : 0.0);
+	cJSON_Delete(v);
+}
+
+static void want_string(const char *text, const char *want)
+{
+	cJSON *v = value_of(text);
+
+	if (!cJSON_IsString(v) || strcmp(v->valuestring, want))
+		fail_msg("%s: want the string \"%s\"", text, want);
+	cJSON_Delete(v);
+}
+
+static void test_scalars_booleans(void **state)
+{
+	static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"};
+	static const char *const no[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		want_bool(yes[i], true);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		want_bool(no[i], false);
+	/* not booleans */
+	want_string("tRUE", "tRUE");
+	want_string("yES", "yES");
+	want_string("\"yes\"", "yes");
+	want_string("'off'", "off");
+	want_string("oN", "oN");
+}
+
+static void test_scalars_nulls(void **state)
+{
+	(void)state;
+	want_null("");
+	want_null("~");
+	want_null("null");
+	want_null("Null");
+	want_null("NULL");
+	want_string("nULL", "nULL");
+	want_string("\"null\"", "null");
+	want_string("'~'", "~");
+	want_string("\"\"", "");
+}
+
+static void test_scalars_numbers(void **state)
+{
+	(void)state;
+	want_number("0", 0);
+	want_number("42", 42);
+	want_number("-12", -12);
+	want_number("+12", 12);
+	want_number("1_000", 1000);
+	want_number("0x1F", 31);
+	want_number("0755", 493);
+	want_number("08", 8);
+	want_number("0b101", 5);
+	want_number("-0x10", -16);
+	want_number("1.5", 1.5);
+	want_number(".5", 0.5);
+	want_number("1.", 1);
+	want_number("1e3", 1000);
+	want_number("-1.5e-3", -0.0015);
+	want_number("6.02E+23", 6.02e23);
+	/* not numbers */
+	want_string("\"123\"", "123");
+	want_string("'0x10'", "0x10");
+	want_string("1.2.3", "1.2.3");
+	want_string("12abc", "12abc");
+	want_string("0x", "0x");
+	want_string("1e", "1e");
+	want_string("1:20", "1:20");
+	want_string("2001-12-14", "2001-12-14");
+	want_string("Infinity", "Infinity");
+	want_string("0b2", "0b2");
+	want_string("1e400", "1e400");
+}
+
+static void test_scalars_number_prefixes_as_kubectl(void **state)
+{
+	(void)state;
+	/* kubectl (Go's strconv.ParseInt with base 0) reads these as numbers */
+	want_number("0o17", 15);
+	want_number("0X1F", 31);
+	want_number("0B11", 3);
+}
+
+static void test_scalars_infinity_and_nan_not_numbers(void **state)
+{
+	(void)state;
+	/* JSON has no infinities or NaN: they never become numbers */
+	static const char *const words[] = {".inf", "-.inf", "+.inf", ".Inf", ".NaN", ".nan", ".NAN"};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		cJSON *v = value_of(words[i]);
+		if (cJSON_IsNumber(v))
+			fail_msg("%s became a number", words[i]);
+		cJSON_Delete(v);
+	}
+}
+
+static void test_scalars_explicit_tags(void **state)
+{
+	(void)state;
+	/* kubectl: "!!str 123" and "! 12" are the strings "123" and "12" */
+	want_string("!!str 123", "123");
+	want_string("!!str true", "true");
+	want_string("! 12", "12");
+}
+
+static void test_keys_resolved(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("yes: a\n\"no\": b\nOFF: c\n1: d\n", &l);
+
+	(void)state;
+	/* Go's JSON encoding of YAML 1.1 keys: booleans spelled true/false */
+	assert_string_equal(string_at(doc, "/true"), "a");
+	assert_string_equal(string_at(doc, "/false"), "c");
+	assert_string_equal(string_at(doc, "/no"), "b");
+	assert_string_equal(string_at(doc, "/1"), "d");
+	release(&l);
+}
+
+static void test_keys_numbers_as_kubectl(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("0x10: a\n", &l);
+
+	(void)state;
+	/* kubectl reads the key 0x10 as the integer 16 and writes it "16" */
+	assert_non_null(ds_pointer_get(doc->root, "/16"));
+	release(&l);
+}
+
+/* ---- anchors, aliases, merge keys ---- */
+
+static const char anchor_text[] =
+	"base: &b\n"    /* 1 */
+	"  a: 1\n"      /* 2 */
+	"  c: 3\n"      /* 3 */
+	"x: *b\n"       /* 4 */
+	"m:\n"          /* 5 */
+	"  <<: *b\n"    /* 6 */
+	"  a: 2\n"      /* 7 */
+	"list: [&i 5, *i]\n"; /* 8 */
+
+static void test_anchors_and_aliases(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one(anchor_text, &l);
+	const ds_node_info *info;
+
+	(void)state;
+	assert_true(number_at(doc, "/x/a") == 1);
+	assert_true(number_at(doc, "/x/c") == 3);
+	assert_true(number_at(doc, "/list/1") == 5);
+	/* the anchor's own items are not aliased */
+	assert_int_equal(info_at(doc, "/base")->anchor_line, 0);
+	assert_int_equal(info_at(doc, "/base/a")->anchor_line, 0);
+	assert_int_equal(info_at(doc, "/list/0")->anchor_line, 0);
+	/* items reached through the alias: the text is where the anchor is */
+	info = info_at(doc, "/x");
+	assert_int_equal(info->anchor_line, 1);
+	assert_int_equal(info->key.line, 4);
+	info = info_at(doc, "/x/a");
+	assert_int_equal(info->anchor_line, 1);
+	assert_int_equal(info->value.line, 2);
+	assert_int_equal(info->value.column, 6);
+	assert_int_equal(info_at(doc, "/list/1")->anchor_line, 8);
+	/* the copies are distinct items */
+	assert_ptr_not_equal(ds_pointer_get(doc->root, "/x/a"), ds_pointer_get(doc->root, "/base/a"));
+	release(&l);
+}
+
+static void test_merge_explicit_keys_win(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one(anchor_text, &l);
+	const ds_node_info *info;
+
+	(void)state;
+	assert_true(number_at(doc, "/m/a") == 2);
+	assert_true(number_at(doc, "/m/c") == 3);
+	assert_null(ds_pointer_get(doc->root, "/m/<<"));
+	expect_pos(doc, "/m/a", 7, 3, 7, 6);
+	/* the merged member: text at the anchor, reached through an alias */
+	info = info_at(doc, "/m/c");
+	assert_int_equal(info->value.line, 3);
+	assert_int_not_equal(info->anchor_line, 0);
+	release(&l);
+}
+
+static void test_merge_list_earlier_wins(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("m:\n  <<: [{a: 1}, {a: 2, c: 3}]\n  d: 4\n", &l);
+
+	(void)state;
+	assert_true(number_at(doc, "/m/a") == 1);
+	assert_true(number_at(doc, "/m/c") == 3);
+	assert_true(number_at(doc, "/m/d") == 4);
+	assert_int_equal(cJSON_GetArraySize(ds_pointer_get(doc->root, "/m")), 3);
+	release(&l);
+}
+
+static void test_merge_after_explicit_key_as_kubectl(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("b: &b {a: 1, c: 2}\nm:\n  a: 9\n  <<: *b\n", &l);
+
+	(void)state;
+	/* kubectl (sigs.k8s.io/yaml over go-yaml v2) applies a merge key in
+	 * the order it appears: a "<<" after "a" overrides it, giving a: 1 */
+	assert_true(number_at(doc, "/m/c") == 2);
+	assert_true(number_at(doc, "/m/a") == 1);
+	release(&l);
+}
+
+static void test_anchor_line_for_alias_before_merge(void **state)
+{
+	struct loaded l;
+	/* the anchor is defined inside the merge value, the alias after it */
+	ds_document *doc = load_one("m:\n  <<: &b {a: 1}\n  c: *b\n", &l);
+
+	(void)state;
+	assert_true(number_at(doc, "/m/a") == 1);
+	assert_true(number_at(doc, "/m/c/a") == 1);
+	assert_int_not_equal(info_at(doc, "/m/c")->anchor_line, 0);
+	assert_int_equal(info_at(doc, "/m/c/a")->value.line, 2);
+	release(&l);
+}
+
+static void test_merge_of_non_mapping_is_error(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load("m:\n  <<: 5\n", &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(first_error(&l)->pos.line, 2);
+	assert_non_null(strstr(first_error(&l)->message, "merge"));
+	release(&l);
+}
+
+static void test_recursive_alias_is_error(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load("a: &x [1, *x]\n", &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(l.count, 0);
+	assert_non_null(first_error(&l));
+	release(&l);
+	load("a: &x {b: 1, <<: *x}\n", &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(l.count, 0);
+	release(&l);
+}
+
+/* ---- repeated keys ---- */
+
+static void test_repeated_key_last_wins(void **state)
+{
+	struct loaded l;
+	ds_document *doc;
+
+	(void)state;
+	load("a: 1\nb: 2\na: 3\n", &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 1);
+	doc = l.docs[0];
+	assert_true(number_at(doc, "/a") == 3);
+	assert_int_equal(cJSON_GetArraySize(doc->root), 2);
+	expect_pos(doc, "/a", 3, 1, 3, 4);
+	assert_int_equal(l.diags.count, 1);
+	assert_false(l.diags.items[0].is_error);
+	assert_int_equal(l.diags.items[0].pos.line, 3);
+	assert_int_equal(l.diags.items[0].pos.column, 1);
+	assert_non_null(strstr(l.diags.items[0].message, "\"a\""));
+	release(&l);
+}
+
+static void test_repeated_key_nested_and_spelled_differently(void **state)
+{
+	struct loaded l;
+	ds_document *doc;
+
+	(void)state;
+	/* "yes" and "true" are the same key once resolved */
+	load("spec:\n  template:\n    x: {p: 1}\n    x:\n      q: 2\n  yes: 1\n  true: 2\n", &l);
+	assert_int_equal(l.rc, 0);
+	doc = l.docs[0];
+	assert_null(ds_pointer_get(doc->root, "/spec/template/x/p"));
+	assert_true(number_at(doc, "/spec/template/x/q") == 2);
+	expect_pos(doc, "/spec/template/x/q", 5, 7, 5, 10);
+	assert_true(number_at(doc, "/spec/true") == 2);
+	assert_int_equal(l.diags.count, 2);
+	assert_int_equal(l.diags.items[0].pos.line, 4);
+	assert_int_equal(l.diags.items[0].pos.column, 5);
+	assert_int_equal(l.diags.items[1].pos.line, 7);
+	assert_int_equal(l.diags.items[1].pos.column, 3);
+	release(&l);
+}
+
+static void test_repeated_key_warned_once_through_aliases(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	/* one repeated key in the text is one warning, however often an alias
+	 * or merge key copies its mapping */
+	load("b: &b {a: 1, a: 2}\nc: *b\nd: *b\ne:\n  <<: *b\n", &l);
+	assert_int_equal(l.rc, 0);
+	assert_true(number_at(l.docs[0], "/d/a") == 2);
+	assert_true(number_at(l.docs[0], "/e/a") == 2);
+	if (l.diags.count != 1)
+		fail_msg("%zu diagnostics for one repeated key", l.diags.count);
+	assert_int_equal(l.diags.items[0].pos.line, 1);
+	assert_int_equal(l.diags.items[0].pos.column, 14);
+	release(&l);
+}
+
+static void test_repeated_key_in_json(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load("{\"a\": 1,\n \"a\": 2}", &l);
+	assert_int_equal(l.rc, 0);
+	assert_true(number_at(l.docs[0], "/a") == 2);
+	assert_int_equal(l.diags.count, 1);
+	assert_int_equal(l.diags.items[0].pos.line, 2);
+	assert_int_equal(l.diags.items[0].pos.column, 2);
+	release(&l);
+}
+
+/* ---- BOM, CRLF, documents ---- */
+
+static void test_bom(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("\xEF\xBB\xBF" "a: 1\nb: x\n", &l);
+
+	(void)state;
+	assert_true(number_at(doc, "/a") == 1);
+	expect_pos(doc, "/a", 1, 1, 1, 4);
+	expect_pos(doc, "/b", 2, 1, 2, 4);
+	release(&l);
+	doc = load_one("\xEF\xBB\xBF{\"a\": 1}", &l);
+	expect_pos(doc, "/a", 1, 2, 1, 7);
+	release(&l);
+}
+
+static void test_crlf(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("a: 1\r\nb:\r\n  c: x\r\n  d: |\r\n    t1\r\n    t2\r\ne: [1,\r\n  2]\r\n", &l);
+
+	(void)state;
+	expect_pos(doc, "/a", 1, 1, 1, 4);
+	expect_pos(doc, "/b/c", 3, 3, 3, 6);
+	assert_string_equal(string_at(doc, "/b/c"), "x");
+	/* line breaks inside a block scalar are normalised to \n */
+	assert_string_equal(string_at(doc, "/b/d"), "t1\nt2\n");
+	expect_pos(doc, "/e/1", 0, 0, 8, 3);
+	release(&l);
+}
+
+static void test_multiple_documents(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load("a: 1\n---\nb: 2\n---\nkind: X\nc: [3]\n...\n", &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 3);
+	assert_int_equal(l.diags.count, 0);
+	assert_true(number_at(l.docs[0], "/a") == 1);
+	assert_true(number_at(l.docs[1], "/b") == 2);
+	expect_pos(l.docs[1], "/b", 3, 1, 3, 4);
+	expect_pos(l.docs[2], "/c/0", 0, 0, 6, 5);
+	release(&l);
+}
+
+static void test_empty_documents(void **state)
+{
+	struct loaded l;
+	size_t objects = 0;
+
+	(void)state;
+	/* nothing at all, only a comment, only white space */
+	load("", &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 0);
+	assert_int_equal(l.diags.count, 0);
+	release(&l);
+	load("# just a comment\n\n   \n", &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 0);
+	release(&l);
+	/* empty documents among others: none of them is a mapping */
+	load("---\n# nothing\n---\n---\na: 1\n---\n", &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.diags.count, 0);
+	for (size_t i = 0; i < l.count; i++)
+		if (cJSON_IsObject(l.docs[i]->root)) {
+			objects++;
+			assert_true(number_at(l.docs[i], "/a") == 1);
+			expect_pos(l.docs[i], "/a", 5, 1, 5, 4);
+		} else {
+			assert_true(cJSON_IsNull(l.docs[i]->root));
+		}
+	assert_int_equal(objects, 1);
+	release(&l);
+}
+
+static void test_non_mapping_roots(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load("- a\n- b\n---\njust text\n---\n42\n", &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 3);
+	assert_true(cJSON_IsArray(l.docs[0]->root));
+	assert_true(cJSON_IsString(l.docs[1]->root));
+	assert_true(cJSON_IsNumber(l.docs[2]->root));
+	release(&l);
+}
+
+static int stop_after_first(void *data, ds_document *doc)
+{
+	int *calls = data;
+
+	ds_document_free(doc);
+	return ++*calls == 1 ? -1 : 0;
+}
+
+static void test_callback_stops(void **state)
+{
+	ds_diag_list diags = {0};
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(ds_yaml_load("a: 1\n---\nb: 2\n", 14, stop_after_first, &calls, &diags), -1);
+	assert_int_equal(calls, 1);
+	ds_diag_list_free(&diags);
+}
+
+static void test_length_not_nul(void **state)
+{
+	struct loaded l;
+	static const char text[] = "a: 1\nb: 2\n";
+
+	(void)state;
+	/* only len bytes are read */
+	load_n(text, 5, &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 1);
+	assert_null(ds_pointer_get(l.docs[0]->root, "/b"));
+	release(&l);
+}
+
+/* ---- ds_document_locate ---- */
+
+static void test_locate(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one(block_text, &l);
+	unsigned anchor = 99;
+	ds_pos p;
+
+	(void)state;
+	/* an existing field: its value */
+	p = ds_document_locate(doc, doc->root, "/spec/template/spec/restartPolicy", &anchor);
+	assert_int_equal(p.line, 12);
+	assert_int_equal(p.column, 22);
+	assert_int_equal(anchor, 0);
+	p = ds_document_locate(doc, doc->root, "/spec/template/spec/containers/0/image", NULL);
+	assert_int_equal(p.line, 11);
+	assert_int_equal(p.column, 18);
+	/* missing: the key of the mapping where it belongs (the pod spec) */
+	p = ds_document_locate(doc, doc->root, "/spec/template/spec/priorityClassName", NULL);
+	assert_int_equal(p.line, 8);
+	assert_int_equal(p.column, 5);
+	/* several levels missing: the deepest that exists */
+	p = ds_document_locate(doc, doc->root, "/metadata/annotations/x", NULL);
+	assert_int_equal(p.line, 3);
+	assert_int_equal(p.column, 1);
+	/* below a scalar: the scalar's key */
+	p = ds_document_locate(doc, doc->root, "/kind/x", NULL);
+	assert_int_equal(p.line, 2);
+	assert_int_equal(p.column, 1);
+	/* nothing of it exists: the root */
+	p = ds_document_locate(doc, doc->root, "/nothing/here", NULL);
+	assert_int_equal(p.line, 1);
+	assert_int_equal(p.column, 1);
+	release(&l);
+}
+
+static void test_locate_missing_template_spec(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("kind: DaemonSet\nspec:\n  selector: {}\n  template:\n    metadata: {}\n", &l);
+	ds_pos p;
+
+	(void)state;
+	p = ds_document_locate(doc, doc->root, "/spec/template/spec/priorityClassName", NULL);
+	assert_int_equal(p.line, 4);
+	assert_int_equal(p.column, 3);
+	release(&l);
+}
+
+static void test_locate_in_a_list_item(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("kind: List\nitems:\n- kind: DaemonSet\n  spec:\n    template:\n      spec: {}\n", &l);
+	const cJSON *res = ds_pointer_get(doc->root, "/items/0");
+	ds_pos p;
+
+	(void)state;
+	p = ds_document_locate(doc, res, "/spec/template/spec/priorityClassName", NULL);
+	assert_int_equal(p.line, 6);
+	assert_int_equal(p.column, 7);
+	p = ds_document_locate(doc, res, "/kind", NULL);
+	assert_int_equal(p.line, 3);
+	assert_int_equal(p.column, 9);
+	release(&l);
+}
+
+static void test_locate_through_alias(void **state)
+{
+	struct loaded l;
+	ds_document *doc = load_one("x: &pod\n  restartPolicy: Never\nspec:\n  template:\n    spec: *pod\n", &l);
+	unsigned anchor = 0;
+	ds_pos p;
+
+	(void)state;
+	p = ds_document_locate(doc, doc->root, "/spec/template/spec/restartPolicy", &anchor);
+	assert_int_equal(p.line, 2);
+	assert_int_equal(p.column, 18);
+	assert_int_equal(anchor, 1);
+	release(&l);
+}
+
+/* ---- errors with positions ---- */
+
+static void expect_error_at(const char *text, size_t len, unsigned line, unsigned column, const char *words)
+{
+	struct loaded l;
+	const ds_diag *d;
+
+	load_n(text, len ? len : strlen(text), &l);
+	assert_int_equal(l.rc, -1);
+	d = first_error(&l);
+	if (d->pos.line != line || d->pos.column != column || (words && !strstr(d->message, words)))
+		fail_msg("error at %u:%u \"%s\", want %u:%u with \"%s\"", d->pos.line, d->pos.column, d->message, line,
+			 column, words ? words : "");
+	release(&l);
+}
+
+static void test_error_tab_indentation(void **state)
+{
+	(void)state;
+	expect_error_at("a:\n\tb: 1\n", 9, 2, 1, "cannot start any token");
+	expect_error_at("a: 1\nb:\n  c: 2\n  \td: 3\n", 0, 4, 3, "tab");
+}
+
+static void test_error_truncated(void **state)
+{
+	(void)state;
+	/* an unclosed flow sequence: found at the end, opened at 1:4 */
+	expect_error_at("a: [1, 2\n", 9, 2, 1, "line 1 column 4");
+	/* an unclosed flow mapping */
+	expect_error_at("a:\n  b: {c: 1\n", 0, 3, 1, "line 2 column 6");
+	/* an unterminated quoted string: found at the end, opened at 2:4 */
+	expect_error_at("a: 1\nb: \"abc\n", 13, 3, 1, "line 2 column 4");
+	expect_error_at("a: 1\nb: 'abc", 12, 2, 8, "line 2 column 4");
+}
+
+static void test_error_documents_before_are_kept(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load("a: 1\n---\nb: [\n", &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(l.count, 1);
+	assert_true(number_at(l.docs[0], "/a") == 1);
+	assert_int_equal(first_error(&l)->pos.line, 4);
+	release(&l);
+}
+
+static void test_error_invalid_utf8(void **state)
+{
+	(void)state;
+	/* offset 8 = "a: b\n" (5 bytes) + "c: " (3): line 2, column 4 */
+	expect_error_at("a: b\nc: \xff\n", 10, 2, 4, "offset 8");
+	/* a lead byte without its continuation byte: the bad byte is the
+	 * "(" at offset 4, column 5 (the lead byte is column 4) */
+	expect_error_at("k: \xc3(\n", 6, 1, 5, "UTF-8");
+	/* multi-byte characters before it count one column each */
+	expect_error_at("k: \xc3\xa9\xc3\xa9\xff\n", 9, 1, 6, "UTF-8");
+	/* an overlong encoding of '/' */
+	expect_error_at("k: v\nw: \xc0\xaf\n", 11, 2, 4, "UTF-8");
+	/* deep in the text */
+	{
+		char buf[4096];
+		size_t n = 0;
+		for (int i = 0; i < 300; i++)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "k%d: v\n", i);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "bad: ab\xfe\n");
+		expect_error_at(buf, n, 301, 8, "UTF-8");
+	}
+}
+
+static void test_error_invalid_utf8_after_bom(void **state)
+{
+	(void)state;
+	/* the byte-order mark is no character of the line (libyaml's own
+	 * positions do not count it either): "a: " then the bad byte */
+	expect_error_at("\xEF\xBB\xBF" "a: \xff\n", 8, 1, 4, "UTF-8");
+}
+
+static void test_error_nul_byte(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load_n("a: b\0c\n", 7, &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(first_error(&l)->pos.line, 1);
+	release(&l);
+}
+
+/* "[" x n then "]" x n, or a block sequence nested n deep on one line. */
+static char *nested(int n, bool flow)
+{
+	char *buf = malloc((size_t)n * 2 + 8);
+	char *w = buf;
+
+	assert_non_null(buf);
+	for (int i = 0; i < n; i++) {
+		if (flow) {
+			*w++ = '[';
+		} else {
+			*w++ = '-';
+			*w++ = ' ';
+		}
+	}
+	if (flow)
+		for (int i = 0; i < n; i++)
+			*w++ = ']';
+	else
+		*w++ = 'x';
+	*w++ = '\n';
+	*w = '\0';
+	return buf;
+}
+
+static void test_nesting_within_limit(void **state)
+{
+	struct loaded l;
+	char *text = nested(500, true);
+
+	(void)state;
+	load(text, &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 1);
+	release(&l);
+	free(text);
+	text = nested(500, false);
+	load(text, &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 1);
+	release(&l);
+	free(text);
+}
+
+static void test_nesting_too_deep(void **state)
+{
+	static const int depths[] = {DS_YAML_MAX_DEPTH + 10, 10000, 20000};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+		for (int flow = 0; flow < 2; flow++) {
+			char *text = nested(depths[i], flow);
+			struct loaded l;
+			const ds_diag *d;
+			load(text, &l);
+			assert_int_equal(l.rc, -1);
+			assert_int_equal(l.count, 0);
+			d = first_error(&l);
+			assert_non_null(strstr(d->message, "deeper"));
+			/* the first node below the root deeper than the limit: the
+			 * (limit+2)th "[" or "- " on line 1 */
+			assert_int_equal(d->pos.line, 1);
+			assert_int_equal(d->pos.column, flow ? DS_YAML_MAX_DEPTH + 2 : 2 * (DS_YAML_MAX_DEPTH + 1) + 1);
+			release(&l);
+			free(text);
+		}
+	}
+}
+
+/* Loads n levels of nesting and returns the CPU seconds it took; the load
+ * must fail. */
+static double nesting_seconds(int n, bool flow)
+{
+	char *text = nested(n, flow);
+	struct loaded l;
+	clock_t t0 = clock();
+	double secs;
+
+	load(text, &l);
+	secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	assert_int_equal(l.rc, -1);
+	release(&l);
+	free(text);
+	return secs;
+}
+
+static void test_nesting_refused_in_linear_time(void **state)
+{
+	double block, flow;
+
+	(void)state;
+	if (RUNNING_ON_VALGRIND) {
+		skip();
+		return;
+	}
+	/* 60,000 levels are 120 kB of text: refusing them must not take
+	 * longer than reading a few MB does */
+	block = nesting_seconds(60000, false);
+	flow = nesting_seconds(60000, true);
+	if (block > 1.0 || flow > 1.0)
+		fail_msg("refusing 60,000 levels of nesting took %.2fs (block) and %.2fs (flow [[[)", block, flow);
+}
+
+static void test_nesting_deep_mappings(void **state)
+{
+	/* a: then a: one space deeper on each line */
+	int n = DS_YAML_MAX_DEPTH + 50;
+	size_t cap = (size_t)n * (size_t)(n + 4) + 16, used = 0;
+	char *text = malloc(cap);
+	struct loaded l;
+
+	(void)state;
+	assert_non_null(text);
+	for (int i = 0; i < n; i++)
+		used += (size_t)snprintf(text + used, cap - used, "%*sa:\n", i, "");
+	load_n(text, used, &l);
+	assert_int_equal(l.rc, -1);
+	/* the mapping at depth limit+1 starts on line limit+2 */
+	assert_int_equal(first_error(&l)->pos.line, DS_YAML_MAX_DEPTH + 2);
+	release(&l);
+	free(text);
+}
+
+/* A "billion laughs" document of `levels` levels of 10 aliases each. */
+static char *alias_bomb(int levels)
+{
+	char *buf = malloc(4096);
+	size_t n = 0;
+
+	assert_non_null(buf);
+	n += (size_t)snprintf(buf + n, 4096 - n, "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+	for (int i = 1; i < levels; i++) {
+		n += (size_t)snprintf(buf + n, 4096 - n, "a%d: &a%d [", i, i);
+		for (int j = 0; j < 10; j++)
+			n += (size_t)snprintf(buf + n, 4096 - n, "%s*a%d", j ? "," : "", i - 1);
+		n += (size_t)snprintf(buf + n, 4096 - n, "]\n");
+	}
+	return buf;
+}
+
+static void test_alias_bomb(void **state)
+{
+	struct loaded l;
+	char *text = alias_bomb(10);
+	clock_t t0 = clock();
+
+	(void)state;
+	load(text, &l);
+	assert_true(clock() - t0 < 5 * CLOCKS_PER_SEC);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(l.count, 0);
+	assert_non_null(strstr(first_error(&l)->message, "alias"));
+	release(&l);
+	free(text);
+}
+
+static void test_alias_bomb_error_points_at_an_alias(void **state)
+{
+	struct loaded l;
+	char *text = alias_bomb(10);
+
+	(void)state;
+	load(text, &l);
+	assert_int_equal(l.rc, -1);
+	/* the budget runs out while expanding an alias: lines 2-10 hold the
+	 * aliases, line 1 only the anchored strings */
+	if (first_error(&l)->pos.line < 2 || first_error(&l)->pos.line > 10)
+		fail_msg("alias bomb reported at %u:%u, not on a line with aliases", first_error(&l)->pos.line,
+			 first_error(&l)->pos.column);
+	release(&l);
+	free(text);
+}
+
+static void test_alias_small_is_fine(void **state)
+{
+	struct loaded l;
+	char *text = alias_bomb(4); /* 10^4 strings: within the budget */
+
+	(void)state;
+	load(text, &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(cJSON_GetArraySize(ds_pointer_get(l.docs[0]->root, "/a3")), 10);
+	assert_string_equal(string_at(l.docs[0], "/a3/9/9/9/9"), "lol");
+	release(&l);
+	free(text);
+}
+
+static void test_alias_budget_is_per_document(void **state)
+{
+	struct loaded l;
+	char *one = alias_bomb(4);
+	size_t len = strlen(one);
+	char *text = malloc(len * 30 + 200);
+	size_t n = 0;
+
+	(void)state;
+	/* 30 documents of 11,110 aliased nodes each: 333,300 in all */
+	for (int i = 0; i < 30; i++) {
+		memcpy(text + n, "---\n", 4);
+		n += 4;
+		memcpy(text + n, one, len);
+		n += len;
+	}
+	load_n(text, n, &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 30);
+	release(&l);
+	free(one);
+	free(text);
+}
+
+static void test_non_scalar_key(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load("? [a, b]\n: 1\n", &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(first_error(&l)->pos.line, 1);
+	assert_int_equal(first_error(&l)->pos.column, 3);
+	release(&l);
+}
+
+static void test_diag_add(void **state)
+{
+	ds_diag_list list = {0};
+
+	(void)state;
+	assert_int_equal(ds_diag_add(&list, (ds_pos){3, 4}, true, "x %d %s", 5, "y"), 0);
+	assert_int_equal(ds_diag_add(&list, (ds_pos){0, 0}, false, "w"), 0);
+	assert_int_equal(list.count, 2);
+	assert_string_equal(list.items[0].message, "x 5 y");
+	assert_int_equal(list.items[0].pos.line, 3);
+	assert_true(list.items[0].is_error);
+	assert_false(list.items[1].is_error);
+	ds_diag_list_free(&list);
+	assert_int_equal(list.count, 0);
+	assert_null(list.items);
+	ds_diag_list_free(&list);
+	ds_document_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_block_positions),
+		cmocka_unit_test(test_indentless_sequence_positions),
+		cmocka_unit_test(test_json_positions),
+		cmocka_unit_test(test_json_minified_and_tabs),
+		cmocka_unit_test(test_flow_positions),
+		cmocka_unit_test(test_utf8_columns_count_characters),
+		cmocka_unit_test(test_block_scalars),
+		cmocka_unit_test(test_scalars_booleans),
+		cmocka_unit_test(test_scalars_nulls),
+		cmocka_unit_test(test_scalars_numbers),
+		cmocka_unit_test(test_scalars_number_prefixes_as_kubectl),
+		cmocka_unit_test(test_scalars_infinity_and_nan_not_numbers),
+		cmocka_unit_test(test_scalars_explicit_tags),
+		cmocka_unit_test(test_keys_resolved),
+		cmocka_unit_test(test_keys_numbers_as_kubectl),
+		cmocka_unit_test(test_anchors_and_aliases),
+		cmocka_unit_test(test_merge_explicit_keys_win),
+		cmocka_unit_test(test_merge_list_earlier_wins),
+		cmocka_unit_test(test_merge_after_explicit_key_as_kubectl),
+		cmocka_unit_test(test_anchor_line_for_alias_before_merge),
+		cmocka_unit_test(test_merge_of_non_mapping_is_error),
+		cmocka_unit_test(test_recursive_alias_is_error),
+		cmocka_unit_test(test_repeated_key_last_wins),
+		cmocka_unit_test(test_repeated_key_nested_and_spelled_differently),
+		cmocka_unit_test(test_repeated_key_warned_once_through_aliases),
+		cmocka_unit_test(test_repeated_key_in_json),
+		cmocka_unit_test(test_bom),
+		cmocka_unit_test(test_crlf),
+		cmocka_unit_test(test_multiple_documents),
+		cmocka_unit_test(test_empty_documents),
+		cmocka_unit_test(test_non_mapping_roots),
+		cmocka_unit_test(test_callback_stops),
+		cmocka_unit_test(test_length_not_nul),
+		cmocka_unit_test(test_locate),
+		cmocka_unit_test(test_locate_missing_template_spec),
+		cmocka_unit_test(test_locate_in_a_list_item),
+		cmocka_unit_test(test_locate_through_alias),
+		cmocka_unit_test(test_error_tab_indentation),
+		cmocka_unit_test(test_error_truncated),
+		cmocka_unit_test(test_error_documents_before_are_kept),
+		cmocka_unit_test(test_error_invalid_utf8),
+		cmocka_unit_test(test_error_invalid_utf8_after_bom),
+		cmocka_unit_test(test_error_nul_byte),
+		cmocka_unit_test(test_nesting_within_limit),
+		cmocka_unit_test(test_nesting_too_deep),
+		cmocka_unit_test(test_nesting_refused_in_linear_time),
+		cmocka_unit_test(test_nesting_deep_mappings),
+		cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_alias_bomb_error_points_at_an_alias),
+		cmocka_unit_test(test_alias_small_is_fine),
+		cmocka_unit_test(test_alias_budget_is_per_document),
+		cmocka_unit_test(test_non_scalar_key),
+		cmocka_unit_test(test_diag_add),
+	};
+
+	return cmocka_run_group_tests_name("yaml", tests, NULL, NULL);
+}
