@@ -34,7 +34,7 @@ UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 BIN      := $(BUILD)/dsguard
 
-.PHONY: all check-deps deps test unit sanitize run install clean bench fuzz docs
+.PHONY: all check-deps deps test unit sanitize run install clean bench bench-deps fuzz docs
 all: check-deps dsguard
 
 # Stop with the exact install line when a library is missing.
@@ -95,6 +95,20 @@ run: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 dsguard $(DESTDIR)$(PREFIX)/bin/dsguard
+
+# Benchmarks (never part of make test): see docs/performance.md.
+BENCH_PKGS := time wrk nginx-light
+bench-deps:
+	@need=""; for deb in $(BENCH_PKGS); do dpkg -s $$deb >/dev/null 2>&1 || need="$$need $$deb"; done; \
+	if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+bench: deps bench-deps
+	@$(MAKE) --no-print-directory dsguard $(BUILD)/bench/yaml_floor
+	sh bench/run.sh
 
 # Regenerates docs/rules.md from the rule table.
 docs: dsguard

@@ -66,6 +66,16 @@ typedef int (*ds_document_cb)(void *data, ds_document *doc);
  * memory failed. */
 int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags);
 
+/* Decides from a document's top-level `kind` (NULL when it has none)
+ * whether the caller needs the document whole. */
+typedef bool (*ds_kind_filter)(const char *kind);
+
+/* As ds_yaml_load(), but a document whose kind `wanted` refuses is handed
+ * over as {"kind": KIND} alone (or {} without a kind), with no positions:
+ * converting only what is needed keeps reading close to parsing speed. */
+int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
+			  ds_diag_list *diags);
+
 /* Releases doc and everything it owns. */
 void ds_document_free(ds_document *doc);
 

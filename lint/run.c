@@ -250,6 +250,12 @@ static void check_object(struct run *r, const ds_document *doc, const cJSON *obj
 		check_daemonset(r, doc, obj);
 }
 
+/* Only DaemonSets and lists (which may hold them) are read whole. */
+static bool needs_whole_document(const char *kind)
+{
+	return kind && (!strcmp(kind, "DaemonSet") || is_list_kind(kind));
+}
+
 static int on_document(void *data, ds_document *doc)
 {
 	struct run *r = data;
@@ -368,7 +374,7 @@ static void lint_source(struct run *r, struct input *in)
 	}
 	r->text = buf;
 	r->text_len = len;
-	ds_yaml_load(buf, len, on_document, r, &diags);
+	ds_yaml_load_filtered(buf, len, needs_whole_document, on_document, r, &diags);
 	add_parse_problems(r, &diags, buf);
 	ds_diag_list_free(&diags);
 	if (r->edits.count)

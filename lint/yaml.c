@@ -239,11 +239,43 @@ static void retire(struct converter *c, cJSON *item)
 		c->failed = true;
 }
 
-/* Adds key: value to obj; a repeated key replaces the earlier value and
- * warns. */
-static void put_member(struct converter *c, cJSON *obj, const char *key, cJSON *value, yaml_node_t *key_node)
+/* The keys of one large mapping, so that spotting a repeated key stays
+ * linear in the mapping's size. Open addressing over borrowed strings. */
+struct key_set {
+	const char **slots;
+	size_t mask;
+};
+
+/* Mappings with more pairs than this get a key_set. */
+#define KEY_SET_MIN 16
+
+static size_t key_hash(const char *s)
 {
-	cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
+	size_t h = 14695981039346656037u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+/* Adds key; returns true when it was there already. */
+static bool key_set_add(struct key_set *set, const char *key)
+{
+	size_t i = key_hash(key) & set->mask;
+
+	for (; set->slots[i]; i = (i + 1) & set->mask)
+		if (!strcmp(set->slots[i], key))
+			return true;
+	set->slots[i] = key;
+	return false;
+}
+
+/* Adds key: value to obj; a repeated key replaces the earlier value and
+ * warns. `seen` (NULL for small mappings) tracks the keys so far. */
+static void put_member(struct converter *c, cJSON *obj, const char *key, cJSON *value, yaml_node_t *key_node,
+		       struct key_set *seen)
+{
+	cJSON *old = seen && !key_set_add(seen, key) ? NULL : cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	if (old) {
 		ds_diag_add(c->diags, mark_pos(key_node->start_mark), false,
@@ -294,9 +326,20 @@ static cJSON *convert_mapping(struct converter *c, yaml_node_t *node, int depth,
 {
 	cJSON *obj = cJSON_CreateObject();
 	yaml_node_pair_t *pair;
+	size_t pairs = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+	struct key_set seen = {NULL, 0};
 
-	if (!obj)
+	if (pairs > KEY_SET_MIN) {
+		size_t cap = 64;
+		while (cap < pairs * 2)
+			cap *= 2;
+		seen.slots = calloc(cap, sizeof(*seen.slots));
+		seen.mask = cap - 1;
+	}
+	if (!obj || (pairs > KEY_SET_MIN && !seen.slots)) {
+		cJSON_Delete(obj);
 		return fail(c, node->start_mark, "out of memory");
+	}
 	for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top && !c->failed; pair++) {
 		yaml_node_t *key = yaml_document_get_node(c->yaml, pair->key);
 		const char *text = key_text(key);
@@ -310,11 +353,12 @@ static cJSON *convert_mapping(struct converter *c, yaml_node_t *node, int depth,
 		value = convert_node(c, pair->value, depth + 1, anchor_line, mark_pos(key->start_mark));
 		if (!value)
 			break;
-		put_member(c, obj, text, value, key);
+		put_member(c, obj, text, value, key, seen.slots ? &seen : NULL);
 	}
 	for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top && !c->failed; pair++)
 		if (is_merge_key(yaml_document_get_node(c->yaml, pair->key)))
 			apply_merge(c, obj, pair->value, depth, anchor_line);
+	free(seen.slots);
 	if (c->failed) {
 		cJSON_Delete(obj);
 		return NULL;
@@ -399,12 +443,54 @@ static void parser_error(yaml_parser_t *p, const char *buf, size_t len, ds_diag_
 		ds_diag_add(diags, pos, true, "%s", problem);
 }
 
+/* Finds the top-level kind of a document without converting it. Returns
+ * false when that cannot be told (the root has a merge key, or kind is not
+ * a scalar); else true with *kind set (NULL: no kind). */
+static bool peek_kind(yaml_document_t *yaml, const char **kind)
+{
+	yaml_node_t *root = yaml_document_get_root_node(yaml);
+
+	*kind = NULL;
+	if (root->type != YAML_MAPPING_NODE)
+		return true;
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *key = yaml_document_get_node(yaml, p->key);
+		yaml_node_t *value = yaml_document_get_node(yaml, p->value);
+		if (is_merge_key(key))
+			return false;
+		if (key->type != YAML_SCALAR_NODE || strcmp((const char *)key->data.scalar.value, "kind"))
+			continue;
+		if (value->type != YAML_SCALAR_NODE)
+			return false;
+		*kind = (const char *)value->data.scalar.value; /* a repeated key: the last wins */
+	}
+	return true;
+}
+
+/* Hands cb a document that stands for an unwanted one: its kind alone. */
+static int deliver_kind_only(const char *kind, ds_document_cb cb, void *data, ds_diag_list *diags)
+{
+	ds_document *doc = calloc(1, sizeof(*doc));
+
+	if (doc)
+		doc->root = cJSON_CreateObject();
+	if (!doc || !doc->root || (kind && !cJSON_AddStringToObject(doc->root, "kind", kind))) {
+		ds_document_free(doc);
+		return ds_diag_add(diags, (ds_pos){0, 0}, true, "out of memory"), -1;
+	}
+	return cb(data, doc);
+}
+
 /* Converts one loaded document and hands it to cb. Returns 0 or -1. */
-static int deliver(yaml_document_t *yaml, ds_document_cb cb, void *data, ds_diag_list *diags)
+static int deliver(yaml_document_t *yaml, ds_kind_filter wanted, ds_document_cb cb, void *data,
+		   ds_diag_list *diags)
 {
 	struct converter c = {.yaml = yaml, .diags = diags};
 	size_t nodes = (size_t)(yaml->nodes.top - yaml->nodes.start);
+	const char *kind;
 
+	if (wanted && peek_kind(yaml, &kind) && !wanted(kind))
+		return deliver_kind_only(kind, cb, data, diags);
 	c.doc = calloc(1, sizeof(*c.doc));
 	c.seen = calloc(nodes ? nodes : 1, 1);
 	if (c.doc)
@@ -425,6 +511,12 @@ static int deliver(yaml_document_t *yaml, ds_document_cb cb, void *data, ds_diag
 
 int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags)
 {
+	return ds_yaml_load_filtered(buf, len, NULL, cb, data, diags);
+}
+
+int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
+			  ds_diag_list *diags)
+{
 	yaml_parser_t parser;
 	int rc = 0;
 
@@ -442,7 +534,7 @@ int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_
 			yaml_document_delete(&yaml);
 			break;
 		}
-		rc = deliver(&yaml, cb, data, diags);
+		rc = deliver(&yaml, wanted, cb, data, diags);
 		yaml_document_delete(&yaml);
 	}
 	yaml_parser_delete(&parser);

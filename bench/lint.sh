@@ -1,0 +1,51 @@
+#!/bin/sh
+# Linter benchmark: dsguard lint --format json against two floors measured
+# in the same run, over trees made from the real-world corpus:
+#   cat          - the I/O floor (read every byte)
+#   yaml_floor   - libyaml's event parser alone (the floor of any YAML linter)
+# Prints a Markdown table: median wall time of RUNS runs and peak RSS.
+# Usage: bench/lint.sh   (env: DSGUARD_BIN, YAML_FLOOR, CORPUS, RUNS, SIZES_MB)
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${DSGUARD_BIN:-$root/dsguard}
+floor=${YAML_FLOOR:-$root/build/bench/yaml_floor}
+corpus=${CORPUS:-$(dirname "$root")/shared/corpus/realworld}
+runs=${RUNS:-5}
+sizes=${SIZES_MB:-"10 100 1000"}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# measure NAME COMMAND...: median seconds and the peak RSS (KiB) of RUNS runs.
+measure() {
+	name=$1; shift
+	for i in $(seq "$runs"); do
+		/usr/bin/time -q -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || [ $? -le 2 ]
+		cat "$work/t"
+	done | sort -n | awk -v n="$runs" -v name="$name" \
+		'{ t[NR] = $1; if ($2 > rss) rss = $2 } END { printf "%s %s %d\n", name, t[int((n + 1) / 2)], rss }'
+}
+
+row() { # label tree files
+	label=$1 tree=$2
+	find "$tree" -type f | sort >"$work/list"
+	files=$(wc -l <"$work/list")
+	mb=$(du -sm "$tree" | cut -f1)
+	cat_r=$(measure cat sh -c "find '$tree' -type f -print0 | xargs -0 cat")
+	yaml_r=$(measure yaml sh -c "'$floor' <'$work/list'")
+	one=$(measure j1 "$bin" lint --format json --jobs 1 "$tree")
+	two=$(measure j2 "$bin" lint --format json --jobs 2 "$tree")
+	echo "$label $files $mb $cat_r $yaml_r $one $two" | awk '{
+		printf "| %s | %d | %d | %.2f s | %.2f s | %.2f s, %.1f MB | %.2f s, %.1f MB | %.2fx | %.2fx | %.2fx |\n",
+			$1, $2, $3, $5, $8, $11, $12 / 1024, $14, $15 / 1024, $11 / $8, $11 / $5, $11 / $14 }'
+}
+
+echo "| tree | files | MB | cat | libyaml parse | dsguard -j1 (time, peak RSS) | dsguard -j2 | j1 / libyaml | j1 / cat | speed-up j1 -> j2 |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+"$root/bench/gen-tree.sh" "$corpus" "$work/files" 1 20000 >/dev/null
+row "20k-files" "$work/files"
+rm -rf "$work/files"
+for mb in $sizes; do
+	"$root/bench/gen-tree.sh" "$corpus" "$work/t$mb" "$mb" >/dev/null
+	row "${mb}MB" "$work/t$mb"
+	rm -rf "$work/t$mb"
+done
