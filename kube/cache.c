@@ -260,6 +260,10 @@ static enum watch_end watch_outcome(kube_cache *c, int rc, const kube_response *
 		return WATCH_RELIST;
 	if (rc == STREAM_ERROR)
 		return WATCH_BROKEN;
+	if (rc == KUBE_STREAM_TOO_LONG) {
+		cache_log(c, KUBE_LOG_WARN, "watch: %s; listing again", error);
+		return WATCH_RELIST;
+	}
 	if (rc < 0) {
 		if (!stopping(c))
 			cache_log(c, KUBE_LOG_WARN, "watch: %s", error ? error : "out of memory");

@@ -361,16 +361,18 @@ int kube_stream(kube_client *client, const char *path, size_t max_line, long tim
 
 	memset(out, 0, sizeof(*out));
 	kube_lines_free(&s.lines);
-	if (s.rc > 0 && error) {
-		free(*error);
-		*error = NULL;
-	}
-	if (s.rc > 0)
+	if (s.rc > 0) {
+		if (error) {
+			free(*error);
+			*error = NULL;
+		}
 		rc = s.rc;
-	else if (s.rc < 0)
-		rc = kube_fail(error, "%s%s: a watch event over %zu bytes", client->cfg.server, path, max_line);
-	else if (rc == 0 && body_to_response(&s.other, status, out) < 0)
+	} else if (s.rc < 0) {
+		kube_fail(error, "%s%s: a line over %zu bytes", client->cfg.server, path, max_line);
+		rc = KUBE_STREAM_TOO_LONG;
+	} else if (rc == 0 && body_to_response(&s.other, status, out) < 0) {
 		rc = kube_fail(error, "out of memory");
+	}
 	free(s.other.data);
 	return rc;
 }

@@ -145,11 +145,15 @@ double kube_now(void);
 
 /* ---- requests (client.c) ---- */
 
+/* What kube_stream() returns when a line is over its bound. */
+#define KUBE_STREAM_TOO_LONG (-2)
+
 /* Streams GET path: calls on_line for each line of a 2xx body (each line at
  * most max_line bytes). A non-2xx answer's body is kept (bounded) in
  * *out. Returns 0 when the stream ended (out->status tells how it began),
- * a non-zero value returned by on_line, or -1 with *error set (connection,
- * over-long line, timeout of `timeout` seconds, cancelled). */
+ * a positive value returned by on_line (which stops the stream), or with
+ * *error set: KUBE_STREAM_TOO_LONG for a line over the bound, -1 for
+ * anything else (connection, timeout of `timeout` seconds, cancelled). */
 int kube_stream(kube_client *client, const char *path, size_t max_line, long timeout,
 		int (*on_line)(void *data, const char *line, size_t len), void *data,
 		kube_response *out, char **error);
