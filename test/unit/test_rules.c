@@ -610,6 +610,7 @@ static unsigned exempt_mask(struct fixture *f, const char *ignore)
 		if (ev.findings[i].exempt)
 			mask |= 1u << ev.findings[i].rule->index;
 	ds_evaluation_free(&ev);
+	f->ctx.namespaces = NULL; /* lookup lives on this stack frame */
 	return mask;
 }
 

@@ -46,6 +46,57 @@ struct loaded {
 	int rc;
 };
 
+/* What a test still holds when an assertion ends it early; the teardown
+ * releases it so that a failing test does not also leak. (Tests keep their
+ * struct loaded in static storage, which outlives the early end.) */
+static struct loaded *held_loads[4];
+static void *held_mem[4];
+
+static void hold_load(struct loaded *l)
+{
+	for (size_t i = 0; i < 4; i++)
+		if (!held_loads[i] || held_loads[i] == l) {
+			held_loads[i] = l;
+			return;
+		}
+}
+
+/* Returns p, released by the teardown unless the test frees it with
+ * drop(). */
+static void *hold(void *p)
+{
+	assert_non_null(p);
+	for (size_t i = 0; i < 4; i++)
+		if (!held_mem[i]) {
+			held_mem[i] = p;
+			return p;
+		}
+	fail_msg("too many held blocks");
+	return p;
+}
+
+static void drop(void *p)
+{
+	for (size_t i = 0; i < 4; i++)
+		if (held_mem[i] == p)
+			held_mem[i] = NULL;
+	free(p);
+}
+
+static void release(struct loaded *l);
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		if (held_loads[i])
+			release(held_loads[i]);
+		free(held_mem[i]);
+		held_mem[i] = NULL;
+	}
+	return 0;
+}
+
 static int collect(void *data, ds_document *doc)
 {
 	struct loaded *l = data;
@@ -61,6 +112,7 @@ static int collect(void *data, ds_document *doc)
 static void load_n(const char *text, size_t len, struct loaded *l)
 {
 	memset(l, 0, sizeof(*l));
+	hold_load(l);
 	l->rc = ds_yaml_load(text, len, collect, l, &l->diags);
 }
 
@@ -75,6 +127,9 @@ static void release(struct loaded *l)
 		ds_document_free(l->docs[i]);
 	ds_diag_list_free(&l->diags);
 	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < 4; i++)
+		if (held_loads[i] == l)
+			held_loads[i] = NULL;
 }
 
 /* Loads text that must be one document without any diagnostic. */
@@ -158,7 +213,7 @@ static const char block_text[] =
 
 static void test_block_positions(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one(block_text, &l);
 
 	(void)state;
@@ -182,7 +237,7 @@ static void test_block_positions(void **state)
 
 static void test_indentless_sequence_positions(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("items:\n- a\n- b: 1\n  c: 2\n", &l);
 
 	(void)state;
@@ -209,7 +264,7 @@ static const char json_text[] =
 
 static void test_json_positions(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one(json_text, &l);
 
 	(void)state;
@@ -229,7 +284,7 @@ static void test_json_positions(void **state)
 
 static void test_json_minified_and_tabs(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc;
 
 	(void)state;
@@ -255,7 +310,7 @@ static void test_json_minified_and_tabs(void **state)
 
 static void test_flow_positions(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("a: [x, {b: 1, c: [2]}]\nd: {e: f}\n", &l);
 
 	(void)state;
@@ -270,7 +325,7 @@ static void test_flow_positions(void **state)
 
 static void test_utf8_columns_count_characters(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	/* "é" and "日本" are 2 and 6 bytes but 1 and 2 characters */
 	ds_document *doc = load_one("a: {é: 1, b: 2}\n日本: {c: d}\n", &l);
 
@@ -282,7 +337,7 @@ static void test_utf8_columns_count_characters(void **state)
 
 static void test_block_scalars(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("a: |\n  line1\n  line2\nb: >\n  x\n  y\nc: |-\n  z\n", &l);
 
 	(void)state;
@@ -300,13 +355,15 @@ static void test_block_scalars(void **state)
 static cJSON *value_of(const char *text)
 {
 	char buf[256];
-	struct loaded l;
+	static struct loaded l;
 	cJSON *copy;
 
 	snprintf(buf, sizeof(buf), "v: %s\n", text);
 	load(buf, &l);
-	if (l.rc != 0 || l.count != 1)
+	if (l.rc != 0 || l.count != 1) {
+		release(&l);
 		fail_msg("v: %s does not load", text);
+	}
 	copy = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(l.docs[0]->root, "v"), 1);
 	release(&l);
 	assert_non_null(copy);
@@ -316,39 +373,43 @@ static cJSON *value_of(const char *text)
 static void want_bool(const char *text, bool want)
 {
 	cJSON *v = value_of(text);
+	bool ok = cJSON_IsBool(v) && cJSON_IsTrue(v) == want;
 
-	if (!cJSON_IsBool(v) || cJSON_IsTrue(v) != want)
-		fail_msg("%s: want %s", text, want ? "true" : "false");
 	cJSON_Delete(v);
+	if (!ok)
+		fail_msg("%s: want %s", text, want ? "true" : "false");
 }
 
 static void want_null(const char *text)
 {
 	cJSON *v = value_of(text);
+	bool ok = cJSON_IsNull(v);
 
-	if (!cJSON_IsNull(v))
-		fail_msg("'%s': want null", text);
 	cJSON_Delete(v);
+	if (!ok)
+		fail_msg("'%s': want null", text);
 }
 
 static void want_number(const char *text, double want)
 {
 	cJSON *v = value_of(text);
+	bool ok = cJSON_IsNumber(v) && v->valuedouble == want;
+	const char *type = cJSON_IsNumber(v) ? "number" : cJSON_IsString(v) ? "string" : "other";
+	double got = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
 
-	if (!cJSON_IsNumber(v) || v->valuedouble != want)
-		fail_msg("%s: want the number %.17g, got %s %.17g", text, want,
-			 cJSON_IsNumber(v) ? "number" : cJSON_IsString(v) ? "string" : "other",
-			 cJSON_IsNumber(v) ? v->valuedouble : 0.0);
 	cJSON_Delete(v);
+	if (!ok)
+		fail_msg("%s: want the number %.17g, got %s %.17g", text, want, type, got);
 }
 
 static void want_string(const char *text, const char *want)
 {
 	cJSON *v = value_of(text);
+	bool ok = cJSON_IsString(v) && !strcmp(v->valuestring, want);
 
-	if (!cJSON_IsString(v) || strcmp(v->valuestring, want))
-		fail_msg("%s: want the string \"%s\"", text, want);
 	cJSON_Delete(v);
+	if (!ok)
+		fail_msg("%s: want the string \"%s\"", text, want);
 }
 
 static void test_scalars_booleans(void **state)
@@ -432,9 +493,10 @@ static void test_scalars_infinity_and_nan_not_numbers(void **state)
 	static const char *const words[] = {".inf", "-.inf", "+.inf", ".Inf", ".NaN", ".nan", ".NAN"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		cJSON *v = value_of(words[i]);
-		if (cJSON_IsNumber(v))
-			fail_msg("%s became a number", words[i]);
+		bool number = cJSON_IsNumber(v);
 		cJSON_Delete(v);
+		if (number)
+			fail_msg("%s became a number", words[i]);
 	}
 }
 
@@ -449,7 +511,7 @@ static void test_scalars_explicit_tags(void **state)
 
 static void test_keys_resolved(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("yes: a\n\"no\": b\nOFF: c\n1: d\n", &l);
 
 	(void)state;
@@ -463,7 +525,7 @@ static void test_keys_resolved(void **state)
 
 static void test_keys_numbers_as_kubectl(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("0x10: a\n", &l);
 
 	(void)state;
@@ -486,7 +548,7 @@ static const char anchor_text[] =
 
 static void test_anchors_and_aliases(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one(anchor_text, &l);
 	const ds_node_info *info;
 
@@ -514,7 +576,7 @@ static void test_anchors_and_aliases(void **state)
 
 static void test_merge_explicit_keys_win(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one(anchor_text, &l);
 	const ds_node_info *info;
 
@@ -532,7 +594,7 @@ static void test_merge_explicit_keys_win(void **state)
 
 static void test_merge_list_earlier_wins(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("m:\n  <<: [{a: 1}, {a: 2, c: 3}]\n  d: 4\n", &l);
 
 	(void)state;
@@ -545,7 +607,7 @@ static void test_merge_list_earlier_wins(void **state)
 
 static void test_merge_after_explicit_key_as_kubectl(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("b: &b {a: 1, c: 2}\nm:\n  a: 9\n  <<: *b\n", &l);
 
 	(void)state;
@@ -558,7 +620,7 @@ static void test_merge_after_explicit_key_as_kubectl(void **state)
 
 static void test_anchor_line_for_alias_before_merge(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	/* the anchor is defined inside the merge value, the alias after it */
 	ds_document *doc = load_one("m:\n  <<: &b {a: 1}\n  c: *b\n", &l);
 
@@ -572,7 +634,7 @@ static void test_anchor_line_for_alias_before_merge(void **state)
 
 static void test_merge_of_non_mapping_is_error(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	load("m:\n  <<: 5\n", &l);
@@ -584,7 +646,7 @@ static void test_merge_of_non_mapping_is_error(void **state)
 
 static void test_recursive_alias_is_error(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	load("a: &x [1, *x]\n", &l);
@@ -602,7 +664,7 @@ static void test_recursive_alias_is_error(void **state)
 
 static void test_repeated_key_last_wins(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc;
 
 	(void)state;
@@ -623,7 +685,7 @@ static void test_repeated_key_last_wins(void **state)
 
 static void test_repeated_key_nested_and_spelled_differently(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc;
 
 	(void)state;
@@ -645,7 +707,7 @@ static void test_repeated_key_nested_and_spelled_differently(void **state)
 
 static void test_repeated_key_warned_once_through_aliases(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	/* one repeated key in the text is one warning, however often an alias
@@ -663,7 +725,7 @@ static void test_repeated_key_warned_once_through_aliases(void **state)
 
 static void test_repeated_key_in_json(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	load("{\"a\": 1,\n \"a\": 2}", &l);
@@ -679,7 +741,7 @@ static void test_repeated_key_in_json(void **state)
 
 static void test_bom(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("\xEF\xBB\xBF" "a: 1\nb: x\n", &l);
 
 	(void)state;
@@ -694,7 +756,7 @@ static void test_bom(void **state)
 
 static void test_crlf(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("a: 1\r\nb:\r\n  c: x\r\n  d: |\r\n    t1\r\n    t2\r\ne: [1,\r\n  2]\r\n", &l);
 
 	(void)state;
@@ -709,7 +771,7 @@ static void test_crlf(void **state)
 
 static void test_multiple_documents(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	load("a: 1\n---\nb: 2\n---\nkind: X\nc: [3]\n...\n", &l);
@@ -725,7 +787,7 @@ static void test_multiple_documents(void **state)
 
 static void test_empty_documents(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	size_t objects = 0;
 
 	(void)state;
@@ -757,7 +819,7 @@ static void test_empty_documents(void **state)
 
 static void test_non_mapping_roots(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	load("- a\n- b\n---\njust text\n---\n42\n", &l);
@@ -790,7 +852,7 @@ static void test_callback_stops(void **state)
 
 static void test_length_not_nul(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	static const char text[] = "a: 1\nb: 2\n";
 
 	(void)state;
@@ -806,7 +868,7 @@ static void test_length_not_nul(void **state)
 
 static void test_locate(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one(block_text, &l);
 	unsigned anchor = 99;
 	ds_pos p;
@@ -841,7 +903,7 @@ static void test_locate(void **state)
 
 static void test_locate_missing_template_spec(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("kind: DaemonSet\nspec:\n  selector: {}\n  template:\n    metadata: {}\n", &l);
 	ds_pos p;
 
@@ -854,7 +916,7 @@ static void test_locate_missing_template_spec(void **state)
 
 static void test_locate_in_a_list_item(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("kind: List\nitems:\n- kind: DaemonSet\n  spec:\n    template:\n      spec: {}\n", &l);
 	const cJSON *res = ds_pointer_get(doc->root, "/items/0");
 	ds_pos p;
@@ -871,7 +933,7 @@ static void test_locate_in_a_list_item(void **state)
 
 static void test_locate_through_alias(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	ds_document *doc = load_one("x: &pod\n  restartPolicy: Never\nspec:\n  template:\n    spec: *pod\n", &l);
 	unsigned anchor = 0;
 	ds_pos p;
@@ -888,15 +950,18 @@ static void test_locate_through_alias(void **state)
 
 static void expect_error_at(const char *text, size_t len, unsigned line, unsigned column, const char *words)
 {
-	struct loaded l;
+	static struct loaded l;
 	const ds_diag *d;
 
 	load_n(text, len ? len : strlen(text), &l);
 	assert_int_equal(l.rc, -1);
 	d = first_error(&l);
-	if (d->pos.line != line || d->pos.column != column || (words && !strstr(d->message, words)))
-		fail_msg("error at %u:%u \"%s\", want %u:%u with \"%s\"", d->pos.line, d->pos.column, d->message, line,
-			 column, words ? words : "");
+	if (d->pos.line != line || d->pos.column != column || (words && !strstr(d->message, words))) {
+		char got[512];
+		snprintf(got, sizeof(got), "%u:%u \"%s\"", d->pos.line, d->pos.column, d->message);
+		release(&l);
+		fail_msg("error at %s, want %u:%u with \"%s\"", got, line, column, words ? words : "");
+	}
 	release(&l);
 }
 
@@ -921,7 +986,7 @@ static void test_error_truncated(void **state)
 
 static void test_error_documents_before_are_kept(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	load("a: 1\n---\nb: [\n", &l);
@@ -965,7 +1030,7 @@ static void test_error_invalid_utf8_after_bom(void **state)
 
 static void test_error_nul_byte(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	load_n("a: b\0c\n", 7, &l);
@@ -977,7 +1042,7 @@ static void test_error_nul_byte(void **state)
 /* "[" x n then "]" x n, or a block sequence nested n deep on one line. */
 static char *nested(int n, bool flow)
 {
-	char *buf = malloc((size_t)n * 2 + 8);
+	char *buf = hold(malloc((size_t)n * 2 + 8));
 	char *w = buf;
 
 	assert_non_null(buf);
@@ -1001,7 +1066,7 @@ static char *nested(int n, bool flow)
 
 static void test_nesting_within_limit(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	char *text = nested(500, true);
 
 	(void)state;
@@ -1009,13 +1074,13 @@ static void test_nesting_within_limit(void **state)
 	assert_int_equal(l.rc, 0);
 	assert_int_equal(l.count, 1);
 	release(&l);
-	free(text);
+	drop(text);
 	text = nested(500, false);
 	load(text, &l);
 	assert_int_equal(l.rc, 0);
 	assert_int_equal(l.count, 1);
 	release(&l);
-	free(text);
+	drop(text);
 }
 
 static void test_nesting_too_deep(void **state)
@@ -1026,7 +1091,7 @@ static void test_nesting_too_deep(void **state)
 	for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
 		for (int flow = 0; flow < 2; flow++) {
 			char *text = nested(depths[i], flow);
-			struct loaded l;
+			static struct loaded l;
 			const ds_diag *d;
 			load(text, &l);
 			assert_int_equal(l.rc, -1);
@@ -1038,7 +1103,7 @@ static void test_nesting_too_deep(void **state)
 			assert_int_equal(d->pos.line, 1);
 			assert_int_equal(d->pos.column, flow ? DS_YAML_MAX_DEPTH + 2 : 2 * (DS_YAML_MAX_DEPTH + 1) + 1);
 			release(&l);
-			free(text);
+			drop(text);
 		}
 	}
 }
@@ -1048,7 +1113,7 @@ static void test_nesting_too_deep(void **state)
 static double nesting_seconds(int n, bool flow)
 {
 	char *text = nested(n, flow);
-	struct loaded l;
+	static struct loaded l;
 	clock_t t0 = clock();
 	double secs;
 
@@ -1056,7 +1121,7 @@ static double nesting_seconds(int n, bool flow)
 	secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
 	assert_int_equal(l.rc, -1);
 	release(&l);
-	free(text);
+	drop(text);
 	return secs;
 }
 
@@ -1066,7 +1131,9 @@ static void test_nesting_refused_in_linear_time(void **state)
 
 	(void)state;
 	if (RUNNING_ON_VALGRIND) {
-		skip();
+		/* timing means nothing there (and cmocka's skip() reads as a
+		 * failure to TAP consumers that ignore the directive) */
+		print_message("# timing not checked under valgrind\n");
 		return;
 	}
 	/* 60,000 levels are 120 kB of text: refusing them must not take
@@ -1082,8 +1149,8 @@ static void test_nesting_deep_mappings(void **state)
 	/* a: then a: one space deeper on each line */
 	int n = DS_YAML_MAX_DEPTH + 50;
 	size_t cap = (size_t)n * (size_t)(n + 4) + 16, used = 0;
-	char *text = malloc(cap);
-	struct loaded l;
+	char *text = hold(malloc(cap));
+	static struct loaded l;
 
 	(void)state;
 	assert_non_null(text);
@@ -1094,13 +1161,13 @@ static void test_nesting_deep_mappings(void **state)
 	/* the mapping at depth limit+1 starts on line limit+2 */
 	assert_int_equal(first_error(&l)->pos.line, DS_YAML_MAX_DEPTH + 2);
 	release(&l);
-	free(text);
+	drop(text);
 }
 
 /* A "billion laughs" document of `levels` levels of 10 aliases each. */
 static char *alias_bomb(int levels)
 {
-	char *buf = malloc(4096);
+	char *buf = hold(malloc(4096));
 	size_t n = 0;
 
 	assert_non_null(buf);
@@ -1116,7 +1183,7 @@ static char *alias_bomb(int levels)
 
 static void test_alias_bomb(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	char *text = alias_bomb(10);
 	clock_t t0 = clock();
 
@@ -1127,12 +1194,12 @@ static void test_alias_bomb(void **state)
 	assert_int_equal(l.count, 0);
 	assert_non_null(strstr(first_error(&l)->message, "alias"));
 	release(&l);
-	free(text);
+	drop(text);
 }
 
 static void test_alias_bomb_error_points_at_an_alias(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	char *text = alias_bomb(10);
 
 	(void)state;
@@ -1140,16 +1207,18 @@ static void test_alias_bomb_error_points_at_an_alias(void **state)
 	assert_int_equal(l.rc, -1);
 	/* the budget runs out while expanding an alias: lines 2-10 hold the
 	 * aliases, line 1 only the anchored strings */
-	if (first_error(&l)->pos.line < 2 || first_error(&l)->pos.line > 10)
-		fail_msg("alias bomb reported at %u:%u, not on a line with aliases", first_error(&l)->pos.line,
-			 first_error(&l)->pos.column);
-	release(&l);
-	free(text);
+	{
+		ds_pos at = first_error(&l)->pos;
+		release(&l);
+		drop(text);
+		if (at.line < 2 || at.line > 10)
+			fail_msg("alias bomb reported at %u:%u, not on a line with aliases", at.line, at.column);
+	}
 }
 
 static void test_alias_small_is_fine(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	char *text = alias_bomb(4); /* 10^4 strings: within the budget */
 
 	(void)state;
@@ -1158,15 +1227,15 @@ static void test_alias_small_is_fine(void **state)
 	assert_int_equal(cJSON_GetArraySize(ds_pointer_get(l.docs[0]->root, "/a3")), 10);
 	assert_string_equal(string_at(l.docs[0], "/a3/9/9/9/9"), "lol");
 	release(&l);
-	free(text);
+	drop(text);
 }
 
 static void test_alias_budget_is_per_document(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 	char *one = alias_bomb(4);
 	size_t len = strlen(one);
-	char *text = malloc(len * 30 + 200);
+	char *text = hold(malloc(len * 30 + 200));
 	size_t n = 0;
 
 	(void)state;
@@ -1181,13 +1250,13 @@ static void test_alias_budget_is_per_document(void **state)
 	assert_int_equal(l.rc, 0);
 	assert_int_equal(l.count, 30);
 	release(&l);
-	free(one);
-	free(text);
+	drop(one);
+	drop(text);
 }
 
 static void test_non_scalar_key(void **state)
 {
-	struct loaded l;
+	static struct loaded l;
 
 	(void)state;
 	load("? [a, b]\n: 1\n", &l);
@@ -1216,62 +1285,64 @@ static void test_diag_add(void **state)
 	ds_document_free(NULL);
 }
 
+#define TEST(fn) cmocka_unit_test_teardown(fn, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_block_positions),
-		cmocka_unit_test(test_indentless_sequence_positions),
-		cmocka_unit_test(test_json_positions),
-		cmocka_unit_test(test_json_minified_and_tabs),
-		cmocka_unit_test(test_flow_positions),
-		cmocka_unit_test(test_utf8_columns_count_characters),
-		cmocka_unit_test(test_block_scalars),
-		cmocka_unit_test(test_scalars_booleans),
-		cmocka_unit_test(test_scalars_nulls),
-		cmocka_unit_test(test_scalars_numbers),
-		cmocka_unit_test(test_scalars_number_prefixes_as_kubectl),
-		cmocka_unit_test(test_scalars_infinity_and_nan_not_numbers),
-		cmocka_unit_test(test_scalars_explicit_tags),
-		cmocka_unit_test(test_keys_resolved),
-		cmocka_unit_test(test_keys_numbers_as_kubectl),
-		cmocka_unit_test(test_anchors_and_aliases),
-		cmocka_unit_test(test_merge_explicit_keys_win),
-		cmocka_unit_test(test_merge_list_earlier_wins),
-		cmocka_unit_test(test_merge_after_explicit_key_as_kubectl),
-		cmocka_unit_test(test_anchor_line_for_alias_before_merge),
-		cmocka_unit_test(test_merge_of_non_mapping_is_error),
-		cmocka_unit_test(test_recursive_alias_is_error),
-		cmocka_unit_test(test_repeated_key_last_wins),
-		cmocka_unit_test(test_repeated_key_nested_and_spelled_differently),
-		cmocka_unit_test(test_repeated_key_warned_once_through_aliases),
-		cmocka_unit_test(test_repeated_key_in_json),
-		cmocka_unit_test(test_bom),
-		cmocka_unit_test(test_crlf),
-		cmocka_unit_test(test_multiple_documents),
-		cmocka_unit_test(test_empty_documents),
-		cmocka_unit_test(test_non_mapping_roots),
-		cmocka_unit_test(test_callback_stops),
-		cmocka_unit_test(test_length_not_nul),
-		cmocka_unit_test(test_locate),
-		cmocka_unit_test(test_locate_missing_template_spec),
-		cmocka_unit_test(test_locate_in_a_list_item),
-		cmocka_unit_test(test_locate_through_alias),
-		cmocka_unit_test(test_error_tab_indentation),
-		cmocka_unit_test(test_error_truncated),
-		cmocka_unit_test(test_error_documents_before_are_kept),
-		cmocka_unit_test(test_error_invalid_utf8),
-		cmocka_unit_test(test_error_invalid_utf8_after_bom),
-		cmocka_unit_test(test_error_nul_byte),
-		cmocka_unit_test(test_nesting_within_limit),
-		cmocka_unit_test(test_nesting_too_deep),
-		cmocka_unit_test(test_nesting_refused_in_linear_time),
-		cmocka_unit_test(test_nesting_deep_mappings),
-		cmocka_unit_test(test_alias_bomb),
-		cmocka_unit_test(test_alias_bomb_error_points_at_an_alias),
-		cmocka_unit_test(test_alias_small_is_fine),
-		cmocka_unit_test(test_alias_budget_is_per_document),
-		cmocka_unit_test(test_non_scalar_key),
-		cmocka_unit_test(test_diag_add),
+		TEST(test_block_positions),
+		TEST(test_indentless_sequence_positions),
+		TEST(test_json_positions),
+		TEST(test_json_minified_and_tabs),
+		TEST(test_flow_positions),
+		TEST(test_utf8_columns_count_characters),
+		TEST(test_block_scalars),
+		TEST(test_scalars_booleans),
+		TEST(test_scalars_nulls),
+		TEST(test_scalars_numbers),
+		TEST(test_scalars_number_prefixes_as_kubectl),
+		TEST(test_scalars_infinity_and_nan_not_numbers),
+		TEST(test_scalars_explicit_tags),
+		TEST(test_keys_resolved),
+		TEST(test_keys_numbers_as_kubectl),
+		TEST(test_anchors_and_aliases),
+		TEST(test_merge_explicit_keys_win),
+		TEST(test_merge_list_earlier_wins),
+		TEST(test_merge_after_explicit_key_as_kubectl),
+		TEST(test_anchor_line_for_alias_before_merge),
+		TEST(test_merge_of_non_mapping_is_error),
+		TEST(test_recursive_alias_is_error),
+		TEST(test_repeated_key_last_wins),
+		TEST(test_repeated_key_nested_and_spelled_differently),
+		TEST(test_repeated_key_warned_once_through_aliases),
+		TEST(test_repeated_key_in_json),
+		TEST(test_bom),
+		TEST(test_crlf),
+		TEST(test_multiple_documents),
+		TEST(test_empty_documents),
+		TEST(test_non_mapping_roots),
+		TEST(test_callback_stops),
+		TEST(test_length_not_nul),
+		TEST(test_locate),
+		TEST(test_locate_missing_template_spec),
+		TEST(test_locate_in_a_list_item),
+		TEST(test_locate_through_alias),
+		TEST(test_error_tab_indentation),
+		TEST(test_error_truncated),
+		TEST(test_error_documents_before_are_kept),
+		TEST(test_error_invalid_utf8),
+		TEST(test_error_invalid_utf8_after_bom),
+		TEST(test_error_nul_byte),
+		TEST(test_nesting_within_limit),
+		TEST(test_nesting_too_deep),
+		TEST(test_nesting_refused_in_linear_time),
+		TEST(test_nesting_deep_mappings),
+		TEST(test_alias_bomb),
+		TEST(test_alias_bomb_error_points_at_an_alias),
+		TEST(test_alias_small_is_fine),
+		TEST(test_alias_budget_is_per_document),
+		TEST(test_non_scalar_key),
+		TEST(test_diag_add),
 	};
 
 	return cmocka_run_group_tests_name("yaml", tests, NULL, NULL);
