@@ -154,7 +154,9 @@ static int relist(kube_cache *c)
 		return -1;
 	if (kube_list(c->client, DAEMONSETS_PATH, c->opt.page_limit, c->opt.max_list_bytes, index_items, fresh,
 		      &rv, &gone, &error) < 0 || !*rv) {
-		cache_log(c, KUBE_LOG_WARN, "listing DaemonSets: %s", error ? error : "the list has no resourceVersion");
+		if (!stopping(c))
+			cache_log(c, KUBE_LOG_WARN, "listing DaemonSets: %s",
+				  error ? error : "the list has no resourceVersion");
 		free(error);
 		free(rv);
 		kube_index_free(fresh);

@@ -116,7 +116,9 @@ void kube_response_free(kube_response *r);
  * names its status and the Status message). */
 cJSON *kube_list_daemonsets(kube_client *client, char **error);
 
-typedef enum { KUBE_LOG_DEBUG, KUBE_LOG_INFO, KUBE_LOG_WARN, KUBE_LOG_ERROR } kube_log_level;
+/* INFO: a list completed, the server said 410 Gone. WARN: a request or an
+ * event failed (the cache retries by itself). */
+typedef enum { KUBE_LOG_INFO, KUBE_LOG_WARN } kube_log_level;
 
 /* Receives the cache's log lines (called from the cache's thread). */
 typedef void (*kube_log_fn)(void *data, kube_log_level level, const char *message);

@@ -69,10 +69,24 @@ static kube_client *new_client(const char *url, const char *bearer)
 	return client;
 }
 
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int info_lines;
+
+/* The cache's log lines become TAP comments. */
+static void log_line(void *data, kube_log_level level, const char *message)
+{
+	(void)data;
+	pthread_mutex_lock(&log_lock);
+	info_lines += level == KUBE_LOG_INFO;
+	printf("# kube %s: %s\n", level == KUBE_LOG_INFO ? "info" : "warn", message);
+	fflush(stdout);
+	pthread_mutex_unlock(&log_lock);
+}
+
 static kube_cache *start(const char *url, const kube_cache_options *extra)
 {
 	kube_cache_options opts = {.backoff_initial = 0.05, .backoff_max = 0.2, .page_limit = 2,
-				   .reserve_seconds = 1, .watch_seconds = 30};
+				   .reserve_seconds = 1, .watch_seconds = 30, .log = log_line};
 	char *error = NULL;
 	kube_cache *c;
 
@@ -185,6 +199,9 @@ static void test_sync(void **state)
 	assert_true(st.last_event > 0);
 	assert_true(st.since_last_event >= 0 && st.since_last_event < WAIT_SECONDS);
 	EXPECT_STAT_AT_LEAST(cache, watching, 1);
+	pthread_mutex_lock(&log_lock);
+	assert_true(info_lines > 0); /* "listed 3 DaemonSets ..." */
+	pthread_mutex_unlock(&log_lock);
 }
 
 static void test_watch_events(void **state)
