@@ -1,0 +1,709 @@
+/* test_webhook_review.c - the AdmissionReview codec: both API versions, uid
+ * echo, each rule allowed / denied / patched, warnings and their limits,
+ * dryRun, UPDATE, DELETE, other kinds, exemptions, DS003 and bad requests. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "webhook/internal.h"
+
+/* The tests link every library object, cli/ included, but not cli/main.c,
+ * which defines this; a weak stand-in yields to a real definition. */
+__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...);
+__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	(void)cmd;
+	(void)fmt;
+	return 2;
+}
+
+#define UID "705ab4f5-6393-11e8-b7cc-42010a800002"
+#define API_V1_NAME "admission.k8s.io/v1"
+
+/* Parses JSON written with single quotes (each ' becomes "). */
+static cJSON *json(const char *text)
+{
+	char *copy = strdup(text);
+	cJSON *doc;
+
+	for (char *p = copy; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	doc = cJSON_Parse(copy);
+	free(copy);
+	assert_non_null(doc);
+	return doc;
+}
+
+/* A DaemonSet in namespace `ns` whose pod spec is `spec` (single-quoted JSON). */
+static cJSON *daemonset(const char *ns, const char *spec)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+		 "{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':{'name':'fluentd','namespace':'%s'},"
+		 "'spec':{'selector':{'matchLabels':{'app':'f'}},'template':{'metadata':{'labels':{'app':'f'}},"
+		 "'spec':%s}}}",
+		 ns, spec);
+	return json(text);
+}
+
+/* An AdmissionReview of `api` for `op` on object (taken; may be NULL),
+ * with oldObject (taken; may be NULL). Returns its JSON text (free it). */
+static char *request(const char *api, const char *op, cJSON *object, cJSON *old)
+{
+	cJSON *doc = cJSON_CreateObject(), *req = cJSON_AddObjectToObject(doc, "request"), *kind;
+	char *text;
+
+	cJSON_AddStringToObject(doc, "apiVersion", api);
+	cJSON_AddStringToObject(doc, "kind", "AdmissionReview");
+	cJSON_AddStringToObject(req, "uid", UID);
+	kind = cJSON_AddObjectToObject(req, "kind");
+	cJSON_AddStringToObject(kind, "group", "apps");
+	cJSON_AddStringToObject(kind, "version", "v1");
+	cJSON_AddStringToObject(kind, "kind", "DaemonSet");
+	cJSON_AddStringToObject(req, "namespace", "logging");
+	cJSON_AddStringToObject(req, "name", "fluentd");
+	cJSON_AddStringToObject(req, "operation", op);
+	cJSON_AddItemToObject(req, "object", object ? object : cJSON_CreateNull());
+	cJSON_AddItemToObject(req, "oldObject", old ? old : cJSON_CreateNull());
+	cJSON_AddBoolToObject(req, "dryRun", false);
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	return text;
+}
+
+/* Reviews text; checks the envelope of a 200 answer and returns the parsed
+ * answer (delete it). The result stays in *r (free it). */
+static cJSON *review(const char *text, ds_review_mode mode, const ds_config *cfg, const ds_namespace_lookup *ns,
+		     ds_review_result *r)
+{
+	cJSON *doc;
+
+	assert_int_equal(ds_review(text, strlen(text), mode, cfg, ns, r), 0);
+	assert_int_equal(r->status, 200);
+	doc = cJSON_Parse(r->body);
+	assert_non_null(doc);
+	assert_string_equal(cJSON_GetObjectItem(doc, "kind")->valuestring, "AdmissionReview");
+	assert_string_equal(ds_pointer_get(doc, "/response/uid")->valuestring, UID);
+	assert_true(cJSON_IsBool(ds_pointer_get(doc, "/response/allowed")));
+	return doc;
+}
+
+/* Reviews a request made of its parts with the default config. */
+static cJSON *review_parts(const char *api, const char *op, cJSON *object, cJSON *old, ds_review_mode mode,
+			   const ds_config *cfg, ds_review_result *r)
+{
+	char *text = request(api, op, object, old);
+	cJSON *doc = review(text, mode, cfg, NULL, r);
+
+	free(text);
+	return doc;
+}
+
+static bool allowed(const cJSON *doc)
+{
+	return cJSON_IsTrue(ds_pointer_get(doc, "/response/allowed"));
+}
+
+static const char *message(const cJSON *doc)
+{
+	const cJSON *m = ds_pointer_get(doc, "/response/status/message");
+	return cJSON_IsString(m) ? m->valuestring : "";
+}
+
+static int warning_count(const cJSON *doc)
+{
+	return cJSON_GetArraySize(ds_pointer_get(doc, "/response/warnings"));
+}
+
+/* The decoded JSONPatch of an answer, or NULL when it has none. */
+static cJSON *patch_of(const cJSON *doc)
+{
+	const cJSON *b64 = ds_pointer_get(doc, "/response/patch");
+	unsigned char *raw;
+	size_t len;
+	int n;
+	cJSON *patch;
+
+	if (!b64)
+		return NULL;
+	assert_string_equal(ds_pointer_get(doc, "/response/patchType")->valuestring, "JSONPatch");
+	len = strlen(b64->valuestring);
+	raw = calloc(len + 1, 1);
+	n = EVP_DecodeBlock(raw, (const unsigned char *)b64->valuestring, (int)len);
+	assert_true(n > 0);
+	patch = cJSON_Parse((char *)raw);
+	free(raw);
+	assert_true(cJSON_IsArray(patch));
+	return patch;
+}
+
+static void config_with_default(ds_config *cfg, const char *def)
+{
+	ds_config_init(cfg);
+	cfg->rules[DS_RULE_PRIORITY_CLASS].default_value = strdup(def);
+}
+
+static void test_v1_denies_every_failed_rule(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{'restartPolicy':'OnFailure'}"), NULL,
+			   DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_string_equal(cJSON_GetObjectItem(doc, "apiVersion")->valuestring, "admission.k8s.io/v1");
+	assert_false(allowed(doc));
+	assert_int_equal(ds_pointer_get(doc, "/response/status/code")->valueint, 403);
+	assert_non_null(strstr(message(doc), "DS001 priority-class"));
+	assert_non_null(strstr(message(doc), "priorityClassName"));
+	assert_non_null(strstr(message(doc), "DS002 restart-policy"));
+	assert_non_null(strstr(message(doc), "restartPolicy"));
+	assert_null(ds_pointer_get(doc, "/response/patch"));
+	assert_false(r.allowed);
+	assert_int_equal(r.findings[DS_RULE_PRIORITY_CLASS], 1);
+	assert_int_equal(r.findings[DS_RULE_RESTART_POLICY], 1);
+	assert_string_equal(r.uid, UID);
+	assert_string_equal(r.namespace, "logging");
+	assert_string_equal(r.name, "fluentd");
+	assert_int_equal(r.operation, DS_OP_CREATE);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_v1beta1_answers_in_v1beta1(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review_parts("admission.k8s.io/v1beta1", "CREATE", daemonset("logging", "{}"), NULL, DS_REVIEW_VALIDATE,
+			   &cfg, &r);
+	assert_string_equal(cJSON_GetObjectItem(doc, "apiVersion")->valuestring, "admission.k8s.io/v1beta1");
+	assert_false(allowed(doc));
+	assert_non_null(strstr(message(doc), "DS001"));
+	assert_null(strstr(message(doc), "DS002"));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_compliant_daemonset_is_allowed_untouched(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review_parts(API_V1_NAME, "CREATE",
+			   daemonset("logging", "{'priorityClassName':'node-agents','restartPolicy':'Always'}"), NULL,
+			   DS_REVIEW_MUTATE, &cfg, &r);
+	assert_true(allowed(doc));
+	assert_null(ds_pointer_get(doc, "/response/patch"));
+	assert_null(ds_pointer_get(doc, "/response/status"));
+	assert_int_equal(warning_count(doc), 0);
+	assert_true(r.daemonset);
+	assert_false(r.patched);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_mutate_patches_both_rules(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *patch;
+
+	(void)state;
+	config_with_default(&cfg, "node-agents");
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{'restartPolicy':'Never'}"), NULL,
+			   DS_REVIEW_MUTATE, &cfg, &r);
+	assert_true(allowed(doc));
+	patch = patch_of(doc);
+	assert_non_null(patch);
+	assert_int_equal(cJSON_GetArraySize(patch), 2);
+	assert_string_equal(ds_pointer_get(patch, "/0/op")->valuestring, "add");
+	assert_string_equal(ds_pointer_get(patch, "/0/path")->valuestring, "/spec/template/spec/priorityClassName");
+	assert_string_equal(ds_pointer_get(patch, "/0/value")->valuestring, "node-agents");
+	assert_string_equal(ds_pointer_get(patch, "/1/op")->valuestring, "replace");
+	assert_string_equal(ds_pointer_get(patch, "/1/path")->valuestring, "/spec/template/spec/restartPolicy");
+	assert_string_equal(ds_pointer_get(patch, "/1/value")->valuestring, "Always");
+	assert_int_equal(warning_count(doc), 2);
+	assert_non_null(strstr(ds_pointer_get(doc, "/response/warnings/0")->valuestring, "patched"));
+	assert_true(r.patched);
+	cJSON_Delete(patch);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+static void test_mutate_adds_missing_pod_spec_as_an_object(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *patch, *object = json("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':{'name':'a',"
+					   "'annotations':{'example.com/a~b':'x'}},'spec':{'template':{}}}");
+
+	(void)state;
+	config_with_default(&cfg, "node~agents/x");
+	doc = review_parts(API_V1_NAME, "CREATE", object, NULL, DS_REVIEW_MUTATE, &cfg, &r);
+	patch = patch_of(doc);
+	assert_int_equal(cJSON_GetArraySize(patch), 1);
+	assert_string_equal(ds_pointer_get(patch, "/0/path")->valuestring, "/spec/template/spec");
+	assert_string_equal(ds_pointer_get(patch, "/0/value/priorityClassName")->valuestring, "node~agents/x");
+	cJSON_Delete(patch);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+static void test_mutate_without_default_denies(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{'restartPolicy':'Never'}"), NULL,
+			   DS_REVIEW_MUTATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_non_null(strstr(message(doc), "DS001"));
+	assert_null(ds_pointer_get(doc, "/response/patch"));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_allowed_list(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	cfg.rules[DS_RULE_PRIORITY_CLASS].allowed.items = calloc(1, sizeof(char *));
+	cfg.rules[DS_RULE_PRIORITY_CLASS].allowed.items[0] = strdup("node-agents");
+	cfg.rules[DS_RULE_PRIORITY_CLASS].allowed.count = 1;
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{'priorityClassName':'other'}"), NULL,
+			   DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_non_null(strstr(message(doc), "allowed"));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+static void test_warning_severity_and_audit_mode_only_warn(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	cfg.rules[DS_RULE_PRIORITY_CLASS].severity = DS_SEVERITY_WARNING;
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{}"), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_true(allowed(doc));
+	assert_int_equal(warning_count(doc), 1);
+	assert_non_null(strstr(ds_pointer_get(doc, "/response/warnings/0")->valuestring, "DS001 priority-class"));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	ds_config_init(&cfg);
+	cfg.enforce = false;
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{'restartPolicy':'Never'}"), NULL,
+			   DS_REVIEW_MUTATE, &cfg, &r);
+	assert_true(allowed(doc));
+	assert_null(ds_pointer_get(doc, "/response/patch"));
+	assert_int_equal(warning_count(doc), 2);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_exemption_is_a_warning(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *object = daemonset("logging", "{'restartPolicy':'Always'}");
+
+	(void)state;
+	ds_config_init(&cfg);
+	cJSON_AddItemToObject(cJSON_GetObjectItem(object, "metadata"), "annotations",
+			      json("{'dsguard.io/ignore':' DS001 , restart-policy'}"));
+	doc = review_parts(API_V1_NAME, "CREATE", cJSON_Duplicate(object, 1), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_true(allowed(doc));
+	assert_int_equal(warning_count(doc), 1);
+	assert_non_null(strstr(ds_pointer_get(doc, "/response/warnings/0")->valuestring, "exempted"));
+	assert_int_equal(r.exempted[DS_RULE_PRIORITY_CLASS], 1);
+	assert_int_equal(r.findings[DS_RULE_PRIORITY_CLASS], 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	cfg.allow_exemption_annotation = false;
+	doc = review_parts(API_V1_NAME, "CREATE", object, NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_false(allowed(doc));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_update_with_untouched_template_only_warns(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *now = daemonset("logging", "{}"), *old = daemonset("logging", "{}");
+
+	(void)state;
+	config_with_default(&cfg, "node-agents");
+	cJSON_AddItemToObject(cJSON_GetObjectItem(now, "metadata"), "labels", json("{'team':'obs'}"));
+	for (int mode = DS_REVIEW_VALIDATE; mode <= DS_REVIEW_MUTATE; mode++) {
+		doc = review_parts(API_V1_NAME, "UPDATE", cJSON_Duplicate(now, 1), cJSON_Duplicate(old, 1),
+				   (ds_review_mode)mode, &cfg, &r);
+		assert_true(allowed(doc));
+		assert_null(ds_pointer_get(doc, "/response/patch"));
+		assert_int_equal(warning_count(doc), 1);
+		assert_non_null(strstr(ds_pointer_get(doc, "/response/warnings/0")->valuestring, "spec.template"));
+		cJSON_Delete(doc);
+		ds_review_result_free(&r);
+	}
+	cJSON_Delete(now);
+	cJSON_Delete(old);
+	ds_config_free(&cfg);
+}
+
+static void test_update_changing_template_is_patched(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *patch;
+
+	(void)state;
+	config_with_default(&cfg, "node-agents");
+	doc = review_parts(API_V1_NAME, "UPDATE", daemonset("logging", "{'hostNetwork':true}"),
+			   daemonset("logging", "{}"), DS_REVIEW_MUTATE, &cfg, &r);
+	assert_true(allowed(doc));
+	patch = patch_of(doc);
+	assert_non_null(patch);
+	cJSON_Delete(patch);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	doc = review_parts(API_V1_NAME, "UPDATE", daemonset("logging", "{'hostNetwork':true}"),
+			   daemonset("logging", "{}"), DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_false(allowed(doc));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+static void test_delete_connect_and_other_kinds_are_allowed_untouched(void **state)
+{
+	static const char *const ops[] = {"DELETE", "CONNECT"};
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	for (int i = 0; i < 2; i++) {
+		doc = review_parts(API_V1_NAME, ops[i], NULL, daemonset("logging", "{}"), DS_REVIEW_MUTATE, &cfg, &r);
+		assert_true(allowed(doc));
+		assert_null(ds_pointer_get(doc, "/response/patch"));
+		assert_null(ds_pointer_get(doc, "/response/warnings"));
+		assert_false(r.daemonset);
+		cJSON_Delete(doc);
+		ds_review_result_free(&r);
+	}
+	doc = review_parts(API_V1_NAME, "CREATE",
+			   json("{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'d'},"
+				"'spec':{'template':{'spec':{'restartPolicy':'Never'}}}}"),
+			   NULL, DS_REVIEW_MUTATE, &cfg, &r);
+	assert_true(allowed(doc));
+	assert_null(ds_pointer_get(doc, "/response/warnings"));
+	assert_false(r.daemonset);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_subresource_is_allowed_untouched(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *req = json("{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{'uid':'" UID "',"
+			  "'operation':'UPDATE','subResource':'status','object':{'apiVersion':'apps/v1',"
+			  "'kind':'DaemonSet','metadata':{'name':'a'},'spec':{'template':{'spec':{}}}}}}");
+	char *text = cJSON_PrintUnformatted(req);
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review(text, DS_REVIEW_VALIDATE, &cfg, NULL, &r);
+	assert_true(allowed(doc));
+	assert_false(r.daemonset);
+	cJSON_Delete(doc);
+	cJSON_Delete(req);
+	free(text);
+	ds_review_result_free(&r);
+}
+
+static void test_dry_run_gives_the_same_answer(void **state)
+{
+	ds_config cfg;
+	ds_review_result r1, r2;
+	char *text = request(API_V1_NAME, "CREATE", daemonset("logging", "{}"), NULL), *dry;
+	cJSON *parsed = cJSON_Parse(text), *doc1, *doc2;
+
+	(void)state;
+	ds_config_init(&cfg);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(parsed, "request"), "dryRun", cJSON_CreateTrue());
+	dry = cJSON_PrintUnformatted(parsed);
+	doc1 = review(text, DS_REVIEW_VALIDATE, &cfg, NULL, &r1);
+	doc2 = review(dry, DS_REVIEW_VALIDATE, &cfg, NULL, &r2);
+	assert_string_equal(r1.body, r2.body);
+	assert_false(r1.dry_run);
+	assert_true(r2.dry_run);
+	cJSON_Delete(doc1);
+	cJSON_Delete(doc2);
+	cJSON_Delete(parsed);
+	free(text);
+	free(dry);
+	ds_review_result_free(&r1);
+	ds_review_result_free(&r2);
+}
+
+/* A namespace lookup where "shared" holds another DaemonSet; counts calls. */
+static int lookups;
+static char *other_in_namespace(void *data, const char *ns, const char *name)
+{
+	(void)data;
+	(void)name;
+	lookups++;
+	return strcmp(ns, "shared") ? NULL : strdup("node-exporter");
+}
+
+static void test_ds003_on_create_only(void **state)
+{
+	ds_namespace_lookup lookup = {other_in_namespace, NULL};
+	const char *spec = "{'priorityClassName':'x'}";
+	ds_config cfg;
+	ds_review_result r;
+	char *text;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	text = request(API_V1_NAME, "CREATE", daemonset("shared", spec), NULL);
+	doc = review(text, DS_REVIEW_VALIDATE, &cfg, &lookup, &r);
+	assert_false(allowed(doc));
+	assert_non_null(strstr(message(doc), "DS003 dedicated-namespace"));
+	assert_non_null(strstr(message(doc), "node-exporter"));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	doc = review(text, DS_REVIEW_VALIDATE, &cfg, NULL, &r);
+	assert_true(allowed(doc));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	free(text);
+
+	lookups = 0;
+	text = request(API_V1_NAME, "UPDATE", daemonset("shared", spec), daemonset("shared", "{}"));
+	doc = review(text, DS_REVIEW_VALIDATE, &cfg, &lookup, &r);
+	assert_true(allowed(doc));
+	assert_int_equal(lookups, 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	free(text);
+}
+
+/* Reviews text and checks it is refused with 400 and a message. */
+static void expect_400(const char *text, const char *words)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	ds_config_init(&cfg);
+	assert_int_equal(ds_review(text, strlen(text), DS_REVIEW_VALIDATE, &cfg, NULL, &r), 0);
+	assert_int_equal(r.status, 400);
+	doc = cJSON_Parse(r.body);
+	assert_int_equal(cJSON_GetObjectItem(doc, "code")->valueint, 400);
+	cJSON_Delete(doc);
+	if (!strstr(r.error, words))
+		fail_msg("error '%s' lacks '%s'", r.error, words);
+	ds_review_result_free(&r);
+}
+
+static void test_bad_requests(void **state)
+{
+	char *deep = malloc(200001);
+
+	(void)state;
+	expect_400("", "empty");
+	expect_400("{\"apiVersion\":", "malformed JSON");
+	expect_400("{} x", "unexpected data");
+	expect_400("[1]", "not a JSON object");
+	expect_400("{\"apiVersion\":\"admission.k8s.io/v2\",\"kind\":\"AdmissionReview\"}", "apiVersion");
+	expect_400("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Pod\"}", "kind");
+	expect_400("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "request");
+	expect_400("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{}}", "uid");
+	expect_400("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"\"}}",
+		   "uid");
+	expect_400("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+		   "\"operation\":\"PATCH\"}}",
+		   "operation");
+	expect_400("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+		   "\"operation\":\"CREATE\"}}",
+		   "request.object");
+	memset(deep, '[', 200000);
+	deep[200000] = '\0';
+	expect_400(deep, "malformed JSON");
+	free(deep);
+}
+
+static void test_body_with_nul_and_no_terminator(void **state)
+{
+	static const char body[] = {'{', '}', '\0', 'x'};
+	ds_config cfg;
+	ds_review_result r;
+
+	(void)state;
+	ds_config_init(&cfg);
+	assert_int_equal(ds_review(body, sizeof(body), DS_REVIEW_VALIDATE, &cfg, NULL, &r), 0);
+	assert_int_equal(r.status, 400);
+	ds_review_result_free(&r);
+}
+
+static void test_long_values_are_cut(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	char spec[2048];
+	char big[1500];
+	cJSON *doc;
+	const char *w;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(spec, sizeof(spec), "{'priorityClassName':'a','restartPolicy':'%s'}", big);
+	ds_config_init(&cfg);
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", spec), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_true(strlen(message(doc)) < 1024);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	cfg.rules[DS_RULE_RESTART_POLICY].severity = DS_SEVERITY_WARNING;
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", spec), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_true(allowed(doc));
+	w = ds_pointer_get(doc, "/response/warnings/0")->valuestring;
+	assert_int_equal(strlen(w), DS_WARNING_MAX);
+	assert_string_equal(w + DS_WARNING_MAX - 3, "...");
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_warnings_limits(void **state)
+{
+	ds_warnings w = {0};
+	char line[300];
+	cJSON *array;
+	size_t total = 0;
+	int n;
+
+	(void)state;
+	memset(line, 'a', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(ds_warnings_add(&w, "%d %s", i, line), 0);
+	array = ds_warnings_to_json(&w);
+	n = cJSON_GetArraySize(array);
+	assert_true(n > 1 && n < 40);
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(cJSON_GetArrayItem(array, i)->valuestring);
+		assert_true(len <= DS_WARNING_MAX);
+		total += len;
+	}
+	assert_true(total <= DS_WARNINGS_TOTAL_MAX);
+	assert_non_null(strstr(cJSON_GetArrayItem(array, n - 1)->valuestring, "more warnings left out"));
+	cJSON_Delete(array);
+	ds_warnings_free(&w);
+}
+
+static void test_text_cut_keeps_utf8_whole(void **state)
+{
+	char text[600] = "";
+	char *cut;
+
+	(void)state;
+	for (int i = 0; i < 200; i++)
+		strcat(text, "\xc3\xa9");
+	cut = ds_text_cut(text, 255);
+	assert_true(strlen(cut) <= 255);
+	assert_string_equal(cut + strlen(cut) - 3, "...");
+	assert_int_equal((strlen(cut) - 3) % 2, 0);
+	free(cut);
+	cut = ds_text_cut("short", 255);
+	assert_string_equal(cut, "short");
+	free(cut);
+}
+
+static void test_base64(void **state)
+{
+	char *b;
+
+	(void)state;
+	b = ds_base64("[{\"op\":\"add\"}]", 14);
+	assert_string_equal(b, "W3sib3AiOiJhZGQifV0=");
+	free(b);
+	b = ds_base64("", 0);
+	assert_string_equal(b, "");
+	free(b);
+}
+
+static void test_operation_names(void **state)
+{
+	(void)state;
+	assert_string_equal(ds_operation_name(DS_OP_CREATE), "CREATE");
+	assert_string_equal(ds_operation_name(DS_OP_CONNECT), "CONNECT");
+	assert_string_equal(ds_operation_name(DS_OP_NONE), "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_v1_denies_every_failed_rule),
+		cmocka_unit_test(test_v1beta1_answers_in_v1beta1),
+		cmocka_unit_test(test_compliant_daemonset_is_allowed_untouched),
+		cmocka_unit_test(test_mutate_patches_both_rules),
+		cmocka_unit_test(test_mutate_adds_missing_pod_spec_as_an_object),
+		cmocka_unit_test(test_mutate_without_default_denies),
+		cmocka_unit_test(test_allowed_list),
+		cmocka_unit_test(test_warning_severity_and_audit_mode_only_warn),
+		cmocka_unit_test(test_exemption_is_a_warning),
+		cmocka_unit_test(test_update_with_untouched_template_only_warns),
+		cmocka_unit_test(test_update_changing_template_is_patched),
+		cmocka_unit_test(test_delete_connect_and_other_kinds_are_allowed_untouched),
+		cmocka_unit_test(test_subresource_is_allowed_untouched),
+		cmocka_unit_test(test_dry_run_gives_the_same_answer),
+		cmocka_unit_test(test_ds003_on_create_only),
+		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_body_with_nul_and_no_terminator),
+		cmocka_unit_test(test_long_values_are_cut),
+		cmocka_unit_test(test_warnings_limits),
+		cmocka_unit_test(test_text_cut_keeps_utf8_whole),
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_operation_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
