@@ -1,7 +1,6 @@
 /* main.c - the dsguard entry point: picks the subcommand. */
 #include "cli/cli.h"
 
-#include <stdarg.h>
 #include <string.h>
 
 struct command {
@@ -29,18 +28,6 @@ static void print_usage(FILE *out)
 	for (size_t i = 0; i < COMMAND_COUNT; i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun 'dsguard COMMAND --help' for the options of a command.\n");
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "dsguard %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nRun 'dsguard %s --help' for usage.\n", cmd);
-	return DS_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)

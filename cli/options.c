@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,4 +168,16 @@ int cli_get_ulong(const struct cli_command *cmd, const struct cli_args *args, in
 				       cmd->options[index].name, max, text);
 	*out = v;
 	return 0;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "dsguard %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'dsguard %s --help' for usage.\n", cmd);
+	return DS_EXIT_USAGE;
 }

@@ -1,24 +1,64 @@
 /* yaml.c - reads YAML and JSON text into cJSON documents with positions,
- * resolving scalars, anchors, aliases and merge keys the way Kubernetes
- * (sigs.k8s.io/yaml over YAML 1.1) does. */
+ * straight from libyaml's event stream, resolving anchors, aliases and
+ * merge keys the way Kubernetes (sigs.k8s.io/yaml over YAML 1.1) does. */
 #include "lint/posmap.h"
+#include "lint/scalar.h"
 #include "rules/rules.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
-/* The state of converting one libyaml document. */
-struct converter {
-	yaml_document_t *yaml;
+/* Mappings with more members than this check repeated keys with a hash set. */
+#define KEY_SET_MIN 16
+
+/* The keys of one large mapping, so that spotting a repeated key stays
+ * linear in the mapping's size. Open addressing over borrowed strings. */
+struct key_set {
+	const char **slots;
+	size_t mask;
+};
+
+/* An anchored node, for the aliases that follow it. */
+struct anchor {
+	char *name;
+	const cJSON *item; /* in the document's tree (or its replaced items) */
+	unsigned line;     /* where the anchored text starts */
+	size_t nodes;      /* how many nodes it holds */
+};
+
+/* A collection being built. */
+struct frame {
+	cJSON *item;
+	bool mapping;
+	yaml_mark_t start;
+	char style;
+	char *anchor;
+	size_t nodes; /* itself and everything in it so far */
+	/* mappings: the key waiting for its value */
+	bool key_pending;
+	char *key;
+	ds_pos key_pos;
+	bool merge; /* the pending key is "<<" */
+	cJSON *merges; /* the values of "<<", merged at the end */
+	struct key_set seen;
+	size_t members;
+};
+
+/* The state of building one document. */
+struct builder {
 	ds_document *doc;
 	ds_diag_list *diags;
-	unsigned char *seen; /* per node: converted once already (so now an alias) */
-	size_t alias_nodes;  /* nodes added by expanding aliases */
+	ds_kind_filter wanted;
+	struct frame stack[DS_YAML_MAX_DEPTH + 1];
+	size_t depth;
+	struct anchor *anchors;
+	size_t anchor_count;
+	size_t alias_nodes;
+	char *skip_kind; /* set when the document is not wanted whole */
+	bool skip;
 	bool failed;
 };
 
@@ -65,189 +105,38 @@ const ds_node_info *ds_document_where(const ds_document *doc, const cJSON *item)
 	return ds_posmap_get(doc->positions, item);
 }
 
+
 static ds_pos mark_pos(yaml_mark_t m)
 {
 	return (ds_pos){(unsigned)m.line + 1, (unsigned)m.column + 1};
 }
 
-/* Records the first error of a conversion at `at`. Returns NULL. */
-static cJSON *fail(struct converter *c, yaml_mark_t at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Records the first error of a document at `at`. */
+static void fail(struct builder *b, yaml_mark_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static cJSON *fail(struct converter *c, yaml_mark_t at, const char *fmt, ...)
+static void fail(struct builder *b, yaml_mark_t at, const char *fmt, ...)
 {
 	char *message = NULL;
 	va_list ap;
 
-	if (!c->failed) {
-		va_start(ap, fmt);
-		if (vasprintf(&message, fmt, ap) < 0)
-			message = NULL;
-		va_end(ap);
-		ds_diag_add(c->diags, mark_pos(at), true, "%s", message ? message : "out of memory");
-		free(message);
-	}
-	c->failed = true;
-	return NULL;
+	if (b->failed)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&message, fmt, ap) < 0)
+		message = NULL;
+	va_end(ap);
+	ds_diag_add(b->diags, mark_pos(at), true, "%s", message ? message : "out of memory");
+	free(message);
+	b->failed = true;
 }
 
-/* YAML 1.1 booleans as go-yaml resolves them. Returns 1 true, 0 false, -1
- * not a boolean. */
-static int resolve_bool(const char *s)
+/* Records that memory ran out (once per document). */
+static void oom(struct builder *b)
 {
-	static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"};
-	static const char *const no[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"};
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (!strcmp(s, yes[i]))
-			return 1;
-		if (!strcmp(s, no[i]))
-			return 0;
-	}
-	return -1;
+	if (!b->failed)
+		ds_diag_add(b->diags, (ds_pos){0, 0}, true, "out of memory");
+	b->failed = true;
 }
-
-static bool is_null_word(const char *s)
-{
-	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
-}
-
-/* Parses s as a YAML 1.1 int (decimal, 0x hex, 0 octal, 0b binary, "_"
- * separators) or float (with .inf/.nan). Returns true and sets *out. */
-static bool resolve_number(const char *s, double *out)
-{
-	char digits[64], *end;
-	size_t n = 0;
-	const char *p = s;
-	int base = 10;
-
-	if (!strcmp(s, ".inf") || !strcmp(s, "+.inf") || !strcmp(s, ".Inf") || !strcmp(s, ".INF") ||
-	    !strcmp(s, "-.inf") || !strcmp(s, "-.Inf") || !strcmp(s, "-.INF") || !strcmp(s, ".nan") ||
-	    !strcmp(s, ".NaN") || !strcmp(s, ".NAN"))
-		return false; /* JSON cannot hold them: kept as strings */
-	if (*p == '-' || *p == '+')
-		digits[n++] = *p++;
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'b')) {
-		base = p[1] == 'x' ? 16 : 2;
-		p += 2;
-	} else if (p[0] == '0' && p[1] && strspn(p, "01234567_") == strlen(p)) {
-		base = 8;
-	}
-	if (!*p)
-		return false;
-	for (; *p && n + 1 < sizeof(digits); p++)
-		if (*p != '_')
-			digits[n++] = *p;
-	if (*p)
-		return false;
-	digits[n] = '\0';
-	errno = 0;
-	if (base != 10 || strspn(digits + (digits[0] == '-' || digits[0] == '+'), "0123456789") ==
-				  strlen(digits + (digits[0] == '-' || digits[0] == '+'))) {
-		long long v = strtoll(digits, &end, base);
-		*out = (double)v;
-		return !*end && errno == 0 && end != digits;
-	}
-	if (strspn(digits, "+-0123456789.eE") != n || !strpbrk(digits, "0123456789"))
-		return false;
-	*out = strtod(digits, &end);
-	return !*end && errno == 0 && isfinite(*out);
-}
-
-/* A scalar node as JSON: quoted and block scalars are strings; plain ones
- * resolve to null, booleans, numbers or strings. */
-static cJSON *convert_scalar(yaml_node_t *node)
-{
-	const char *text = (const char *)node->data.scalar.value;
-	const char *tag = (const char *)node->tag;
-	double number;
-	int b;
-
-	if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || (tag && !strcmp(tag, "!")))
-		return cJSON_CreateString(text);
-	if (tag && !strcmp(tag, YAML_NULL_TAG))
-		return cJSON_CreateNull();
-	if (is_null_word(text))
-		return cJSON_CreateNull();
-	if ((b = resolve_bool(text)) >= 0)
-		return cJSON_CreateBool(b);
-	if (resolve_number(text, &number))
-		return cJSON_CreateNumber(number);
-	return cJSON_CreateString(text);
-}
-
-static cJSON *convert_node(struct converter *c, int index, int depth, unsigned anchor_line, ds_pos key);
-
-/* The style letter of ds_node_info for a node. */
-static char node_style(const yaml_node_t *node)
-{
-	if (node->type == YAML_MAPPING_NODE)
-		return node->data.mapping.style == YAML_FLOW_MAPPING_STYLE ? 'f' : 'b';
-	if (node->type == YAML_SEQUENCE_NODE)
-		return node->data.sequence.style == YAML_FLOW_SEQUENCE_STYLE ? 'f' : 'b';
-	switch (node->data.scalar.style) {
-	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
-		return '\'';
-	case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
-		return '"';
-	case YAML_LITERAL_SCALAR_STYLE:
-		return '|';
-	case YAML_FOLDED_SCALAR_STYLE:
-		return '>';
-	default:
-		return 'p';
-	}
-}
-
-static int record(struct converter *c, const cJSON *item, ds_pos key, yaml_node_t *node, unsigned anchor_line)
-{
-	ds_node_info info = {item, key, mark_pos(node->start_mark), mark_pos(node->end_mark), anchor_line,
-			     node_style(node)};
-	return ds_posmap_put(c->doc->positions, &info);
-}
-
-/* The text of a mapping key as JSON object keys hold it (booleans and nulls
- * spelled as Go's encoder spells them). NULL when the key is no scalar. */
-static const char *key_text(yaml_node_t *key)
-{
-	const char *text;
-	int b;
-
-	if (key->type != YAML_SCALAR_NODE)
-		return NULL;
-	text = (const char *)key->data.scalar.value;
-	if (key->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return text;
-	if ((b = resolve_bool(text)) >= 0)
-		return b ? "true" : "false";
-	return is_null_word(text) ? "null" : text;
-}
-
-static bool is_merge_key(yaml_node_t *key)
-{
-	return key->type == YAML_SCALAR_NODE && key->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	       !strcmp((const char *)key->data.scalar.value, "<<");
-}
-
-/* Keeps a displaced item alive so that positions never point at freed
- * memory that a later item could reuse. */
-static void retire(struct converter *c, cJSON *item)
-{
-	if (!c->doc->replaced)
-		c->doc->replaced = cJSON_CreateArray();
-	if (!c->doc->replaced || !cJSON_AddItemToArray(c->doc->replaced, item))
-		c->failed = true;
-}
-
-/* The keys of one large mapping, so that spotting a repeated key stays
- * linear in the mapping's size. Open addressing over borrowed strings. */
-struct key_set {
-	const char **slots;
-	size_t mask;
-};
-
-/* Mappings with more pairs than this get a key_set. */
-#define KEY_SET_MIN 16
 
 static size_t key_hash(const char *s)
 {
@@ -270,151 +159,341 @@ static bool key_set_add(struct key_set *set, const char *key)
 	return false;
 }
 
-/* Adds key: value to obj; a repeated key replaces the earlier value and
- * warns. `seen` (NULL for small mappings) tracks the keys so far. */
-static void put_member(struct converter *c, cJSON *obj, const char *key, cJSON *value, yaml_node_t *key_node,
-		       struct key_set *seen)
+/* Starts a key set holding obj's members, sized for `expected` keys.
+ * Returns 0 or -1 out of memory. */
+static int key_set_start(struct key_set *set, const cJSON *obj, size_t expected)
 {
-	cJSON *old = seen && !key_set_add(seen, key) ? NULL : cJSON_GetObjectItemCaseSensitive(obj, key);
+	size_t cap = 64;
+
+	while (cap < expected * 2)
+		cap *= 2;
+	set->slots = calloc(cap, sizeof(*set->slots));
+	if (!set->slots)
+		return -1;
+	set->mask = cap - 1;
+	for (const cJSON *m = obj->child; m; m = m->next)
+		key_set_add(set, m->string);
+	return 0;
+}
+
+/* Keeps a displaced item alive, so that positions and anchors never point
+ * at freed memory. */
+static void retire(struct builder *b, cJSON *item)
+{
+	if (!b->doc->replaced)
+		b->doc->replaced = cJSON_CreateArray();
+	if (!b->doc->replaced || !cJSON_AddItemToArray(b->doc->replaced, item)) {
+		cJSON_Delete(item);
+		oom(b);
+	}
+}
+
+/* Whether obj already has key: through the key set once the mapping is
+ * large, else by a walk over its members. */
+static cJSON *existing_member(struct frame *f, const char *key)
+{
+	if (f->seen.slots)
+		return key_set_add(&f->seen, key) ? cJSON_GetObjectItemCaseSensitive(f->item, key) : NULL;
+	if (f->members >= KEY_SET_MIN && key_set_start(&f->seen, f->item, f->members * 2) == 0)
+		return existing_member(f, key);
+	return cJSON_GetObjectItemCaseSensitive(f->item, key);
+}
+
+/* Adds the pending key with value to the mapping of frame f; a repeated key
+ * replaces the earlier value and warns. */
+static void put_member(struct builder *b, struct frame *f, cJSON *value)
+{
+	cJSON *old = existing_member(f, f->key);
 
 	if (old) {
-		ds_diag_add(c->diags, mark_pos(key_node->start_mark), false,
-			    "key \"%s\" is repeated in this mapping; the last value wins", key);
-		cJSON_DetachItemViaPointer(obj, old);
-		retire(c, old);
+		ds_diag_add(b->diags, f->key_pos, false, "key \"%s\" is repeated in this mapping; the last value wins",
+			    f->key);
+		cJSON_DetachItemViaPointer(f->item, old);
+		retire(b, old);
+		f->members--;
 	}
-	if (!cJSON_AddItemToObject(obj, key, value)) {
+	if (!cJSON_AddItemToObject(f->item, f->key, value)) {
 		cJSON_Delete(value);
-		c->failed = true;
+		oom(b);
+		return;
 	}
+	f->members++;
 }
 
-/* Moves into obj each member of src whose key obj lacks (merge keys never
- * override explicit keys, and earlier sources win over later ones). */
-static void merge_from(struct converter *c, cJSON *obj, cJSON *src, yaml_node_t *at)
+/* Gives each item of copy the position of its twin in src, marked as
+ * reached through the anchor at `line`. Recursion is bounded by the
+ * nesting limit. */
+static void copy_positions(struct builder *b, const cJSON *src, cJSON *copy, unsigned line)
+{
+	const ds_node_info *info = ds_posmap_get(b->doc->positions, src);
+	const cJSON *s;
+	cJSON *c;
+
+	if (info) {
+		ds_node_info moved = *info;
+		moved.item = copy;
+		if (!moved.anchor_line)
+			moved.anchor_line = line;
+		if (ds_posmap_put(b->doc->positions, &moved) < 0)
+			oom(b);
+	}
+	for (s = src->child, c = copy->child; s && c; s = s->next, c = c->next)
+		copy_positions(b, s, c, line);
+}
+
+/* A copy of src with positions (see copy_positions). NULL out of memory. */
+static cJSON *copy_with_positions(struct builder *b, const cJSON *src, unsigned line)
+{
+	cJSON *copy = cJSON_Duplicate(src, 1);
+
+	if (copy)
+		copy_positions(b, src, copy, line);
+	return copy;
+}
+
+/* Copies into obj each member of src whose key obj lacks: merged keys
+ * never override explicit ones, and earlier sources win over later ones. */
+static void merge_from(struct builder *b, cJSON *obj, const cJSON *src, yaml_mark_t at)
 {
 	if (!cJSON_IsObject(src)) {
-		fail(c, at->start_mark, "a merge key (<<) needs a mapping or a list of mappings");
-		cJSON_Delete(src);
+		fail(b, at, "a merge key (<<) needs a mapping or a list of mappings");
 		return;
 	}
-	while (src->child) {
-		cJSON *member = cJSON_DetachItemViaPointer(src, src->child);
-		if (cJSON_GetObjectItemCaseSensitive(obj, member->string))
-			retire(c, member);
-		else
-			cJSON_AddItemToObject(obj, member->string, member);
-	}
-	cJSON_Delete(src);
-}
-
-static void apply_merge(struct converter *c, cJSON *obj, int value_index, int depth, unsigned anchor_line)
-{
-	yaml_node_t *value = yaml_document_get_node(c->yaml, value_index);
-
-	if (value->type != YAML_SEQUENCE_NODE) {
-		merge_from(c, obj, convert_node(c, value_index, depth + 1, anchor_line, (ds_pos){0, 0}), value);
-		return;
-	}
-	for (yaml_node_item_t *it = value->data.sequence.items.start; it < value->data.sequence.items.top && !c->failed;
-	     it++)
-		merge_from(c, obj, convert_node(c, *it, depth + 2, anchor_line, (ds_pos){0, 0}),
-			   yaml_document_get_node(c->yaml, *it));
-}
-
-static cJSON *convert_mapping(struct converter *c, yaml_node_t *node, int depth, unsigned anchor_line)
-{
-	cJSON *obj = cJSON_CreateObject();
-	yaml_node_pair_t *pair;
-	size_t pairs = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
-	struct key_set seen = {NULL, 0};
-
-	if (pairs > KEY_SET_MIN) {
-		size_t cap = 64;
-		while (cap < pairs * 2)
-			cap *= 2;
-		seen.slots = calloc(cap, sizeof(*seen.slots));
-		seen.mask = cap - 1;
-	}
-	if (!obj || (pairs > KEY_SET_MIN && !seen.slots)) {
-		cJSON_Delete(obj);
-		return fail(c, node->start_mark, "out of memory");
-	}
-	for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top && !c->failed; pair++) {
-		yaml_node_t *key = yaml_document_get_node(c->yaml, pair->key);
-		const char *text = key_text(key);
-		cJSON *value;
-		if (is_merge_key(key))
+	for (const cJSON *m = src->child; m && !b->failed; m = m->next) {
+		cJSON *copy;
+		if (cJSON_GetObjectItemCaseSensitive(obj, m->string))
 			continue;
-		if (!text) {
-			fail(c, key->start_mark, "a mapping key must be a scalar");
-			break;
+		copy = copy_with_positions(b, m, 0);
+		if (!copy || !cJSON_AddItemToObject(obj, m->string, copy)) {
+			cJSON_Delete(copy);
+			oom(b);
 		}
-		value = convert_node(c, pair->value, depth + 1, anchor_line, mark_pos(key->start_mark));
-		if (!value)
-			break;
-		put_member(c, obj, text, value, key, seen.slots ? &seen : NULL);
 	}
-	for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top && !c->failed; pair++)
-		if (is_merge_key(yaml_document_get_node(c->yaml, pair->key)))
-			apply_merge(c, obj, pair->value, depth, anchor_line);
-	free(seen.slots);
-	if (c->failed) {
-		cJSON_Delete(obj);
-		return NULL;
-	}
-	return obj;
 }
 
-static cJSON *convert_sequence(struct converter *c, yaml_node_t *node, int depth, unsigned anchor_line)
+/* Applies a mapping's "<<" values, in order, once its own keys are known. */
+static void apply_merges(struct builder *b, struct frame *f)
 {
-	cJSON *arr = cJSON_CreateArray();
+	for (const cJSON *v = f->merges ? f->merges->child : NULL; v && !b->failed; v = v->next) {
+		if (!cJSON_IsArray(v)) {
+			merge_from(b, f->item, v, f->start);
+			continue;
+		}
+		for (const cJSON *el = v->child; el && !b->failed; el = el->next)
+			merge_from(b, f->item, el, f->start);
+	}
+	if (f->merges)
+		retire(b, f->merges);
+	f->merges = NULL;
+}
 
-	if (!arr)
-		return fail(c, node->start_mark, "out of memory");
-	for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
-		cJSON *item = convert_node(c, *it, depth + 1, anchor_line, (ds_pos){0, 0});
-		if (!item || !cJSON_AddItemToArray(arr, item)) {
+/* Keeps the value of a "<<" key until the mapping ends. */
+static void add_merge(struct builder *b, struct frame *f, cJSON *value)
+{
+	if (!f->merges)
+		f->merges = cJSON_CreateArray();
+	if (!f->merges || !cJSON_AddItemToArray(f->merges, value)) {
+		cJSON_Delete(value);
+		oom(b);
+	}
+}
+
+static void add_anchor(struct builder *b, char *name, const cJSON *item, unsigned line, size_t nodes)
+{
+	struct anchor *grown = realloc(b->anchors, sizeof(*grown) * (b->anchor_count + 1));
+
+	if (!grown) {
+		free(name);
+		oom(b);
+		return;
+	}
+	b->anchors = grown;
+	grown[b->anchor_count++] = (struct anchor){name, item, line, nodes};
+}
+
+/* Whether this value of the root mapping tells that the document is not
+ * wanted whole: its kind is one the filter refuses. */
+static bool unwanted_kind(struct builder *b, const struct frame *top, const cJSON *value)
+{
+	if (!b->wanted || b->depth != 1 || !top->mapping || strcmp(top->key, "kind") || !cJSON_IsString(value))
+		return false;
+	if (b->wanted(value->valuestring))
+		return false;
+	b->skip_kind = strdup(value->valuestring);
+	b->skip = true;
+	if (!b->skip_kind)
+		oom(b);
+	return true;
+}
+
+/* Places a finished node: records its position (the key comes from the
+ * mapping it goes into), its anchor, and adds it to its parent, or makes
+ * it the root. Takes item and anchor. */
+static void attach(struct builder *b, cJSON *item, ds_node_info info, char *anchor, size_t nodes)
+{
+	struct frame *top = b->depth ? &b->stack[b->depth - 1] : NULL;
+
+	if (!item) {
+		free(anchor);
+		oom(b);
+		return;
+	}
+	info.item = item;
+	info.key = top && top->mapping ? top->key_pos : (ds_pos){0, 0};
+	if (ds_posmap_put(b->doc->positions, &info) < 0)
+		oom(b);
+	if (anchor)
+		add_anchor(b, anchor, item, info.value.line, nodes);
+	if (!top) {
+		cJSON_Delete(b->doc->root);
+		b->doc->root = item;
+		return;
+	}
+	top->nodes += nodes;
+	if (!top->mapping) {
+		if (!cJSON_AddItemToArray(top->item, item)) {
 			cJSON_Delete(item);
-			cJSON_Delete(arr);
-			return NULL;
+			oom(b);
 		}
+		return;
 	}
-	return arr;
+	if (unwanted_kind(b, top, item))
+		cJSON_Delete(item);
+	else if (top->merge)
+		add_merge(b, top, item);
+	else
+		put_member(b, top, item);
+	free(top->key);
+	top->key = NULL;
+	top->key_pending = false;
 }
 
-/* Converts node `index` (and all below it) to cJSON and records where each
- * item came from. A node converted before is reached through an alias: its
- * items carry the anchor's line and count against the alias budget.
- * Returns NULL (with a diagnostic) on error. */
-static cJSON *convert_node(struct converter *c, int index, int depth, unsigned anchor_line, ds_pos key)
+static char scalar_style(yaml_scalar_style_t style)
 {
-	yaml_node_t *node = yaml_document_get_node(c->yaml, index);
-	cJSON *item = NULL;
-
-	if (!node)
-		return fail(c, (yaml_mark_t){0}, "broken document");
-	if (depth > DS_YAML_MAX_DEPTH)
-		return fail(c, node->start_mark, "nesting is deeper than %d levels", DS_YAML_MAX_DEPTH);
-	if (c->seen[index - 1] && !anchor_line)
-		anchor_line = (unsigned)node->start_mark.line + 1;
-	c->seen[index - 1] = 1;
-	if (anchor_line && ++c->alias_nodes > DS_YAML_MAX_ALIAS_NODES)
-		return fail(c, node->start_mark, "aliases expand to more than %d nodes (an alias bomb?)",
-			    DS_YAML_MAX_ALIAS_NODES);
-	if (node->type == YAML_SCALAR_NODE)
-		item = convert_scalar(node);
-	else if (node->type == YAML_SEQUENCE_NODE)
-		item = convert_sequence(c, node, depth, anchor_line);
-	else if (node->type == YAML_MAPPING_NODE)
-		item = convert_mapping(c, node, depth, anchor_line);
-	if (!item)
-		return c->failed ? NULL : fail(c, node->start_mark, "out of memory");
-	if (record(c, item, key, node, anchor_line) < 0) {
-		cJSON_Delete(item);
-		return fail(c, node->start_mark, "out of memory");
+	switch (style) {
+	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+		return '\'';
+	case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+		return '"';
+	case YAML_LITERAL_SCALAR_STYLE:
+		return '|';
+	case YAML_FOLDED_SCALAR_STYLE:
+		return '>';
+	default:
+		return 'p';
 	}
-	return item;
+}
+
+/* Whether the next node would be a mapping key: keys must be scalars. */
+static bool expects_key(const struct builder *b)
+{
+	return b->depth && b->stack[b->depth - 1].mapping && !b->stack[b->depth - 1].key_pending;
+}
+
+static void on_scalar(struct builder *b, yaml_event_t *ev)
+{
+	const char *text = (const char *)ev->data.scalar.value;
+	yaml_scalar_style_t style = ev->data.scalar.style;
+	char *anchor = ev->data.scalar.anchor ? strdup((const char *)ev->data.scalar.anchor) : NULL;
+	ds_node_info info = {NULL, {0, 0}, mark_pos(ev->start_mark), mark_pos(ev->end_mark), 0, scalar_style(style)};
+
+	if (expects_key(b)) {
+		struct frame *top = &b->stack[b->depth - 1];
+		free(anchor);
+		top->key = strdup(ds_yaml_key_text(text, style));
+		top->key_pos = mark_pos(ev->start_mark);
+		top->key_pending = true;
+		top->merge = style == YAML_PLAIN_SCALAR_STYLE && !strcmp(text, "<<");
+		if (!top->key)
+			oom(b);
+		return;
+	}
+	attach(b, ds_yaml_scalar(text, style, (const char *)ev->data.scalar.tag), info, anchor, 1);
+}
+
+static void on_start(struct builder *b, yaml_event_t *ev, bool mapping)
+{
+	const yaml_char_t *anchor = mapping ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
+	bool flow = mapping ? ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
+			    : ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
+	struct frame *f;
+
+	if (expects_key(b)) {
+		fail(b, ev->start_mark, "a mapping key must be a scalar");
+		return;
+	}
+	if (b->depth >= DS_YAML_MAX_DEPTH) {
+		fail(b, ev->start_mark, "nesting is deeper than %d levels", DS_YAML_MAX_DEPTH);
+		return;
+	}
+	f = &b->stack[b->depth++];
+	memset(f, 0, sizeof(*f));
+	f->item = mapping ? cJSON_CreateObject() : cJSON_CreateArray();
+	f->mapping = mapping;
+	f->start = ev->start_mark;
+	f->style = flow ? 'f' : 'b';
+	f->anchor = anchor ? strdup((const char *)anchor) : NULL;
+	f->nodes = 1;
+	if (!f->item || (anchor && !f->anchor))
+		oom(b);
+}
+
+static void free_frame(struct frame *f)
+{
+	cJSON_Delete(f->item);
+	cJSON_Delete(f->merges);
+	free(f->anchor);
+	free(f->key);
+	free(f->seen.slots);
+}
+
+static void on_end(struct builder *b, yaml_event_t *ev)
+{
+	struct frame f = b->stack[--b->depth];
+	ds_node_info info = {NULL, {0, 0}, mark_pos(f.start), mark_pos(ev->end_mark), 0, f.style};
+
+	if (f.mapping)
+		apply_merges(b, &f);
+	free(f.key);
+	free(f.seen.slots);
+	attach(b, f.item, info, f.anchor, f.nodes);
+}
+
+static const struct anchor *find_anchor(const struct builder *b, const char *name)
+{
+	for (size_t i = b->anchor_count; i-- > 0;)
+		if (!strcmp(b->anchors[i].name, name))
+			return &b->anchors[i];
+	return NULL;
+}
+
+/* An alias: a copy of the anchored node, counted against the alias budget
+ * (an "alias bomb" stops here instead of filling memory). */
+static void on_alias(struct builder *b, yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	const struct anchor *a = find_anchor(b, name);
+	const ds_node_info *src;
+	ds_node_info info;
+
+	if (!a) {
+		fail(b, ev->start_mark, "found undefined alias \"%s\"", name);
+		return;
+	}
+	if (expects_key(b)) {
+		fail(b, ev->start_mark, "an alias cannot be a mapping key here");
+		return;
+	}
+	b->alias_nodes += a->nodes;
+	if (b->alias_nodes > DS_YAML_MAX_ALIAS_NODES) {
+		fail(b, ev->start_mark, "aliases expand to more than %d nodes (an alias bomb?)",
+		     DS_YAML_MAX_ALIAS_NODES);
+		return;
+	}
+	src = ds_posmap_get(b->doc->positions, a->item);
+	info = src ? *src : (ds_node_info){0};
+	info.anchor_line = a->line;
+	attach(b, copy_with_positions(b, a->item, a->line), info, NULL, a->nodes);
 }
 
 /* Turns libyaml's error into a diagnostic with the best position it has:
@@ -443,70 +522,77 @@ static void parser_error(yaml_parser_t *p, const char *buf, size_t len, ds_diag_
 		ds_diag_add(diags, pos, true, "%s", problem);
 }
 
-/* Finds the top-level kind of a document without converting it. Returns
- * false when that cannot be told (the root has a merge key, or kind is not
- * a scalar); else true with *kind set (NULL: no kind). */
-static bool peek_kind(yaml_document_t *yaml, const char **kind)
+/* Releases what building a document left behind: open frames, anchors. */
+static void builder_reset(struct builder *b)
 {
-	yaml_node_t *root = yaml_document_get_root_node(yaml);
-
-	*kind = NULL;
-	if (root->type != YAML_MAPPING_NODE)
-		return true;
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-		yaml_node_t *key = yaml_document_get_node(yaml, p->key);
-		yaml_node_t *value = yaml_document_get_node(yaml, p->value);
-		if (is_merge_key(key))
-			return false;
-		if (key->type != YAML_SCALAR_NODE || strcmp((const char *)key->data.scalar.value, "kind"))
-			continue;
-		if (value->type != YAML_SCALAR_NODE)
-			return false;
-		*kind = (const char *)value->data.scalar.value; /* a repeated key: the last wins */
-	}
-	return true;
+	while (b->depth)
+		free_frame(&b->stack[--b->depth]);
+	for (size_t i = 0; i < b->anchor_count; i++)
+		free(b->anchors[i].name);
+	free(b->anchors);
+	free(b->skip_kind);
+	ds_document_free(b->doc);
+	b->doc = NULL;
+	b->anchors = NULL;
+	b->anchor_count = 0;
+	b->alias_nodes = 0;
+	b->skip_kind = NULL;
+	b->skip = false;
 }
 
-/* Hands cb a document that stands for an unwanted one: its kind alone. */
-static int deliver_kind_only(const char *kind, ds_document_cb cb, void *data, ds_diag_list *diags)
+static int start_document(struct builder *b)
 {
-	ds_document *doc = calloc(1, sizeof(*doc));
-
-	if (doc)
-		doc->root = cJSON_CreateObject();
-	if (!doc || !doc->root || (kind && !cJSON_AddStringToObject(doc->root, "kind", kind))) {
-		ds_document_free(doc);
-		return ds_diag_add(diags, (ds_pos){0, 0}, true, "out of memory"), -1;
+	b->doc = calloc(1, sizeof(*b->doc));
+	if (b->doc)
+		b->doc->positions = ds_posmap_new();
+	if (!b->doc || !b->doc->positions) {
+		oom(b);
+		return -1;
 	}
+	return 0;
+}
+
+/* Hands the finished document to cb: whole, or as {"kind": KIND} alone
+ * when it was not wanted whole. Returns cb's answer, or -1. */
+static int finish_document(struct builder *b, ds_document_cb cb, void *data)
+{
+	ds_document *doc = b->doc;
+
+	if (b->skip) {
+		cJSON_Delete(doc->root);
+		doc->root = cJSON_CreateObject();
+		if (!doc->root || !cJSON_AddStringToObject(doc->root, "kind", b->skip_kind)) {
+			oom(b);
+			return -1;
+		}
+	}
+	b->doc = NULL;
 	return cb(data, doc);
 }
 
-/* Converts one loaded document and hands it to cb. Returns 0 or -1. */
-static int deliver(yaml_document_t *yaml, ds_kind_filter wanted, ds_document_cb cb, void *data,
-		   ds_diag_list *diags)
+/* Builds from one event of a document's content. */
+static void on_event(struct builder *b, yaml_event_t *ev)
 {
-	struct converter c = {.yaml = yaml, .diags = diags};
-	size_t nodes = (size_t)(yaml->nodes.top - yaml->nodes.start);
-	const char *kind;
-
-	if (wanted && peek_kind(yaml, &kind) && !wanted(kind))
-		return deliver_kind_only(kind, cb, data, diags);
-	c.doc = calloc(1, sizeof(*c.doc));
-	c.seen = calloc(nodes ? nodes : 1, 1);
-	if (c.doc)
-		c.doc->positions = ds_posmap_new();
-	if (!c.doc || !c.seen || !c.doc->positions) {
-		ds_document_free(c.doc);
-		free(c.seen);
-		return ds_diag_add(diags, (ds_pos){0, 0}, true, "out of memory"), -1;
+	if (b->skip)
+		return;
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		on_scalar(b, ev);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		on_start(b, ev, ev->type == YAML_MAPPING_START_EVENT);
+		break;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		on_end(b, ev);
+		break;
+	case YAML_ALIAS_EVENT:
+		on_alias(b, ev);
+		break;
+	default:
+		break;
 	}
-	c.doc->root = convert_node(&c, 1, 0, 0, (ds_pos){0, 0});
-	free(c.seen);
-	if (!c.doc->root) {
-		ds_document_free(c.doc);
-		return -1;
-	}
-	return cb(data, c.doc);
 }
 
 int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags)
@@ -517,28 +603,36 @@ int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_
 int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
 			  ds_diag_list *diags)
 {
+	struct builder b = {.diags = diags, .wanted = wanted};
 	yaml_parser_t parser;
+	yaml_event_t ev;
+	bool done = false;
 	int rc = 0;
 
 	if (!yaml_parser_initialize(&parser))
 		return ds_diag_add(diags, (ds_pos){0, 0}, true, "out of memory"), -1;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	while (rc == 0) {
-		yaml_document_t yaml;
-		if (!yaml_parser_load(&parser, &yaml)) {
+	while (!done && rc == 0 && !b.failed) {
+		if (!yaml_parser_parse(&parser, &ev)) {
 			parser_error(&parser, buf, len, diags);
 			rc = -1;
 			break;
 		}
-		if (!yaml_document_get_root_node(&yaml)) {
-			yaml_document_delete(&yaml);
-			break;
+		if (ev.type == YAML_STREAM_END_EVENT)
+			done = true;
+		else if (ev.type == YAML_DOCUMENT_START_EVENT)
+			rc = start_document(&b);
+		else if (ev.type == YAML_DOCUMENT_END_EVENT && !b.failed) {
+			rc = finish_document(&b, cb, data);
+			builder_reset(&b);
+		} else {
+			on_event(&b, &ev);
 		}
-		rc = deliver(&yaml, wanted, cb, data, diags);
-		yaml_document_delete(&yaml);
+		yaml_event_delete(&ev);
 	}
+	builder_reset(&b);
 	yaml_parser_delete(&parser);
-	return rc;
+	return rc < 0 || b.failed ? -1 : 0;
 }
 
 ds_pos ds_document_locate(const ds_document *doc, const cJSON *resource, const char *pointer,

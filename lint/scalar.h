@@ -1,0 +1,18 @@
+/* scalar.h - private to lint/: how a YAML scalar reads as JSON. */
+#ifndef DSGUARD_LINT_SCALAR_H
+#define DSGUARD_LINT_SCALAR_H
+
+#include <cjson/cJSON.h>
+#include <yaml.h>
+
+/* The JSON value of a scalar: quoted and block scalars are strings; plain
+ * ones resolve to null, booleans (yes/no/on/off too), numbers (decimal,
+ * 0x, octal, 0b) or strings. A new item, or NULL out of memory. */
+cJSON *ds_yaml_scalar(const char *text, yaml_scalar_style_t style, const char *tag);
+
+/* A scalar mapping key as JSON object keys hold it: booleans and nulls
+ * spelled "true", "false", "null" as Go's encoder writes them. Borrowed
+ * from text or static. */
+const char *ds_yaml_key_text(const char *text, yaml_scalar_style_t style);
+
+#endif
