@@ -138,9 +138,10 @@ static void install(kube_cache *c, kube_index *fresh, char *rv)
 	c->stats.relists += c->stats.lists > 0;
 	c->stats.lists++;
 	c->stats.synced = true;
+	c->stats.last_event = time(NULL);
+	c->last_event_mono = kube_now();
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mu);
-	touch(c);
 }
 
 /* Lists every DaemonSet. Returns 0 when the index was replaced, else -1. */
