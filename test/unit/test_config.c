@@ -14,16 +14,6 @@
 
 #include "lint/lint.h"
 
-/* The tests link every library object, cli/ included, but not cli/main.c,
- * which defines this; a weak stand-in yields to a real definition. */
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...);
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	(void)cmd;
-	(void)fmt;
-	return 2;
-}
-
 /* Per test: a scratch directory, the config under test, its error. */
 struct fixture {
 	char dir[256];

@@ -12,16 +12,6 @@
 
 #include "rules/rules.h"
 
-/* The tests link every library object, cli/ included, but not cli/main.c,
- * which defines this; a weak stand-in yields to a real definition. */
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...);
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	(void)cmd;
-	(void)fmt;
-	return 2;
-}
-
 /* Parses JSON written with single quotes (each ' becomes "). The caller
  * deletes the result. */
 static cJSON *json(const char *text)

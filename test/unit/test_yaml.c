@@ -26,16 +26,6 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-/* The tests link every library object, cli/ included, but not cli/main.c,
- * which defines this; a weak stand-in yields to a real definition. */
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...);
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	(void)cmd;
-	(void)fmt;
-	return 2;
-}
-
 #define MAX_DOCS 64
 
 /* What one ds_yaml_load call produced. */
@@ -1083,6 +1073,26 @@ static void test_nesting_within_limit(void **state)
 	drop(text);
 }
 
+static void test_nesting_limit_exact(void **state)
+{
+	static struct loaded l;
+	char *text;
+
+	(void)state;
+	for (int flow = 0; flow < 2; flow++) {
+		text = nested(DS_YAML_MAX_DEPTH, flow);
+		load(text, &l);
+		assert_int_equal(l.rc, 0);
+		release(&l);
+		drop(text);
+		text = nested(DS_YAML_MAX_DEPTH + 1, flow);
+		load(text, &l);
+		assert_int_equal(l.rc, -1);
+		release(&l);
+		drop(text);
+	}
+}
+
 static void test_nesting_too_deep(void **state)
 {
 	static const int depths[] = {DS_YAML_MAX_DEPTH + 10, 10000, 20000};
@@ -1098,10 +1108,10 @@ static void test_nesting_too_deep(void **state)
 			assert_int_equal(l.count, 0);
 			d = first_error(&l);
 			assert_non_null(strstr(d->message, "deeper"));
-			/* the first node below the root deeper than the limit: the
-			 * (limit+2)th "[" or "- " on line 1 */
+			/* "at most 512 levels" (docs/output.md), the root being the
+			 * first: the error is at the 513th "[" or "- " on line 1 */
 			assert_int_equal(d->pos.line, 1);
-			assert_int_equal(d->pos.column, flow ? DS_YAML_MAX_DEPTH + 2 : 2 * (DS_YAML_MAX_DEPTH + 1) + 1);
+			assert_int_equal(d->pos.column, flow ? DS_YAML_MAX_DEPTH + 1 : 2 * DS_YAML_MAX_DEPTH + 1);
 			release(&l);
 			drop(text);
 		}
@@ -1158,8 +1168,8 @@ static void test_nesting_deep_mappings(void **state)
 		used += (size_t)snprintf(text + used, cap - used, "%*sa:\n", i, "");
 	load_n(text, used, &l);
 	assert_int_equal(l.rc, -1);
-	/* the mapping at depth limit+1 starts on line limit+2 */
-	assert_int_equal(first_error(&l)->pos.line, DS_YAML_MAX_DEPTH + 2);
+	/* line n holds the nth mapping: the 513th is one too many */
+	assert_int_equal(first_error(&l)->pos.line, DS_YAML_MAX_DEPTH + 1);
 	release(&l);
 	drop(text);
 }
@@ -1334,6 +1344,7 @@ int main(void)
 		TEST(test_error_invalid_utf8_after_bom),
 		TEST(test_error_nul_byte),
 		TEST(test_nesting_within_limit),
+		TEST(test_nesting_limit_exact),
 		TEST(test_nesting_too_deep),
 		TEST(test_nesting_refused_in_linear_time),
 		TEST(test_nesting_deep_mappings),
