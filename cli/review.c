@@ -25,8 +25,8 @@ static const struct cli_command review_command = {
 		   "Exit status: 0 allowed, 1 denied, 2 usage, config, I/O or a malformed request.",
 	.options = options,
 	.option_count = OPT_COUNT,
-	.examples = "  dsguard review examples/admission/deny-v1.json\n"
-		    "  dsguard review --mutate --config examples/admission/config.yaml examples/admission/patch-v1.json\n"
+	.examples = "  dsguard review examples/admission/deny.json\n"
+		    "  dsguard review --mutate --config examples/admission/config.yaml examples/admission/patch.json\n"
 		    "  kubectl get --raw ... | dsguard review -\n",
 };
 
