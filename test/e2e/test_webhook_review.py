@@ -14,7 +14,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tap  # noqa: E402
-import test_serve as ws  # noqa: E402
+import test_webhook_serve as ws  # noqa: E402
 
 DOCS = os.path.join(tap.ROOT, "docs", "webhook.md")
 EXAMPLES = os.path.join(tap.ROOT, "examples", "admission")
