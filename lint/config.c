@@ -47,6 +47,12 @@ static int keep_document(void *data, ds_document *doc)
 
 	r->documents++;
 	if (r->doc) {
+		const ds_node_info *at = ds_document_where(doc, doc->root);
+		ds_pos pos = at ? at->value : (ds_pos){1, 1};
+		free(r->error);
+		if (asprintf(&r->error, "%s:%u:%u: the config must hold a single YAML document; this is a second one",
+			     r->path, pos.line, pos.column) < 0)
+			r->error = NULL;
 		ds_document_free(doc);
 		return -1;
 	}
@@ -87,7 +93,8 @@ static int read_string_list(struct config_reader *r, const cJSON *item, ds_strin
 
 static int read_severity(struct config_reader *r, const cJSON *item, ds_severity *out)
 {
-	int s = cJSON_IsString(item) ? ds_severity_parse(item->valuestring) : -1;
+	/* YAML 1.1 reads an unquoted off as false: it means off here. */
+	int s = cJSON_IsFalse(item) ? DS_SEVERITY_OFF : cJSON_IsString(item) ? ds_severity_parse(item->valuestring) : -1;
 
 	if (s < 0)
 		return config_error(r, item, true, "severity must be error, warning or off");
@@ -203,10 +210,12 @@ int ds_config_load(const char *path, ds_config *cfg, char **error)
 		free(io_error);
 		return -1;
 	}
-	if (ds_yaml_load(buf, len, keep_document, &r, &diags) < 0)
-		syntax_error(&r, &diags);
-	else
+	if (ds_yaml_load(buf, len, keep_document, &r, &diags) < 0) {
+		if (!r.error)
+			syntax_error(&r, &diags);
+	} else {
 		rc = read_top(&r, r.doc ? r.doc->root : NULL, cfg);
+	}
 	if (rc < 0) {
 		ds_config_free(cfg);
 		*error = r.error ? r.error : strdup("out of memory");

@@ -42,7 +42,8 @@ struct frame {
 	char *key;
 	ds_pos key_pos;
 	bool merge; /* the pending key is "<<" */
-	cJSON *merges; /* the values of "<<", merged at the end */
+	const cJSON **merged; /* members that came from "<<": replacing them is no repeat */
+	size_t merged_count;
 	struct key_set seen;
 	size_t members;
 };
@@ -201,13 +202,22 @@ static cJSON *existing_member(struct frame *f, const char *key)
 
 /* Adds the pending key with value to the mapping of frame f; a repeated key
  * replaces the earlier value and warns. */
+static bool was_merged(const struct frame *f, const cJSON *item)
+{
+	for (size_t i = 0; i < f->merged_count; i++)
+		if (f->merged[i] == item)
+			return true;
+	return false;
+}
+
 static void put_member(struct builder *b, struct frame *f, cJSON *value)
 {
 	cJSON *old = existing_member(f, f->key);
 
 	if (old) {
-		ds_diag_add(b->diags, f->key_pos, false, "key \"%s\" is repeated in this mapping; the last value wins",
-			    f->key);
+		if (!was_merged(f, old))
+			ds_diag_add(b->diags, f->key_pos, false,
+				    "key \"%s\" is repeated in this mapping; the last value wins", f->key);
 		cJSON_DetachItemViaPointer(f->item, old);
 		retire(b, old);
 		f->members--;
@@ -251,51 +261,51 @@ static cJSON *copy_with_positions(struct builder *b, const cJSON *src, unsigned 
 	return copy;
 }
 
-/* Copies into obj each member of src whose key obj lacks: merged keys
- * never override explicit ones, and earlier sources win over later ones. */
-static void merge_from(struct builder *b, cJSON *obj, const cJSON *src, yaml_mark_t at)
+/* Copies every member of src into the mapping of frame f, replacing what
+ * is there: Kubernetes (go-yaml v2) applies a merge key where it stands, so
+ * it overrides the keys before it and the keys after it override it. */
+static void merge_over(struct builder *b, struct frame *f, const cJSON *src, yaml_mark_t at)
 {
 	if (!cJSON_IsObject(src)) {
 		fail(b, at, "a merge key (<<) needs a mapping or a list of mappings");
 		return;
 	}
 	for (const cJSON *m = src->child; m && !b->failed; m = m->next) {
-		cJSON *copy;
-		if (cJSON_GetObjectItemCaseSensitive(obj, m->string))
-			continue;
-		copy = copy_with_positions(b, m, 0);
-		if (!copy || !cJSON_AddItemToObject(obj, m->string, copy)) {
+		cJSON *copy = copy_with_positions(b, m, 0);
+		cJSON *old = existing_member(f, m->string);
+		const cJSON **grown = realloc(f->merged, sizeof(*grown) * (f->merged_count + 1));
+		if (grown)
+			f->merged = grown;
+		if (!copy || !grown) {
 			cJSON_Delete(copy);
 			oom(b);
+			return;
 		}
+		if (old) {
+			cJSON_DetachItemViaPointer(f->item, old);
+			retire(b, old);
+			f->members--;
+		}
+		cJSON_AddItemToObject(f->item, m->string, copy);
+		if (f->seen.slots)
+			key_set_add(&f->seen, copy->string);
+		f->members++;
+		f->merged[f->merged_count++] = copy;
 	}
 }
 
-/* Applies a mapping's "<<" values, in order, once its own keys are known. */
-static void apply_merges(struct builder *b, struct frame *f)
+/* Applies the value of a "<<" key: a mapping, or a list of mappings of
+ * which the earlier win. The value itself is kept for its anchors. */
+static void apply_merge(struct builder *b, struct frame *f, cJSON *value, yaml_mark_t at)
 {
-	for (const cJSON *v = f->merges ? f->merges->child : NULL; v && !b->failed; v = v->next) {
-		if (!cJSON_IsArray(v)) {
-			merge_from(b, f->item, v, f->start);
-			continue;
-		}
-		for (const cJSON *el = v->child; el && !b->failed; el = el->next)
-			merge_from(b, f->item, el, f->start);
+	if (cJSON_IsArray(value)) {
+		for (const cJSON *el = cJSON_GetArrayItem(value, cJSON_GetArraySize(value) - 1); el && !b->failed;
+		     el = el == value->child ? NULL : el->prev)
+			merge_over(b, f, el, at);
+	} else {
+		merge_over(b, f, value, at);
 	}
-	if (f->merges)
-		retire(b, f->merges);
-	f->merges = NULL;
-}
-
-/* Keeps the value of a "<<" key until the mapping ends. */
-static void add_merge(struct builder *b, struct frame *f, cJSON *value)
-{
-	if (!f->merges)
-		f->merges = cJSON_CreateArray();
-	if (!f->merges || !cJSON_AddItemToArray(f->merges, value)) {
-		cJSON_Delete(value);
-		oom(b);
-	}
+	retire(b, value);
 }
 
 static void add_anchor(struct builder *b, char *name, const cJSON *item, unsigned line, size_t nodes)
@@ -360,7 +370,7 @@ static void attach(struct builder *b, cJSON *item, ds_node_info info, char *anch
 	if (unwanted_kind(b, top, item))
 		cJSON_Delete(item);
 	else if (top->merge)
-		add_merge(b, top, item);
+		apply_merge(b, top, item, top->start);
 	else
 		put_member(b, top, item);
 	free(top->key);
@@ -400,7 +410,8 @@ static void on_scalar(struct builder *b, yaml_event_t *ev)
 	if (expects_key(b)) {
 		struct frame *top = &b->stack[b->depth - 1];
 		free(anchor);
-		top->key = strdup(ds_yaml_key_text(text, style));
+		char number[32];
+		top->key = strdup(ds_yaml_key_text(text, style, number, sizeof(number)));
 		top->key_pos = mark_pos(ev->start_mark);
 		top->key_pending = true;
 		top->merge = style == YAML_PLAIN_SCALAR_STYLE && !strcmp(text, "<<");
@@ -441,9 +452,9 @@ static void on_start(struct builder *b, yaml_event_t *ev, bool mapping)
 static void free_frame(struct frame *f)
 {
 	cJSON_Delete(f->item);
-	cJSON_Delete(f->merges);
 	free(f->anchor);
 	free(f->key);
+	free(f->merged);
 	free(f->seen.slots);
 }
 
@@ -452,9 +463,8 @@ static void on_end(struct builder *b, yaml_event_t *ev)
 	struct frame f = b->stack[--b->depth];
 	ds_node_info info = {NULL, {0, 0}, mark_pos(f.start), mark_pos(ev->end_mark), 0, f.style};
 
-	if (f.mapping)
-		apply_merges(b, &f);
 	free(f.key);
+	free(f.merged);
 	free(f.seen.slots);
 	attach(b, f.item, info, f.anchor, f.nodes);
 }
@@ -504,8 +514,9 @@ static void parser_error(yaml_parser_t *p, const char *buf, size_t len, ds_diag_
 	const char *problem = p->problem ? p->problem : "invalid YAML";
 
 	if (p->error == YAML_READER_ERROR) {
+		size_t start = len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3) ? 3 : 0; /* a BOM is no column */
 		pos = (ds_pos){1, 1};
-		for (size_t i = 0; i < p->problem_offset && i < len; i++) {
+		for (size_t i = start; i < p->problem_offset && i < len; i++) {
 			if (buf[i] == '\n')
 				pos = (ds_pos){pos.line + 1, 1};
 			else if (((unsigned char)buf[i] & 0xC0) != 0x80)
