@@ -2,7 +2,10 @@
 #ifndef DSGUARD_CLI_H
 #define DSGUARD_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "rules/rules.h"
 
 /* Exit codes shared by every command. */
 enum {
@@ -24,5 +27,11 @@ int cmd_version(int argc, char **argv);
  * Returns DS_EXIT_USAGE so callers can `return cli_usage_error(...)`. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Loads the config file at path (or, with pick_local, .dsguard.yaml of
+ * the current directory when path is NULL and it exists) into cfg, which
+ * holds the defaults. Returns 0, or DS_EXIT_USAGE after printing the error
+ * (file:line:col) as "dsguard CMD: ...". */
+int cli_load_config(const char *cmd, const char *path, bool pick_local, ds_config *cfg);
 
 #endif

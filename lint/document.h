@@ -84,7 +84,8 @@ const ds_node_info *ds_document_where(const ds_document *doc, const cJSON *item)
 
 /* The position a finding about `pointer` in `resource` (a value inside
  * doc) is reported at: the value when the field exists, else the key of the
- * deepest mapping on the way that exists (where the missing key belongs).
+ * deepest mapping on the way that exists (where the missing key belongs);
+ * 0:0 when doc is NULL (an object that came from no file).
  * Also sets *anchor_line as ds_node_info does, when not NULL. */
 ds_pos ds_document_locate(const ds_document *doc, const cJSON *resource, const char *pointer,
 			  unsigned *anchor_line);

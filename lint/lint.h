@@ -83,6 +83,12 @@ typedef struct ds_lint_report {
  * failures of the run. */
 int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options *opts, ds_lint_report *out);
 
+/* Lints objects read from a live cluster (a cJSON array of DaemonSets), as
+ * ds_lint_paths() lints files: each is reported under its API path
+ * ("apis/apps/v1/namespaces/NS/daemonsets/NAME") with no line or column.
+ * Returns 0 with out filled, or -1 out of memory. */
+int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out);
+
 /* Releases what report owns and empties it. */
 void ds_lint_report_free(ds_lint_report *report);
 
@@ -100,5 +106,17 @@ int ds_report_sarif(FILE *out, const ds_lint_report *report);
 int ds_report_junit(FILE *out, const ds_lint_report *report, const ds_config *config);
 /* GitHub Actions workflow commands (::error, ::warning, ::notice). */
 int ds_report_github(FILE *out, const ds_lint_report *report);
+
+/* The output formats a report can be written in, for --format. */
+#define DS_REPORT_FORMATS "text, json, sarif, junit or github"
+
+/* Whether `format` names one of DS_REPORT_FORMATS. */
+bool ds_report_format_known(const char *format);
+
+/* Writes the report in `format` (one of DS_REPORT_FORMATS; cfg is what the
+ * run used; verbose lists exempt findings in text). Returns 0, or -1 on a
+ * write error or an unknown format. */
+int ds_report_write(FILE *out, const char *format, const ds_lint_report *report, const ds_config *cfg,
+		    bool verbose);
 
 #endif

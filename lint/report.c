@@ -18,9 +18,12 @@ static void text_finding(FILE *out, const ds_lint_finding *f)
 {
 	const char *level = f->exempt ? "exempt" : f->fixed ? "fixed" : ds_severity_name(f->severity);
 
-	fprintf(out, "%s:%u:%u: %s: %s %s/%s: %s [%s %s]%s", f->file, f->line, f->column, level, f->kind,
-		f->namespace, f->name, f->message, f->rule->id, f->rule->name,
-		f->exempt ? " (exempted by dsguard.io/ignore)" : "");
+	if (f->line)
+		fprintf(out, "%s:%u:%u: ", f->file, f->line, f->column);
+	else
+		fprintf(out, "%s: ", f->file);
+	fprintf(out, "%s: %s %s/%s: %s [%s %s]%s", level, f->kind, f->namespace, f->name, f->message, f->rule->id,
+		f->rule->name, f->exempt ? " (exempted by dsguard.io/ignore)" : "");
 	if (f->fix_note)
 		fprintf(out, " (cannot fix: %s)", f->fix_note);
 	fputc('\n', out);
@@ -73,8 +76,10 @@ static cJSON *json_finding(const ds_lint_finding *f)
 	cJSON_AddStringToObject(o, "name", f->rule->name);
 	cJSON_AddStringToObject(o, "severity", ds_severity_name(f->severity));
 	cJSON_AddStringToObject(o, "file", f->file);
-	cJSON_AddNumberToObject(o, "line", f->line);
-	cJSON_AddNumberToObject(o, "column", f->column);
+	if (f->line) {
+		cJSON_AddNumberToObject(o, "line", f->line);
+		cJSON_AddNumberToObject(o, "column", f->column);
+	}
 	cJSON_AddStringToObject(o, "kind", f->kind);
 	cJSON_AddStringToObject(o, "namespace", f->namespace);
 	cJSON_AddStringToObject(o, "resourceName", f->name);
@@ -145,4 +150,30 @@ int ds_report_json(FILE *out, const ds_lint_report *report)
 	free(text);
 	cJSON_Delete(root);
 	return rc;
+}
+
+bool ds_report_format_known(const char *format)
+{
+	static const char *const formats[] = {"text", "json", "sarif", "junit", "github"};
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (!strcmp(format, formats[i]))
+			return true;
+	return false;
+}
+
+int ds_report_write(FILE *out, const char *format, const ds_lint_report *report, const ds_config *cfg,
+		    bool verbose)
+{
+	if (!strcmp(format, "text"))
+		return ds_report_text(out, report, verbose);
+	if (!strcmp(format, "json"))
+		return ds_report_json(out, report);
+	if (!strcmp(format, "sarif"))
+		return ds_report_sarif(out, report);
+	if (!strcmp(format, "junit"))
+		return ds_report_junit(out, report, cfg);
+	if (!strcmp(format, "github"))
+		return ds_report_github(out, report);
+	return -1;
 }

@@ -737,6 +737,25 @@ static void free_inputs(struct input *inputs, size_t count)
 	free(inputs);
 }
 
+/* Ends a run: DS003 over everything seen, then the report in its order.
+ * Returns 0, or -1 (the report emptied) when memory ran out. */
+static int finish_run(struct run *r)
+{
+	ds_lint_report *out = r->report;
+
+	if (!r->oom)
+		check_namespaces(r);
+	free_entries(r);
+	if (r->oom) {
+		ds_lint_report_free(out);
+		return -1;
+	}
+	qsort(out->findings, out->finding_count, sizeof(*out->findings), finding_order);
+	qsort(out->problems, out->problem_count, sizeof(*out->problems), problem_order);
+	qsort(out->daemonsets, out->daemonset_count, sizeof(*out->daemonsets), daemonset_order);
+	return 0;
+}
+
 int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options *opts, ds_lint_report *out)
 {
 	struct run r = {.opts = opts, .report = out};
@@ -751,18 +770,33 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 		r.oom = true;
 	if (!r.oom && opts->fix == DS_FIX_DIFF)
 		print_diffs(opts, w.inputs, w.count);
-	if (!r.oom)
-		check_namespaces(&r);
-	free_entries(&r);
 	free_inputs(w.inputs, w.count);
-	if (r.oom) {
-		ds_lint_report_free(out);
-		return -1;
+	return finish_run(&r);
+}
+
+int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out)
+{
+	struct run r = {.opts = opts, .report = out};
+	const cJSON *obj;
+
+	memset(out, 0, sizeof(*out));
+	r.ctx.config = opts->config;
+	r.ctx.default_namespace = opts->default_namespace;
+	cJSON_ArrayForEach(obj, objects) {
+		char *name = NULL;
+		if (asprintf(&name, "apis/apps/v1/namespaces/%s/daemonsets/%s", ds_resource_namespace(obj, &r.ctx),
+			     ds_resource_name(obj)) < 0) {
+			r.oom = true;
+			break;
+		}
+		r.file = name;
+		r.file_index++;
+		out->summary.files++;
+		check_object(&r, NULL, obj, 0);
+		r.file = NULL;
+		free(name);
 	}
-	qsort(out->findings, out->finding_count, sizeof(*out->findings), finding_order);
-	qsort(out->problems, out->problem_count, sizeof(*out->problems), problem_order);
-	qsort(out->daemonsets, out->daemonset_count, sizeof(*out->daemonsets), daemonset_order);
-	return 0;
+	return finish_run(&r);
 }
 
 void ds_lint_report_free(ds_lint_report *report)

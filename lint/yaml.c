@@ -649,7 +649,7 @@ int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds
 ds_pos ds_document_locate(const ds_document *doc, const cJSON *resource, const char *pointer,
 			  unsigned *anchor_line)
 {
-	char *path = strdup(pointer);
+	char *path = doc ? strdup(pointer) : NULL;
 	ds_pos pos = {0, 0};
 	bool exact = true;
 
