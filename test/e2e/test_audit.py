@@ -77,9 +77,10 @@ def main():
 
         bad = os.path.join(d, "bad-kubeconfig")
         with open(bad, "w") as f:
-            f.write("apiVersion: v1\ncurrent-context: c\nclusters: 7\n")
+            f.write("apiVersion: v1\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+                    "clusters: 7\n")
         p = run(["audit", "--kubeconfig", bad])
-        t.ok(p.returncode == 2 and bad + ":3:" in p.stderr, "a bad kubeconfig: exit 2 naming file and line",
+        t.ok(p.returncode == 2 and bad + ":6:" in p.stderr, "a bad kubeconfig: exit 2 naming file and line",
              p.stderr)
         down = os.path.join(d, "down-kubeconfig")
         kubeconfig(down, info, server=f"https://127.0.0.1:{closed_port()}")
