@@ -60,12 +60,15 @@ def get_helm():
     return p.stdout.strip().splitlines()[-1], ""
 
 
-def helm_run(helm, args):
-    """Runs helm; returns (exit code, stdout, stderr)."""
-    p = subprocess.run([helm] + args, capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, HELM_CACHE_HOME=os.path.join(tempfile.gettempdir(), "dsguard-helm-cache"),
-                                HELM_CONFIG_HOME=os.path.join(tempfile.gettempdir(), "dsguard-helm-config"),
-                                HELM_DATA_HOME=os.path.join(tempfile.gettempdir(), "dsguard-helm-data")))
+def helm_run(helm, args, kubeconfig=None):
+    """Runs helm (against the cluster of kubeconfig, else none); returns
+    (exit code, stdout, stderr)."""
+    tmp = tempfile.gettempdir()
+    env = dict(os.environ, HELM_CACHE_HOME=os.path.join(tmp, "dsguard-helm-cache"),
+               HELM_CONFIG_HOME=os.path.join(tmp, "dsguard-helm-config"),
+               HELM_DATA_HOME=os.path.join(tmp, "dsguard-helm-data"),
+               KUBECONFIG=kubeconfig or os.path.join(tmp, "dsguard-no-kubeconfig"))
+    p = subprocess.run([helm] + args, capture_output=True, text=True, timeout=120, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -748,6 +751,103 @@ def check_optional(t, sc, objs, svc, plabels, lport, host, tls_name):
         t.ok({443, 6443} <= eg, f"{sid}: NetworkPolicy lets the pods reach the API server (443, 6443)", str(eg))
 
 
+class FakeSecrets:
+    """Just enough of a Kubernetes API server for Helm's `lookup` of one
+    Secret: discovery of /api/v1 and GET of namespaces/NS/secrets/NAME
+    (404 when unset). `helm template --dry-run=server` talks to it."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        fake = self
+        self.secret = None
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                path = self.path.split("?")[0]
+                fake.requests.append(path)
+                body, code = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                              "reason": "NotFound", "code": 404}, 404
+                if path == "/api/v1":
+                    body, code = {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                        {"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret",
+                         "verbs": ["get", "list"]}]}, 200
+                elif fake.secret is not None and path == "/api/v1/namespaces/{}/secrets/{}".format(
+                        fake.secret["metadata"]["namespace"], fake.secret["metadata"]["name"]):
+                    body, code = fake.secret, 200
+                out = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.dir = tempfile.mkdtemp()
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+        with open(self.kubeconfig, "w") as f:
+            yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+                            "clusters": [{"name": "fake", "cluster": {
+                                "server": f"http://127.0.0.1:{self.server.server_address[1]}"}}],
+                            "users": [{"name": "fake", "user": {}}],
+                            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}]}, f)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        os.remove(self.kubeconfig)
+        os.rmdir(self.dir)
+
+
+def tls_of(objs):
+    """(Secret data, [caBundle of each webhook]) of a generate-mode render."""
+    sec = one(objs, "Secret", "dsguard-tls", "dsguard-system") or {}
+    cfgs = find(objs, "ValidatingWebhookConfiguration") + find(objs, "MutatingWebhookConfiguration")
+    return sec.get("data") or {}, [w["clientConfig"].get("caBundle") for c in cfgs for w in c["webhooks"]]
+
+
+def check_upgrade_keeps_certificates(t, helm, first):
+    """helm upgrade renders with `lookup` against the cluster: an existing
+    TLS Secret must come back unchanged, with its CA in both webhooks; a
+    missing or incomplete one is generated anew."""
+    fake = FakeSecrets()
+    try:
+        args = template_args({}) + ["--dry-run=server"]
+        data, _ = tls_of(first)
+        fake.secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                       "metadata": {"name": "dsguard-tls", "namespace": "dsguard-system"}, "data": data}
+        rc, out, err = helm_run(helm, args, fake.kubeconfig)
+        objs = [d for d in yaml.safe_load_all(out) if d] if rc == 0 else []
+        again, bundles = tls_of(objs)
+        t.ok(rc == 0 and "/api/v1/namespaces/dsguard-system/secrets/dsguard-tls" in fake.requests,
+             "upgrade render: the chart looks up its TLS Secret in the cluster", err[-800:] + str(fake.requests))
+        t.ok(again == data and len(bundles) == 2 and all(b == data["ca.crt"] for b in bundles),
+             "upgrade render: the existing certificate and CA are kept, and both webhooks trust that CA")
+
+        fake.secret = dict(fake.secret, data={k: v for k, v in data.items() if k != "ca.crt"})
+        rc, out, err = helm_run(helm, args, fake.kubeconfig)
+        objs = [d for d in yaml.safe_load_all(out) if d] if rc == 0 else []
+        fresh, bundles = tls_of(objs)
+        t.ok(rc == 0 and fresh.get("ca.crt") and fresh.get("tls.crt") != data["tls.crt"]
+             and all(b == fresh["ca.crt"] for b in bundles),
+             "upgrade render: a Secret without ca.crt is replaced by a new, consistent CA and certificate", err[-800:])
+
+        fake.secret = None
+        rc, out, err = helm_run(helm, args, fake.kubeconfig)
+        objs = [d for d in yaml.safe_load_all(out) if d] if rc == 0 else []
+        fresh, bundles = tls_of(objs)
+        t.ok(rc == 0 and fresh.get("tls.crt") and fresh.get("tls.crt") != data["tls.crt"]
+             and all(b == fresh["ca.crt"] for b in bundles),
+             "install render: no Secret in the cluster, a new CA and certificate", err[-800:])
+    finally:
+        fake.close()
+
+
 def lint_rendered(t, sid, objs, config_text=None):
     """dsguard lint over the rendered chart: no DaemonSet, so no findings."""
     stream = yaml.safe_dump_all(objs)
@@ -870,6 +970,9 @@ def main():
                 check_scenario(t, sc, objs, schemas)
             except Exception:  # noqa: BLE001 - a chart shape the checks did not expect
                 t.ok(False, f"{sc['id']}: the checks ran to the end", traceback.format_exc())
+
+    if "default" in rendered:
+        check_upgrade_keeps_certificates(t, helm, rendered["default"])
 
     # dsguard lint over the rendered chart, and with the config the chart renders.
     for sid in ("default", "optional-on"):
