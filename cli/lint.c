@@ -13,7 +13,7 @@ enum {
 };
 
 static const struct cli_option options[OPT_COUNT] = {
-	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format: text (default) or json", false},
+	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format: text (default), json, sarif, junit or github", false},
 	[OPT_NAMESPACE] = {"namespace", 'n', "NS", "namespace of manifests that name none (default: default)", false},
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file (default: .dsguard.yaml when present)", false},
 	[OPT_FAIL_ON] = {"fail-on", 0, "LEVEL", "exit 1 on findings of this level or above: error (default) or warning",
@@ -67,8 +67,9 @@ static int check_args(const struct cli_args *args, ds_severity *fail_on)
 	const char *format = cli_get(args, OPT_FORMAT, "text");
 	const char *level = cli_get(args, OPT_FAIL_ON, "error");
 
-	if (strcmp(format, "text") && strcmp(format, "json"))
-		return cli_usage_error("lint", "unknown --format '%s' (use text or json)", format);
+	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "sarif") && strcmp(format, "junit") &&
+	    strcmp(format, "github"))
+		return cli_usage_error("lint", "unknown --format '%s' (use text, json, sarif, junit or github)", format);
 	if (!strcmp(level, "error"))
 		*fail_on = DS_SEVERITY_ERROR;
 	else if (!strcmp(level, "warning"))
@@ -114,6 +115,7 @@ static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severi
 	};
 	/* With --diff, stdout carries the patch alone. */
 	FILE *out = opts.fix == DS_FIX_DIFF ? stderr : stdout;
+	const char *format = cli_get(args, OPT_FORMAT, "text");
 	ds_lint_report report;
 	int rc;
 
@@ -121,8 +123,14 @@ static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severi
 		fprintf(stderr, "dsguard lint: out of memory\n");
 		return DS_EXIT_USAGE;
 	}
-	if (!strcmp(cli_get(args, OPT_FORMAT, "text"), "json"))
+	if (!strcmp(format, "json"))
 		rc = ds_report_json(out, &report);
+	else if (!strcmp(format, "sarif"))
+		rc = ds_report_sarif(out, &report);
+	else if (!strcmp(format, "junit"))
+		rc = ds_report_junit(out, &report, cfg);
+	else if (!strcmp(format, "github"))
+		rc = ds_report_github(out, &report);
 	else
 		rc = ds_report_text(out, &report, cli_has(args, OPT_VERBOSE));
 	rc = rc < 0 || fflush(stdout) != 0 ? DS_EXIT_USAGE : ds_lint_exit_code(&report, fail_on);

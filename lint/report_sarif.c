@@ -1,0 +1,314 @@
+/* report_sarif.c - the SARIF 2.1.0 format of a lint report, for code scanning. */
+#include "lint/lint.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SARIF_SCHEMA "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+#define INFORMATION_URI "https://github.com/dsguard/dsguard"
+#define RULES_DOC_URI INFORMATION_URI "/blob/main/docs/rules.md"
+#define SRCROOT "%SRCROOT%"
+
+/* SARIF's name for a severity. */
+static const char *sarif_level(ds_severity s)
+{
+	if (s == DS_SEVERITY_ERROR)
+		return "error";
+	return s == DS_SEVERITY_WARNING ? "warning" : "none";
+}
+
+/* A SARIF message object: {"text": text}. Returns a new item or NULL. */
+static cJSON *message_object(const char *text)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "text", text);
+	return o;
+}
+
+/* The link to the rule's section of docs/rules.md, whose heading
+ * "DS001 priority-class" has the anchor "ds001-priority-class". Returns a
+ * new string, or NULL out of memory. */
+static char *rule_help_uri(const ds_rule *r)
+{
+	char *uri = NULL;
+
+	if (asprintf(&uri, "%s#%s-%s", RULES_DOC_URI, r->id, r->name) < 0)
+		return NULL;
+	for (char *p = strchr(uri, '#'); *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return uri;
+}
+
+/* One reportingDescriptor of tool.driver.rules. Returns a new item or NULL. */
+static cJSON *rule_descriptor(const ds_rule *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *config = cJSON_CreateObject();
+	char *help_uri = rule_help_uri(r);
+
+	cJSON_AddStringToObject(o, "id", r->id);
+	cJSON_AddStringToObject(o, "name", r->name);
+	cJSON_AddItemToObject(o, "shortDescription", message_object(r->summary));
+	cJSON_AddItemToObject(o, "fullDescription", message_object(r->why));
+	cJSON_AddItemToObject(o, "help", message_object(r->remediation));
+	if (help_uri)
+		cJSON_AddStringToObject(o, "helpUri", help_uri);
+	cJSON_AddStringToObject(config, "level", sarif_level(r->default_severity));
+	cJSON_AddItemToObject(o, "defaultConfiguration", config);
+	free(help_uri);
+	return o;
+}
+
+/* tool.driver: who made the log, and every rule it knows. */
+static cJSON *tool_driver(void)
+{
+	cJSON *driver = cJSON_CreateObject();
+	cJSON *rules;
+
+	cJSON_AddStringToObject(driver, "name", "dsguard");
+	cJSON_AddStringToObject(driver, "version", DSGUARD_VERSION);
+	cJSON_AddStringToObject(driver, "informationUri", INFORMATION_URI);
+	rules = cJSON_AddArrayToObject(driver, "rules");
+	for (size_t i = 0; i < DS_RULE_COUNT; i++)
+		cJSON_AddItemToArray(rules, rule_descriptor(&ds_rules[i]));
+	return driver;
+}
+
+/* Rewrites the absolute path `path` in place: "." and empty segments
+ * dropped, ".." taking back the segment before it (never above "/"). */
+static void normalize_path(char *path)
+{
+	char *out = path, *seg = path;
+
+	while (*seg) {
+		char *end = seg + strcspn(seg, "/");
+		size_t len = (size_t)(end - seg);
+		if (len == 2 && !strncmp(seg, "..", 2)) {
+			while (out > path && *--out != '/')
+				;
+		} else if (len && !(len == 1 && *seg == '.')) {
+			*out++ = '/';
+			memmove(out, seg, len);
+			out += len;
+		}
+		seg = *end ? end + 1 : end;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
+/* file made absolute against cwd and normalized. Returns a new string, or
+ * NULL out of memory. */
+static char *absolute_path(const char *file, const char *cwd)
+{
+	char *abs = NULL;
+
+	if (asprintf(&abs, "%s/%s", file[0] == '/' ? "" : cwd, file) < 0)
+		return NULL;
+	normalize_path(abs);
+	return abs;
+}
+
+/* Whether byte c may stand unescaped in the path of a URI. ':' is escaped
+ * so that a relative first segment never reads as a scheme. */
+static bool uri_path_char(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("-._~!$&'()*+,;=@/", c));
+}
+
+/* prefix followed by path, percent-encoded. Returns a new string, or NULL
+ * out of memory. */
+static char *encode_uri(const char *prefix, const char *path)
+{
+	size_t plen = strlen(prefix);
+	char *uri = malloc(plen + strlen(path) * 3 + 1);
+	char *out = uri;
+
+	if (!uri)
+		return NULL;
+	memcpy(out, prefix, plen);
+	out += plen;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (uri_path_char(*p))
+			*out++ = (char)*p;
+		else
+			out += sprintf(out, "%%%02X", *p);
+	}
+	*out = '\0';
+	return uri;
+}
+
+/* The part of the normalized absolute path abs below cwd, or NULL when abs
+ * is not below it. */
+static const char *below(const char *abs, const char *cwd)
+{
+	size_t len = strlen(cwd);
+
+	if (!strcmp(cwd, "/"))
+		return abs[1] ? abs + 1 : NULL;
+	if (strncmp(abs, cwd, len) || abs[len] != '/' || !abs[len + 1])
+		return NULL;
+	return abs + len + 1;
+}
+
+/* The artifactLocation of a file: a URI relative to cwd with uriBaseId
+ * %SRCROOT% when the file lies below cwd, else an absolute file:// URI.
+ * When cwd is NULL (unknown) a relative path stays as given, less any
+ * leading "./". Returns a new item, or NULL out of memory. */
+static cJSON *artifact_location(const char *file, const char *cwd)
+{
+	cJSON *o;
+	char *abs = NULL, *uri;
+	const char *rel = NULL;
+
+	if (cwd) {
+		if (!(abs = absolute_path(file, cwd)))
+			return NULL;
+		rel = below(abs, cwd);
+	} else if (file[0] != '/') {
+		for (rel = file; !strncmp(rel, "./", 2);)
+			rel += strspn(rel + 1, "/") + 1;
+	}
+	uri = rel ? encode_uri("", rel) : encode_uri("file://", abs ? abs : file);
+	o = uri ? cJSON_CreateObject() : NULL;
+	cJSON_AddStringToObject(o, "uri", uri);
+	if (rel)
+		cJSON_AddStringToObject(o, "uriBaseId", SRCROOT);
+	free(uri);
+	free(abs);
+	return o;
+}
+
+/* A location: the file and, when line is not 0, the region that starts at
+ * line and column. Returns a new item, or NULL out of memory. */
+static cJSON *location(const char *file, unsigned line, unsigned column, const char *cwd)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *physical = cJSON_AddObjectToObject(o, "physicalLocation");
+
+	cJSON_AddItemToObject(physical, "artifactLocation", artifact_location(file, cwd));
+	if (line) {
+		cJSON *region = cJSON_AddObjectToObject(physical, "region");
+		cJSON_AddNumberToObject(region, "startLine", line);
+		cJSON_AddNumberToObject(region, "startColumn", column ? column : 1);
+	}
+	return o;
+}
+
+/* The array [item]. Returns a new item, or NULL out of memory. */
+static cJSON *one_item_array(cJSON *item)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	if (!cJSON_AddItemToArray(a, item))
+		cJSON_Delete(item);
+	return a;
+}
+
+/* One result for a finding; an exempt one carries an in-source
+ * suppression. Returns a new item, or NULL out of memory. */
+static cJSON *result(const ds_lint_finding *f, const char *cwd)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text = NULL;
+
+	if (asprintf(&text, "%s %s/%s: %s", f->kind, f->namespace, f->name, f->message) < 0)
+		text = NULL;
+	cJSON_AddStringToObject(o, "ruleId", f->rule->id);
+	cJSON_AddNumberToObject(o, "ruleIndex", f->rule->index);
+	cJSON_AddStringToObject(o, "level", sarif_level(f->severity));
+	cJSON_AddItemToObject(o, "message", message_object(text ? text : f->message));
+	cJSON_AddItemToObject(o, "locations", one_item_array(location(f->file, f->line, f->column, cwd)));
+	if (f->exempt) {
+		cJSON *suppression = cJSON_CreateObject();
+		cJSON_AddStringToObject(suppression, "kind", "inSource");
+		cJSON_AddStringToObject(suppression, "justification", "dsguard.io/ignore");
+		cJSON_AddItemToObject(o, "suppressions", one_item_array(suppression));
+	}
+	free(text);
+	return o;
+}
+
+/* A toolExecutionNotification for an input problem. Returns a new item,
+ * or NULL out of memory. */
+static cJSON *notification(const ds_lint_problem *p, const char *cwd)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "level", p->is_error ? "error" : "warning");
+	cJSON_AddItemToObject(o, "message", message_object(p->message));
+	cJSON_AddItemToObject(o, "locations", one_item_array(location(p->file, p->line, p->column, cwd)));
+	return o;
+}
+
+/* invocations[0]: whether every input could be read, and what could not. */
+static cJSON *invocation(const ds_lint_report *report, const char *cwd)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *notes;
+
+	cJSON_AddBoolToObject(o, "executionSuccessful", report->summary.input_errors == 0);
+	if (!report->problem_count)
+		return o;
+	notes = cJSON_AddArrayToObject(o, "toolExecutionNotifications");
+	for (size_t i = 0; i < report->problem_count; i++)
+		cJSON_AddItemToArray(notes, notification(&report->problems[i], cwd));
+	return o;
+}
+
+/* originalUriBaseIds: where %SRCROOT% is, as a file:// URI ending in "/". */
+static cJSON *uri_base_ids(const char *cwd)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *root = cJSON_AddObjectToObject(o, SRCROOT);
+	char *uri = encode_uri("file://", cwd);
+	char *dir = NULL;
+
+	if (uri && asprintf(&dir, "%s%s", uri, strcmp(cwd, "/") ? "/" : "") < 0)
+		dir = NULL;
+	cJSON_AddStringToObject(root, "uri", dir);
+	free(dir);
+	free(uri);
+	return o;
+}
+
+/* The one run of the log. */
+static cJSON *sarif_run(const ds_lint_report *report, const char *cwd)
+{
+	cJSON *run = cJSON_CreateObject();
+	cJSON *tool = cJSON_AddObjectToObject(run, "tool");
+	cJSON *results;
+
+	cJSON_AddItemToObject(tool, "driver", tool_driver());
+	cJSON_AddItemToObject(run, "invocations", one_item_array(invocation(report, cwd)));
+	if (cwd)
+		cJSON_AddItemToObject(run, "originalUriBaseIds", uri_base_ids(cwd));
+	cJSON_AddStringToObject(run, "columnKind", "unicodeCodePoints");
+	results = cJSON_AddArrayToObject(run, "results");
+	for (size_t i = 0; i < report->finding_count; i++)
+		cJSON_AddItemToArray(results, result(&report->findings[i], cwd));
+	return run;
+}
+
+int ds_report_sarif(FILE *out, const ds_lint_report *report)
+{
+	char *cwd = getcwd(NULL, 0);
+	cJSON *root = cJSON_CreateObject();
+	char *text;
+	int rc = -1;
+
+	cJSON_AddStringToObject(root, "$schema", SARIF_SCHEMA);
+	cJSON_AddStringToObject(root, "version", "2.1.0");
+	cJSON_AddItemToObject(root, "runs", one_item_array(sarif_run(report, cwd)));
+	text = root ? cJSON_Print(root) : NULL;
+	if (text && fputs(text, out) >= 0 && fputc('\n', out) != EOF && !ferror(out))
+		rc = 0;
+	free(text);
+	cJSON_Delete(root);
+	free(cwd);
+	return rc;
+}
