@@ -284,7 +284,8 @@ char *ds_edits_apply(const char *text, size_t len, ds_edit_list *edits, size_t *
 	size_t size = len + 1, at = 0, used = 0;
 	char *out;
 
-	qsort(edits->items, edits->count, sizeof(*edits->items), edit_order);
+	if (edits->count) /* qsort(NULL, 0, ...) is undefined */
+		qsort(edits->items, edits->count, sizeof(*edits->items), edit_order);
 	for (size_t i = 0; i < edits->count; i++)
 		size += strlen(edits->items[i].text);
 	out = malloc(size);

@@ -536,7 +536,8 @@ static void check_namespaces(struct run *r)
 	only_ds003.rules[DS_RULE_RESTART_POLICY].severity = DS_SEVERITY_OFF;
 	ctx.config = &only_ds003;
 	ctx.namespaces = &lookup;
-	qsort(r->entries, r->entry_count, sizeof(*r->entries), entry_order);
+	if (r->entry_count) /* qsort(NULL, 0, ...) is undefined */
+		qsort(r->entries, r->entry_count, sizeof(*r->entries), entry_order);
 	for (size_t i = 0; i < r->entry_count && !r->oom; i++) {
 		ds_evaluation ev;
 		const struct ns_entry *e = &r->entries[i];
@@ -750,9 +751,13 @@ static int finish_run(struct run *r)
 		ds_lint_report_free(out);
 		return -1;
 	}
-	qsort(out->findings, out->finding_count, sizeof(*out->findings), finding_order);
-	qsort(out->problems, out->problem_count, sizeof(*out->problems), problem_order);
-	qsort(out->daemonsets, out->daemonset_count, sizeof(*out->daemonsets), daemonset_order);
+	/* qsort(NULL, 0, ...) is undefined behaviour (the arrays stay NULL when empty) */
+	if (out->finding_count)
+		qsort(out->findings, out->finding_count, sizeof(*out->findings), finding_order);
+	if (out->problem_count)
+		qsort(out->problems, out->problem_count, sizeof(*out->problems), problem_order);
+	if (out->daemonset_count)
+		qsort(out->daemonsets, out->daemonset_count, sizeof(*out->daemonsets), daemonset_order);
 	return 0;
 }
 
