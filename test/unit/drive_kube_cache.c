@@ -1,4 +1,4 @@
-/* test_kube_cache.c - the list+watch cache against the stand-in API server.
+/* drive_kube_cache.c - the list+watch cache against the stand-in API server.
  *
  * Starts nothing itself: test/e2e/test_kube.py starts test/e2e/fake_apiserver.py
  * (with DaemonSets a/agent-a, b/agent-b, c/agent-c) and runs this binary with
