@@ -123,8 +123,12 @@ int cmd_review(int argc, char **argv)
 	int rc;
 
 	rc = cli_parse(&review_command, argc, argv, &args);
-	if (rc != 0 || args.help)
+	if (rc != 0)
 		return rc;
+	if (args.help) {
+		cli_args_free(&args);
+		return DS_EXIT_OK;
+	}
 	ds_config_init(&cfg);
 	rc = cli_get_ulong(&review_command, &args, OPT_MAX_BODY, DS_REVIEW_MAX_BODY, 1ul << 30, &max);
 	if (rc == 0 && args.operand_count > 1)

@@ -120,7 +120,7 @@ static void run(ds_server *srv, const sigset_t *signals)
 		}
 		if (sig == SIGHUP) {
 			ds_log(DS_LOG_INFO, "SIGHUP: reloading the config and the certificate");
-			ds_server_reload(srv, true);
+			ds_server_reload(srv);
 		} else {
 			ds_server_poll(srv);
 		}
@@ -150,8 +150,12 @@ int cmd_serve(int argc, char **argv)
 	int rc;
 
 	rc = cli_parse(&serve_command, argc, argv, &args);
-	if (rc != 0 || args.help)
+	if (rc != 0)
 		return rc;
+	if (args.help) {
+		cli_args_free(&args);
+		return DS_EXIT_OK;
+	}
 	rc = read_options(&args, &opts);
 	if (rc != 0) {
 		cli_args_free(&args);

@@ -271,15 +271,11 @@ static bool changed(const char *path, const ds_file_sig *was)
 	return !ds_file_sig_equal(&now, was);
 }
 
-int ds_server_reload(ds_server *srv, bool force)
+int ds_server_reload(ds_server *srv)
 {
 	int rc = reload_config(srv);
-	bool certs = force || changed(srv->opts.cert_path, &srv->cert_sig) ||
-		     changed(srv->opts.key_path, &srv->key_sig) || changed(srv->opts.client_ca_path, &srv->ca_sig);
 
-	if (certs && reload_certs(srv) < 0)
-		rc = -1;
-	return rc;
+	return reload_certs(srv) < 0 ? -1 : rc;
 }
 
 void ds_server_poll(ds_server *srv)

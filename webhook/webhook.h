@@ -112,13 +112,13 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error);
  * Borrowed from the server. */
 const char *ds_server_address(const ds_server *srv);
 
-/* Reloads the config file, and the certificate and key (and client CA)
- * when they changed on disk or `force` is set. New connections get the new
- * certificate; connections open on the old one finish their requests. A
- * reload that fails keeps what is served, logs why and counts a failure in
- * the metrics. Returns 0 when everything reloaded, -1 when something did
- * not. Call it from one thread only (the one that calls ds_server_poll). */
-int ds_server_reload(ds_server *srv, bool force);
+/* Reloads the config file and the certificate and key (and client CA):
+ * new connections get the new certificate; connections open on the old
+ * one finish their requests. A reload that fails keeps what is served,
+ * logs why and counts a failure in the metrics. Returns 0 when both
+ * reloaded, -1 when one did not. Call it from one thread only (the one
+ * that calls ds_server_poll). */
+int ds_server_reload(ds_server *srv);
 
 /* Housekeeping, about once a second: reloads the certificate or the config
  * when their files changed on disk (a Kubernetes volume swapping its
