@@ -73,6 +73,7 @@ static int read_string_list(struct config_reader *r, const cJSON *item, ds_strin
 	const cJSON *el;
 	size_t n = 0;
 
+	ds_string_list_clear(out); /* a rule named twice: the later setting applies */
 	if (cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsArray(item))
@@ -104,6 +105,8 @@ static int read_severity(struct config_reader *r, const cJSON *item, ds_severity
 
 static int read_default_class(struct config_reader *r, const cJSON *item, char **out)
 {
+	free(*out); /* a rule named twice: the later setting applies */
+	*out = NULL;
 	if (cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsString(item) || !*item->valuestring)

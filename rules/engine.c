@@ -42,19 +42,21 @@ void ds_config_init(ds_config *cfg)
 		cfg->rules[i].severity = ds_rules[i].default_severity;
 }
 
-static void string_list_free(ds_string_list *list)
+void ds_string_list_clear(ds_string_list *list)
 {
 	for (size_t i = 0; i < list->count; i++)
 		free(list->items[i]);
 	free(list->items);
+	list->items = NULL;
+	list->count = 0;
 }
 
 void ds_config_free(ds_config *cfg)
 {
 	for (int i = 0; i < DS_RULE_COUNT; i++) {
 		free(cfg->rules[i].default_value);
-		string_list_free(&cfg->rules[i].allowed);
-		string_list_free(&cfg->rules[i].exempt_namespaces);
+		ds_string_list_clear(&cfg->rules[i].allowed);
+		ds_string_list_clear(&cfg->rules[i].exempt_namespaces);
 	}
 	ds_config_init(cfg);
 }

@@ -125,6 +125,9 @@ int ds_severity_parse(const char *name);
  * listed, no namespace exempt. */
 void ds_config_init(ds_config *cfg);
 
+/* Frees the names of list and empties it. */
+void ds_string_list_clear(ds_string_list *list);
+
 /* Releases what cfg owns (not cfg itself) and leaves it at the defaults. */
 void ds_config_free(ds_config *cfg);
 

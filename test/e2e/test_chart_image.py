@@ -105,6 +105,8 @@ def needed_packages(binary):
     """Packages of the shared libraries the binary names as NEEDED."""
     d = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True)
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", d.stdout)
+    # The sanitizer build links the sanitizer runtimes, which no image ships.
+    needed = [so for so in needed if not re.match(r"lib(asan|ubsan)\.so", so)]
     ldd = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
     paths = dict(re.findall(r"^\s*(\S+) => (/\S+)", ldd, re.M))
     pkgs, problems = set(), []
