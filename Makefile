@@ -90,12 +90,13 @@ sanitize: deps
 
 # Dev certificates (when missing) and the webhook on https://127.0.0.1:8443.
 # No cluster here, so DS003 is off.
-DEV_CERTS := certs/dev
+DEV_CERTS ?= certs/dev
+RUN_LISTEN ?= 127.0.0.1:8443
 run: deps
 	@$(MAKE) --no-print-directory dsguard
 	@[ -f $(DEV_CERTS)/tls.crt ] || ./dsguard certs --out $(DEV_CERTS) --host localhost --host 127.0.0.1 >/dev/null
-	./dsguard serve --listen 127.0.0.1:8443 --tls-cert $(DEV_CERTS)/tls.crt --tls-key $(DEV_CERTS)/tls.key \
-	  --config examples/dev-config.yaml --cluster off --log-format text
+	exec ./dsguard serve --listen $(RUN_LISTEN) --tls-cert $(DEV_CERTS)/tls.crt --tls-key $(DEV_CERTS)/tls.key \
+	  --config examples/admission/config.yaml --cluster off --log-format text
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

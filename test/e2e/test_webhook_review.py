@@ -65,21 +65,22 @@ def test_review_command(t):
         t.ok(r.returncode == 2 and "serve" in r.stderr, f"serve with {why}: usage error, exit 2", r.stderr)
 
 
-def documented_curls():
-    """The curl command lines of docs/webhook.md's sh blocks."""
-    text = open(DOCS).read()
+def documented_curls(doc=DOCS):
+    """The curl command lines of a document's sh blocks."""
+    text = open(doc).read()
     cmds = []
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         cmds += [line for line in block.replace("\\\n", " ").splitlines() if line.startswith("curl ")]
     return cmds
 
 
-def test_documented_curls(t, tmp):
+def test_documented_curls(t, tmp, doc=DOCS):
+    name = os.path.relpath(doc, tap.ROOT)
     ca = ws.make_ca(tmp, "ca")
     cert, key = ws.make_cert(tmp, "tls", ca)
     srv = ws.Server(tmp, ca[0], cert, key, "--config", os.path.join(EXAMPLES, "config.yaml"))
-    cmds = documented_curls()
-    t.eq(len(cmds), 2, "docs/webhook.md shows two curl commands")
+    cmds = documented_curls(doc)
+    t.eq(len(cmds), 2, f"{name} shows two curl commands")
     for cmd in cmds:
         words = [w.replace("https://127.0.0.1:8443", f"https://127.0.0.1:{srv.port}")
                  .replace("certs/dev/ca.crt", ca[0]) for w in shlex.split(cmd)]
@@ -88,14 +89,14 @@ def test_documented_curls(t, tmp):
         answer = resp.get("response", {})
         if "deny.json" in cmd:
             t.ok(answer.get("allowed") is False and "DS001" in answer["status"]["message"],
-                 "the documented curl for deny.json gets a denial", r.stdout + r.stderr)
+                 f"{name}: the curl for deny.json gets a denial", r.stdout + r.stderr)
         else:
             t.ok(answer.get("allowed") is True and "patch" in answer,
-                 "the documented curl for patch.json gets a patch", r.stdout + r.stderr)
-        documented = re.search(r"```json\n(\{.*?\})\n```", open(DOCS).read().split(cmd, 1)[1], re.S)
+                 f"{name}: the curl for patch.json gets a patch", r.stdout + r.stderr)
+        documented = re.search(r"```json\n(\{.*?\})\n```", open(doc).read().split(cmd, 1)[1], re.S)
         t.eq(json.loads(documented.group(1)) if documented else None, resp,
-             "the answer shown in docs/webhook.md is the real one")
-    t.eq(srv.stop(), 0, "docs server exits 0")
+             f"the answer shown in {name} is the real one")
+    t.eq(srv.stop(), 0, f"{name}: the server exits 0")
 
 
 def daemonsets(path):
@@ -163,6 +164,7 @@ def main():
     test_review_command(t)
     with tempfile.TemporaryDirectory() as tmp:
         test_documented_curls(t, tmp)
+        test_documented_curls(t, tmp, os.path.join(tap.ROOT, "README.md"))
         test_parity(t, tmp)
     t.done()
 
