@@ -12,3 +12,5 @@ ok() {
 }
 # tap_done: the exit status of the script.
 tap_done() { [ "$tap_failed" -eq 0 ]; }
+# skip NAME REASON: one skipped test.
+skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP $2"; }
