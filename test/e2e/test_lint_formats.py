@@ -368,6 +368,14 @@ def test_junit_escaping(t, shared, top):
          "JUnit: failure text escaped", case.find("failure").text)
 
 
+def test_junit_doc_example(t, shared):
+    """The example in docs/output.md is valid JUnit XML too."""
+    with open(os.path.join(ROOT, "docs", "output.md")) as fh:
+        blocks = re.findall(r"```xml\n(.*?)```", fh.read(), re.S)
+    if t.ok(len(blocks) == 1, "docs/output.md has a JUnit example"):
+        xsd_check(t, shared, blocks[0], "the example in docs/output.md")
+
+
 # ---------------------------------------------------------------- GitHub
 
 GH_FILE = "gh/a:b,c%.yaml"
@@ -456,6 +464,7 @@ def main():
         test_junit_tree(t, shared, top)
         test_junit_config(t, shared, top)
         test_junit_escaping(t, shared, top)
+        test_junit_doc_example(t, shared)
         test_github(t, top)
         test_exit_codes(t, top)
     finally:
