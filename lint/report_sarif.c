@@ -113,11 +113,15 @@ static char *absolute_path(const char *file, const char *cwd)
 	return abs;
 }
 
-/* Whether byte c may stand unescaped in the path of a URI. ':' is escaped
+/* Whether byte c may stand unescaped in the path of a URI (RFC 3986
+ * unreserved, sub-delims, "@" and "/"; whatever the locale). ':' is escaped
  * so that a relative first segment never reads as a scheme. */
 static bool uri_path_char(unsigned char c)
 {
-	return isalnum(c) || (c && strchr("-._~!$&'()*+,;=@/", c));
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+				      "-._~!$&'()*+,;=@/";
+
+	return c && strchr(allowed, c);
 }
 
 /* prefix followed by path, percent-encoded. Returns a new string, or NULL
