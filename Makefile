@@ -7,11 +7,11 @@ CC      ?= cc
 
 # pkg-config name -> Debian package that provides it
 DEP_PKGS := libcjson:libcjson-dev yaml-0.1:libyaml-dev libmicrohttpd:libmicrohttpd-dev \
-            openssl:libssl-dev libcurl:libcurl4-openssl-dev cmocka:libcmocka-dev
+            openssl:libssl-dev libcurl:libcurl4-openssl-dev gnutls:libgnutls28-dev cmocka:libcmocka-dev
 # programs the tests drive, and the Debian package of each
 TOOL_PKGS := curl:curl xmllint:libxml2-utils valgrind:valgrind openssl:openssl patch:patch
 PY_PKGS   := python3-yaml python3-jsonschema
-LIBS_PC  := libcjson yaml-0.1 libmicrohttpd openssl libcurl
+LIBS_PC  := libcjson yaml-0.1 libmicrohttpd openssl libcurl gnutls
 
 PC_CFLAGS := $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
 PC_LIBS   := $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null)

@@ -117,13 +117,8 @@ int ds_tls_files_load(const char *cert_path, const char *key_path, const char *c
 /* Releases what f owns, wiping the key, and empties it. */
 void ds_tls_files_free(ds_tls_files *f);
 
-/* Finds the GnuTLS functions that make a TLS session require a verified
- * client certificate. Returns 0, or -1 with *error set. */
-int ds_mtls_init(char **error);
-
 /* Makes the GnuTLS session `tls_session` (a gnutls_session_t, before its
- * handshake) require a client certificate that chains to the trusted CA.
- * ds_mtls_init() must have succeeded. */
+ * handshake) require a client certificate that chains to the trusted CA. */
 void ds_mtls_require(void *tls_session);
 
 /* ---- watching files ---- */

@@ -309,8 +309,6 @@ static int start(ds_server *srv, char **error)
 {
 	ds_tls_files files;
 
-	if (srv->opts.client_ca_path && ds_mtls_init(error) < 0)
-		return -1;
 	if (srv->opts.config_path)
 		ds_file_sig_read(srv->opts.config_path, &srv->config_sig);
 	if (load_config(srv, &srv->config, error) < 0)

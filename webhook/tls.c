@@ -3,7 +3,6 @@
 #include "webhook/internal.h"
 #include "certs/certs.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <stdarg.h>
@@ -12,11 +11,6 @@
 #include <string.h>
 
 #define MAX_PEM_BYTES (1u << 20)
-
-/* The GnuTLS functions ds_mtls_require() calls, found at run time in the
- * GnuTLS that libmicrohttpd is linked with. */
-static void (*set_request)(gnutls_session_t, gnutls_certificate_request_t);
-static void (*set_verify_cert)(gnutls_session_t, const char *, unsigned);
 
 /* Sets *error to a newly allocated message (NULL out of memory). Returns -1. */
 static int fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -108,19 +102,8 @@ void ds_tls_files_free(ds_tls_files *f)
 	memset(f, 0, sizeof(*f));
 }
 
-int ds_mtls_init(char **error)
-{
-	set_request = (void (*)(gnutls_session_t, gnutls_certificate_request_t))dlsym(
-		RTLD_DEFAULT, "gnutls_certificate_server_set_request");
-	set_verify_cert =
-		(void (*)(gnutls_session_t, const char *, unsigned))dlsym(RTLD_DEFAULT, "gnutls_session_set_verify_cert");
-	if (set_request && set_verify_cert)
-		return 0;
-	return fail(error, "--client-ca needs libmicrohttpd built with GnuTLS 3.4.6 or later");
-}
-
 void ds_mtls_require(void *tls_session)
 {
-	set_request((gnutls_session_t)tls_session, GNUTLS_CERT_REQUIRE);
-	set_verify_cert((gnutls_session_t)tls_session, NULL, 0);
+	gnutls_certificate_server_set_request((gnutls_session_t)tls_session, GNUTLS_CERT_REQUIRE);
+	gnutls_session_set_verify_cert((gnutls_session_t)tls_session, NULL, 0);
 }
