@@ -118,14 +118,12 @@ int cmd_audit(int argc, char **argv)
 	else if (!ds_report_format_known(cli_get(&args, OPT_FORMAT, "text")))
 		rc = cli_usage_error("audit", "unknown --format '%s' (use %s)", cli_get(&args, OPT_FORMAT, ""),
 				     DS_REPORT_FORMATS);
-	else if (strcmp(level, "error") && strcmp(level, "warning"))
-		rc = cli_usage_error("audit", "unknown --fail-on '%s' (use error or warning)", level);
+	else
+		rc = cli_fail_on("audit", level, &fail_on);
 	if (rc == 0)
 		rc = cli_load_config("audit", cli_get(&args, OPT_CONFIG, NULL), true, &cfg);
-	if (rc == 0) {
-		fail_on = strcmp(level, "warning") ? DS_SEVERITY_ERROR : DS_SEVERITY_WARNING;
+	if (rc == 0)
 		rc = audit(&args, &cfg, fail_on);
-	}
 	ds_config_free(&cfg);
 	cli_args_free(&args);
 	return rc;

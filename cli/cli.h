@@ -34,4 +34,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  * (file:line:col) as "dsguard CMD: ...". */
 int cli_load_config(const char *cmd, const char *path, bool pick_local, ds_config *cfg);
 
+/* Reads a --fail-on level ("error" or "warning") into *out. Returns 0, or
+ * DS_EXIT_USAGE after saying what is wrong. */
+int cli_fail_on(const char *cmd, const char *level, ds_severity *out);
+
 #endif

@@ -1,8 +1,10 @@
-/* config.c - the config file as lint, audit and serve load it. */
+/* config.c - what lint, audit and serve read alike: the config file, the
+ * --fail-on level. */
 #include "cli/cli.h"
 #include "lint/lint.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define LOCAL_CONFIG ".dsguard.yaml"
@@ -20,4 +22,15 @@ int cli_load_config(const char *cmd, const char *path, bool pick_local, ds_confi
 	fprintf(stderr, "dsguard %s: %s\n", cmd, error ? error : "cannot read the config");
 	free(error);
 	return DS_EXIT_USAGE;
+}
+
+int cli_fail_on(const char *cmd, const char *level, ds_severity *out)
+{
+	if (!strcmp(level, "error"))
+		*out = DS_SEVERITY_ERROR;
+	else if (!strcmp(level, "warning"))
+		*out = DS_SEVERITY_WARNING;
+	else
+		return cli_usage_error(cmd, "unknown --fail-on '%s' (use error or warning)", level);
+	return 0;
 }

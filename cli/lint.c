@@ -5,11 +5,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 enum {
 	OPT_FORMAT, OPT_NAMESPACE, OPT_CONFIG, OPT_FAIL_ON, OPT_EXCLUDE, OPT_STDIN_NAME, OPT_VERBOSE,
-	OPT_FIX, OPT_DIFF, OPT_PRIORITY_CLASS, OPT_COUNT
+	OPT_FIX, OPT_DIFF, OPT_PRIORITY_CLASS, OPT_JOBS, OPT_COUNT
 };
 
 static const struct cli_option options[OPT_COUNT] = {
@@ -26,6 +25,8 @@ static const struct cli_option options[OPT_COUNT] = {
 		      false},
 	[OPT_PRIORITY_CLASS] = {"priority-class", 0, "NAME",
 				"the class --fix inserts (default: rules.priority-class.default)", false},
+	[OPT_JOBS] = {"jobs", 'j', "N", "threads reading files (default: one per core); output order never changes",
+		      false},
 };
 
 static const struct cli_command lint_command = {
@@ -42,40 +43,16 @@ static const struct cli_command lint_command = {
 		    "  dsguard lint --diff --priority-class node-agents deploy/ | patch -p0\n",
 };
 
-#define LOCAL_CONFIG ".dsguard.yaml"
-
-/* Loads --config, or .dsguard.yaml when present. Returns 0 or DS_EXIT_USAGE. */
-static int load_config(const struct cli_args *args, ds_config *cfg)
-{
-	const char *path = cli_get(args, OPT_CONFIG, NULL);
-	char *error = NULL;
-
-	if (!path && access(LOCAL_CONFIG, F_OK) == 0)
-		path = LOCAL_CONFIG;
-	if (!path)
-		return 0;
-	if (ds_config_load(path, cfg, &error) == 0)
-		return 0;
-	fprintf(stderr, "dsguard lint: %s\n", error ? error : "cannot read the config");
-	free(error);
-	return DS_EXIT_USAGE;
-}
-
 /* Checks the options' values. Returns 0 or DS_EXIT_USAGE. */
 static int check_args(const struct cli_args *args, ds_severity *fail_on)
 {
 	const char *format = cli_get(args, OPT_FORMAT, "text");
 	const char *level = cli_get(args, OPT_FAIL_ON, "error");
 
-	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "sarif") && strcmp(format, "junit") &&
-	    strcmp(format, "github"))
-		return cli_usage_error("lint", "unknown --format '%s' (use text, json, sarif, junit or github)", format);
-	if (!strcmp(level, "error"))
-		*fail_on = DS_SEVERITY_ERROR;
-	else if (!strcmp(level, "warning"))
-		*fail_on = DS_SEVERITY_WARNING;
-	else
-		return cli_usage_error("lint", "unknown --fail-on '%s' (use error or warning)", level);
+	if (!ds_report_format_known(format))
+		return cli_usage_error("lint", "unknown --format '%s' (use %s)", format, DS_REPORT_FORMATS);
+	if (cli_fail_on("lint", level, fail_on) != 0)
+		return DS_EXIT_USAGE;
 	if (args->operand_count == 0)
 		return cli_usage_error("lint", "name at least one file, directory, or - for standard input");
 	if (cli_has(args, OPT_FIX) && cli_has(args, OPT_DIFF))
@@ -117,22 +94,18 @@ static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severi
 	FILE *out = opts.fix == DS_FIX_DIFF ? stderr : stdout;
 	const char *format = cli_get(args, OPT_FORMAT, "text");
 	ds_lint_report report;
+	unsigned long jobs;
 	int rc;
+
+	if (cli_get_ulong(&lint_command, args, OPT_JOBS, 0, 1024, &jobs) != 0)
+		return DS_EXIT_USAGE;
+	opts.jobs = (unsigned)jobs;
 
 	if (ds_lint_paths((const char *const *)args->operands, (size_t)args->operand_count, &opts, &report) < 0) {
 		fprintf(stderr, "dsguard lint: out of memory\n");
 		return DS_EXIT_USAGE;
 	}
-	if (!strcmp(format, "json"))
-		rc = ds_report_json(out, &report);
-	else if (!strcmp(format, "sarif"))
-		rc = ds_report_sarif(out, &report);
-	else if (!strcmp(format, "junit"))
-		rc = ds_report_junit(out, &report, cfg);
-	else if (!strcmp(format, "github"))
-		rc = ds_report_github(out, &report);
-	else
-		rc = ds_report_text(out, &report, cli_has(args, OPT_VERBOSE));
+	rc = ds_report_write(out, format, &report, cfg, cli_has(args, OPT_VERBOSE));
 	rc = rc < 0 || fflush(stdout) != 0 ? DS_EXIT_USAGE : ds_lint_exit_code(&report, fail_on);
 	ds_lint_report_free(&report);
 	return rc;
@@ -154,7 +127,7 @@ int cmd_lint(int argc, char **argv)
 	ds_config_init(&cfg);
 	rc = check_args(&args, &fail_on);
 	if (rc == 0)
-		rc = load_config(&args, &cfg);
+		rc = cli_load_config("lint", cli_get(&args, OPT_CONFIG, NULL), true, &cfg);
 	if (rc == 0)
 		rc = apply_priority_class(&args, &cfg);
 	if (rc == 0)

@@ -100,19 +100,6 @@ static int answer(const char *body, size_t len, bool mutate, const ds_config *cf
 	return fflush(stdout) == 0 ? code : DS_EXIT_USAGE;
 }
 
-/* Loads --config when given. Returns 0 or DS_EXIT_USAGE. */
-static int load_config(const struct cli_args *args, ds_config *cfg)
-{
-	const char *path = cli_get(args, OPT_CONFIG, NULL);
-	char *error = NULL;
-
-	if (!path || ds_config_load(path, cfg, &error) == 0)
-		return 0;
-	fprintf(stderr, "dsguard review: %s\n", error ? error : "cannot read the config");
-	free(error);
-	return DS_EXIT_USAGE;
-}
-
 int cmd_review(int argc, char **argv)
 {
 	struct cli_args args;
@@ -134,7 +121,7 @@ int cmd_review(int argc, char **argv)
 	if (rc == 0 && args.operand_count > 1)
 		rc = cli_usage_error("review", "give one FILE or '-', not %d", args.operand_count);
 	if (rc == 0)
-		rc = load_config(&args, &cfg);
+		rc = cli_load_config("review", cli_get(&args, OPT_CONFIG, NULL), false, &cfg);
 	if (rc == 0)
 		rc = read_request(args.operand_count ? args.operands[0] : "-", max, &body, &len);
 	if (rc == 0)

@@ -72,6 +72,7 @@ typedef struct ds_lint_report {
 	ds_lint_problem *problems;
 	size_t problem_count;
 	ds_lint_summary summary;
+	bool rewritten; /* --fix wrote the fixes into the files */
 	ds_lint_daemonset *daemonsets; /* every DaemonSet checked, in the order read */
 	size_t daemonset_count;
 } ds_lint_report;
@@ -91,6 +92,10 @@ int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_r
 
 /* Releases what report owns and empties it. */
 void ds_lint_report_free(ds_lint_report *report);
+
+/* Whether finding f still stands in its file: false for a finding that
+ * --fix has fixed in place (--diff changes no file). */
+bool ds_lint_finding_open(const ds_lint_report *report, const ds_lint_finding *f);
 
 /* The exit code for a report: 2 when an input could not be read or parsed,
  * 1 when a finding is at or above fail_on, else 0. */

@@ -75,6 +75,7 @@ int ds_report_github(FILE *out, const ds_lint_report *report)
 	for (size_t i = 0; i < report->problem_count; i++)
 		github_problem(out, &report->problems[i]);
 	for (size_t i = 0; i < report->finding_count; i++)
-		github_finding(out, &report->findings[i]);
+		if (ds_lint_finding_open(report, &report->findings[i]))
+			github_finding(out, &report->findings[i]);
 	return ferror(out) ? -1 : 0;
 }

@@ -179,7 +179,8 @@ static int junit_init(struct junit *j, const ds_lint_report *report)
 	if (!j->findings || !j->problems || collect_units(j, report) < 0)
 		return -1;
 	for (size_t i = 0; i < report->finding_count; i++)
-		j->findings[j->finding_count++] = &report->findings[i];
+		if (ds_lint_finding_open(report, &report->findings[i]))
+			j->findings[j->finding_count++] = &report->findings[i];
 	for (size_t i = 0; i < report->problem_count; i++)
 		j->problems[j->problem_count++] = &report->problems[i];
 	qsort(j->findings, j->finding_count, sizeof(*j->findings), finding_order);

@@ -294,7 +294,8 @@ static cJSON *sarif_run(const ds_lint_report *report, const char *cwd)
 	cJSON_AddStringToObject(run, "columnKind", "unicodeCodePoints");
 	results = cJSON_AddArrayToObject(run, "results");
 	for (size_t i = 0; i < report->finding_count; i++)
-		cJSON_AddItemToArray(results, result(&report->findings[i], cwd));
+		if (ds_lint_finding_open(report, &report->findings[i]))
+			cJSON_AddItemToArray(results, result(&report->findings[i], cwd));
 	return run;
 }
 

@@ -767,6 +767,7 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 	struct walk w = {.run = &r};
 
 	memset(out, 0, sizeof(*out));
+	out->rewritten = opts->fix == DS_FIX_WRITE;
 	r.ctx.config = opts->config;
 	r.ctx.default_namespace = opts->default_namespace;
 	for (size_t i = 0; i < count && !r.oom; i++)
@@ -828,6 +829,11 @@ void ds_lint_report_free(ds_lint_report *report)
 	free(report->problems);
 	free(report->daemonsets);
 	memset(report, 0, sizeof(*report));
+}
+
+bool ds_lint_finding_open(const ds_lint_report *report, const ds_lint_finding *f)
+{
+	return !(f->fixed && report->rewritten);
 }
 
 int ds_lint_exit_code(const ds_lint_report *report, ds_severity fail_on)
