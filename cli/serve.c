@@ -1,6 +1,7 @@
 /* serve.c - `dsguard serve`: the HTTPS admission webhook. */
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "kube/kube.h"
 #include "webhook/webhook.h"
 
 #include <signal.h>
@@ -20,6 +21,7 @@ enum {
 	OPT_CONFIG,
 	OPT_CLUSTER,
 	OPT_KUBECONFIG,
+	OPT_CONTEXT,
 	OPT_ON_UNSYNCED,
 	OPT_MAX_BODY,
 	OPT_IDLE_TIMEOUT,
@@ -34,10 +36,12 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_KEY] = {"tls-key", 0, "FILE", "PEM private key of the certificate; reloaded when it changes", false},
 	[OPT_CLIENT_CA] = {"client-ca", 0, "FILE", "require client certificates signed by this PEM CA (mTLS)", false},
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file; reloaded when it changes and on SIGHUP", false},
-	[OPT_CLUSTER] = {"cluster", 0, "MODE", "cluster state for DS003: auto (default), on, off", false},
+	[OPT_CLUSTER] = {"cluster", 0, "MODE",
+			 "cluster state for DS003: auto (default: on in a Pod or with --kubeconfig), on, off", false},
 	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE", "kubeconfig for the cluster cache (default: in-cluster)", false},
-	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE", "DS003 while the cluster cache is not synced: allow (default), deny",
-			     false},
+	[OPT_CONTEXT] = {"context", 0, "NAME", "kubeconfig context (default: current-context)", false},
+	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE",
+			     "DS003 until the cluster cache has synced: allow (default, with a warning), deny", false},
 	[OPT_MAX_BODY] = {"max-body-bytes", 0, "N", "answer 413 to bodies larger than N bytes (default 8388608)", false},
 	[OPT_IDLE_TIMEOUT] = {"idle-timeout", 0, "SECONDS", "close connections idle this long (default 30)", false},
 	[OPT_LOG_FORMAT] = {"log-format", 0, "FORMAT", "json (default) or text", false},
@@ -51,10 +55,13 @@ static const struct cli_command serve_command = {
 		   "AdmissionReview v1 or v1beta1; GET /healthz, /readyz and /metrics (Prometheus).\n"
 		   "New certificate files are served without a restart; SIGHUP reloads the config and the\n"
 		   "certificate; SIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.\n"
-		   "DS003 needs cluster state; without it (--cluster off) DS003 is not evaluated.",
+		   "DS003 needs cluster state: a list+watch cache of the cluster's DaemonSets, through the\n"
+		   "Pod's service account or --kubeconfig; /readyz answers 503 until it has synced. Without\n"
+		   "it (--cluster off) DS003 is not evaluated.",
 	.options = options,
 	.option_count = OPT_COUNT,
 	.examples = "  dsguard serve --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key --cluster off\n"
+		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --on-unsynced deny\n"
 		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n",
 };
 
@@ -67,23 +74,40 @@ static bool one_of(const char *value, const char *const *names)
 	return false;
 }
 
-/* Checks the options and fills opts. Returns 0 or DS_EXIT_USAGE. */
-static int read_options(const struct cli_args *args, ds_server_options *opts)
+/* Checks the cluster options and sets *on when the cluster cache is
+ * wanted: --cluster on, or auto in a Pod or with --kubeconfig. Returns 0
+ * or DS_EXIT_USAGE. */
+static int read_cluster_options(const struct cli_args *args, bool *on)
 {
 	static const char *const clusters[] = {"auto", "on", "off", NULL};
 	static const char *const unsynced[] = {"allow", "deny", NULL};
 	const char *cluster = cli_get(args, OPT_CLUSTER, "auto");
+
+	if (!one_of(cluster, clusters))
+		return cli_usage_error("serve", "--cluster must be auto, on or off, not '%s'", cluster);
+	if (!one_of(cli_get(args, OPT_ON_UNSYNCED, "allow"), unsynced))
+		return cli_usage_error("serve", "--on-unsynced must be allow or deny");
+	if (cli_has(args, OPT_CONTEXT) && !cli_has(args, OPT_KUBECONFIG))
+		return cli_usage_error("serve", "--context needs --kubeconfig");
+	if (!strcmp(cluster, "off") && cli_has(args, OPT_KUBECONFIG))
+		return cli_usage_error("serve", "--kubeconfig is for the cluster cache, which --cluster off turns off");
+	if (!strcmp(cluster, "auto"))
+		*on = cli_has(args, OPT_KUBECONFIG) || kube_in_cluster(NULL);
+	else
+		*on = !strcmp(cluster, "on");
+	return 0;
+}
+
+/* Checks the options, fills opts and sets *cluster when the cluster cache
+ * is wanted. Returns 0 or DS_EXIT_USAGE. */
+static int read_options(const struct cli_args *args, ds_server_options *opts, bool *cluster)
+{
 	unsigned long max_body, idle;
 
 	if (!cli_has(args, OPT_CERT) || !cli_has(args, OPT_KEY))
 		return cli_usage_error("serve", "--tls-cert and --tls-key are required");
-	if (!one_of(cluster, clusters))
-		return cli_usage_error("serve", "--cluster must be auto, on or off, not '%s'", cluster);
-	if (!strcmp(cluster, "on"))
-		return cli_usage_error("serve", "--cluster on needs the cluster cache, which this build lacks; "
-						"use --cluster off");
-	if (!one_of(cli_get(args, OPT_ON_UNSYNCED, "allow"), unsynced))
-		return cli_usage_error("serve", "--on-unsynced must be allow or deny");
+	if (read_cluster_options(args, cluster) != 0)
+		return DS_EXIT_USAGE;
 	if (ds_log_setup(cli_get(args, OPT_LOG_FORMAT, "json"), cli_get(args, OPT_LOG_LEVEL, "info")) < 0)
 		return cli_usage_error("serve", "--log-format must be json or text, --log-level debug, info, warn or error");
 	if (cli_get_ulong(&serve_command, args, OPT_MAX_BODY, DS_REVIEW_MAX_BODY, 1ul << 30, &max_body) ||
@@ -97,7 +121,7 @@ static int read_options(const struct cli_args *args, ds_server_options *opts)
 		.key_path = cli_get(args, OPT_KEY, NULL),
 		.client_ca_path = cli_get(args, OPT_CLIENT_CA, NULL),
 		.config_path = cli_get(args, OPT_CONFIG, NULL),
-		.namespaces = NULL,
+		.deny_unsynced = !strcmp(cli_get(args, OPT_ON_UNSYNCED, "allow"), "deny"),
 		.max_body_bytes = max_body,
 		.idle_timeout = (unsigned)idle,
 		.connection_limit = CONNECTION_LIMIT,
@@ -127,6 +151,45 @@ static void run(ds_server *srv, const sigset_t *signals)
 	}
 }
 
+/* Passes the cluster cache's log lines on to the log. */
+static void on_cache_log(void *data, kube_log_level level, const char *message)
+{
+	(void)data;
+	ds_log(level == KUBE_LOG_WARN ? DS_LOG_WARN : DS_LOG_INFO, "cluster cache: %s", message);
+}
+
+/* Starts the cluster cache from --kubeconfig (and --context), else from
+ * the Pod's service account. An API server that cannot be reached is no
+ * error: the cache keeps trying with backoff. Returns the running cache,
+ * or NULL after logging why (a bad kubeconfig is named by file and line). */
+static kube_cache *start_cluster(const struct cli_args *args)
+{
+	const char *path = cli_get(args, OPT_KUBECONFIG, NULL);
+	kube_cache_options cache_opts = {.log = on_cache_log};
+	kube_client *client = NULL;
+	kube_cache *cache = NULL;
+	kube_config kc;
+	char *error = NULL, *server = NULL;
+	int rc = path ? kube_config_load(path, cli_get(args, OPT_CONTEXT, NULL), &kc, &error)
+		      : kube_config_in_cluster(NULL, &kc, &error);
+
+	if (rc == 0)
+		client = kube_client_new(&kc, &error);
+	if (client)
+		server = strdup(kube_client_server(client));
+	if (client && server)
+		cache = kube_cache_start(client, &cache_opts, &error);
+	else
+		kube_client_free(client);
+	if (cache)
+		ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", server);
+	else
+		ds_log(DS_LOG_ERROR, "cannot start the cluster cache: %s", error ? error : "out of memory");
+	free(server);
+	free(error);
+	return cache;
+}
+
 /* Logs where the server listens and what it checks. */
 static void log_start(const ds_server *srv, const ds_server_options *opts)
 {
@@ -136,48 +199,64 @@ static void log_start(const ds_server *srv, const ds_server_options *opts)
 	cJSON_AddStringToObject(f, "version", DSGUARD_VERSION);
 	cJSON_AddBoolToObject(f, "mTLS", opts->client_ca_path != NULL);
 	cJSON_AddStringToObject(f, "config", opts->config_path ? opts->config_path : "(defaults)");
+	cJSON_AddBoolToObject(f, "cluster", opts->cluster != NULL);
+	if (opts->cluster)
+		cJSON_AddStringToObject(f, "onUnsynced", opts->deny_unsynced ? "deny" : "allow");
 	ds_log_fields(DS_LOG_INFO, "serving", f);
-	ds_log(DS_LOG_WARN, "DS003 dedicated-namespace is off: the webhook has no cluster state (--cluster off)");
+	if (!opts->cluster)
+		ds_log(DS_LOG_WARN, "DS003 dedicated-namespace is off: the webhook has no cluster state (--cluster off)");
+}
+
+/* Starts the server, serves until SIGTERM or SIGINT, and drains. Returns
+ * the exit code. */
+static int serve(const ds_server_options *opts, const sigset_t *signals)
+{
+	char *error = NULL;
+	ds_server *srv = ds_server_start(opts, &error);
+
+	if (!srv) {
+		ds_log(DS_LOG_ERROR, "cannot serve: %s", error ? error : "out of memory");
+		free(error);
+		return DS_EXIT_USAGE;
+	}
+	log_start(srv, opts);
+	run(srv, signals);
+	ds_server_stop(srv, DRAIN_SECONDS);
+	return DS_EXIT_OK;
 }
 
 int cmd_serve(int argc, char **argv)
 {
 	struct cli_args args;
 	ds_server_options opts;
-	ds_server *srv;
+	kube_cache *cache = NULL;
 	sigset_t signals;
-	char *error = NULL;
+	bool cluster = false;
 	int rc;
 
 	rc = cli_parse(&serve_command, argc, argv, &args);
-	if (rc != 0)
-		return rc;
-	if (args.help) {
-		cli_args_free(&args);
-		return DS_EXIT_OK;
-	}
-	rc = read_options(&args, &opts);
-	if (rc != 0) {
-		cli_args_free(&args);
+	if (rc != 0 || args.help) {
+		if (rc == 0)
+			cli_args_free(&args);
 		return rc;
 	}
+	rc = read_options(&args, &opts, &cluster);
+	/* Signals are blocked before any thread starts, so that every thread
+	 * inherits the mask and only run() takes them. */
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGHUP);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	srv = ds_server_start(&opts, &error);
-	if (!srv) {
-		ds_log(DS_LOG_ERROR, "cannot serve: %s", error ? error : "out of memory");
-		free(error);
-		cli_args_free(&args);
-		return DS_EXIT_USAGE;
-	}
-	log_start(srv, &opts);
-	run(srv, &signals);
-	ds_server_stop(srv, DRAIN_SECONDS);
-	ds_log(DS_LOG_INFO, "stopped");
+	if (rc == 0 && cluster && !(cache = start_cluster(&args)))
+		rc = DS_EXIT_USAGE;
+	opts.cluster = cache;
+	if (rc == 0)
+		rc = serve(&opts, &signals);
+	kube_cache_stop(cache);
+	if (rc == 0)
+		ds_log(DS_LOG_INFO, "stopped");
 	cli_args_free(&args);
-	return DS_EXIT_OK;
+	return rc;
 }

@@ -114,18 +114,32 @@ static bool declared_too_large(struct MHD_Connection *c, size_t max)
 	return end != text && n > max;
 }
 
-/* Answers a GET endpoint. */
+/* Answers /metrics, with the cluster cache's state when there is one. */
+static enum MHD_Result answer_metrics(struct request *req, struct MHD_Connection *c)
+{
+	ds_server *srv = req->gen->srv;
+	kube_cache_stats stats;
+	char *text;
+
+	if (srv->opts.cluster)
+		kube_cache_stats_get(srv->opts.cluster, &stats);
+	text = ds_metrics_render(&srv->metrics, srv->opts.cluster ? &stats : NULL);
+	return text ? answer(req, c, 200, METRICS_TYPE, text, DS_RESULT_OK, NULL) : MHD_NO;
+}
+
+/* Answers a GET endpoint. /readyz is 503 while stopping and until the
+ * cluster cache, when there is one, has synced. */
 static enum MHD_Result answer_get(struct request *req, struct MHD_Connection *c)
 {
 	ds_server *srv = req->gen->srv;
-	char *text;
 
-	if (req->endpoint == DS_EP_METRICS) {
-		text = ds_metrics_render(&srv->metrics);
-		return text ? answer(req, c, 200, METRICS_TYPE, text, DS_RESULT_OK, NULL) : MHD_NO;
-	}
+	if (req->endpoint == DS_EP_METRICS)
+		return answer_metrics(req, c);
 	if (req->endpoint == DS_EP_READYZ && atomic_load(&srv->stopping))
 		return answer(req, c, 503, TEXT_TYPE, strdup("stopping\n"), DS_RESULT_ERROR, NULL);
+	if (req->endpoint == DS_EP_READYZ && srv->opts.cluster && !srv->cluster.synced(srv->cluster.data))
+		return answer(req, c, 503, TEXT_TYPE, strdup("the cluster cache has not synced yet\n"), DS_RESULT_ERROR,
+			      NULL);
 	return answer(req, c, 200, TEXT_TYPE, strdup("ok\n"), DS_RESULT_OK, NULL);
 }
 
@@ -199,7 +213,8 @@ static enum MHD_Result finish(struct request *req, struct MHD_Connection *c)
 	if (req->too_large)
 		return refuse(req, c, 413, "the body is larger than the limit (--max-body-bytes)", NULL);
 	pthread_rwlock_rdlock(&srv->config_lock);
-	ds_review(req->body ? req->body : "", req->len, mode, &srv->config, srv->opts.namespaces, r);
+	ds_review(req->body ? req->body : "", req->len, mode, &srv->config, srv->opts.cluster ? &srv->cluster : NULL,
+		  r);
 	pthread_rwlock_unlock(&srv->config_lock);
 	if (!r->body)
 		return MHD_NO;
@@ -271,6 +286,10 @@ static void log_review(const struct request *req, double ms)
 		cJSON_AddBoolToObject(f, "allowed", r->allowed);
 		cJSON_AddBoolToObject(f, "patched", r->patched);
 		cJSON_AddBoolToObject(f, "dryRun", r->dry_run);
+		if (r->unsynced)
+			cJSON_AddBoolToObject(f, "unsynced", true);
+		if (r->reserved)
+			cJSON_AddBoolToObject(f, "reserved", true);
 		add_rule_ids(f, "rules", r->findings);
 		add_rule_ids(f, "exempted", r->exempted);
 	} else if (req->refusal || r->error) {

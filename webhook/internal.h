@@ -93,9 +93,10 @@ void ds_metrics_request(ds_metrics *m, ds_endpoint ep, ds_operation op, ds_resul
 /* Counts the findings and exemptions of one review. */
 void ds_metrics_review(ds_metrics *m, const ds_review_result *r);
 
-/* The metrics in the Prometheus text exposition format (0.0.4). Returns a
- * new string, or NULL out of memory. */
-char *ds_metrics_render(ds_metrics *m);
+/* The metrics in the Prometheus text exposition format (0.0.4), with the
+ * cluster cache's state when `cluster` is not NULL. Returns a new string,
+ * or NULL out of memory. */
+char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster);
 
 /* ---- certificate material ---- */
 
@@ -170,6 +171,7 @@ struct ds_server {
 	unsigned threads;
 	pthread_rwlock_t config_lock; /* readers: reviews; writer: a config reload */
 	ds_config config;
+	ds_cluster cluster;           /* over opts.cluster, when it is set */
 	struct generation *current;
 	struct generation *retired;
 	ds_metrics metrics;

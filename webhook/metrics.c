@@ -117,7 +117,34 @@ static void render_state(FILE *out, ds_metrics *m)
 		atomic_load(&m->cluster_state) ? 1 : 0, DSGUARD_VERSION);
 }
 
-char *ds_metrics_render(ds_metrics *m)
+/* Writes one metric with its HELP and TYPE lines. */
+static void render_one(FILE *out, const char *name, const char *type, const char *help, double value)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
+}
+
+static void render_cluster(FILE *out, const kube_cache_stats *c)
+{
+	render_one(out, "dsguard_cluster_cache_objects", "gauge", "DaemonSets in the cluster cache.",
+		   (double)c->objects);
+	render_one(out, "dsguard_cluster_cache_namespaces", "gauge",
+		   "Namespaces holding at least one DaemonSet in the cluster cache.", (double)c->namespaces);
+	render_one(out, "dsguard_cluster_cache_reservations", "gauge",
+		   "Admitted CREATEs the watch has not reported yet.", (double)c->reservations);
+	render_one(out, "dsguard_cluster_cache_synced", "gauge",
+		   "Whether the cluster's DaemonSets have been listed (1) or not yet (0).", c->synced);
+	render_one(out, "dsguard_cluster_cache_watching", "gauge", "Whether a watch stream is open (1) or not (0).",
+		   c->watching);
+	render_one(out, "dsguard_cluster_cache_relists_total", "counter",
+		   "Lists after the first (410 Gone, events that could not be read).", (double)c->relists);
+	render_one(out, "dsguard_cluster_cache_watch_restarts_total", "counter", "Watches opened after the first.",
+		   (double)c->watch_restarts);
+	if (c->since_last_event >= 0)
+		render_one(out, "dsguard_cluster_cache_last_event_age_seconds", "gauge",
+			   "Seconds since the last list or watch event.", c->since_last_event);
+}
+
+char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster)
 {
 	char *text = NULL;
 	size_t size = 0;
@@ -129,6 +156,8 @@ char *ds_metrics_render(ds_metrics *m)
 	render_latency(out, m);
 	render_rules(out, m);
 	render_state(out, m);
+	if (cluster)
+		render_cluster(out, cluster);
 	if (fclose(out) != 0) {
 		free(text);
 		return NULL;

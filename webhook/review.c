@@ -12,18 +12,25 @@
 #define API_V1BETA1 "admission.k8s.io/v1beta1"
 #define MAX_LABEL 253             /* longest uid, name or namespace kept for the log */
 #define MAX_DENY_DETAIL 512       /* longest finding message quoted in a denial */
+#define UNCHECKED "could not be checked: the cluster cache has not listed the cluster's DaemonSets yet"
 
 static const char *const operation_names[DS_OP_COUNT] = {"", "CREATE", "UPDATE", "DELETE", "CONNECT"};
 
 /* How one finding is answered. */
 typedef enum { ANSWER_WARN, ANSWER_PATCH, ANSWER_DENY } answer;
 
-/* What one review is working on; everything but `out` is borrowed. */
+/* What one review is working on; everything but `out`, `held` and what
+ * the evaluation makes is borrowed. */
 struct review {
 	const cJSON *request;
 	const cJSON *object;
 	const char *api_version;
 	ds_review_mode mode;
+	const ds_cluster *cluster;  /* NULL: no cluster state */
+	ds_namespace_lookup probe;  /* DS003's lookup: ask_cluster() over r */
+	bool asked;                 /* DS003 asked who else lives in the namespace */
+	bool not_synced;            /* the cluster was not synced when the review began */
+	char *held;                 /* who holds the namespace, as a reservation found */
 	ds_context ctx;
 	ds_evaluation ev;
 	answer *answers;
@@ -181,6 +188,31 @@ static bool has_fix(const ds_evaluation *ev, const ds_rule *rule)
 	return false;
 }
 
+/* Whether finding f is DS003's placeholder for a namespace that could not
+ * be checked (the cluster was not synced). */
+static bool unchecked(const struct review *r, const ds_finding *f)
+{
+	return r->not_synced && f->rule->index == DS_RULE_DEDICATED_NAMESPACE;
+}
+
+/* Answers DS003 when the cluster is not synced: nothing for an exempt
+ * DaemonSet; at error with --on-unsynced deny, a denial; else a warning. It
+ * is not a finding and is not counted as one. Returns 0, or -1 out of
+ * memory. */
+static int decide_unchecked(struct review *r, size_t i)
+{
+	const ds_finding *f = &r->ev.findings[i];
+
+	if (f->exempt)
+		return 0;
+	r->out->unsynced = true;
+	if (f->severity == DS_SEVERITY_ERROR && r->cluster->deny_unsynced) {
+		r->answers[i] = ANSWER_DENY;
+		return 0;
+	}
+	return ds_warnings_add(&r->warnings, "%s %s: %s", f->rule->id, f->rule->name, UNCHECKED);
+}
+
 /* Decides each finding's answer, counts it and writes its warning.
  * Returns 0, or -1 out of memory. */
 static int decide(struct review *r)
@@ -194,7 +226,9 @@ static int decide(struct review *r)
 		const ds_finding *f = &r->ev.findings[i];
 		const char *id = f->rule->id, *name = f->rule->name;
 		int rc;
-		if (f->exempt) {
+		if (unchecked(r, f)) {
+			rc = decide_unchecked(r, i);
+		} else if (f->exempt) {
 			r->out->exempted[f->rule->index]++;
 			rc = ds_warnings_add(&r->warnings, "%s %s exempted by annotation dsguard.io/ignore: %s", id,
 					     name, f->message);
@@ -239,7 +273,7 @@ static char *deny_message(const struct review *r, bool *oom)
 		if (r->answers[i] != ANSWER_DENY)
 			continue;
 		fprintf(f, "%s %s %s: %.*s", any ? ";" : "", fd->rule->id, fd->rule->name, MAX_DENY_DETAIL,
-			fd->message);
+			unchecked(r, fd) ? UNCHECKED " (--on-unsynced deny)" : fd->message);
 		any = true;
 	}
 	*oom = fclose(f) != 0 || !msg;
@@ -341,23 +375,88 @@ static int wants_review(struct review *r)
 	return (!sub || !*sub) && ds_is_daemonset(r->object);
 }
 
-/* Evaluates the DaemonSet and answers it into response. Returns 0, or -1
- * out of memory. */
-static int review_daemonset(cJSON *response, struct review *r, const ds_config *config,
-			    const ds_namespace_lookup *namespaces)
+/* DS003's lookup during a review: notes that DS003 asked, then answers
+ * with the DaemonSet a reservation found, a placeholder while the cluster
+ * is not synced (decide() answers it as unchecked), or the cluster's own
+ * answer. Returns a new string, or NULL for nobody. */
+static char *ask_cluster(void *data, const char *ns, const char *name)
+{
+	struct review *r = data;
+
+	r->asked = true;
+	if (r->held)
+		return strdup(r->held);
+	if (r->not_synced)
+		return strdup("");
+	return r->cluster->namespaces.other_in_namespace(r->cluster->namespaces.data, ns, name);
+}
+
+/* Evaluates the DaemonSet and decides each finding. Returns 0, or -1 out
+ * of memory. */
+static int evaluate(struct review *r)
+{
+	return ds_evaluate(r->object, &r->ctx, &r->ev) < 0 || decide(r) < 0 ? -1 : 0;
+}
+
+/* Drops the evaluation and what was decided from it. */
+static void forget(struct review *r)
+{
+	ds_evaluation_free(&r->ev);
+	ds_warnings_free(&r->warnings);
+	free(r->answers);
+	r->answers = NULL;
+	r->asked = false;
+	memset(r->out->findings, 0, sizeof(r->out->findings));
+	memset(r->out->exempted, 0, sizeof(r->out->exempted));
+}
+
+/* Whether the decisions admit the object: nothing is denied, and DS003
+ * found the namespace free. */
+static bool admitted_alone(const struct review *r)
+{
+	for (size_t i = 0; i < r->ev.finding_count; i++)
+		if (r->answers[i] == ANSWER_DENY || r->ev.findings[i].rule->index == DS_RULE_DEDICATED_NAMESPACE)
+			return false;
+	return true;
+}
+
+/* Reserves the namespace for an admitted CREATE (not a dry run) whose
+ * namespace DS003 checked and found free. When another CREATE holds it
+ * already, evaluates again with that one in the namespace, so that DS003
+ * answers as for any shared namespace. Returns 0, or -1 out of memory. */
+static int reserve(struct review *r)
+{
+	const char *ns = ds_resource_namespace(r->object, &r->ctx);
+
+	if (!r->asked || r->not_synced || r->out->dry_run || !admitted_alone(r))
+		return 0;
+	if (r->cluster->reserve(r->cluster->data, ns, ds_resource_name(r->object), &r->held) < 0)
+		return -1;
+	r->out->reserved = !r->held;
+	if (!r->held)
+		return 0;
+	forget(r);
+	return evaluate(r);
+}
+
+/* Evaluates the DaemonSet and answers it into response. DS003 asks the
+ * cluster on CREATE only. Returns 0, or -1 out of memory. */
+static int review_daemonset(cJSON *response, struct review *r, const ds_config *config)
 {
 	r->ctx.config = config;
 	r->ctx.default_namespace = r->out->namespace;
-	r->ctx.namespaces = r->out->operation == DS_OP_CREATE ? namespaces : NULL;
+	r->ctx.namespaces = r->cluster && r->out->operation == DS_OP_CREATE ? &r->probe : NULL;
+	r->probe = (ds_namespace_lookup){.other_in_namespace = ask_cluster, .data = r};
+	r->not_synced = r->ctx.namespaces && !r->cluster->synced(r->cluster->data);
 	r->out->daemonset = true;
-	if (ds_evaluate(r->object, &r->ctx, &r->ev) < 0 || decide(r) < 0)
+	if (evaluate(r) < 0 || reserve(r) < 0)
 		return -1;
 	return answer_daemonset(response, r);
 }
 
 /* Builds the response envelope for a sound request. Returns 0 (a 200 or a
  * 400 answer in out), or -1 out of memory. */
-static int respond(struct review *r, const ds_config *config, const ds_namespace_lookup *namespaces)
+static int respond(struct review *r, const ds_config *config)
 {
 	cJSON *doc = cJSON_CreateObject();
 	cJSON *response = doc ? cJSON_CreateObject() : NULL;
@@ -379,7 +478,7 @@ static int respond(struct review *r, const ds_config *config, const ds_namespace
 		goto done;
 	r->out->allowed = true;
 	if (want == 1)
-		rc = review_daemonset(response, r, config, namespaces);
+		rc = review_daemonset(response, r, config);
 	else
 		rc = cJSON_AddBoolToObject(response, "allowed", true) ? 0 : -1;
 	if (rc == 0) {
@@ -420,9 +519,9 @@ static cJSON *parse_body(const char *body, size_t len, ds_review_result *out, bo
 }
 
 int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config *config,
-	      const ds_namespace_lookup *namespaces, ds_review_result *out)
+	      const ds_cluster *cluster, ds_review_result *out)
 {
-	struct review r = {.mode = mode, .out = out};
+	struct review r = {.mode = mode, .cluster = cluster, .out = out};
 	bool oom;
 	cJSON *doc;
 	int rc;
@@ -433,10 +532,11 @@ int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config
 		return oom ? out_of_memory(out) : 0;
 	rc = decode_envelope(doc, &r);
 	if (rc == 1)
-		rc = respond(&r, config, namespaces);
+		rc = respond(&r, config);
 	ds_evaluation_free(&r.ev);
 	ds_warnings_free(&r.warnings);
 	free(r.answers);
+	free(r.held);
 	cJSON_Delete(doc);
 	return rc < 0 ? out_of_memory(out) : 0;
 }

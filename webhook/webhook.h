@@ -3,6 +3,7 @@
 #ifndef DSGUARD_WEBHOOK_H
 #define DSGUARD_WEBHOOK_H
 
+#include "kube/kube.h"
 #include "rules/rules.h"
 
 #include <stdbool.h>
@@ -24,6 +25,27 @@ typedef enum { DS_OP_NONE = 0, DS_OP_CREATE, DS_OP_UPDATE, DS_OP_DELETE, DS_OP_C
 #define DS_WARNING_MAX 255
 #define DS_WARNINGS_TOTAL_MAX 4096
 
+/* Cluster state for DS003, as a review asks it: who else lives in a
+ * namespace, whether that answer is complete yet, and a way to hold a
+ * namespace for a CREATE being admitted. ds_cluster_from_cache() makes one
+ * over the cluster cache; tests make their own. */
+typedef struct ds_cluster {
+	ds_namespace_lookup namespaces;
+	/* Whether the cluster's DaemonSets have been listed (the lookup is
+	 * complete). */
+	bool (*synced)(void *data);
+	/* Records that the DaemonSet ns/name is being admitted, unless another
+	 * DaemonSet already holds ns: then nothing is recorded and *other is set
+	 * to its name (the caller frees it). Returns 0, or -1 out of memory. */
+	int (*reserve)(void *data, const char *ns, const char *name, char **other);
+	void *data;
+	bool deny_unsynced; /* --on-unsynced deny: DS003 denies while not synced */
+} ds_cluster;
+
+/* The cluster state of the cluster cache (borrowed: it must outlive every
+ * review that uses the result). */
+ds_cluster ds_cluster_from_cache(kube_cache *cache, bool deny_unsynced);
+
 /* The outcome of one review. `body` is what goes back over HTTP: the
  * AdmissionReview response (status 200) or {"code":..,"message":..} (400
  * for a malformed request, 500 when memory ran out). The other fields are
@@ -38,22 +60,28 @@ typedef struct ds_review_result {
 	bool allowed;
 	bool patched;
 	bool dry_run;
+	bool unsynced;   /* DS003 applied but could not be checked (cache not synced) */
+	bool reserved;   /* the namespace was reserved for this CREATE */
 	unsigned findings[DS_RULE_COUNT]; /* non-exempt findings, by rule */
 	unsigned exempted[DS_RULE_COUNT]; /* findings exempted by annotation */
 	unsigned warnings;                /* entries in response.warnings */
 } ds_review_result;
 
 /* Answers one AdmissionReview (admission.k8s.io/v1 or v1beta1) in the
- * request's version, echoing its uid. `namespaces` is where DS003 asks who
+ * request's version, echoing its uid. `cluster` is where DS003 asks who
  * else lives in a namespace; NULL leaves DS003 unevaluated (no cluster
  * state). It is consulted on CREATE only: an UPDATE is never denied for
- * sharing a namespace it already lives in. No I/O: the function only reads
- * its inputs. Returns 0 and fills *out (release it with
+ * sharing a namespace it already lives in. Before the cluster is synced,
+ * DS003 warns that it could not check, or denies with deny_unsynced. A
+ * CREATE that DS003 checked and that is allowed (not a dry run) reserves its
+ * namespace through cluster->reserve; when another CREATE got there first,
+ * it is answered as DS003 answers a shared namespace, naming that one. No
+ * other side effect, no I/O. Returns 0 and fills *out (release it with
  * ds_review_result_free()); a malformed request is not a failure but a
  * result with status 400. Returns -1 only when memory ran out, with *out
  * holding a status 500 body when even that could be made. */
 int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config *config,
-	      const ds_namespace_lookup *namespaces, ds_review_result *out);
+	      const ds_cluster *cluster, ds_review_result *out);
 
 /* Releases what r owns and empties it. */
 void ds_review_result_free(ds_review_result *r);
@@ -89,9 +117,10 @@ typedef struct ds_server_options {
 	const char *key_path;       /* PEM private key, unencrypted */
 	const char *client_ca_path; /* PEM CA that client certificates must chain to; NULL: no mTLS */
 	const char *config_path;    /* NULL: the defaults */
-	/* Cluster state for DS003; NULL: DS003 is off. The cluster cache
-	 * plugs in here. */
-	const ds_namespace_lookup *namespaces;
+	/* The cluster cache DS003 asks (borrowed: stop the server before the
+	 * cache); NULL: DS003 is off. /readyz answers 503 until it has synced. */
+	kube_cache *cluster;
+	bool deny_unsynced;         /* --on-unsynced deny */
 	size_t max_body_bytes;      /* larger bodies get 413 */
 	unsigned idle_timeout;      /* seconds a connection may sit idle */
 	unsigned connection_limit;  /* connections served at once */

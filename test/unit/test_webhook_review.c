@@ -1,6 +1,7 @@
 /* test_webhook_review.c - the AdmissionReview codec: both API versions, uid
  * echo, each rule allowed / denied / patched, warnings and their limits,
- * dryRun, UPDATE, DELETE, other kinds, exemptions, DS003 and bad requests. */
+ * dryRun, UPDATE, DELETE, other kinds, exemptions, DS003 with its cluster
+ * state (synced or not, reservations) and bad requests. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -82,7 +83,7 @@ static char *request(const char *api, const char *op, cJSON *object, cJSON *old)
 
 /* Reviews text; checks the envelope of a 200 answer and returns the parsed
  * answer (delete it). The result stays in *r (free it). */
-static cJSON *review(const char *text, ds_review_mode mode, const ds_config *cfg, const ds_namespace_lookup *ns,
+static cJSON *review(const char *text, ds_review_mode mode, const ds_config *cfg, const ds_cluster *ns,
 		     ds_review_result *r)
 {
 	cJSON *doc;
@@ -482,20 +483,150 @@ static void test_dry_run_gives_the_same_answer(void **state)
 	ds_review_result_free(&r2);
 }
 
-/* A namespace lookup where "shared" holds another DaemonSet; counts calls. */
-static int lookups;
-static char *other_in_namespace(void *data, const char *ns, const char *name)
+/* A cluster where namespace "shared" holds node-exporter. `taken` is a
+ * DaemonSet that a concurrent CREATE has just reserved: the lookup does not
+ * see it yet, a reservation does. Counts lookups and reservations. */
+struct fake_cluster {
+	bool synced;
+	const char *taken;
+	int lookups, reserves;
+};
+
+static char *fake_other(void *data, const char *ns, const char *name)
 {
-	(void)data;
+	struct fake_cluster *c = data;
+
 	(void)name;
-	lookups++;
+	c->lookups++;
 	return strcmp(ns, "shared") ? NULL : strdup("node-exporter");
 }
 
+static bool fake_synced(void *data)
+{
+	return ((struct fake_cluster *)data)->synced;
+}
+
+static int fake_reserve(void *data, const char *ns, const char *name, char **other)
+{
+	struct fake_cluster *c = data;
+
+	(void)ns;
+	c->reserves++;
+	*other = c->taken && strcmp(name, c->taken) ? strdup(c->taken) : NULL;
+	return 0;
+}
+
+/* The ds_cluster over c. */
+static ds_cluster fake(struct fake_cluster *c, bool deny_unsynced)
+{
+	return (ds_cluster){{fake_other, c}, fake_synced, fake_reserve, c, deny_unsynced};
+}
+
+/* Reviews a CREATE (or `op`) of fluentd in ns, spec a pod spec, dryRun as
+ * given, against cluster. Returns the parsed answer; *r is kept. */
+static cJSON *review_in(const char *op, const char *ns, const char *spec, bool dry_run, const ds_config *cfg,
+			const ds_cluster *cluster, ds_review_result *r)
+{
+	char *text = request(API_V1_NAME, op, daemonset(ns, spec), strcmp(op, "UPDATE") ? NULL : daemonset(ns, spec));
+	cJSON *parsed = cJSON_Parse(text), *doc;
+
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(parsed, "request"), "dryRun", cJSON_CreateBool(dry_run));
+	free(text);
+	text = cJSON_PrintUnformatted(parsed);
+	doc = review(text, DS_REVIEW_VALIDATE, cfg, cluster, r);
+	cJSON_Delete(parsed);
+	free(text);
+	return doc;
+}
+
+/* Whether the answer's warnings hold one containing words. */
+static bool warned(const cJSON *doc, const char *words)
+{
+	const cJSON *w;
+
+	cJSON_ArrayForEach(w, ds_pointer_get(doc, "/response/warnings"))
+		if (strstr(w->valuestring, words))
+			return true;
+	return false;
+}
+
+#define GOOD_SPEC "{'priorityClassName':'x'}"
+
 static void test_ds003_on_create_only(void **state)
 {
-	ds_namespace_lookup lookup = {other_in_namespace, NULL};
-	const char *spec = "{'priorityClassName':'x'}";
+	struct fake_cluster c = {.synced = true};
+	ds_cluster cluster = fake(&c, false);
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review_in("CREATE", "shared", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_false(allowed(doc));
+	assert_non_null(strstr(message(doc), "DS003 dedicated-namespace: namespace shared is shared with DaemonSet "
+					     "shared/node-exporter"));
+	assert_int_equal(c.reserves, 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	doc = review_in("CREATE", "shared", GOOD_SPEC, false, &cfg, NULL, &r);
+	assert_true(allowed(doc));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	c.lookups = 0;
+	doc = review_in("UPDATE", "shared", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_true(allowed(doc));
+	assert_int_equal(c.lookups + c.reserves, 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+/* Reviews a CREATE in ns and checks whether it was allowed and how many
+ * reservations the cluster saw. */
+static void expect_reserves(const char *ns, const char *spec, bool dry_run, const ds_config *cfg, bool allow,
+			    int reserves)
+{
+	struct fake_cluster c = {.synced = true};
+	ds_cluster cluster = fake(&c, false);
+	ds_review_result r;
+	cJSON *doc = review_in("CREATE", ns, spec, dry_run, cfg, &cluster, &r);
+
+	assert_int_equal(allowed(doc), allow);
+	assert_int_equal(c.reserves, reserves);
+	assert_int_equal(r.reserved, reserves == 1);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+}
+
+static void test_ds003_reserves_an_admitted_create(void **state)
+{
+	ds_config cfg;
+
+	(void)state;
+	ds_config_init(&cfg);
+	expect_reserves("free", GOOD_SPEC, false, &cfg, true, 1);
+	expect_reserves("free", GOOD_SPEC, true, &cfg, true, 0);             /* dryRun */
+	expect_reserves("free", "{}", false, &cfg, false, 0);                /* denied by DS001 */
+	expect_reserves("shared", GOOD_SPEC, false, &cfg, false, 0);         /* denied by DS003 */
+	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_WARNING;
+	expect_reserves("shared", GOOD_SPEC, false, &cfg, true, 0);          /* a warning, held anyway */
+	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_OFF;
+	expect_reserves("free", GOOD_SPEC, false, &cfg, true, 0);
+	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_ERROR;
+	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.items = calloc(1, sizeof(char *));
+	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.items[0] = strdup("free");
+	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.count = 1;
+	expect_reserves("free", GOOD_SPEC, false, &cfg, true, 0);
+	ds_config_free(&cfg);
+}
+
+static void test_ds003_reservation_held_by_another(void **state)
+{
+	struct fake_cluster c = {.synced = true, .taken = "other-agent"};
+	ds_cluster cluster = fake(&c, false);
+	const char *exempt = "{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':{'name':'fluentd','namespace':'free',"
+			     "'annotations':{'dsguard.io/ignore':'DS003'}},'spec':{'template':{'spec':" GOOD_SPEC "}}}";
 	ds_config cfg;
 	ds_review_result r;
 	char *text;
@@ -503,27 +634,80 @@ static void test_ds003_on_create_only(void **state)
 
 	(void)state;
 	ds_config_init(&cfg);
-	text = request(API_V1_NAME, "CREATE", daemonset("shared", spec), NULL);
-	doc = review(text, DS_REVIEW_VALIDATE, &cfg, &lookup, &r);
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
 	assert_false(allowed(doc));
-	assert_non_null(strstr(message(doc), "DS003 dedicated-namespace"));
-	assert_non_null(strstr(message(doc), "node-exporter"));
+	assert_string_equal(message(doc), "DaemonSet free/fluentd is not allowed: DS003 dedicated-namespace: namespace "
+					  "free is shared with DaemonSet free/other-agent; each DaemonSet needs a "
+					  "namespace of its own");
+	assert_false(r.reserved);
+	assert_int_equal(r.findings[DS_RULE_DEDICATED_NAMESPACE], 1);
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
-	doc = review(text, DS_REVIEW_VALIDATE, &cfg, NULL, &r);
+
+	text = request(API_V1_NAME, "CREATE", json(exempt), NULL);
+	doc = review(text, DS_REVIEW_VALIDATE, &cfg, &cluster, &r);
 	assert_true(allowed(doc));
+	assert_true(warned(doc, "DS003 dedicated-namespace exempted by annotation"));
+	assert_int_equal(r.exempted[DS_RULE_DEDICATED_NAMESPACE], 1);
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
 	free(text);
 
-	lookups = 0;
-	text = request(API_V1_NAME, "UPDATE", daemonset("shared", spec), daemonset("shared", "{}"));
-	doc = review(text, DS_REVIEW_VALIDATE, &cfg, &lookup, &r);
+	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_WARNING;
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
 	assert_true(allowed(doc));
-	assert_int_equal(lookups, 0);
+	assert_true(warned(doc, "shared with DaemonSet free/other-agent"));
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
-	free(text);
+}
+
+/* Reviews op in ns while the cluster is not synced. */
+static cJSON *review_unsynced(const char *op, const char *ns, bool deny, const ds_config *cfg, ds_review_result *r,
+			      struct fake_cluster *c)
+{
+	ds_cluster cluster = fake(c, deny);
+
+	memset(c, 0, sizeof(*c));
+	return review_in(op, ns, GOOD_SPEC, false, cfg, &cluster, r);
+}
+
+static void test_ds003_before_the_cluster_is_synced(void **state)
+{
+	struct fake_cluster c;
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review_unsynced("CREATE", "shared", false, &cfg, &r, &c);
+	assert_true(allowed(doc));
+	assert_true(warned(doc, "DS003 dedicated-namespace: could not be checked"));
+	assert_true(r.unsynced);
+	assert_int_equal(r.findings[DS_RULE_DEDICATED_NAMESPACE] + c.lookups + c.reserves, 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	doc = review_unsynced("CREATE", "free", true, &cfg, &r, &c);
+	assert_false(allowed(doc));
+	assert_non_null(strstr(message(doc), "DS003 dedicated-namespace: could not be checked"));
+	assert_non_null(strstr(message(doc), "(--on-unsynced deny)"));
+	assert_int_equal(c.reserves, 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	doc = review_unsynced("UPDATE", "free", true, &cfg, &r, &c);
+	assert_true(allowed(doc));
+	assert_int_equal(warning_count(doc), 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_WARNING;
+	doc = review_unsynced("CREATE", "free", true, &cfg, &r, &c);
+	assert_true(allowed(doc));
+	assert_true(warned(doc, "could not be checked"));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
 }
 
 /* Reviews text and checks it is refused with 400 and a message. */
@@ -697,6 +881,9 @@ int main(void)
 		cmocka_unit_test(test_subresource_is_allowed_untouched),
 		cmocka_unit_test(test_dry_run_gives_the_same_answer),
 		cmocka_unit_test(test_ds003_on_create_only),
+		cmocka_unit_test(test_ds003_reserves_an_admitted_create),
+		cmocka_unit_test(test_ds003_reservation_held_by_another),
+		cmocka_unit_test(test_ds003_before_the_cluster_is_synced),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_body_with_nul_and_no_terminator),
 		cmocka_unit_test(test_long_values_are_cut),
