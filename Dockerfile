@@ -8,7 +8,8 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc libc6-dev make pkg-config \
-      libcjson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libcmocka-dev \
+      libcjson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libgnutls28-dev \
+      libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -17,10 +18,11 @@ RUN make clean && make -j"$(nproc)" && ./dsguard version
 FROM debian:bookworm-slim
 # Runtime libraries only, one per library the Makefile links (pkg-config name
 # in brackets): libcjson1 [libcjson], libyaml-0-2 [yaml-0.1],
-# libmicrohttpd12 [libmicrohttpd], libssl3 [openssl], libcurl4 [libcurl].
+# libmicrohttpd12 [libmicrohttpd], libssl3 [openssl], libcurl4 [libcurl],
+# libgnutls30 [gnutls].
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcjson1 libyaml-0-2 libmicrohttpd12 libssl3 libcurl4 \
+      libcjson1 libyaml-0-2 libmicrohttpd12 libssl3 libcurl4 libgnutls30 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*
 COPY --from=build /src/dsguard /usr/local/bin/dsguard
 USER 65532:65532

@@ -28,7 +28,8 @@ STAND_IN = os.path.join(tap.ROOT, "test", "e2e", "fake_apiserver.py")
 SEEDS = ("a/agent-a", "b/agent-b", "c/agent-c")
 CACHE_METRICS = ("objects", "namespaces", "reservations", "synced", "watching", "relists_total",
                  "watch_restarts_total", "last_event_age_seconds")
-WAIT = 20 if os.environ.get("DSGUARD_SANITIZE") == "1" else 10  # seconds for the watch to catch up
+SLOW = os.environ.get("DSGUARD_SANITIZE") == "1" or os.environ.get("DSGUARD_VALGRIND") == "1"
+WAIT = 30 if SLOW else 10  # seconds for the watch to catch up
 
 
 # ---- the stand-in and its kubeconfig ----
