@@ -169,23 +169,18 @@ static kube_cache *start_cluster(const struct cli_args *args)
 	kube_client *client = NULL;
 	kube_cache *cache = NULL;
 	kube_config kc;
-	char *error = NULL, *server = NULL;
+	char *error = NULL;
 	int rc = path ? kube_config_load(path, cli_get(args, OPT_CONTEXT, NULL), &kc, &error)
 		      : kube_config_in_cluster(NULL, &kc, &error);
 
 	if (rc == 0)
 		client = kube_client_new(&kc, &error);
-	if (client)
-		server = strdup(kube_client_server(client));
-	if (client && server)
+	if (client) {
+		ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", kube_client_server(client));
 		cache = kube_cache_start(client, &cache_opts, &error);
-	else
-		kube_client_free(client);
-	if (cache)
-		ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", server);
-	else
+	}
+	if (!cache)
 		ds_log(DS_LOG_ERROR, "cannot start the cluster cache: %s", error ? error : "out of memory");
-	free(server);
 	free(error);
 	return cache;
 }
@@ -204,7 +199,8 @@ static void log_start(const ds_server *srv, const ds_server_options *opts)
 		cJSON_AddStringToObject(f, "onUnsynced", opts->deny_unsynced ? "deny" : "allow");
 	ds_log_fields(DS_LOG_INFO, "serving", f);
 	if (!opts->cluster)
-		ds_log(DS_LOG_WARN, "DS003 dedicated-namespace is off: the webhook has no cluster state (--cluster off)");
+		ds_log(DS_LOG_WARN, "DS003 dedicated-namespace is off: the webhook has no cluster state (--cluster off, "
+				    "or auto outside a cluster without --kubeconfig)");
 }
 
 /* Starts the server, serves until SIGTERM or SIGINT, and drains. Returns
@@ -225,6 +221,18 @@ static int serve(const ds_server_options *opts, const sigset_t *signals)
 	return DS_EXIT_OK;
 }
 
+/* Blocks the signals run() waits for. Called before any thread starts, so
+ * that every thread inherits the mask and only run() takes them. */
+static void block_signals(sigset_t *signals)
+{
+	sigemptyset(signals);
+	sigaddset(signals, SIGHUP);
+	sigaddset(signals, SIGTERM);
+	sigaddset(signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct cli_args args;
@@ -241,19 +249,16 @@ int cmd_serve(int argc, char **argv)
 		return rc;
 	}
 	rc = read_options(&args, &opts, &cluster);
-	/* Signals are blocked before any thread starts, so that every thread
-	 * inherits the mask and only run() takes them. */
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGHUP);
-	sigaddset(&signals, SIGTERM);
-	sigaddset(&signals, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &signals, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (rc == 0 && cluster && !(cache = start_cluster(&args)))
-		rc = DS_EXIT_USAGE;
-	opts.cluster = cache;
-	if (rc == 0)
+	if (rc == 0) {
+		block_signals(&signals);
+		cache = cluster ? start_cluster(&args) : NULL;
+		rc = cluster && !cache ? DS_EXIT_USAGE : DS_EXIT_OK;
+	}
+	if (rc == 0) {
+		opts.cluster = cache;
 		rc = serve(&opts, &signals);
+	}
+	/* The server is stopped (drained) by now: nothing asks the cache. */
 	kube_cache_stop(cache);
 	if (rc == 0)
 		ds_log(DS_LOG_INFO, "stopped");

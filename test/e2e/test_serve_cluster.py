@@ -169,6 +169,24 @@ def test_bad_kubeconfig(t, tmp, ca, cert, key, info):
                           "--kubeconfig", path], capture_output=True, text=True, timeout=30)
     t.ok(run.returncode == 2 and "--cluster off" in run.stderr, "--kubeconfig with --cluster off: usage error",
          run.stderr)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
+    run = subprocess.run([tap.BIN, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
+                          "--cluster", "on"], capture_output=True, text=True, timeout=30, env=env)
+    t.ok(run.returncode == 2 and "cannot start the cluster cache" in run.stderr,
+         "--cluster on outside a cluster without --kubeconfig: exit 2, saying why", run.stderr)
+
+
+def test_auto_outside_a_cluster(t, tmp, ca, cert, key):
+    """--cluster auto (the default) outside a cluster, without --kubeconfig: DS003 off."""
+    srv = ClusterServer(tmp, ca, cert, key, name="auto")
+    try:
+        t.ok(srv.port is not None and srv.readyz() == 200, "auto outside a cluster: serving, /readyz 200 at once")
+        t.ok(any("DS003" in x.get("msg", "") and "off" in x.get("msg", "") for x in srv.lines()),
+             "auto outside a cluster: the log says DS003 is off")
+        t.ok(not any(k[0].startswith("dsguard_cluster_cache_") for k in srv.metrics()),
+             "auto outside a cluster: no cache metrics")
+    finally:
+        t.eq(srv.stop(), 0, "auto: exit 0 on SIGTERM")
 
 
 def test_synced(t, srv, stand_in):
@@ -361,6 +379,7 @@ def main():
         srv = None
         try:
             test_bad_kubeconfig(t, tmp, ca[0], cert, key, stand_in.info)
+            test_auto_outside_a_cluster(t, tmp, ca[0], cert, key)
             srv = ClusterServer(tmp, ca[0], cert, key, "--kubeconfig", kubeconfig, "--context", "stand-in",
                                 name="serve")
             test_synced(t, srv, stand_in)
