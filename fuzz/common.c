@@ -1,0 +1,116 @@
+/* common.c - helpers the libFuzzer harnesses share (see fuzz.h). */
+#include "fuzz/fuzz.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char scratch[4096];
+
+void fuzz_fail(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "fuzz: %s:%d: %s\n", file, line, what);
+	abort();
+}
+
+/* Copies name into a new string; aborts out of memory. */
+static char *must_strdup(const char *name)
+{
+	char *copy = strdup(name);
+
+	FUZZ_ASSERT(copy != NULL, "out of memory");
+	return copy;
+}
+
+/* Sets list to the given names; aborts out of memory. */
+static void set_list(ds_string_list *list, const char *const *names, size_t count)
+{
+	list->items = calloc(count, sizeof(*list->items));
+	FUZZ_ASSERT(list->items != NULL, "out of memory");
+	for (size_t i = 0; i < count; i++)
+		list->items[i] = must_strdup(names[i]);
+	list->count = count;
+}
+
+void fuzz_fixing_config(ds_config *cfg, bool with_allowed)
+{
+	static const char *const allowed[] = {FUZZ_DEFAULT_CLASS, "system-node-critical"};
+
+	ds_config_init(cfg);
+	for (int i = 0; i < DS_RULE_COUNT; i++)
+		cfg->rules[i].severity = DS_SEVERITY_ERROR;
+	cfg->rules[DS_RULE_PRIORITY_CLASS].default_value = must_strdup(FUZZ_DEFAULT_CLASS);
+	if (with_allowed)
+		set_list(&cfg->rules[DS_RULE_PRIORITY_CLASS].allowed, allowed, 2);
+}
+
+size_t fuzz_errors_of(const ds_evaluation *ev, ds_rule_index rule)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ev->finding_count; i++) {
+		const ds_finding *f = &ev->findings[i];
+		n += f->rule->index == rule && !f->exempt && f->severity == DS_SEVERITY_ERROR;
+	}
+	return n;
+}
+
+/* Removes the scratch directory and what is in it (one level). */
+static void remove_scratch(void)
+{
+	DIR *dir = opendir(scratch);
+	struct dirent *e;
+	char path[sizeof(scratch) + 256];
+
+	while (dir && (e = readdir(dir)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", scratch, e->d_name);
+		unlink(path);
+	}
+	if (dir)
+		closedir(dir);
+	rmdir(scratch);
+}
+
+const char *fuzz_scratch_dir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (scratch[0])
+		return scratch;
+	snprintf(scratch, sizeof(scratch), "%s/dsguard-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	FUZZ_ASSERT(mkdtemp(scratch) != NULL, "cannot make the scratch directory");
+	atexit(remove_scratch);
+	return scratch;
+}
+
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+
+	FUZZ_ASSERT(f != NULL, "cannot create a scratch file");
+	FUZZ_ASSERT(fwrite(data, 1, size, f) == size, "cannot write a scratch file");
+	FUZZ_ASSERT(fclose(f) == 0, "cannot write a scratch file");
+}
+
+char *fuzz_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&buf, &size);
+	char chunk[65536];
+	size_t n;
+
+	FUZZ_ASSERT(f != NULL && mem != NULL, "cannot read a scratch file");
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		FUZZ_ASSERT(fwrite(chunk, 1, n, mem) == n, "out of memory");
+	FUZZ_ASSERT(!ferror(f), "cannot read a scratch file");
+	fclose(f);
+	FUZZ_ASSERT(fclose(mem) == 0, "out of memory");
+	*len = size;
+	return buf;
+}

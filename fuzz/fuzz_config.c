@@ -1,0 +1,128 @@
+/* fuzz_config.c - config file bytes -> ds_config_load(), read through a
+ * memfd as /proc/self/fd/N (the loader takes a path).
+ *
+ * Asserts, for every input:
+ * - a load that fails sets an error that starts with "PATH:" (the file,
+ *   and for a problem in the text its line and column) and leaves the
+ *   config at the defaults;
+ * - a load that succeeds sets no error and gives a sound config: every
+ *   severity known, every listed name a string;
+ * - the default priority class it gives, if any, passes DS001 under that
+ *   same config: the webhook patches it in and `lint --fix` inserts it,
+ *   so a default the rule refuses would be patched in and still be wrong
+ *   (or admitted as right). */
+#include "fuzz/fuzz.h"
+#include "lint/lint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int fd = -1;
+static char path[64];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fd = memfd_create("dsguard-config", MFD_CLOEXEC);
+	FUZZ_ASSERT(fd >= 0, "memfd_create failed");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return 0;
+}
+
+/* Makes the memfd hold exactly data[0..size). */
+static void set_file(const uint8_t *data, size_t size)
+{
+	size_t done = 0;
+
+	FUZZ_ASSERT(ftruncate(fd, 0) == 0, "ftruncate failed");
+	while (done < size) {
+		ssize_t n = pwrite(fd, data + done, size - done, (off_t)done);
+		FUZZ_ASSERT(n > 0, "pwrite failed");
+		done += (size_t)n;
+	}
+}
+
+/* Whether cfg is what ds_config_init() gives. */
+static bool at_defaults(const ds_config *cfg)
+{
+	ds_config def;
+
+	ds_config_init(&def);
+	if (cfg->enforce != def.enforce || cfg->allow_exemption_annotation != def.allow_exemption_annotation)
+		return false;
+	for (int i = 0; i < DS_RULE_COUNT; i++)
+		if (cfg->rules[i].severity != def.rules[i].severity || cfg->rules[i].default_value ||
+		    cfg->rules[i].allowed.count || cfg->rules[i].exempt_namespaces.count)
+			return false;
+	return true;
+}
+
+static void check_list(const ds_string_list *list)
+{
+	FUZZ_ASSERT(list->count == 0 || list->items, "a list without items");
+	for (size_t i = 0; i < list->count; i++)
+		FUZZ_ASSERT(list->items[i] != NULL, "a NULL name in a list");
+}
+
+/* A DaemonSet whose priorityClassName is `class`, evaluated under cfg:
+ * the number of non-exempt DS001 findings at any severity. */
+static size_t ds001_findings(const ds_config *cfg, const char *class)
+{
+	cJSON *ds = cJSON_Parse("{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\","
+				"\"metadata\":{\"name\":\"agent\",\"namespace\":\"agents\"},"
+				"\"spec\":{\"template\":{\"spec\":{\"containers\":[]}}}}");
+	cJSON *spec = ds_pointer_get(ds, "/spec/template/spec");
+	ds_context ctx = {.config = cfg};
+	ds_evaluation ev;
+	size_t n = 0;
+
+	FUZZ_ASSERT(spec && cJSON_AddStringToObject(spec, "priorityClassName", class), "out of memory");
+	FUZZ_ASSERT(ds_evaluate(ds, &ctx, &ev) == 0, "ds_evaluate failed");
+	for (size_t i = 0; i < ev.finding_count; i++)
+		n += ev.findings[i].rule->index == DS_RULE_PRIORITY_CLASS && !ev.findings[i].exempt;
+	ds_evaluation_free(&ev);
+	cJSON_Delete(ds);
+	return n;
+}
+
+static void check_loaded(const ds_config *cfg)
+{
+	const char *def = cfg->rules[DS_RULE_PRIORITY_CLASS].default_value;
+
+	for (int i = 0; i < DS_RULE_COUNT; i++) {
+		FUZZ_ASSERT(cfg->rules[i].severity <= DS_SEVERITY_ERROR, "an unknown severity");
+		check_list(&cfg->rules[i].allowed);
+		check_list(&cfg->rules[i].exempt_namespaces);
+	}
+	if (def && cfg->rules[DS_RULE_PRIORITY_CLASS].severity != DS_SEVERITY_OFF)
+		FUZZ_ASSERT(ds001_findings(cfg, def) == 0, "the default priority class fails DS001 itself");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	ds_config cfg;
+	char *error = NULL;
+	int rc;
+
+	set_file(data, size);
+	ds_config_init(&cfg);
+	rc = ds_config_load(path, &cfg, &error);
+	if (rc == 0) {
+		FUZZ_ASSERT(error == NULL, "a successful load with an error");
+		check_loaded(&cfg);
+	} else {
+		FUZZ_ASSERT(rc == -1, "a load that returns neither 0 nor -1");
+		FUZZ_ASSERT(error && !strncmp(error, path, strlen(path)) && error[strlen(path)] == ':',
+			    "a load error that does not start with PATH:");
+		FUZZ_ASSERT(at_defaults(&cfg), "a failed load leaves the config changed");
+	}
+	free(error);
+	ds_config_free(&cfg);
+	return 0;
+}

@@ -1,0 +1,206 @@
+/* fuzz_manifest.c - manifest bytes -> ds_yaml_load() -> every object (and
+ * the items of every List) through ds_evaluate(), as `dsguard lint` reads
+ * them.
+ *
+ * Asserts, for every input:
+ * - the loader never crashes, leaks or overruns (the sanitizers), and a
+ *   load that fails says why: at least one error diagnostic;
+ * - every position it gives (diagnostics, nodes, findings) lies inside the
+ *   text: a line no further than the text's line breaks reach, a column
+ *   no further than its length (the end of a value may also be at column
+ *   1 of the line after the last, where libyaml ends a stream);
+ * - the filtered load that lint uses (ds_yaml_load_filtered) reads the
+ *   same stream the same way: the same outcome, the same documents, each
+ *   with the same kind, and a DaemonSet or List the same tree as the full
+ *   load gives (else lint would skip or misread what the webhook sees);
+ * - ds_evaluate() succeeds on every object, each finding with a message
+ *   and a JSON Pointer, each fix an operation on a pointer. */
+#include "fuzz/fuzz.h"
+#include "lint/document.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The documents one load handed over, in order. */
+struct docs {
+	ds_document **items;
+	size_t count;
+};
+
+/* Bounds of positions in the text being read. */
+struct bounds {
+	unsigned long lines;   /* 1 + line breaks of any kind libyaml knows */
+	unsigned long columns; /* 1 + the text's length */
+};
+
+static ds_config config;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_fixing_config(&config, true);
+	return 0;
+}
+
+static int keep_document(void *data, ds_document *doc)
+{
+	struct docs *d = data;
+	ds_document **grown = realloc(d->items, sizeof(*grown) * (d->count + 1));
+
+	FUZZ_ASSERT(grown != NULL, "out of memory");
+	d->items = grown;
+	d->items[d->count++] = doc;
+	return 0;
+}
+
+static void free_docs(struct docs *d)
+{
+	for (size_t i = 0; i < d->count; i++)
+		ds_document_free(d->items[i]);
+	free(d->items);
+}
+
+/* What lint reads whole: DaemonSets and lists. */
+static bool wanted(const char *kind)
+{
+	size_t len = kind ? strlen(kind) : 0;
+
+	return kind && (!strcmp(kind, "DaemonSet") || (len >= 4 && !strcmp(kind + len - 4, "List")));
+}
+
+/* Counts line breaks generously: "\n", a lone "\r", and the lead bytes of
+ * NEL, LS and PS. */
+static struct bounds bounds_of(const uint8_t *data, size_t size)
+{
+	struct bounds b = {1, size + 1};
+
+	for (size_t i = 0; i < size; i++)
+		b.lines += data[i] == '\n' || (data[i] == '\r' && (i + 1 == size || data[i + 1] != '\n')) ||
+			   data[i] == 0xc2 || data[i] == 0xe2;
+	return b;
+}
+
+static void check_pos(ds_pos pos, const struct bounds *b, const char *what)
+{
+	FUZZ_ASSERT(pos.line <= b->lines && pos.column <= b->columns, what);
+	FUZZ_ASSERT((pos.line == 0) == (pos.column == 0), what);
+}
+
+/* Checks the position of item and of everything inside it. */
+static void check_tree(const ds_document *doc, const cJSON *item, const struct bounds *b, int depth)
+{
+	const ds_node_info *info = ds_document_where(doc, item);
+	const cJSON *c;
+
+	if (info) {
+		check_pos(info->key, b, "a key position outside the text");
+		check_pos(info->value, b, "a value position outside the text");
+		/* libyaml ends the stream on a line of its own when the text
+		 * does not end with a line break: a block's end may be there. */
+		if (info->value_end.line != b->lines + 1 || info->value_end.column != 1)
+			check_pos(info->value_end, b, "a value end outside the text");
+	}
+	if (depth < DS_YAML_MAX_DEPTH + 2)
+		for (c = item->child; c; c = c->next)
+			check_tree(doc, c, b, depth + 1);
+}
+
+/* DS003's lookup: namespace "shared" already holds "other". */
+static char *other_in_namespace(void *data, const char *ns, const char *name)
+{
+	(void)data;
+	return !strcmp(ns, "shared") && strcmp(name, "other") ? strdup("other") : NULL;
+}
+
+/* Evaluates one resource and checks its findings and fixes. */
+static void check_resource(const ds_document *doc, const cJSON *res, const struct bounds *b)
+{
+	static const ds_namespace_lookup lookup = {other_in_namespace, NULL};
+	ds_context ctx = {.config = &config, .namespaces = &lookup};
+	ds_evaluation ev;
+
+	FUZZ_ASSERT(ds_evaluate(res, &ctx, &ev) == 0, "ds_evaluate failed");
+	for (size_t i = 0; i < ev.finding_count; i++) {
+		const ds_finding *f = &ev.findings[i];
+		unsigned anchor = 0;
+		FUZZ_ASSERT(f->message && f->pointer && f->pointer[0] == '/', "a finding without message or pointer");
+		check_pos(ds_document_locate(doc, res, f->pointer, &anchor), b, "a finding placed outside the text");
+		FUZZ_ASSERT(anchor <= b->lines, "an anchor line outside the text");
+	}
+	for (size_t i = 0; i < ev.op_count; i++)
+		FUZZ_ASSERT(ev.ops[i].path && ev.ops[i].path[0] == '/' && ev.ops[i].value, "a malformed fix");
+	ds_evaluation_free(&ev);
+}
+
+/* Walks an object as lint does: a List's items are objects in turn. */
+static void check_object(const ds_document *doc, const cJSON *obj, const struct bounds *b, int depth)
+{
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "kind"));
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(obj, "items");
+	const cJSON *item;
+
+	if (!cJSON_IsObject(obj))
+		return;
+	if (kind && wanted(kind) && strcmp(kind, "DaemonSet") && cJSON_IsArray(items) && depth < 8)
+		cJSON_ArrayForEach(item, items)
+			check_object(doc, item, b, depth + 1);
+	check_resource(doc, obj, b);
+}
+
+/* The top-level kind of a document, or NULL. */
+static const char *kind_of(const ds_document *doc)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc->root, "kind"));
+}
+
+/* The filtered load must agree with the full one. */
+static void compare_loads(const struct docs *full, const struct docs *filtered)
+{
+	FUZZ_ASSERT(full->count == filtered->count, "the filtered load sees another number of documents");
+	for (size_t i = 0; i < full->count; i++) {
+		const char *k1 = kind_of(full->items[i]), *k2 = kind_of(filtered->items[i]);
+		FUZZ_ASSERT((!k1 && !k2) || (k1 && k2 && !strcmp(k1, k2)), "the filtered load reads another kind");
+		if (wanted(k1))
+			FUZZ_ASSERT(cJSON_Compare(full->items[i]->root, filtered->items[i]->root, true),
+				    "the filtered load reads a DaemonSet or List differently");
+	}
+}
+
+/* Checks the diagnostics of a load that returned rc. */
+static void check_diags(const ds_diag_list *diags, int rc, const struct bounds *b)
+{
+	bool error = false;
+
+	for (size_t i = 0; i < diags->count; i++) {
+		FUZZ_ASSERT(diags->items[i].message && *diags->items[i].message, "a diagnostic without a message");
+		check_pos(diags->items[i].pos, b, "a diagnostic placed outside the text");
+		error |= diags->items[i].is_error;
+	}
+	FUZZ_ASSERT(rc == 0 || error, "a failed load without an error diagnostic");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct bounds b = bounds_of(data, size);
+	struct docs full = {0}, filtered = {0};
+	ds_diag_list d1 = {0}, d2 = {0};
+	int rc1 = ds_yaml_load((const char *)data, size, keep_document, &full, &d1);
+	int rc2 = ds_yaml_load_filtered((const char *)data, size, wanted, keep_document, &filtered, &d2);
+
+	check_diags(&d1, rc1, &b);
+	check_diags(&d2, rc2, &b);
+	FUZZ_ASSERT(rc1 == rc2, "the filtered load ends otherwise than the full one");
+	compare_loads(&full, &filtered);
+	for (size_t i = 0; i < full.count; i++) {
+		check_tree(full.items[i], full.items[i]->root, &b, 0);
+		check_object(full.items[i], full.items[i]->root, &b, 0);
+	}
+	free_docs(&full);
+	free_docs(&filtered);
+	ds_diag_list_free(&d1);
+	ds_diag_list_free(&d2);
+	return 0;
+}
