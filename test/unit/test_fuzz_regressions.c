@@ -1,0 +1,242 @@
+/* test_fuzz_regressions.c - replays the inputs the fuzzers found
+ * (each file under test/fixtures/fuzz/HARNESS/) through the checks of the harness that
+ * found them (fuzz/fuzz_HARNESS.c), each in a child process bounded in time,
+ * so that a crash, a sanitizer report or a hang fails the test and the
+ * others still run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "kube/private.h"
+#include "lint/document.h"
+#include "lint/lint.h"
+#include "webhook/webhook.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FIXTURES "test/fixtures/fuzz"
+#define SECONDS_EACH 10
+#define WATCH_LINE_MAX 4096 /* the bound fuzz_watch gives its splitter */
+
+/* In the child: prints what went wrong and exits 1. */
+#define CHECK(cond, what) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, "# %s: %s\n", current, (what)); \
+			_exit(1); \
+		} \
+	} while (0)
+
+static const char *current; /* the input being replayed */
+
+/* ---- the checks, one per harness ---- */
+
+static int watch_line(void *data, const char *line, size_t len)
+{
+	kube_event ev;
+	char *error = NULL;
+
+	(void)data;
+	CHECK(len > 0 && len <= WATCH_LINE_MAX, "the splitter handed over a line over its bound");
+	if (kube_event_parse(line, len, &ev, &error) < 0)
+		CHECK(error != NULL, "a refused event without a message");
+	free(error);
+	return 0;
+}
+
+/* The watch stream, fed whole and byte by byte. */
+static void replay_watch(const char *buf, size_t len)
+{
+	for (size_t chunk = len ? len : 1; chunk >= 1; chunk = chunk == 1 ? 0 : 1) {
+		kube_line_splitter s = {.max = WATCH_LINE_MAX, .on_line = watch_line};
+		for (size_t at = 0; at < len; at += chunk)
+			if (kube_lines_feed(&s, buf + at, len - at < chunk ? len - at : chunk) != 0)
+				break;
+		kube_lines_free(&s);
+	}
+}
+
+static int drop_document(void *data, ds_document *doc)
+{
+	(*(size_t *)data)++;
+	ds_document_free(doc);
+	return 0;
+}
+
+static bool wanted(const char *kind)
+{
+	return kind && !strcmp(kind, "DaemonSet");
+}
+
+/* The manifest, loaded whole and as lint loads it: both end. */
+static void replay_manifest(const char *buf, size_t len)
+{
+	ds_diag_list d1 = {0}, d2 = {0};
+	size_t n1 = 0, n2 = 0;
+	int rc1 = ds_yaml_load(buf, len, drop_document, &n1, &d1);
+	int rc2 = ds_yaml_load_filtered(buf, len, wanted, drop_document, &n2, &d2);
+
+	CHECK(rc1 == rc2 && n1 == n2, "the filtered load reads the stream otherwise");
+	ds_diag_list_free(&d1);
+	ds_diag_list_free(&d2);
+}
+
+/* The config file at path: a default priority class it accepts passes
+ * DS001 under it. */
+static void replay_config(const char *path)
+{
+	ds_config cfg;
+	char *error = NULL;
+	cJSON *ds = cJSON_Parse("{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"a\"},"
+				"\"spec\":{\"template\":{\"spec\":{}}}}");
+	ds_context ctx = {.config = &cfg};
+	ds_evaluation ev = {0};
+
+	ds_config_init(&cfg);
+	if (ds_config_load(path, &cfg, &error) == 0 && cfg.rules[DS_RULE_PRIORITY_CLASS].default_value) {
+		cJSON_AddStringToObject(ds_pointer_get(ds, "/spec/template/spec"), "priorityClassName",
+					cfg.rules[DS_RULE_PRIORITY_CLASS].default_value);
+		CHECK(ds_evaluate(ds, &ctx, &ev) == 0, "ds_evaluate failed");
+		for (size_t i = 0; i < ev.finding_count; i++)
+			CHECK(ev.findings[i].rule->index != DS_RULE_PRIORITY_CLASS,
+			      "the config's default priority class fails DS001");
+	} else {
+		CHECK(error != NULL, "a failed load without an error");
+	}
+	ds_evaluation_free(&ev);
+	cJSON_Delete(ds);
+	free(error);
+	ds_config_free(&cfg);
+}
+
+/* The AdmissionReview, answered by /validate and /mutate. */
+static void replay_admission(const char *buf, size_t len)
+{
+	ds_config cfg;
+
+	ds_config_init(&cfg);
+	cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("node-agents");
+	for (int mode = DS_REVIEW_VALIDATE; mode <= DS_REVIEW_MUTATE; mode++) {
+		ds_review_result res;
+		CHECK(ds_review(buf, len, (ds_review_mode)mode, &cfg, NULL, &res) == 0, "ds_review failed");
+		CHECK(res.body && (res.status == 200 || res.status == 400), "an answer other than 200 or 400");
+		ds_review_result_free(&res);
+	}
+	ds_config_free(&cfg);
+}
+
+/* ---- running each input in a child ---- */
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&buf, &size);
+	int c;
+
+	if (!f || !mem)
+		_exit(2);
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, mem);
+	fclose(f);
+	fclose(mem);
+	*len = size;
+	return buf;
+}
+
+static void replay(const char *harness, const char *path)
+{
+	size_t len;
+	char *buf = read_all(path, &len);
+
+	if (!strcmp(harness, "watch"))
+		replay_watch(buf, len);
+	else if (!strcmp(harness, "manifest") || !strcmp(harness, "fix"))
+		replay_manifest(buf, len);
+	else if (!strcmp(harness, "config"))
+		replay_config(path);
+	else if (!strcmp(harness, "admission"))
+		replay_admission(buf, len);
+	free(buf);
+}
+
+/* Replays every input of one harness (none when it has no folder); fails
+ * when a child does not exit 0 within SECONDS_EACH. */
+static void replay_dir(const char *harness)
+{
+	char dir[512], path[1024];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", FIXTURES, harness);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		pid_t pid;
+		int status = 0;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		fflush(NULL);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			current = path;
+			alarm(SECONDS_EACH);
+			replay(harness, path);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("%s: %s", path,
+				 WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? "did not finish in time"
+										     : "crashed or failed a check");
+	}
+	closedir(d);
+}
+
+static void test_watch(void **state)
+{
+	(void)state;
+	replay_dir("watch");
+}
+
+static void test_manifest(void **state)
+{
+	(void)state;
+	replay_dir("manifest");
+}
+
+static void test_config(void **state)
+{
+	(void)state;
+	replay_dir("config");
+}
+
+static void test_admission(void **state)
+{
+	(void)state;
+	replay_dir("admission");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_watch),
+		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_admission),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
