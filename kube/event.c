@@ -100,7 +100,9 @@ static int drain_lines(kube_line_splitter *s)
 
 		if (n > 0 && s->buf[start + n - 1] == '\r')
 			n--;
-		if (n > 0)
+		if (n > s->max)
+			rc = -1;
+		else if (n > 0)
 			rc = s->on_line(s->data, s->buf + start, n);
 		start = (size_t)(nl - s->buf) + 1;
 	}
