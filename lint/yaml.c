@@ -148,16 +148,28 @@ static size_t key_hash(const char *s)
 	return h;
 }
 
-/* Adds key; returns true when it was there already. */
-static bool key_set_add(struct key_set *set, const char *key)
+/* The slot of key: the one holding an equal key, or the empty one where
+ * it belongs. */
+static const char **key_set_slot(struct key_set *set, const char *key)
 {
 	size_t i = key_hash(key) & set->mask;
 
 	for (; set->slots[i]; i = (i + 1) & set->mask)
 		if (!strcmp(set->slots[i], key))
-			return true;
-	set->slots[i] = key;
-	return false;
+			break;
+	return &set->slots[i];
+}
+
+/* Records key, which must live as long as the mapping (a member's own
+ * name): an equal key recorded before is replaced by it. Returns true when
+ * there was one. */
+static bool key_set_add(struct key_set *set, const char *key)
+{
+	const char **slot = key_set_slot(set, key);
+	bool had = *slot != NULL;
+
+	*slot = key;
+	return had;
 }
 
 /* Starts a key set holding obj's members, sized for `expected` keys.
@@ -194,7 +206,7 @@ static void retire(struct builder *b, cJSON *item)
 static cJSON *existing_member(struct frame *f, const char *key)
 {
 	if (f->seen.slots)
-		return key_set_add(&f->seen, key) ? cJSON_GetObjectItemCaseSensitive(f->item, key) : NULL;
+		return *key_set_slot(&f->seen, key) ? cJSON_GetObjectItemCaseSensitive(f->item, key) : NULL;
 	if (f->members >= KEY_SET_MIN && key_set_start(&f->seen, f->item, f->members * 2) == 0)
 		return existing_member(f, key);
 	return cJSON_GetObjectItemCaseSensitive(f->item, key);
@@ -227,6 +239,8 @@ static void put_member(struct builder *b, struct frame *f, cJSON *value)
 		oom(b);
 		return;
 	}
+	if (f->seen.slots) /* the member's copy of the key, not f->key, which is freed next */
+		key_set_add(&f->seen, value->string);
 	f->members++;
 }
 
