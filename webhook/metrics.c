@@ -123,6 +123,7 @@ static void render_one(FILE *out, const char *name, const char *type, const char
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
 }
 
+/* Writes the cluster cache's state; the last event's age only once there was one. */
 static void render_cluster(FILE *out, const kube_cache_stats *c)
 {
 	render_one(out, "dsguard_cluster_cache_objects", "gauge", "DaemonSets in the cluster cache.",
