@@ -62,7 +62,8 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi
 
 dsguard: $(BIN)
-	@if [ "$(BUILD)" = build ]; then cp $(BIN) dsguard; fi
+	@# A rename, so that a dsguard still running keeps its own file.
+	@if [ "$(BUILD)" = build ]; then cp $(BIN) dsguard.new && mv -f dsguard.new dsguard; fi
 
 $(BIN): $(MAIN_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
