@@ -9,7 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 missing_libraries_named() {
 	# An empty pkg-config search path: every library is missing.
 	PKG_CONFIG_LIBDIR="$tmp/none" PKG_CONFIG_PATH= make --no-print-directory check-deps >"$tmp/out" 2>&1 && return 1
-	grep -q "^  apt-get install -y libcjson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libcmocka-dev" "$tmp/out"
+	grep -qx "  apt-get install -y libcjson-dev libyaml-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libgnutls28-dev libcmocka-dev" "$tmp/out"
 }
 ok "make stops on missing libraries with the exact apt-get install line" missing_libraries_named
 
