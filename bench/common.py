@@ -5,6 +5,7 @@ Nothing is written outside the temporary directory given."""
 import http.client
 import os
 import re
+import resource
 import socket
 import ssl
 import statistics
@@ -312,13 +313,28 @@ def wrk(work, url, connections, seconds, script, extra_env=None, latency=True):
     return parse_wrk(p.stdout), p.stdout
 
 
+def machine_busy():
+    """Seconds of CPU time the whole machine has spent busy (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / TICK   # all but idle and iowait
+
+
 def measured_wrk(server, work, path, connections, seconds, script="post.lua", extra_env=None):
-    """A wrk run with the server's CPU time over it and its peak RSS after."""
+    """A wrk run with the server's CPU time over it and its peak RSS after;
+    "other" is the CPU that neither the server nor wrk used (other work on
+    the machine), in cores."""
     pids = server.pids()
-    c0, t0 = cpu_seconds(pids), time.perf_counter()
+    c0, t0, m0 = cpu_seconds(pids), time.perf_counter(), machine_busy()
+    k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r, out = wrk(work, f"https://127.0.0.1:{server.port}{path}", connections, seconds, script, extra_env)
     wall = time.perf_counter() - t0
-    r["cpu"] = (cpu_seconds(pids) - c0) / wall  # cores busy
+    k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = cpu_seconds(pids) - c0
+    wrk_cpu = (k1.ru_utime + k1.ru_stime) - (k0.ru_utime + k0.ru_stime)
+    r["cpu"] = server_cpu / wall  # cores busy
+    r["wrk_cpu"] = wrk_cpu / wall
+    r["other"] = max(0.0, machine_busy() - m0 - server_cpu - wrk_cpu) / wall
     r["cpu_us"] = (cpu_seconds(pids) - c0) * 1e6 / max(1, r["requests"])
     r["hwm_kb"] = status_kb(pids, "VmHWM")
     return r, out

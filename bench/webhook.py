@@ -77,7 +77,8 @@ def run(work):
                 log(f"{name} {path} c={conns}: {r['errors']}")
             results.setdefault((name, path, conns), []).append(r)
             log(f"  {name:7} {path:9} c={conns:<3} {r['rps']:9.0f} req/s  p50 {r['p50']:.3f} ms  "
-                f"p99 {r['p99']:.3f} ms  cpu {r['cpu']:.2f}  peak {r['hwm_kb'] / 1024:.1f} MB")
+                f"p99 {r['p99']:.3f} ms  cpu {r['cpu']:.2f}  wrk {r['wrk_cpu']:.2f}  other {r['other']:.2f}  "
+                f"peak {r['hwm_kb'] / 1024:.1f} MB")
         finally:
             s.stop()
 
@@ -144,22 +145,24 @@ def report(chosen, size, answers, results, hand, startups, idle, million):
           + ", ".join(f"`{p}` {len(a)} bytes" for p, a in answers.items())
           + f". Medians of {RUNS} runs of {SECONDS} s each, `{wrk_version.split(' [')[0]}`, keep-alive TLS, "
           "a fresh server for each run; CPU is the server's utime+stime over the run (in cores, and "
-          "per request), peak RSS its VmHWM after the run (nginx: master and workers added up).\n")
+          "per request), peak RSS its VmHWM after the run (nginx: master and workers added up); wrk CPU is "
+          "the load generator's, other load the CPU (in cores) that neither used: other work on the machine.\n")
     print("| endpoint | conns | server | requests/s | p50 | p99 | CPU (cores) | CPU/request | peak RSS |"
-          " dsguard/nginx req/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          " wrk CPU | other load | dsguard/nginx req/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for path in ENDPOINTS:
         for conns in CONNECTIONS:
             rows = {}
             for name in ("dsguard", "nginx"):
                 rs = results[(name, path, conns)]
                 rows[name] = {k: median([r[k] for r in rs]) for k in ("rps", "p50", "p99", "cpu", "cpu_us",
-                                                                       "hwm_kb")}
+                                                                       "hwm_kb", "wrk_cpu", "other")}
             ratio = rows["dsguard"]["rps"] / rows["nginx"]["rps"]
             for name in ("dsguard", "nginx"):
                 m = rows[name]
                 print(f"| `{path}` | {conns} | {name} | {m['rps']:,.0f} | {fmt_ms(m['p50'])} | {fmt_ms(m['p99'])} "
-                      f"| {m['cpu']:.2f} | {m['cpu_us']:.0f} us | {m['hwm_kb'] / 1024:.1f} MB | "
+                      f"| {m['cpu']:.2f} | {m['cpu_us']:.0f} us | {m['hwm_kb'] / 1024:.1f} MB | {m['wrk_cpu']:.2f} | "
+                      f"{m['other']:.2f} | "
                       f"{f'**{ratio:.2f}x**' if name == 'dsguard' else ''} |")
     errors = sorted({r["errors"] for rs in results.values() for r in rs if r["errors"]})
     if errors:
