@@ -3,7 +3,7 @@
 # in the same run, over trees made from the real-world corpus:
 #   cat          - the I/O floor (read every byte)
 #   yaml_floor   - libyaml's event parser alone (the floor of any YAML linter)
-# Prints a Markdown table: median wall time of RUNS runs and peak RSS.
+# Prints a Markdown table: median wall and CPU time of RUNS runs, peak RSS.
 # Usage: bench/lint.sh   (env: DSGUARD_BIN, YAML_FLOOR, CORPUS, RUNS, SIZES_MB)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,14 +15,19 @@ sizes=${SIZES_MB:-"10 100 1000"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# measure NAME COMMAND...: median seconds and the peak RSS (KiB) of RUNS runs.
+# measure NAME COMMAND...: median wall seconds, peak RSS (KiB) and median
+# CPU seconds (user + system) of RUNS runs. CPU time is the steadier figure
+# where other work shares the machine.
 measure() {
 	name=$1; shift
 	for i in $(seq "$runs"); do
-		/usr/bin/time -q -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || [ $? -le 2 ]
+		/usr/bin/time -q -f "%e %M %U %S" -o "$work/t" "$@" >/dev/null 2>&1 || [ $? -le 2 ]
 		cat "$work/t"
-	done | sort -n | awk -v n="$runs" -v name="$name" \
-		'{ t[NR] = $1; if ($2 > rss) rss = $2 } END { printf "%s %s %d\n", name, t[int((n + 1) / 2)], rss }'
+	done | awk -v n="$runs" -v name="$name" '
+		{ t[NR] = $1; c[NR] = $3 + $4; if ($2 > rss) rss = $2 }
+		function med(a,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+			return a[int((n + 1) / 2)] }
+		END { printf "%s %s %d %s\n", name, med(t), rss, med(c) }'
 }
 
 row() { # label tree files
@@ -34,12 +39,14 @@ row() { # label tree files
 	yaml_r=$(measure yaml sh -c "'$floor' <'$work/list'")
 	one=$(measure j1 "$bin" lint --format json --jobs 1 "$tree")
 	two=$(measure j2 "$bin" lint --format json --jobs 2 "$tree")
+	# fields: 1 label 2 files 3 MB, then name wall rss cpu for cat (4-7),
+	# yaml (8-11), j1 (12-15), j2 (16-19)
 	echo "$label $files $mb $cat_r $yaml_r $one $two" | awk '{
-		printf "| %s | %d | %d | %.2f s | %.2f s | %.2f s, %.1f MB | %.2f s, %.1f MB | %.2fx | %.2fx | %.2fx |\n",
-			$1, $2, $3, $5, $8, $11, $12 / 1024, $14, $15 / 1024, $11 / $8, $11 / $5, $11 / $14 }'
+		printf "| %s | %d | %d | %.2f s | %.2f s (cpu %.2f s) | %.2f s (cpu %.2f s), %.1f MB | %.2f s, %.1f MB | %.2fx (cpu %.2fx) | %.2fx | %.2fx |\n",
+			$1, $2, $3, $5, $9, $11, $13, $15, $14 / 1024, $17, $18 / 1024, $13 / $9, $15 / $11, $13 / $5, $13 / $17 }'
 }
 
-echo "| tree | files | MB | cat | libyaml parse | dsguard -j1 (time, peak RSS) | dsguard -j2 | j1 / libyaml | j1 / cat | speed-up j1 -> j2 |"
+echo "| tree | files | MB | cat | libyaml parse | dsguard -j1 (time, peak RSS) | dsguard -j2 (time, peak RSS) | j1 / libyaml | j1 / cat | speed-up j1 -> j2 |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 "$root/bench/gen-tree.sh" "$corpus" "$work/files" 1 20000 >/dev/null
 row "20k-files" "$work/files"
