@@ -283,6 +283,22 @@ def run_all(tap, root):
     p, _ = lint(["tree/b/dangling.yaml", "good.yaml"], root)
     tap.eq(p.returncode, 2, "a dangling symlink named on the command line: exit 2")
 
+    # --- valid but hostile: must stay fast (a linear reader takes well under
+    # a second for these few MB)
+    limit = 10 if SANITIZE else 3
+    n = 60000
+    write(root, "anchors.yaml", "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: anchors\n"
+          "  namespace: anchors\n  labels:\n" + "".join(f"    a{i}: &x{i} v{i}\n" for i in range(n))
+          + "".join(f"    c{i}: *x0\n" for i in range(n)))
+    quick(tap, f"{n:,} anchors and {n:,} aliases of the first (2.5 MB)", root, "anchors.yaml", limit,
+          ("anchors.yaml", "DS001", 1, 1))  # no spec at all: the root
+    write(root, "docs.yaml", "---\n" * 1000000)
+    quick(tap, "1,000,000 empty documents", root, "docs.yaml", limit, None)
+    write(root, "many.yaml", "".join(
+        f"---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: d{i}, namespace: shared}}\n"
+        f"spec: {{template: {{spec: {{priorityClassName: p}}}}}}\n" for i in range(50000)))
+    quick(tap, "50,000 DaemonSets sharing a namespace", root, "many.yaml", limit, ("many.yaml", "DS003", 4, 33))
+
     # --- everything at once: each reported, the good file still checked
     names = ["trunc_flow.yaml", "latin1.yaml", "tabs.yaml", "deep_flow.yaml", "bomb.yaml", "big.yaml",
              "binary.yaml", "tree"]
@@ -294,6 +310,27 @@ def run_all(tap, root):
            "all malformed inputs in one run: each named in errors[]", sorted(files))
     tap.ok(("good.yaml", "DS001", 12, 5) in [(f["file"], f["rule"], f["line"], f["column"]) for f in out["findings"]],
            "all malformed inputs in one run: the good file's finding")
+
+
+def quick(tap, name, root, path, limit, finding):
+    """Lints a valid file with the good one: exit 1, both files' findings
+    (finding: one expected (file, rule, line, column) of path, or None),
+    within limit seconds."""
+    try:
+        p, secs = lint([path, "good.yaml"], root, limited=not SANITIZE)
+    except subprocess.TimeoutExpired:
+        tap.ok(False, f"{name}: ends", "still running after 300s")
+        return
+    tap.ok(p.returncode >= 0 and not any(w in text(p.stderr) for w in CRASH_WORDS), f"{name}: no crash",
+           text(p.stderr)[-2000:])
+    tap.eq(p.returncode, 1, f"{name}: exit 1")
+    tap.ok(secs < limit, f"{name}: done in under {limit}s", f"took {secs:.1f}s")
+    try:
+        found = [(f["file"], f["rule"], f["line"], f["column"]) for f in json.loads(p.stdout)["findings"]]
+    except (ValueError, KeyError) as e:
+        tap.ok(False, f"{name}: JSON output", e)
+        return
+    tap.ok(GOOD_FINDING in found and (finding is None or finding in found), f"{name}: findings", found[:5])
 
 
 def unreadable_tests(tap, root):
