@@ -205,6 +205,10 @@ static void retire(struct builder *b, cJSON *item)
  * large, else by a walk over its members. */
 static cJSON *existing_member(struct frame *f, const char *key)
 {
+	if (f->seen.slots && f->members * 2 > f->seen.mask) { /* half full: start over, larger */
+		free(f->seen.slots);
+		f->seen.slots = NULL;
+	}
 	if (f->seen.slots)
 		return *key_set_slot(&f->seen, key) ? cJSON_GetObjectItemCaseSensitive(f->item, key) : NULL;
 	if (f->members >= KEY_SET_MIN && key_set_start(&f->seen, f->item, f->members * 2) == 0)
