@@ -131,6 +131,27 @@ static int read_rule_key(struct config_reader *r, const ds_rule *rule, const cJS
 	return config_error(r, item, false, "unknown key \"%s\" in rules.%s", key, rule->name);
 }
 
+/* The default priority class must pass DS001 itself: when `allowed` is not
+ * empty, it is one of them (else the webhook would patch in, and --fix
+ * insert, a class the rule refuses). Returns 0, or -1 with the error at
+ * the last "default" key. */
+static int check_default_allowed(struct config_reader *r, const cJSON *rules, const ds_config *cfg)
+{
+	const ds_rule_config *rc = &cfg->rules[DS_RULE_PRIORITY_CLASS];
+	const cJSON *entry, *at = NULL;
+
+	if (!rc->default_value || !rc->allowed.count)
+		return 0;
+	for (size_t i = 0; i < rc->allowed.count; i++)
+		if (!strcmp(rc->allowed.items[i], rc->default_value))
+			return 0;
+	cJSON_ArrayForEach(entry, rules)
+		if (ds_rule_find(entry->string) == &ds_rules[DS_RULE_PRIORITY_CLASS] &&
+		    cJSON_GetObjectItemCaseSensitive(entry, "default"))
+			at = cJSON_GetObjectItemCaseSensitive(entry, "default");
+	return config_error(r, at, true, "default \"%s\" is not one of the allowed classes", rc->default_value);
+}
+
 static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cfg)
 {
 	const cJSON *entry, *item;
@@ -153,7 +174,7 @@ static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cf
 			if (read_rule_key(r, rule, item, &cfg->rules[rule->index]) < 0)
 				return -1;
 	}
-	return 0;
+	return check_default_allowed(r, rules, cfg);
 }
 
 static int read_top(struct config_reader *r, const cJSON *root, ds_config *cfg)
