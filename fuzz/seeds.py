@@ -6,7 +6,7 @@ place, never copied into the repository).
 
 Usage: seeds.py OUTDIR [--shared DIR]
 Writes OUTDIR/NAME/<sha1> for NAME in admission, manifest, fix, config,
-watch. DIR defaults to $DSGUARD_SHARED, else ../shared beside the
+watch, kubeconfig. DIR defaults to $DSGUARD_SHARED, else ../shared beside the
 repository; its corpus/realworld/*.y*ml are used when it exists."""
 import argparse
 import copy
@@ -155,7 +155,7 @@ def main():
         corpus.add("watch", data)
     for data in config_seeds():
         corpus.add("config", data)
-    for name in ("admission", "manifest", "fix", "config", "watch"):
+    for name in ("admission", "manifest", "fix", "config", "watch", "kubeconfig"):
         hand = os.path.join(ROOT, "fuzz", "seeds", "manifest" if name == "fix" else name)
         for path in files_under(hand, ext=("",)):
             corpus.add(name, read(path))
