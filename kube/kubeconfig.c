@@ -1,5 +1,6 @@
 /* kubeconfig.c - reads a kubeconfig file (clusters, users, contexts) into a kube_config. */
 #include "kube/private.h"
+#include "lint/document.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,23 +12,49 @@
 struct kc_reader {
 	const char *path;
 	char *dir;           /* the kubeconfig's directory, for relative names */
-	const kube_yaml *root;
+	ds_document *doc;    /* the file's first document, with positions */
+	const cJSON *root;
 	char **error;
 };
 
 /* A named entry of `clusters`, `users` or `contexts`: the inner map and the
  * key path that leads to it ("clusters[2].cluster"). */
 struct kc_entry {
-	const kube_yaml *node;
+	const cJSON *node;
 	char where[64];
 };
 
-static int kc_error(struct kc_reader *r, const kube_yaml *at, const char *key, const char *fmt, ...)
+/* Sets "path:line:col: message" (just "path: message" without a line).
+ * Returns -1. */
+static int fail_at(struct kc_reader *r, ds_pos pos, const char *message)
+{
+	if (!pos.line)
+		return kube_fail(r->error, "%s: %s", r->path, message);
+	return kube_fail(r->error, "%s:%u:%u: %s", r->path, pos.line, pos.column, message);
+}
+
+/* Where the value `item` starts in the file (0:0 when unknown). */
+static ds_pos value_pos(const struct kc_reader *r, const cJSON *item)
+{
+	const ds_node_info *info = ds_document_where(r->doc, item);
+
+	return info ? info->value : (ds_pos){0, 0};
+}
+
+/* The value under `key` of the map `node`, or NULL (also when node is not a
+ * map). */
+static const cJSON *get(const cJSON *node, const char *key)
+{
+	return cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, key) : NULL;
+}
+
+static int kc_error(struct kc_reader *r, const cJSON *at, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Sets "path:line:col: key: message" at node `at`. Returns -1. */
-static int kc_error(struct kc_reader *r, const kube_yaml *at, const char *key, const char *fmt, ...)
+/* Sets "path:line:col: key: message" at the value `at`. Returns -1. */
+static int kc_error(struct kc_reader *r, const cJSON *at, const char *key, const char *fmt, ...)
 {
+	ds_pos pos = value_pos(r, at);
 	char *message = NULL;
 	va_list ap;
 	int rc;
@@ -36,39 +63,36 @@ static int kc_error(struct kc_reader *r, const kube_yaml *at, const char *key, c
 	if (vasprintf(&message, fmt, ap) < 0)
 		message = NULL;
 	va_end(ap);
-	rc = kube_fail(r->error, "%s:%u:%u: %s: %s", r->path, at->line, at->column, key,
+	rc = kube_fail(r->error, "%s:%u:%u: %s: %s", r->path, pos.line, pos.column, key,
 		       message ? message : "out of memory");
 	free(message);
 	return rc;
 }
 
-/* The string under `key` of map `node` into *out (NULL when absent or
- * empty). Returns 0, or -1 when it is not a scalar or memory runs out. */
+/* The string under `key` of the entry into *out (NULL when absent, null or
+ * empty). Returns 0, or -1 when it is not a string (a number, a boolean, a
+ * list or a map) or memory runs out. */
 static int get_string(struct kc_reader *r, const struct kc_entry *e, const char *key, char **out)
 {
-	const kube_yaml *v = kube_yaml_get(e->node, key);
+	const cJSON *v = get(e->node, key);
 
 	*out = NULL;
-	if (!v || (v->type == KUBE_YAML_SCALAR && (!*v->value || (v->plain && !strcmp(v->value, "null")))))
+	if (!v || cJSON_IsNull(v) || (cJSON_IsString(v) && !*v->valuestring))
 		return 0;
-	if (v->type != KUBE_YAML_SCALAR)
+	if (!cJSON_IsString(v))
 		return kc_error(r, v, key, "must be a string (in %s)", e->where);
-	*out = strdup(v->value);
+	*out = strdup(v->valuestring);
 	return *out ? 0 : kc_error(r, v, key, "out of memory");
 }
 
+/* The boolean under `key` of the entry into *out (false when absent).
+ * Returns 0, or -1 when it is anything but a boolean. */
 static int get_bool(struct kc_reader *r, const struct kc_entry *e, const char *key, bool *out)
 {
-	const kube_yaml *v = kube_yaml_get(e->node, key);
+	const cJSON *v = get(e->node, key);
 
-	*out = false;
-	if (!v)
-		return 0;
-	if (v->type == KUBE_YAML_SCALAR && v->plain &&
-	    (!strcmp(v->value, "true") || !strcmp(v->value, "True") || !strcmp(v->value, "TRUE")))
-		*out = true;
-	else if (!(v->type == KUBE_YAML_SCALAR && v->plain &&
-		   (!strcmp(v->value, "false") || !strcmp(v->value, "False") || !strcmp(v->value, "FALSE"))))
+	*out = cJSON_IsTrue(v);
+	if (v && !cJSON_IsBool(v))
 		return kc_error(r, v, key, "must be true or false (in %s)", e->where);
 	return 0;
 }
@@ -77,7 +101,7 @@ static int get_bool(struct kc_reader *r, const struct kc_entry *e, const char *k
  * must be readable. Returns 0, or -1 with the error at `key`. */
 static int resolve_file(struct kc_reader *r, const struct kc_entry *e, const char *key, char **name)
 {
-	const kube_yaml *v = kube_yaml_get(e->node, key);
+	const cJSON *v = get(e->node, key);
 	char *full = *name;
 
 	if (!*name)
@@ -109,7 +133,7 @@ static int get_pem_data(struct kc_reader *r, const struct kc_entry *e, const cha
 	if (!*out || !memmem(*out, *len, "-----BEGIN ", 11)) {
 		free(*out);
 		*out = NULL;
-		return kc_error(r, kube_yaml_get(e->node, key), key, "is not base64-encoded PEM (in %s)", e->where);
+		return kc_error(r, get(e->node, key), key, "is not base64-encoded PEM (in %s)", e->where);
 	}
 	return 0;
 }
@@ -118,21 +142,21 @@ static int get_pem_data(struct kc_reader *r, const struct kc_entry *e, const cha
  * its `inner` map ("cluster") in *e. Returns 0, or -1 when it is missing
  * or malformed; `from` is where the name was given (NULL: an argument). */
 static int find_entry(struct kc_reader *r, const char *list, const char *inner, const char *name,
-		      const kube_yaml *from, struct kc_entry *e)
+		      const cJSON *from, struct kc_entry *e)
 {
-	const kube_yaml *seq = kube_yaml_get(r->root, list);
+	const cJSON *seq = get(r->root, list);
+	size_t i = 0;
 
-	if (seq && seq->type != KUBE_YAML_SEQ)
+	if (seq && !cJSON_IsArray(seq))
 		return kc_error(r, seq, list, "must be a list");
-	for (size_t i = 0; seq && i < seq->count; i++) {
-		const kube_yaml *item = seq->children[i];
-		const kube_yaml *n = kube_yaml_get(item, "name");
+	for (const cJSON *item = seq ? seq->child : NULL; item; item = item->next, i++) {
+		const cJSON *n = get(item, "name");
 
-		if (!n || n->type != KUBE_YAML_SCALAR || strcmp(n->value, name))
+		if (!cJSON_IsString(n) || strcmp(n->valuestring, name))
 			continue;
-		e->node = kube_yaml_get(item, inner);
+		e->node = get(item, inner);
 		snprintf(e->where, sizeof(e->where), "%s[%zu].%s", list, i, inner);
-		if (!e->node || e->node->type != KUBE_YAML_MAP)
+		if (!cJSON_IsObject(e->node))
 			return kc_error(r, e->node ? e->node : item, e->where, "must be a map");
 		return 0;
 	}
@@ -150,7 +174,7 @@ static int read_server(struct kc_reader *r, const struct kc_entry *e, kube_confi
 	if (!cfg->server)
 		return kc_error(r, e->node, e->where, "has no server");
 	if (strncmp(cfg->server, "https://", 8) && strncmp(cfg->server, "http://", 7))
-		return kc_error(r, kube_yaml_get(e->node, "server"), "server",
+		return kc_error(r, get(e->node, "server"), "server",
 				"must be an https:// or http:// URL, not \"%s\"", cfg->server);
 	n = strlen(cfg->server);
 	while (n > 0 && cfg->server[n - 1] == '/')
@@ -160,7 +184,7 @@ static int read_server(struct kc_reader *r, const struct kc_entry *e, kube_confi
 
 static int read_cluster(struct kc_reader *r, const struct kc_entry *e, kube_config *cfg)
 {
-	const kube_yaml *sni = kube_yaml_get(e->node, "tls-server-name");
+	const cJSON *sni = get(e->node, "tls-server-name");
 
 	if (sni)
 		return kc_error(r, sni, "tls-server-name", "is not supported by dsguard");
@@ -174,7 +198,7 @@ static int read_cluster(struct kc_reader *r, const struct kc_entry *e, kube_conf
 		cfg->ca_file = NULL;
 	}
 	if (cfg->insecure && (cfg->ca_file || cfg->ca_data))
-		return kc_error(r, kube_yaml_get(e->node, "insecure-skip-tls-verify"), "insecure-skip-tls-verify",
+		return kc_error(r, get(e->node, "insecure-skip-tls-verify"), "insecure-skip-tls-verify",
 				"cannot be combined with a certificate authority");
 	return resolve_file(r, e, "certificate-authority", &cfg->ca_file);
 }
@@ -185,7 +209,7 @@ static int refuse_user_kinds(struct kc_reader *r, const struct kc_entry *e)
 	static const char *const refused[] = {"exec", "auth-provider", "username", "password"};
 
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		const kube_yaml *v = kube_yaml_get(e->node, refused[i]);
+		const cJSON *v = get(e->node, refused[i]);
 
 		if (v)
 			return kc_error(r, v, refused[i], "is not supported by dsguard (in %s): use a token, "
@@ -219,12 +243,12 @@ static int read_client_cert(struct kc_reader *r, const struct kc_entry *e, kube_
 
 static int read_user(struct kc_reader *r, const struct kc_entry *e, kube_config *cfg)
 {
-	const kube_yaml *tok;
+	const cJSON *tok;
 
 	if (refuse_user_kinds(r, e) < 0 || get_string(r, e, "token", &cfg->token) < 0 ||
 	    get_string(r, e, "tokenFile", &cfg->token_file) < 0 || read_client_cert(r, e, cfg) < 0)
 		return -1;
-	tok = kube_yaml_get(e->node, "token");
+	tok = get(e->node, "token");
 	if (cfg->token && !kube_token_valid(cfg->token))
 		return kc_error(r, tok, "token", "holds spaces or control characters");
 	return resolve_file(r, e, "tokenFile", &cfg->token_file);
@@ -244,11 +268,11 @@ static int read_context(struct kc_reader *r, const struct kc_entry *ctx, kube_co
 		rc = kc_error(r, ctx->node, ctx->where, "names no cluster");
 		goto out;
 	}
-	if (find_entry(r, "clusters", "cluster", cluster_name, kube_yaml_get(ctx->node, "cluster"), &cluster) < 0 ||
+	if (find_entry(r, "clusters", "cluster", cluster_name, get(ctx->node, "cluster"), &cluster) < 0 ||
 	    read_cluster(r, &cluster, cfg) < 0)
 		goto out;
 	rc = 0;
-	if (user_name && (find_entry(r, "users", "user", user_name, kube_yaml_get(ctx->node, "user"), &user) < 0 ||
+	if (user_name && (find_entry(r, "users", "user", user_name, get(ctx->node, "user"), &user) < 0 ||
 			  read_user(r, &user, cfg) < 0))
 		rc = -1;
 out:
@@ -261,12 +285,12 @@ out:
 static int choose_context(struct kc_reader *r, const char *wanted, kube_config *cfg)
 {
 	struct kc_entry ctx;
-	const kube_yaml *current = kube_yaml_get(r->root, "current-context");
+	const cJSON *current = get(r->root, "current-context");
 
-	if (!wanted && (!current || current->type != KUBE_YAML_SCALAR || !*current->value))
+	if (!wanted && (!cJSON_IsString(current) || !*current->valuestring))
 		return current ? kc_error(r, current, "current-context", "must name a context")
 			       : kube_fail(r->error, "%s: no current-context; name a context", r->path);
-	cfg->context = strdup(wanted ? wanted : current->value);
+	cfg->context = strdup(wanted ? wanted : current->valuestring);
 	if (!cfg->context)
 		return kube_fail(r->error, "%s: out of memory", r->path);
 	if (find_entry(r, "contexts", "context", cfg->context, wanted ? NULL : current, &ctx) < 0)
@@ -284,9 +308,32 @@ static char *dir_of(const char *path)
 	return slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
 }
 
+/* Refuses a value that came through an alias: a kubeconfig holds no
+ * anchors. `at` is the key of the nearest mapping member around item, where
+ * the error is reported. Returns 0 or -1. */
+static int refuse_aliases(struct kc_reader *r, const cJSON *item, ds_pos at)
+{
+	const ds_node_info *info = ds_document_where(r->doc, item);
+
+	if (info && info->key.line)
+		at = info->key;
+	if (info && info->anchor_line)
+		return fail_at(r, at, "anchors and aliases are not supported in a kubeconfig");
+	for (const cJSON *child = item->child; child; child = child->next)
+		if (refuse_aliases(r, child, at) < 0)
+			return -1;
+	return 0;
+}
+
 static int read_root(struct kc_reader *r, const char *context, kube_config *cfg)
 {
-	if (r->root->type != KUBE_YAML_MAP)
+	/* The replaced values first: they hold the alias of a "<<" merge key
+	 * under the "<<" key itself, where the merged members only have the
+	 * positions of the anchored text. */
+	if ((r->doc->replaced && refuse_aliases(r, r->doc->replaced, value_pos(r, r->root)) < 0) ||
+	    refuse_aliases(r, r->root, value_pos(r, r->root)) < 0)
+		return -1;
+	if (!cJSON_IsObject(r->root))
 		return kc_error(r, r->root, "(top)", "a kubeconfig must be a map");
 	cfg->source = strdup(r->path);
 	if (!cfg->source || !r->dir)
@@ -294,27 +341,58 @@ static int read_root(struct kc_reader *r, const char *context, kube_config *cfg)
 	return choose_context(r, context, cfg);
 }
 
+/* Keeps the first document of the file and stops reading there: a
+ * kubeconfig is one document, and what follows it is not read. */
+static int keep_first(void *data, ds_document *doc)
+{
+	struct kc_reader *r = data;
+
+	r->doc = doc;
+	return -1;
+}
+
+/* Reads the first document of text into r->doc. Returns 0, or -1 with
+ * *error set to the first syntax or limit error ("path:line:col: message")
+ * or "path: empty" when the file holds no document. */
+static int read_document(struct kc_reader *r, const char *text, size_t len)
+{
+	ds_diag_list diags = {0};
+	int rc = 0;
+
+	if (ds_yaml_load(text, len, keep_first, r, &diags) < 0 && !r->doc) {
+		rc = kube_fail(r->error, "%s: out of memory", r->path);
+		for (size_t i = 0; i < diags.count; i++) {
+			if (diags.items[i].is_error) {
+				rc = fail_at(r, diags.items[i].pos, diags.items[i].message);
+				break;
+			}
+		}
+	} else if (!r->doc || !r->doc->root) {
+		rc = kube_fail(r->error, "%s: empty", r->path);
+	}
+	ds_diag_list_free(&diags);
+	return rc;
+}
+
 int kube_config_load(const char *path, const char *context, kube_config *cfg, char **error)
 {
 	struct kc_reader r = {.path = path, .error = error};
 	size_t len = 0;
 	char *text = kube_read_file(path, KUBE_MAX_FILE_BYTES, &len, error);
-	kube_yaml *root;
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (!text)
 		return -1;
-	root = kube_yaml_parse(path, text, len, error);
-	if (root) {
-		r.root = root;
+	if (read_document(&r, text, len) == 0) {
+		r.root = r.doc->root;
 		r.dir = dir_of(path);
 		rc = read_root(&r, context, cfg);
 	}
 	if (rc < 0)
 		kube_config_free(cfg);
 	free(r.dir);
-	kube_yaml_free(root);
+	ds_document_free(r.doc);
 	free(text);
 	return rc;
 }

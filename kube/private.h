@@ -23,30 +23,6 @@ unsigned char *kube_base64_decode(const char *text, size_t *len);
  * characters, no spaces. */
 bool kube_token_valid(const char *token);
 
-/* ---- the YAML tree of a kubeconfig (yaml.c) ---- */
-
-typedef enum { KUBE_YAML_SCALAR, KUBE_YAML_MAP, KUBE_YAML_SEQ } kube_yaml_type;
-
-/* One node. A map's children alternate key, value. Positions count from 1. */
-typedef struct kube_yaml {
-	kube_yaml_type type;
-	unsigned line, column;
-	char *value;        /* a scalar's text */
-	bool plain;         /* a scalar written without quotes */
-	struct kube_yaml **children;
-	size_t count;
-} kube_yaml;
-
-/* Parses the first document of text (anchors and aliases are refused).
- * Returns the root, or NULL with *error set to "path:line:col: message". An
- * empty document gives NULL with *error "path: empty". */
-kube_yaml *kube_yaml_parse(const char *path, const char *text, size_t len, char **error);
-
-/* The value under `key` in a map, or NULL (also when node is not a map). */
-const kube_yaml *kube_yaml_get(const kube_yaml *node, const char *key);
-
-void kube_yaml_free(kube_yaml *node);
-
 /* ---- watch events (event.c) ---- */
 
 typedef enum {

@@ -1,6 +1,6 @@
 /* document.h - YAML and JSON documents read into cJSON with the line and
  * column of every key and value, as Kubernetes reads them. Private to lint/
- * and its tests. */
+ * and its tests, and the reader kube/ uses for kubeconfig files. */
 #ifndef DSGUARD_LINT_DOCUMENT_H
 #define DSGUARD_LINT_DOCUMENT_H
 

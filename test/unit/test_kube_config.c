@@ -201,7 +201,8 @@ static void test_bad_files(void **state)
 	expect_error(CTX "clusters: []\n", NULL, ":2:41: cluster: no cluster named \"c\" in clusters");
 	expect_error(CTX "clusters: [{name: c, cluster: {server: https://h}}]\nusers: []\n", NULL,
 		     ":2:50: user: no user named \"u\" in users");
-	expect_error("current-context: x\nclusters: [\n", NULL, ":3:1: did not find expected node content");
+	expect_error("current-context: x\nclusters: [\n", NULL,
+		     ":3:1: did not find expected node content while parsing a flow node at line 3 column 1");
 	expect_error(CTX "clusters: [{name: c, cluster: {server: https://h, insecure-skip-tls-verify: 'true'}}]\n",
 		     NULL, ":3:77: insecure-skip-tls-verify: must be true or false (in clusters[0].cluster)");
 	expect_error(CTX "clusters: [{name: c, cluster: {server: ftp://h}}]\n", NULL,
@@ -237,7 +238,7 @@ static void test_more_bad_files(void **state)
 	expect_error(CTX "clusters: [{name: c, cluster: {server: https://h}}]\n"
 		     "users: [{name: u, user: {token: 'a b'}}]\n", NULL, ":4:33: token: holds spaces or control characters");
 	expect_error(CTX "clusters: [{name: c, cluster: &a {server: https://h}}]\nx: *a\n", NULL,
-		     ":4:4: anchors and aliases are not supported in a kubeconfig");
+		     ":4:1: anchors and aliases are not supported in a kubeconfig");
 	expect_error(CTX "clusters: [{name: c, cluster: {server: https://h, certificate-authority-data: " PEM_B64
 		     ", insecure-skip-tls-verify: true}}]\n", NULL,
 		     ":3:187: insecure-skip-tls-verify: cannot be combined with a certificate authority");
