@@ -23,8 +23,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PC_CFLAGS) -DDSGUARD_VERSION='"$(VERSION)"'
 LDLIBS  += $(PC_LIBS) -lpthread -lm
 ifeq ($(SAN),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=address,undefined
+CFLAGS  += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
 endif
 
 LIB_SRC  := $(sort $(filter-out cli/main.c,$(wildcard rules/*.c lint/*.c webhook/*.c kube/*.c certs/*.c cli/*.c)))
