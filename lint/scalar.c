@@ -146,7 +146,7 @@ const char *ds_yaml_key_text(const char *text, yaml_scalar_style_t style, char *
 		return "null";
 	if (!resolve_number(text, &number))
 		return text;
-	if (number == (double)(long long)number && number > -9.2e18 && number < 9.2e18)
+	if (number > -9.2e18 && number < 9.2e18 && number == (double)(long long)number)
 		snprintf(buf, size, "%lld", (long long)number);
 	else
 		snprintf(buf, size, "%.17g", number);
