@@ -55,7 +55,8 @@ struct builder {
 	ds_kind_filter wanted;
 	struct frame stack[DS_YAML_MAX_DEPTH + 1];
 	size_t depth;
-	struct anchor *anchors;
+	struct anchor *anchors; /* open addressing by name; the latest definition wins */
+	size_t anchor_slots;    /* 0 or a power of two */
 	size_t anchor_count;
 	size_t alias_nodes;
 	char *skip_kind; /* set when the document is not wanted whole */
@@ -326,17 +327,49 @@ static void apply_merge(struct builder *b, struct frame *f, cJSON *value, yaml_m
 	retire(b, value);
 }
 
+/* The slot of the anchor called name in a table of `slots` entries: where
+ * it is, or the empty slot where it would go. */
+static struct anchor *anchor_slot(struct anchor *table, size_t slots, const char *name)
+{
+	size_t i = key_hash(name) & (slots - 1);
+
+	while (table[i].name && strcmp(table[i].name, name))
+		i = (i + 1) & (slots - 1);
+	return &table[i];
+}
+
+/* Doubles the anchor table. Returns 0 or -1 out of memory. */
+static int grow_anchors(struct builder *b)
+{
+	size_t slots = b->anchor_slots ? b->anchor_slots * 2 : 16;
+	struct anchor *table = calloc(slots, sizeof(*table));
+
+	if (!table)
+		return -1;
+	for (size_t i = 0; i < b->anchor_slots; i++)
+		if (b->anchors[i].name)
+			*anchor_slot(table, slots, b->anchors[i].name) = b->anchors[i];
+	free(b->anchors);
+	b->anchors = table;
+	b->anchor_slots = slots;
+	return 0;
+}
+
 static void add_anchor(struct builder *b, char *name, const cJSON *item, unsigned line, size_t nodes)
 {
-	struct anchor *grown = realloc(b->anchors, sizeof(*grown) * (b->anchor_count + 1));
+	struct anchor *slot;
 
-	if (!grown) {
+	if ((b->anchor_count + 1) * 2 > b->anchor_slots && grow_anchors(b) < 0) {
 		free(name);
 		oom(b);
 		return;
 	}
-	b->anchors = grown;
-	grown[b->anchor_count++] = (struct anchor){name, item, line, nodes};
+	slot = anchor_slot(b->anchors, b->anchor_slots, name);
+	if (slot->name)
+		free(slot->name); /* redefined: the later anchor wins */
+	else
+		b->anchor_count++;
+	*slot = (struct anchor){name, item, line, nodes};
 }
 
 /* Whether this value of the root mapping tells that the document is not
@@ -489,10 +522,9 @@ static void on_end(struct builder *b, yaml_event_t *ev)
 
 static const struct anchor *find_anchor(const struct builder *b, const char *name)
 {
-	for (size_t i = b->anchor_count; i-- > 0;)
-		if (!strcmp(b->anchors[i].name, name))
-			return &b->anchors[i];
-	return NULL;
+	const struct anchor *a = b->anchor_slots ? anchor_slot(b->anchors, b->anchor_slots, name) : NULL;
+
+	return a && a->name ? a : NULL;
 }
 
 /* An alias: a copy of the anchored node, counted against the alias budget
@@ -556,13 +588,14 @@ static void builder_reset(struct builder *b)
 {
 	while (b->depth)
 		free_frame(&b->stack[--b->depth]);
-	for (size_t i = 0; i < b->anchor_count; i++)
+	for (size_t i = 0; i < b->anchor_slots; i++)
 		free(b->anchors[i].name);
 	free(b->anchors);
 	free(b->skip_kind);
 	ds_document_free(b->doc);
 	b->doc = NULL;
 	b->anchors = NULL;
+	b->anchor_slots = 0;
 	b->anchor_count = 0;
 	b->alias_nodes = 0;
 	b->skip_kind = NULL;
