@@ -63,7 +63,7 @@ static int add_edit(ds_edit_list *edits, size_t start, size_t end, char *text)
 
 	if (!text)
 		return -1;
-	grown = realloc(edits->items, sizeof(*grown) * (edits->count + 1));
+	grown = ds_array_grow(edits->items, edits->count, sizeof(*grown));
 	if (!grown) {
 		free(text);
 		return -1;

@@ -68,7 +68,7 @@ static char *dup_or_flag(struct run *r, const char *s)
 static void add_problem(struct run *r, const char *file, ds_pos pos, bool is_error, const char *message)
 {
 	ds_lint_report *rep = r->report;
-	ds_lint_problem *grown = realloc(rep->problems, sizeof(*grown) * (rep->problem_count + 1));
+	ds_lint_problem *grown = ds_array_grow(rep->problems, rep->problem_count, sizeof(*grown));
 
 	if (!grown) {
 		r->oom = true;
@@ -85,7 +85,7 @@ static ds_lint_finding *add_finding(struct run *r, const cJSON *res, const ds_fi
 				    ds_pos pos, size_t file_index)
 {
 	ds_lint_report *rep = r->report;
-	ds_lint_finding *grown = realloc(rep->findings, sizeof(*grown) * (rep->finding_count + 1));
+	ds_lint_finding *grown = ds_array_grow(rep->findings, rep->finding_count, sizeof(*grown));
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(res, "kind");
 
 	if (!grown) {
@@ -168,7 +168,7 @@ static void remember_namespace(struct run *r, const ds_document *doc, const cJSO
 	if (r->opts->config->rules[DS_RULE_DEDICATED_NAMESPACE].severity == DS_SEVERITY_OFF)
 		return;
 	stub = make_stub(res);
-	grown = realloc(r->entries, sizeof(*grown) * (r->entry_count + 1));
+	grown = ds_array_grow(r->entries, r->entry_count, sizeof(*grown));
 	if (!stub || !grown) {
 		cJSON_Delete(stub);
 		if (grown)
@@ -190,7 +190,7 @@ static void remember_namespace(struct run *r, const ds_document *doc, const cJSO
 static void add_daemonset(struct run *r, const cJSON *res)
 {
 	ds_lint_report *rep = r->report;
-	ds_lint_daemonset *grown = realloc(rep->daemonsets, sizeof(*grown) * (rep->daemonset_count + 1));
+	ds_lint_daemonset *grown = ds_array_grow(rep->daemonsets, rep->daemonset_count, sizeof(*grown));
 
 	if (!grown) {
 		r->oom = true;
@@ -415,7 +415,7 @@ struct walk {
 
 static void add_input(struct walk *w, const char *path, const char *name)
 {
-	struct input *grown = realloc(w->inputs, sizeof(*grown) * (w->count + 1));
+	struct input *grown = ds_array_grow(w->inputs, w->count, sizeof(*grown));
 
 	if (!grown) {
 		w->run->oom = true;
@@ -627,7 +627,7 @@ static int take_all(void **dst, size_t *dst_count, void **src, size_t *src_count
 	char *grown;
 
 	if (*src_count) {
-		grown = realloc(*dst, size * (*dst_count + *src_count));
+		grown = realloc(*dst, size * ds_array_capacity(*dst_count + *src_count));
 		if (!grown)
 			return -1;
 		memcpy(grown + size * *dst_count, *src, size * *src_count);

@@ -66,7 +66,7 @@ struct builder {
 
 int ds_diag_add(ds_diag_list *list, ds_pos pos, bool is_error, const char *fmt, ...)
 {
-	ds_diag *grown = realloc(list->items, sizeof(*grown) * (list->count + 1));
+	ds_diag *grown = ds_array_grow(list->items, list->count, sizeof(*grown));
 	va_list ap;
 	int n;
 
@@ -292,7 +292,7 @@ static void merge_over(struct builder *b, struct frame *f, const cJSON *src, yam
 	for (const cJSON *m = src->child; m && !b->failed; m = m->next) {
 		cJSON *copy = copy_with_positions(b, m, 0);
 		cJSON *old = existing_member(f, m->string);
-		const cJSON **grown = realloc(f->merged, sizeof(*grown) * (f->merged_count + 1));
+		const cJSON **grown = ds_array_grow(f->merged, f->merged_count, sizeof(*grown));
 		if (grown)
 			f->merged = grown;
 		if (!copy || !grown) {

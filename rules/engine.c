@@ -148,7 +148,7 @@ int ds_add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ct
 	va_list ap;
 	int n;
 
-	grown = realloc(out->findings, sizeof(*grown) * (out->finding_count + 1));
+	grown = ds_array_grow(out->findings, out->finding_count, sizeof(*grown));
 	if (!grown)
 		return -1;
 	out->findings = grown;
@@ -170,7 +170,7 @@ int ds_add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ct
 
 static int append_op(ds_evaluation *out, const ds_rule *rule, ds_patch_kind kind, char *path, cJSON *value)
 {
-	ds_patch_op *grown = realloc(out->ops, sizeof(*grown) * (out->op_count + 1));
+	ds_patch_op *grown = ds_array_grow(out->ops, out->op_count, sizeof(*grown));
 
 	if (!grown) {
 		free(path);

@@ -125,6 +125,15 @@ int ds_severity_parse(const char *name);
  * listed, no namespace exempt. */
 void ds_config_init(ds_config *cfg);
 
+/* Arrays that grow one item at a time (findings, problems, edits, ...) keep
+ * room for ds_array_capacity(count) items, a power of two. */
+size_t ds_array_capacity(size_t count);
+
+/* Makes room for item number count + 1 of an array of `count` items of
+ * `size` bytes grown only by this function (NULL when count is 0). Returns
+ * the array, moved or not; NULL out of memory, the array then unchanged. */
+void *ds_array_grow(void *array, size_t count, size_t size);
+
 /* Frees the names of list and empties it. */
 void ds_string_list_clear(ds_string_list *list);
 
