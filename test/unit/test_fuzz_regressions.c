@@ -89,6 +89,53 @@ static void replay_manifest(const char *buf, size_t len)
 	ds_diag_list_free(&d2);
 }
 
+/* Lints path once with `fix` under a config with a default priority
+ * class; returns 0 with the report, or -1. */
+static int lint_path(const char *path, int fix, ds_lint_report *report)
+{
+	static ds_config cfg;
+	const char *const paths[] = {path};
+	ds_lint_options opts = {.config = &cfg, .fix = fix, .jobs = 1};
+
+	ds_config_init(&cfg);
+	cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = "node-agents";
+	return ds_lint_paths(paths, 1, &opts, report);
+}
+
+/* DS001 and DS002 findings of a report: all of them, or those not fixed. */
+static size_t fixable_findings(const ds_lint_report *report, bool unfixed_only)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < report->finding_count; i++) {
+		const ds_lint_finding *f = &report->findings[i];
+		n += f->rule->index != DS_RULE_DEDICATED_NAMESPACE && !f->exempt && !(unfixed_only && f->fixed);
+	}
+	return n;
+}
+
+/* The manifest, fixed in a copy by lint --fix and linted again: what --fix
+ * says it fixed is gone. */
+static void replay_fix(const char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[512];
+	int fd;
+	ds_lint_report fixed, again;
+
+	snprintf(path, sizeof(path), "%s/dsguard-fuzz-fix-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	fd = mkstemp(path);
+
+	CHECK(fd >= 0 && write(fd, buf, len) == (ssize_t)len && close(fd) == 0, "cannot write a scratch file");
+	CHECK(lint_path(path, DS_FIX_WRITE, &fixed) == 0 && lint_path(path, DS_FIX_NONE, &again) == 0,
+	      "ds_lint_paths failed");
+	unlink(path);
+	CHECK(fixable_findings(&again, false) <= fixable_findings(&fixed, true),
+	      "a DS001/DS002 finding that --fix claimed fixed is there again");
+	ds_lint_report_free(&fixed);
+	ds_lint_report_free(&again);
+}
+
 /* The config file at path: a default priority class it accepts passes
  * DS001 under it. */
 static void replay_config(const char *path)
@@ -160,8 +207,10 @@ static void replay(const char *harness, const char *path)
 
 	if (!strcmp(harness, "watch"))
 		replay_watch(buf, len);
-	else if (!strcmp(harness, "manifest") || !strcmp(harness, "fix"))
+	else if (!strcmp(harness, "manifest"))
 		replay_manifest(buf, len);
+	else if (!strcmp(harness, "fix"))
+		replay_fix(buf, len);
 	else if (!strcmp(harness, "config"))
 		replay_config(path);
 	else if (!strcmp(harness, "admission"))
@@ -217,6 +266,12 @@ static void test_manifest(void **state)
 	replay_dir("manifest");
 }
 
+static void test_fix(void **state)
+{
+	(void)state;
+	replay_dir("fix");
+}
+
 static void test_config(void **state)
 {
 	(void)state;
@@ -234,6 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_fix),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_admission),
 	};
