@@ -147,12 +147,20 @@ static char *flow_member(const char *key, const cJSON *value, bool json)
 	return out;
 }
 
+/* Whether c may be part of an anchor's name as libyaml reads it: an ASCII
+ * letter or digit, '-' or '_'. */
+static bool anchor_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+}
+
 /* Rewrites an existing string value in its own quoting. */
 static int plan_replace(const char *text, size_t len, const ds_node_info *info, const char *value,
 			ds_edit_list *edits, char **why)
 {
 	size_t start, end;
 	char *quoted, *spaced = NULL;
+	bool glued = false; /* the value follows an anchor's name without a space */
 
 	if (info->anchor_line)
 		return cannot(why, "the value comes from the anchor at line %u", info->anchor_line);
@@ -160,15 +168,20 @@ static int plan_replace(const char *text, size_t len, const ds_node_info *info, 
 		return cannot(why, "the value at line %u is not a simple scalar", info->value.line);
 	start = offset_of(text, len, info->value);
 	end = offset_of(text, len, info->value_end);
-	/* Keep an anchor (&name) or tag (!tag) in front of the value. */
+	/* Keep an anchor (&name) or tag (!tag) in front of the value. An
+	 * anchor's name ends, as libyaml reads it, at the first character that
+	 * is not a letter, a digit, '-' or '_': "&a:v" is the anchor a on ":v". */
 	while (start < end && (text[start] == '&' || text[start] == '!')) {
-		while (start < end && text[start] != ' ' && text[start] != '\t')
+		bool anchor = text[start++] == '&';
+		while (start < end && text[start] != ' ' && text[start] != '\t' &&
+		       (!anchor || anchor_char(text[start])))
 			start++;
+		glued = anchor && start < end && text[start] != ' ' && text[start] != '\t';
 		while (start < end && (text[start] == ' ' || text[start] == '\t'))
 			start++;
 	}
 	quoted = quote(value, info->style);
-	if (quoted && start == end && start > 0 && text[start - 1] == ':') {
+	if (quoted && (glued || (start == end && start > 0 && text[start - 1] == ':'))) {
 		if (asprintf(&spaced, " %s", quoted) < 0)
 			spaced = NULL;
 		free(quoted);
