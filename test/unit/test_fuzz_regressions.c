@@ -114,8 +114,8 @@ static size_t fixable_findings(const ds_lint_report *report, bool unfixed_only)
 	return n;
 }
 
-/* The manifest, fixed in a copy by lint --fix and linted again: what --fix
- * says it fixed is gone. */
+/* The manifest, fixed in a copy by lint --fix and linted again: it reads
+ * as well as before, and what --fix says it fixed is gone. */
 static void replay_fix(const char *buf, size_t len)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -130,6 +130,8 @@ static void replay_fix(const char *buf, size_t len)
 	CHECK(lint_path(path, DS_FIX_WRITE, &fixed) == 0 && lint_path(path, DS_FIX_NONE, &again) == 0,
 	      "ds_lint_paths failed");
 	unlink(path);
+	CHECK(fixed.summary.input_errors || !again.summary.input_errors,
+	      "the fixed file has an input error the original had not");
 	CHECK(fixable_findings(&again, false) <= fixable_findings(&fixed, true),
 	      "a DS001/DS002 finding that --fix claimed fixed is there again");
 	ds_lint_report_free(&fixed);
