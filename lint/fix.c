@@ -199,13 +199,14 @@ static bool only_spaces(const char *text, size_t from, size_t to)
 }
 
 /* Inserts "key: value" as new lines of a block mapping, indented like its
- * first key, right below the mapping's own key line. */
+ * first key, right below the mapping's own key line (or its tag or anchor). */
 static int insert_block(const char *text, size_t len, const ds_document *doc, const cJSON *parent,
 			const ds_node_info *pinfo, const char *key, const cJSON *value, ds_edit_list *edits, char **why)
 {
 	const ds_node_info *first = ds_document_where(doc, parent->child);
 	size_t key_at, at;
 	int indent, step;
+	bool props_below;
 
 	if (!first || !first->key.line)
 		return cannot(why, "the mapping at line %u has no key to align with", pinfo->value.line);
@@ -217,7 +218,11 @@ static int insert_block(const char *text, size_t len, const ds_document *doc, co
 	step = pinfo->key.line ? indent - ((int)pinfo->key.column - 1) : 2;
 	if (step <= 0)
 		step = 2;
-	if (pinfo->key.line && first->key.line > pinfo->key.line)
+	/* Right below the key line, unless the mapping's own tag or anchor
+	 * stands on a line between: then right above the first key. */
+	props_below = pinfo->value.line > pinfo->key.line &&
+		      (pinfo->value.line != first->key.line || pinfo->value.column != first->key.column);
+	if (pinfo->key.line && first->key.line > pinfo->key.line && !props_below)
 		at = offset_of(text, len, (ds_pos){pinfo->key.line + 1, 1});
 	return add_edit(edits, at, at, block_lines(key, value, indent, step, eol_at(text, len, key_at)));
 }
