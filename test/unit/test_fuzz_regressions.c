@@ -166,6 +166,20 @@ static void replay_config(const char *path)
 	ds_config_free(&cfg);
 }
 
+/* Whether the answer echoes the request's uid exactly, as the API server
+ * demands. */
+static bool same_uid(const char *request, size_t len, const char *answer)
+{
+	cJSON *in = cJSON_ParseWithLength(request, len), *out = cJSON_Parse(answer);
+	const char *a = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(in, "request"), "uid"));
+	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "response"), "uid"));
+	bool same = a && b && !strcmp(a, b);
+
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return same;
+}
+
 /* The AdmissionReview, answered by /validate and /mutate. */
 static void replay_admission(const char *buf, size_t len)
 {
@@ -177,6 +191,8 @@ static void replay_admission(const char *buf, size_t len)
 		ds_review_result res;
 		CHECK(ds_review(buf, len, (ds_review_mode)mode, &cfg, NULL, &res) == 0, "ds_review failed");
 		CHECK(res.body && (res.status == 200 || res.status == 400), "an answer other than 200 or 400");
+		if (res.status == 200)
+			CHECK(same_uid(buf, len, res.body), "response.uid is not request.uid");
 		ds_review_result_free(&res);
 	}
 	ds_config_free(&cfg);
