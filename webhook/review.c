@@ -467,7 +467,9 @@ static int respond(struct review *r, const ds_config *config)
 		cJSON_Delete(response);
 		goto done;
 	}
-	if (!cJSON_AddItemToObject(doc, "response", response) || !cJSON_AddStringToObject(response, "uid", r->out->uid))
+	/* The uid goes back whole (out->uid is cut for the log). */
+	if (!cJSON_AddItemToObject(doc, "response", response) ||
+	    !cJSON_AddStringToObject(response, "uid", string_member(r->request, "uid")))
 		goto done;
 	want = wants_review(r);
 	if (want < 0) {
