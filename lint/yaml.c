@@ -61,6 +61,10 @@ struct builder {
 	size_t alias_nodes;
 	char *skip_kind; /* set when the document is not wanted whole */
 	bool skip;
+	/* While skipping: the nesting below the root mapping, and what the
+	 * next top-level node is (a key, the value of a `kind` key, ...). */
+	size_t skip_level;
+	bool skip_expect_key, skip_key_is_kind, skip_collection_is_key;
 	bool failed;
 };
 
@@ -382,9 +386,73 @@ static bool unwanted_kind(struct builder *b, const struct frame *top, const cJSO
 		return false;
 	b->skip_kind = strdup(value->valuestring);
 	b->skip = true;
+	b->skip_level = 0;
+	b->skip_expect_key = true;
 	if (!b->skip_kind)
 		oom(b);
 	return true;
+}
+
+/* A top-level `kind` met again in a document being skipped: Kubernetes
+ * takes the last one, so a later kind the filter wants cannot be skipped.
+ * That is an error (the repeated key is a mistake); another unwanted kind
+ * just replaces the first. */
+static void skip_kind_again(struct builder *b, yaml_event_t *ev)
+{
+	const char *kind = (const char *)ev->data.scalar.value;
+	char *copy;
+
+	if (b->wanted(kind)) {
+		fail(b, ev->start_mark, "kind is given twice at the top of this document (%s, then %s); Kubernetes "
+					"takes the last: remove the repeated key", b->skip_kind, kind);
+		return;
+	}
+	copy = strdup(kind);
+	if (!copy) {
+		oom(b);
+		return;
+	}
+	free(b->skip_kind);
+	b->skip_kind = copy;
+}
+
+/* Follows the top level of a document being skipped, for a repeated
+ * `kind` (and a `<<` merge key, which could bring one). */
+static void on_skipped_event(struct builder *b, yaml_event_t *ev)
+{
+	bool top = b->skip_level == 0;
+
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+	case YAML_ALIAS_EVENT:
+		if (!top)
+			break;
+		if (!b->skip_expect_key && b->skip_key_is_kind && ev->type == YAML_SCALAR_EVENT)
+			skip_kind_again(b, ev);
+		if (b->skip_expect_key && ev->type == YAML_SCALAR_EVENT &&
+		    !strcmp((const char *)ev->data.scalar.value, "<<"))
+			fail(b, ev->start_mark, "a merge key (<<) at the top of a document after its kind: dsguard "
+						"reads the kind where it first stands; put kind after the merge key");
+		b->skip_key_is_kind = b->skip_expect_key && ev->type == YAML_SCALAR_EVENT &&
+				      !strcmp((const char *)ev->data.scalar.value, "kind");
+		b->skip_expect_key = !b->skip_expect_key;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (top)
+			b->skip_collection_is_key = b->skip_expect_key;
+		b->skip_level++;
+		break;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		if (b->skip_level > 0 && --b->skip_level == 0) {
+			b->skip_key_is_kind = false;
+			b->skip_expect_key = !b->skip_collection_is_key;
+		}
+		break;
+	default:
+		break;
+	}
 }
 
 /* Places a finished node: records its position (the key comes from the
@@ -635,8 +703,10 @@ static int finish_document(struct builder *b, ds_document_cb cb, void *data)
 /* Builds from one event of a document's content. */
 static void on_event(struct builder *b, yaml_event_t *ev)
 {
-	if (b->skip)
+	if (b->skip) {
+		on_skipped_event(b, ev);
 		return;
+	}
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
 		on_scalar(b, ev);

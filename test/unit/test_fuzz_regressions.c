@@ -76,7 +76,20 @@ static bool wanted(const char *kind)
 	return kind && !strcmp(kind, "DaemonSet");
 }
 
-/* The manifest, loaded whole and as lint loads it: both end. */
+/* Whether a failed filtered load stopped, as it must, on a document whose
+ * kind it could not tell without reading it whole: a repeated top-level
+ * kind, or a top-level merge key after the kind. */
+static bool kind_ambiguity(const ds_diag_list *d)
+{
+	for (size_t i = 0; i < d->count; i++)
+		if (d->items[i].is_error && (!strncmp(d->items[i].message, "kind is given twice", 19) ||
+					     !strncmp(d->items[i].message, "a merge key (<<) at the top", 27)))
+			return true;
+	return false;
+}
+
+/* The manifest, loaded whole and as lint loads it: both end, and agree
+ * unless the filtered load stopped on a kind it could not tell. */
 static void replay_manifest(const char *buf, size_t len)
 {
 	ds_diag_list d1 = {0}, d2 = {0};
@@ -84,7 +97,8 @@ static void replay_manifest(const char *buf, size_t len)
 	int rc1 = ds_yaml_load(buf, len, drop_document, &n1, &d1);
 	int rc2 = ds_yaml_load_filtered(buf, len, wanted, drop_document, &n2, &d2);
 
-	CHECK(rc1 == rc2 && n1 == n2, "the filtered load reads the stream otherwise");
+	CHECK((rc1 == rc2 && n1 == n2) || (rc2 != 0 && kind_ambiguity(&d2)),
+	      "the filtered load reads the stream otherwise");
 	ds_diag_list_free(&d1);
 	ds_diag_list_free(&d2);
 }
