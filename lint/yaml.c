@@ -399,21 +399,26 @@ static bool unwanted_kind(struct builder *b, const struct frame *top, const cJSO
  * just replaces the first. */
 static void skip_kind_again(struct builder *b, yaml_event_t *ev)
 {
-	const char *kind = (const char *)ev->data.scalar.value;
-	char *copy;
+	cJSON *value = ds_yaml_scalar((const char *)ev->data.scalar.value, ev->data.scalar.style,
+				      (const char *)ev->data.scalar.tag);
+	const char *kind = cJSON_GetStringValue(value); /* NULL: no kind after all (kind: ~) */
+	char *copy = NULL;
 
-	if (b->wanted(kind)) {
-		fail(b, ev->start_mark, "kind is given twice at the top of this document (%s, then %s); Kubernetes "
-					"takes the last: remove the repeated key", b->skip_kind, kind);
-		return;
-	}
-	copy = strdup(kind);
-	if (!copy) {
+	if (!value) {
 		oom(b);
 		return;
 	}
+	if (kind && b->wanted(kind)) {
+		fail(b, ev->start_mark, "kind is given twice at the top of this document (%s, then %s); Kubernetes "
+					"takes the last: remove the repeated key", b->skip_kind ? b->skip_kind : "none", kind);
+		cJSON_Delete(value);
+		return;
+	}
+	if (kind && !(copy = strdup(kind)))
+		oom(b);
 	free(b->skip_kind);
 	b->skip_kind = copy;
+	cJSON_Delete(value);
 }
 
 /* Follows the top level of a document being skipped, for a repeated
@@ -691,7 +696,7 @@ static int finish_document(struct builder *b, ds_document_cb cb, void *data)
 	if (b->skip) {
 		cJSON_Delete(doc->root);
 		doc->root = cJSON_CreateObject();
-		if (!doc->root || !cJSON_AddStringToObject(doc->root, "kind", b->skip_kind)) {
+		if (!doc->root || (b->skip_kind && !cJSON_AddStringToObject(doc->root, "kind", b->skip_kind))) {
 			oom(b);
 			return -1;
 		}
