@@ -135,7 +135,7 @@ docs: dsguard
 	./dsguard rules --format markdown > docs/rules.md
 
 clean:
-	rm -rf build build-san dsguard
+	rm -rf build build-san build-fuzz dsguard
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
