@@ -66,9 +66,13 @@ def lint(args, cwd, fmt="json", limited=False, as_nobody=False, stdin=None, bina
     cmd = [binary, "lint", "--format", fmt] + list(args)
     if as_nobody:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+    # Under an address-space limit, glibc's per-thread malloc arenas (64 MB
+    # of address space each) would count against it for every worker
+    # thread: one arena measures what dsguard itself needs.
+    env = dict(os.environ, MALLOC_ARENA_MAX="1") if limited else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, cwd=cwd, input=stdin, capture_output=True, timeout=1800 if VALGRIND else 300,
-                       preexec_fn=limit_memory if limited else None)
+                       preexec_fn=limit_memory if limited else None, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return p, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
