@@ -330,7 +330,8 @@ def quick(tap, name, root, path, limit, finding):
     (finding: one expected (file, rule, line, column) of path, or None),
     within limit seconds (None: not timed)."""
     try:
-        p, secs = lint([path, "good.yaml"], root, limited=not INSTRUMENTED)
+        # Large valid inputs are about time, not the memory limit of the hostile ones.
+        p, secs = lint([path, "good.yaml"], root)
     except subprocess.TimeoutExpired:
         tap.ok(False, f"{name}: ends", "still running after 300s")
         return
