@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static char scratch[4096];
@@ -113,4 +114,27 @@ char *fuzz_read_file(const char *path, size_t *len)
 	FUZZ_ASSERT(fclose(mem) == 0, "out of memory");
 	*len = size;
 	return buf;
+}
+
+static int memfd = -1;
+static char memfd_path[64];
+
+const char *fuzz_memfd_open(const char *name)
+{
+	memfd = memfd_create(name, MFD_CLOEXEC);
+	FUZZ_ASSERT(memfd >= 0, "memfd_create failed");
+	snprintf(memfd_path, sizeof(memfd_path), "/proc/self/fd/%d", memfd);
+	return memfd_path;
+}
+
+void fuzz_memfd_set(const uint8_t *data, size_t size)
+{
+	size_t done = 0;
+
+	FUZZ_ASSERT(ftruncate(memfd, 0) == 0, "ftruncate failed");
+	while (done < size) {
+		ssize_t n = pwrite(memfd, data + done, size - done, (off_t)done);
+		FUZZ_ASSERT(n > 0, "pwrite failed");
+		done += (size_t)n;
+	}
 }

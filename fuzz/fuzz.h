@@ -42,4 +42,11 @@ void fuzz_write_file(const char *path, const uint8_t *data, size_t size);
  * excludes the NUL; the caller frees it). Aborts on failure. */
 char *fuzz_read_file(const char *path, size_t *len);
 
+/* Opens the memfd a harness hands to a loader that takes a path, named
+ * `name`. Returns its path ("/proc/self/fd/N"), static. */
+const char *fuzz_memfd_open(const char *name);
+
+/* Makes that memfd hold exactly data[0..size). */
+void fuzz_memfd_set(const uint8_t *data, size_t size);
+
 #endif

@@ -14,11 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-static int fd = -1;
-static char path[64];
+static const char *path;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -26,23 +24,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fd = memfd_create("kubeconfig", MFD_CLOEXEC);
-	FUZZ_ASSERT(fd >= 0, "memfd_create failed");
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	path = fuzz_memfd_open("kubeconfig");
 	return 0;
-}
-
-/* Makes the memfd hold exactly data[0..size). */
-static void set_file(const uint8_t *data, size_t size)
-{
-	size_t done = 0;
-
-	FUZZ_ASSERT(ftruncate(fd, 0) == 0, "ftruncate failed");
-	while (done < size) {
-		ssize_t n = pwrite(fd, data + done, size - done, (off_t)done);
-		FUZZ_ASSERT(n > 0, "pwrite failed");
-		done += (size_t)n;
-	}
 }
 
 static bool is_empty(const kube_config *cfg)
@@ -68,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *error = NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
-	set_file(data, size);
+	fuzz_memfd_set(data, size);
 	if (kube_config_load(path, NULL, &cfg, &error) == 0) {
 		FUZZ_ASSERT(error == NULL, "a successful load with an error");
 		check_loaded(&cfg);
