@@ -6,11 +6,13 @@ import http.client
 import os
 import re
 import resource
+import shutil
 import socket
 import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -338,3 +340,12 @@ def measured_wrk(server, work, path, connections, seconds, script="post.lua", ex
     r["cpu_us"] = (cpu_seconds(pids) - c0) * 1e6 / max(1, r["requests"])
     r["hwm_kb"] = status_kb(pids, "VmHWM")
     return r, out
+
+
+def in_temp_dir(prefix, run):
+    """Calls run(work) with a new temporary directory, removed afterwards."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    try:
+        run(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

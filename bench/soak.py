@@ -7,15 +7,14 @@ minute. Prints Markdown to stdout; SOAK_CSV=FILE also keeps the samples.
 Env: DSGUARD_BIN, CORPUS, SOAK_SECONDS (600), SOAK_WARMUP (60), SOAK_RATE
 (requests/s; default: half the peak measured first)."""
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
+    in_temp_dir,
     WRK, env, log, make_certs, make_review, open_fds, parse_wrk, start_dsguard, status_kb, wrk, write_lua)
 
 SECONDS = int(env("SOAK_SECONDS", "600"))
@@ -33,11 +32,7 @@ def slope(points):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="dsguard-soak-")
-    try:
-        run(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    in_temp_dir("dsguard-soak-", run)
 
 
 def run(work):

@@ -6,14 +6,13 @@ Markdown tables of medians to stdout, progress to stderr.
 Env: DSGUARD_BIN, CORPUS, RUNS (3), SECONDS (5), CONNECTIONS ("1 16 64"),
 MILLION (1000000 requests for the RSS-after row; 0 skips it)."""
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
+    in_temp_dir,
     WRK, env, log, make_certs, make_review, measured_wrk, median, open_fds, start_dsguard, start_nginx,
     status_kb, wrk, write_lua)
 
@@ -40,11 +39,7 @@ def s_time(server, work, seconds):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="dsguard-bench-")
-    try:
-        run(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    in_temp_dir("dsguard-bench-", run)
 
 
 def run(work):
