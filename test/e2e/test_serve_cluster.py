@@ -106,18 +106,7 @@ class ClusterServer(Server):
     """`dsguard serve` with the cluster cache: Server's helpers, its own flags."""
 
     def __init__(self, tmp, ca, cert, key, *args, name):
-        self.ca = ca
-        self.log_path = os.path.join(tmp, name + ".log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([tap.BIN, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert,
-                                      "--tls-key", key, *args], stdout=subprocess.DEVNULL, stderr=self.log)
-        self.port = None
-        deadline = time.time() + 30
-        while time.time() < deadline and self.port is None and self.proc.poll() is None:
-            m = re.search(r'serving.*address"?[=:]"?127\.0\.0\.1:(\d+)', open(self.log_path).read())
-            if m:
-                self.port = int(m.group(1))
-            time.sleep(0.05)
+        super().__init__(tmp, ca, cert, key, *args, name=name, cluster=None)
 
     def readyz(self):
         return self.request("GET", "/readyz")[0]

@@ -73,13 +73,14 @@ def der(cert):
 class Server:
     """One `dsguard serve` on a free loopback port, its log in a file."""
 
-    def __init__(self, tmp, ca, cert, key, *args, name="serve"):
+    def __init__(self, tmp, ca, cert, key, *args, name="serve", cluster="off"):
+        """cluster: the --cluster value, or None to leave it to args."""
         self.ca = ca
         self.log_path = os.path.join(tmp, name + ".log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [tap.BIN, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
-             "--cluster", "off", *args],
+             *(["--cluster", cluster] if cluster else []), *args],
             stdout=subprocess.DEVNULL, stderr=self.log)
         self.port = None
         deadline = time.time() + 30
