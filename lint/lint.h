@@ -101,7 +101,9 @@ bool ds_lint_finding_open(const ds_lint_report *report, const ds_lint_finding *f
  * 1 when a finding is at or above fail_on, else 0. */
 int ds_lint_exit_code(const ds_lint_report *report, ds_severity fail_on);
 
-/* Writes the report in one format. Return 0, or -1 on a write error. */
+/* Writes the report in one format. Return 0, or -1 on a write error. The
+ * text, JSON and GitHub formats are written one finding at a time; SARIF
+ * and JUnit are assembled whole in memory before they are written. */
 int ds_report_text(FILE *out, const ds_lint_report *report, bool verbose);
 int ds_report_json(FILE *out, const ds_lint_report *report);
 /* SARIF 2.1.0, file URIs relative to the working directory. */

@@ -120,36 +120,50 @@ static cJSON *json_summary(const ds_lint_summary *s)
 	return o;
 }
 
-/* The whole report as the version 1 JSON document (docs/output.md). */
-static cJSON *json_report(const ds_lint_report *report)
+/* Writes item as unformatted JSON and deletes it. Returns 0, or -1 when
+ * item is NULL (out of memory) or printing it fails. */
+static int put_json(FILE *out, cJSON *item)
 {
-	cJSON *root = cJSON_CreateObject();
-	cJSON *findings, *errors, *warnings;
+	char *text = item ? cJSON_PrintUnformatted(item) : NULL;
+	int rc = text && fputs(text, out) >= 0 ? 0 : -1;
 
-	cJSON_AddNumberToObject(root, "version", 1);
-	findings = cJSON_AddArrayToObject(root, "findings");
-	errors = cJSON_AddArrayToObject(root, "errors");
-	warnings = cJSON_AddArrayToObject(root, "inputWarnings");
-	for (size_t i = 0; i < report->finding_count; i++)
-		cJSON_AddItemToArray(findings, json_finding(&report->findings[i]));
-	for (size_t i = 0; i < report->problem_count; i++)
-		cJSON_AddItemToArray(report->problems[i].is_error ? errors : warnings,
-				     json_problem(&report->problems[i]));
-	cJSON_AddItemToObject(root, "summary", json_summary(&report->summary));
-	return root;
+	free(text);
+	cJSON_Delete(item);
+	return rc;
 }
 
+/* Writes the members of the errors (is_error) or inputWarnings array,
+ * comma-separated. Returns 0, or -1 out of memory or on a write error. */
+static int put_problems(FILE *out, const ds_lint_report *report, bool is_error)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < report->problem_count; i++) {
+		if (report->problems[i].is_error != is_error)
+			continue;
+		if ((!first && fputc(',', out) == EOF) || put_json(out, json_problem(&report->problems[i])) < 0)
+			return -1;
+		first = false;
+	}
+	return 0;
+}
+
+/* The version 1 JSON document (docs/output.md) on one line, written one
+ * finding at a time: the same bytes as the document printed whole by
+ * cJSON_PrintUnformatted(), without holding it in memory. */
 int ds_report_json(FILE *out, const ds_lint_report *report)
 {
-	cJSON *root = json_report(report);
-	char *text = root ? cJSON_PrintUnformatted(root) : NULL;
-	int rc = -1;
-
-	if (text && fputs(text, out) >= 0 && fputc('\n', out) != EOF && !ferror(out))
-		rc = 0;
-	free(text);
-	cJSON_Delete(root);
-	return rc;
+	if (fputs("{\"version\":1,\"findings\":[", out) < 0)
+		return -1;
+	for (size_t i = 0; i < report->finding_count; i++)
+		if ((i && fputc(',', out) == EOF) || put_json(out, json_finding(&report->findings[i])) < 0)
+			return -1;
+	if (fputs("],\"errors\":[", out) < 0 || put_problems(out, report, true) < 0 ||
+	    fputs("],\"inputWarnings\":[", out) < 0 || put_problems(out, report, false) < 0 ||
+	    fputs("],\"summary\":", out) < 0 || put_json(out, json_summary(&report->summary)) < 0 ||
+	    fputs("}\n", out) < 0)
+		return -1;
+	return ferror(out) ? -1 : 0;
 }
 
 bool ds_report_format_known(const char *format)
