@@ -250,6 +250,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	rc = read_options(&args, &opts, &cluster);
 	if (rc == 0) {
+		ds_arena_install(); /* before the cache's thread parses anything */
 		block_signals(&signals);
 		cache = cluster ? start_cluster(&args) : NULL;
 		rc = cluster && !cache ? DS_EXIT_USAGE : DS_EXIT_OK;

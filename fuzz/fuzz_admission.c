@@ -31,6 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fuzz_fixing_config(&configs[0], false);
 	fuzz_fixing_config(&configs[1], true);
+	ds_arena_install(); /* reviews in the arena, as `serve` runs them */
 	return 0;
 }
 

@@ -325,10 +325,12 @@ static void account(struct request *req)
 	ds_metrics_request(m, req->endpoint, req->review.operation, req->result, seconds);
 	if (review && req->review.status == 200)
 		ds_metrics_review(m, &req->review);
+	ds_arena_begin();
 	if (review)
 		log_review(req, seconds * 1000);
 	else
 		log_other(req, seconds * 1000);
+	ds_arena_end();
 }
 
 void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,

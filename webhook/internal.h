@@ -38,6 +38,14 @@ cJSON *ds_warnings_to_json(const ds_warnings *w);
  * new string, or NULL out of memory. */
 char *ds_text_cut(const char *s, size_t max);
 
+/* A scope whose cJSON allocations come from the thread's arena (when
+ * ds_arena_install() ran; else malloc). Scopes nest; leaving the outermost
+ * frees everything cJSON made in it at once, so nothing made inside may be
+ * kept, or freed with free(): copy what must outlive it, and release cJSON's
+ * printed strings with cJSON_free(). */
+void ds_arena_begin(void);
+void ds_arena_end(void);
+
 /* Base64 of `len` bytes (one line, no newline). Returns a new string, or
  * NULL out of memory. */
 char *ds_base64(const char *data, size_t len);
@@ -109,9 +117,14 @@ typedef struct ds_tls_files {
 } ds_tls_files;
 
 /* Reads the certificate, the key and (when client_ca_path is not NULL) the
- * client CA, refusing a key that does not belong to the certificate.
- * Returns 0 and fills *out (release it with ds_tls_files_free()), or -1
- * with *error set to a newly allocated message naming the file. */
+ * client CA, each once, and checks them with GnuTLS as the server will load
+ * them: the certificate file holds at least one certificate, the key is
+ * unencrypted (an encrypted one is refused, never prompted for) and belongs
+ * to the first certificate, and the client CA file holds at least one
+ * certificate. not_after is the first certificate's expiry. Returns 0 and
+ * fills *out (release it with ds_tls_files_free()), or -1 with *error set
+ * to a newly allocated message naming the file, what is wrong and what the
+ * flag needs. */
 int ds_tls_files_load(const char *cert_path, const char *key_path, const char *client_ca_path,
 		      ds_tls_files *out, char **error);
 

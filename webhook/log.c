@@ -70,7 +70,7 @@ static void print_text_field(FILE *out, const cJSON *item)
 	}
 	json = cJSON_PrintUnformatted(item);
 	fprintf(out, " %s=%s", item->string, json ? json : "?");
-	free(json);
+	cJSON_free(json);
 }
 
 /* Formats the line for fields (which it may extend). Returns a new string
@@ -108,7 +108,7 @@ static char *format_line(ds_log_level level, const char *message, cJSON *fields)
 	cJSON_Delete(head);
 	if (json && asprintf(&line, "%s\n", json) < 0)
 		line = NULL;
-	free(json);
+	cJSON_free(json);
 	return line;
 }
 

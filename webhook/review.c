@@ -69,6 +69,17 @@ static const char *string_member(const cJSON *obj, const char *key)
 	return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
+/* The compact JSON text of doc in memory of malloc's (the answer outlives
+ * the review's arena). Returns a new string, or NULL out of memory. */
+static char *print_answer(const cJSON *doc)
+{
+	char *printed = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	char *copy = printed ? strdup(printed) : NULL;
+
+	cJSON_free(printed);
+	return copy;
+}
+
 /* Sets a status-`status` answer {"code":..,"message":..}. Returns 0, or -1
  * out of memory. */
 static int set_error(ds_review_result *out, int status, const char *fmt, ...)
@@ -89,7 +100,7 @@ static int set_error(ds_review_result *out, int status, const char *fmt, ...)
 	out->status = status;
 	doc = cJSON_CreateObject();
 	if (doc && cJSON_AddNumberToObject(doc, "code", status) && cJSON_AddStringToObject(doc, "message", out->error))
-		out->body = cJSON_PrintUnformatted(doc);
+		out->body = print_answer(doc);
 	cJSON_Delete(doc);
 	return out->body ? 0 : -1;
 }
@@ -322,7 +333,7 @@ static int add_patch(cJSON *response, struct review *r)
 	text = patch ? cJSON_PrintUnformatted(patch) : NULL;
 	cJSON_Delete(patch);
 	b64 = text ? ds_base64(text, strlen(text)) : NULL;
-	free(text);
+	cJSON_free(text);
 	if (!b64 || !cJSON_AddStringToObject(response, "patchType", "JSONPatch") ||
 	    !cJSON_AddStringToObject(response, "patch", b64)) {
 		free(b64);
@@ -485,7 +496,7 @@ static int respond(struct review *r, const ds_config *config)
 		rc = cJSON_AddBoolToObject(response, "allowed", true) ? 0 : -1;
 	if (rc == 0) {
 		r->out->status = 200;
-		r->out->body = cJSON_PrintUnformatted(doc);
+		r->out->body = print_answer(doc);
 		rc = r->out->body ? 0 : -1;
 	}
 done:
@@ -520,8 +531,9 @@ static cJSON *parse_body(const char *body, size_t len, ds_review_result *out, bo
 	return NULL;
 }
 
-int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config *config,
-	      const ds_cluster *cluster, ds_review_result *out)
+/* ds_review() within the arena scope. */
+static int review(const char *body, size_t len, ds_review_mode mode, const ds_config *config,
+		  const ds_cluster *cluster, ds_review_result *out)
 {
 	struct review r = {.mode = mode, .cluster = cluster, .out = out};
 	bool oom;
@@ -541,4 +553,15 @@ int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config
 	free(r.held);
 	cJSON_Delete(doc);
 	return rc < 0 ? out_of_memory(out) : 0;
+}
+
+int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config *config,
+	      const ds_cluster *cluster, ds_review_result *out)
+{
+	int rc;
+
+	ds_arena_begin();
+	rc = review(body, len, mode, config, cluster, out);
+	ds_arena_end();
+	return rc;
 }

@@ -86,6 +86,13 @@ int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config
 /* Releases what r owns and empties it. */
 void ds_review_result_free(ds_review_result *r);
 
+/* Makes cJSON allocate from a per-thread arena while a review or its log
+ * line is being made (see webhook/arena.c), and from malloc everywhere
+ * else. cJSON's hooks are process-wide: call it once, before any thread
+ * uses cJSON. Without it everything goes through malloc, with the same
+ * results. */
+void ds_arena_install(void);
+
 /* "CREATE", "UPDATE", "DELETE", "CONNECT", or "" for DS_OP_NONE. */
 const char *ds_operation_name(ds_operation op);
 

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <malloc.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -863,6 +865,152 @@ static void test_operation_names(void **state)
 	assert_string_equal(ds_operation_name(DS_OP_NONE), "");
 }
 
+/* A CREATE of a DaemonSet whose container has `env_count` environment
+ * variables: a tree far larger than the arena's first block. */
+static char *large_request(int env_count)
+{
+	cJSON *ds = daemonset("logging", "{'containers':[{'name':'c','image':'i','env':[]}]}");
+	cJSON *env = ds_pointer_get(ds, "/spec/template/spec/containers/0/env");
+	char name[32];
+
+	for (int i = 0; i < env_count; i++) {
+		cJSON *var = cJSON_CreateObject();
+		snprintf(name, sizeof(name), "VARIABLE_%d", i);
+		cJSON_AddStringToObject(var, "name", name);
+		cJSON_AddStringToObject(var, "value", "a value long enough to take some room in the tree");
+		cJSON_AddItemToArray(env, var);
+	}
+	return request(API_V1_NAME, "CREATE", ds, NULL);
+}
+
+static void test_arena_large_review_spills_and_starts_again(void **state)
+{
+	char *text = large_request(4000);
+	ds_config cfg;
+	ds_review_result first, second;
+	cJSON *doc;
+
+	(void)state;
+	assert_true(strlen(text) > 256 * 1024);
+	config_with_default(&cfg, "node-agents");
+	doc = review(text, DS_REVIEW_MUTATE, &cfg, NULL, &first);
+	assert_true(allowed(doc));
+	assert_true(first.patched);
+	cJSON_Delete(doc);
+	cJSON_Delete(review(text, DS_REVIEW_MUTATE, &cfg, NULL, &second));
+	assert_string_equal(first.body, second.body);
+	ds_review_result_free(&first);
+	ds_review_result_free(&second);
+	ds_config_free(&cfg);
+	free(text);
+}
+
+#ifdef __SANITIZE_ADDRESS__
+/* AddressSanitizer's allocator, which mallinfo2() knows nothing of. */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+/* Bytes the heap has handed out and not had back. */
+static size_t heap_in_use(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	return __sanitizer_get_current_allocated_bytes();
+#else
+	struct mallinfo2 m = mallinfo2();
+	return m.uordblks + m.hblkhd;
+#endif
+}
+
+static void test_arena_frees_trees_made_outside_a_scope(void **state)
+{
+	size_t big = 4u << 20;
+	char *value = malloc(big);
+	cJSON *outside;
+	size_t before, held;
+
+	(void)state;
+	memset(value, 'x', big - 1);
+	value[big - 1] = '\0';
+	before = heap_in_use();
+	outside = cJSON_CreateString(value);
+	held = heap_in_use();
+	assert_true(held >= before + big);
+	ds_arena_begin();
+	cJSON_Delete(outside);
+	ds_arena_end();
+	assert_true(heap_in_use() < held - big / 2);
+	free(value);
+}
+
+static void test_arena_scopes_nest(void **state)
+{
+	cJSON *doc;
+	char *text;
+
+	(void)state;
+	ds_arena_begin();
+	ds_arena_begin();
+	doc = json("{'kind':'DaemonSet','spec':{'template':{}}}");
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	ds_arena_end();
+	/* The outer scope is still open: what the inner one made is intact. */
+	assert_string_equal(text, "{\"kind\":\"DaemonSet\",\"spec\":{\"template\":{}}}");
+	cJSON_free(text);
+	ds_arena_end();
+}
+
+struct reviewer {
+	const char *text;
+	const char *expected;
+	int same; /* answers equal to expected */
+};
+
+/* Reviews the same request 200 times, counting the answers that match. */
+static void *review_repeatedly(void *data)
+{
+	struct reviewer *w = data;
+	ds_config cfg;
+
+	config_with_default(&cfg, "node-agents");
+	for (int i = 0; i < 200; i++) {
+		ds_review_result r;
+		if (ds_review(w->text, strlen(w->text), DS_REVIEW_MUTATE, &cfg, NULL, &r) == 0 && r.body &&
+		    !strcmp(r.body, w->expected))
+			w->same++;
+		ds_review_result_free(&r);
+	}
+	ds_config_free(&cfg);
+	return NULL;
+}
+
+static void test_arena_is_per_thread(void **state)
+{
+	char *small = request(API_V1_NAME, "CREATE", daemonset("logging", "{'containers':[]}"), NULL);
+	char *large = large_request(500);
+	struct reviewer w[2] = {{.text = small}, {.text = large}};
+	ds_review_result expected[2];
+	ds_config cfg;
+	pthread_t t[2];
+
+	(void)state;
+	config_with_default(&cfg, "node-agents");
+	for (int i = 0; i < 2; i++) {
+		cJSON_Delete(review(w[i].text, DS_REVIEW_MUTATE, &cfg, NULL, &expected[i]));
+		w[i].expected = expected[i].body;
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, review_repeatedly, &w[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].same, 200);
+		ds_review_result_free(&expected[i]);
+	}
+	ds_config_free(&cfg);
+	free(small);
+	free(large);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -891,6 +1039,13 @@ int main(void)
 		cmocka_unit_test(test_text_cut_keeps_utf8_whole),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_operation_names),
+		cmocka_unit_test(test_arena_large_review_spills_and_starts_again),
+		cmocka_unit_test(test_arena_frees_trees_made_outside_a_scope),
+		cmocka_unit_test(test_arena_scopes_nest),
+		cmocka_unit_test(test_arena_is_per_thread),
 	};
+
+	/* As `serve` runs them: every review's trees in the thread's arena. */
+	ds_arena_install();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
