@@ -25,17 +25,19 @@ typedef struct ds_lint_options {
 	unsigned jobs;                 /* threads reading files; 0: one per core */
 } ds_lint_options;
 
-/* One finding, placed in a file. Owns its strings. */
+/* One finding, placed in a file. Owns message and fix_note; file, kind,
+ * namespace and name are borrowed from the report (its file names and the
+ * DaemonSet's record), so a finding costs its message and little more. */
 typedef struct ds_lint_finding {
 	const ds_rule *rule;
 	ds_severity severity;
 	bool exempt;
-	char *message;
-	char *file;
-	unsigned line, column;
-	char *kind, *namespace, *name;
-	size_t file_index; /* order of the file in the run */
 	bool fixed;        /* --fix/--diff made the edit that fixes it */
+	unsigned line, column;
+	char *message;
+	const char *file;
+	const char *kind, *namespace, *name;
+	size_t file_index; /* order of the file in the run */
 	char *fix_note;    /* why it was not fixed, when a fix was asked for; or NULL */
 } ds_lint_finding;
 
@@ -50,10 +52,13 @@ typedef struct ds_lint_problem {
 	size_t file_index;
 } ds_lint_problem;
 
-/* A DaemonSet the run checked, with findings or without. Owns its strings. */
+/* A DaemonSet the run checked, with findings or without. namespace owns
+ * one allocation that holds name too; file is borrowed from the report's
+ * file names. */
 typedef struct ds_lint_daemonset {
-	char *file;
-	char *namespace, *name;
+	const char *file;
+	char *namespace;
+	const char *name;
 	size_t file_index;
 	size_t seq; /* order of reading within its file */
 } ds_lint_daemonset;
@@ -75,6 +80,8 @@ typedef struct ds_lint_report {
 	bool rewritten; /* --fix wrote the fixes into the files */
 	ds_lint_daemonset *daemonsets; /* every DaemonSet checked, in the order read */
 	size_t daemonset_count;
+	char **files; /* the name of each file read, once: what findings and DaemonSets borrow */
+	size_t file_count;
 } ds_lint_report;
 
 /* Lints every path (file, directory walked recursively, or "-" for

@@ -17,12 +17,15 @@
 
 /* What DS003 needs of one DaemonSet, kept after its file is released. */
 struct ns_entry {
-	cJSON *stub; /* apiVersion, kind, metadata.name/namespace/annotations */
-	const char *ns, *name; /* borrowed from stub */
-	char *file;
-	ds_pos pos; /* where a DS003 finding points */
+	const char *ns, *name; /* borrowed from the DaemonSet's record in the report */
+	const char *file;      /* borrowed from the report's file names */
+	char *ignore;          /* its dsguard.io/ignore annotation when that is a string, else NULL */
+	ds_pos pos;            /* where a DS003 finding points */
 	size_t file_index;
 };
+
+/* The kind of every resource that has findings (see ds_is_daemonset()). */
+static const char daemonset_kind[] = "DaemonSet";
 
 /* A directory on the current walk, to catch symlink loops. */
 struct dir_chain {
@@ -34,7 +37,8 @@ struct dir_chain {
 
 /* One file to read, found by the walk. Its index orders the output. */
 struct input {
-	char *path, *name;
+	const char *name; /* borrowed from the report's file names */
+	bool is_stdin;    /* read "-" (name is then --stdin-filename or "-") */
 	size_t index;
 	char *diff; /* its --diff output, printed in input order */
 	size_t diff_len;
@@ -81,12 +85,14 @@ static void add_problem(struct run *r, const char *file, ds_pos pos, bool is_err
 		rep->summary.input_errors++;
 }
 
-static ds_lint_finding *add_finding(struct run *r, const cJSON *res, const ds_finding *f, const char *file,
-				    ds_pos pos, size_t file_index)
+/* Adds finding f about the DaemonSet ns/name at pos in file (strings the
+ * report keeps until it is freed). Returns the lint finding, or NULL out
+ * of memory. */
+static ds_lint_finding *add_finding(struct run *r, const char *ns, const char *name, const ds_finding *f,
+				    const char *file, ds_pos pos, size_t file_index)
 {
 	ds_lint_report *rep = r->report;
 	ds_lint_finding *grown = ds_array_grow(rep->findings, rep->finding_count, sizeof(*grown));
-	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(res, "kind");
 
 	if (!grown) {
 		r->oom = true;
@@ -95,11 +101,8 @@ static ds_lint_finding *add_finding(struct run *r, const cJSON *res, const ds_fi
 	rep->findings = grown;
 	grown[rep->finding_count++] = (ds_lint_finding){
 		.rule = f->rule, .severity = f->severity, .exempt = f->exempt,
-		.message = dup_or_flag(r, f->message), .file = dup_or_flag(r, file),
-		.line = pos.line, .column = pos.column,
-		.kind = dup_or_flag(r, cJSON_GetStringValue(kind)),
-		.namespace = dup_or_flag(r, ds_resource_namespace(res, &r->ctx)),
-		.name = dup_or_flag(r, ds_resource_name(res)), .file_index = file_index};
+		.line = pos.line, .column = pos.column, .message = dup_or_flag(r, f->message), .file = file,
+		.kind = daemonset_kind, .namespace = ns, .name = name, .file_index = file_index};
 	if (f->exempt)
 		rep->summary.exempted++;
 	else if (f->severity == DS_SEVERITY_ERROR)
@@ -135,94 +138,81 @@ static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, co
 					      "--priority-class");
 }
 
-/* A copy of what DS003 looks at, so the document can be released. */
-static cJSON *make_stub(const cJSON *res)
+/* Keeps what DS003, which runs once every file is read, needs of res, the
+ * DaemonSet ns/name: its identity (borrowed), where a finding points and
+ * its exemption annotation. Nothing of the document itself is kept. */
+static void remember_namespace(struct run *r, const ds_document *doc, const cJSON *res, const char *ns,
+			       const char *name)
 {
-	static const char *const keep[] = {"name", "namespace", "annotations"};
-	cJSON *stub = cJSON_CreateObject();
-	cJSON *meta = cJSON_AddObjectToObject(stub, "metadata");
-	const cJSON *src_meta = cJSON_GetObjectItemCaseSensitive(res, "metadata");
-
-	if (!stub || !meta ||
-	    !cJSON_AddItemToObject(stub, "apiVersion",
-				   cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "apiVersion"), 1)) ||
-	    !cJSON_AddItemToObject(stub, "kind", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(res, "kind"), 1))) {
-		cJSON_Delete(stub);
-		return NULL;
-	}
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(src_meta, keep[i]);
-		if (v && !cJSON_AddItemToObject(meta, keep[i], cJSON_Duplicate(v, 1))) {
-			cJSON_Delete(stub);
-			return NULL;
-		}
-	}
-	return stub;
-}
-
-static void remember_namespace(struct run *r, const ds_document *doc, const cJSON *res)
-{
-	struct ns_entry *grown, *e;
-	cJSON *stub;
+	const cJSON *annotations = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "metadata"),
+								    "annotations");
+	const cJSON *ignore = cJSON_GetObjectItemCaseSensitive(annotations, DS_IGNORE_ANNOTATION);
+	struct ns_entry *grown;
 
 	if (r->opts->config->rules[DS_RULE_DEDICATED_NAMESPACE].severity == DS_SEVERITY_OFF)
 		return;
-	stub = make_stub(res);
 	grown = ds_array_grow(r->entries, r->entry_count, sizeof(*grown));
-	if (!stub || !grown) {
-		cJSON_Delete(stub);
-		if (grown)
-			r->entries = grown;
-		r->oom = true;
-		return;
-	}
-	r->entries = grown;
-	e = &grown[r->entry_count++];
-	e->stub = stub;
-	e->ns = ds_resource_namespace(stub, &r->ctx);
-	e->name = ds_resource_name(stub);
-	e->file = dup_or_flag(r, r->file);
-	e->pos = ds_document_locate(doc, res, "/metadata/namespace", NULL);
-	e->file_index = r->file_index;
-}
-
-/* Lists res among the DaemonSets checked, with or without findings. */
-static void add_daemonset(struct run *r, const cJSON *res)
-{
-	ds_lint_report *rep = r->report;
-	ds_lint_daemonset *grown = ds_array_grow(rep->daemonsets, rep->daemonset_count, sizeof(*grown));
-
 	if (!grown) {
 		r->oom = true;
 		return;
 	}
-	rep->daemonsets = grown;
-	grown[rep->daemonset_count++] = (ds_lint_daemonset){
-		.file = dup_or_flag(r, r->file),
-		.namespace = dup_or_flag(r, ds_resource_namespace(res, &r->ctx)),
-		.name = dup_or_flag(r, ds_resource_name(res)), .file_index = r->file_index,
+	r->entries = grown;
+	grown[r->entry_count++] = (struct ns_entry){
+		.ns = ns, .name = name, .file = r->file,
+		.ignore = cJSON_IsString(ignore) ? dup_or_flag(r, ignore->valuestring) : NULL,
+		.pos = ds_document_locate(doc, res, "/metadata/namespace", NULL), .file_index = r->file_index};
+}
+
+/* Lists res among the DaemonSets checked, with or without findings: its
+ * namespace and name in one allocation. Returns the record (valid until
+ * the next is added), or NULL out of memory. */
+static const ds_lint_daemonset *add_daemonset(struct run *r, const cJSON *res)
+{
+	ds_lint_report *rep = r->report;
+	const char *ns = ds_resource_namespace(res, &r->ctx), *name = ds_resource_name(res);
+	size_t ns_size = strlen(ns) + 1, name_size = strlen(name) + 1;
+	ds_lint_daemonset *grown = ds_array_grow(rep->daemonsets, rep->daemonset_count, sizeof(*grown));
+	char *strings = grown ? malloc(ns_size + name_size) : NULL;
+
+	if (grown)
+		rep->daemonsets = grown;
+	if (!strings) {
+		r->oom = true;
+		return NULL;
+	}
+	memcpy(strings, ns, ns_size);
+	memcpy(strings + ns_size, name, name_size);
+	grown[rep->daemonset_count] = (ds_lint_daemonset){
+		.file = r->file, .namespace = strings, .name = strings + ns_size, .file_index = r->file_index,
 		.seq = rep->daemonset_count};
+	return &grown[rep->daemonset_count++];
 }
 
 static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *res)
 {
+	const ds_lint_daemonset *ds;
+	const char *ns, *name;
 	ds_evaluation ev;
 
 	r->report->summary.daemonsets++;
-	add_daemonset(r, res);
+	ds = add_daemonset(r, res);
+	if (!ds)
+		return;
+	ns = ds->namespace;
+	name = ds->name;
 	if (ds_evaluate(res, &r->ctx, &ev) < 0) {
 		r->oom = true;
 		return;
 	}
 	for (size_t i = 0; i < ev.finding_count; i++) {
 		const ds_finding *f = &ev.findings[i];
-		ds_lint_finding *lf = add_finding(r, res, f, r->file, ds_document_locate(doc, res, f->pointer, NULL),
-						  r->file_index);
+		ds_lint_finding *lf = add_finding(r, ns, name, f, r->file,
+						  ds_document_locate(doc, res, f->pointer, NULL), r->file_index);
 		if (lf && !f->exempt && f->rule->fix && r->opts->fix != DS_FIX_NONE)
 			plan_fix(r, doc, res, &ev, f, lf);
 	}
 	ds_evaluation_free(&ev);
-	remember_namespace(r, doc, res);
+	remember_namespace(r, doc, res, ns, name);
 }
 
 static bool is_list_kind(const char *kind)
@@ -358,7 +348,7 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 /* Reads and checks one input. */
 static void lint_source(struct run *r, struct input *in)
 {
-	const char *path = in->path, *name = in->name;
+	const char *path = in->is_stdin ? "-" : in->name, *name = in->name;
 	ds_diag_list diags = {0};
 	char *buf = NULL, *error = NULL;
 	size_t len;
@@ -413,19 +403,35 @@ struct walk {
 	size_t count;
 };
 
-static void add_input(struct walk *w, const char *path, const char *name)
+/* Gives the report the file name `name` to keep (every finding, DaemonSet
+ * and DS003 entry of the file borrows it). Returns 0, or -1 out of memory
+ * with name freed. */
+static int keep_file_name(ds_lint_report *rep, char *name)
 {
-	struct input *grown = ds_array_grow(w->inputs, w->count, sizeof(*grown));
+	char **grown = ds_array_grow(rep->files, rep->file_count, sizeof(*grown));
 
 	if (!grown) {
+		free(name);
+		return -1;
+	}
+	rep->files = grown;
+	grown[rep->file_count++] = name;
+	return 0;
+}
+
+/* Adds the file `name` (standard input when is_stdin) to the inputs. */
+static void add_input(struct walk *w, bool is_stdin, const char *name)
+{
+	struct input *grown = ds_array_grow(w->inputs, w->count, sizeof(*grown));
+	char *copy = grown ? strdup(name) : NULL;
+
+	if (grown)
+		w->inputs = grown;
+	if (!copy || keep_file_name(w->run->report, copy) < 0) {
 		w->run->oom = true;
 		return;
 	}
-	w->inputs = grown;
-	grown[w->count] = (struct input){strdup(path), strdup(name), ++w->run->file_index, NULL, 0};
-	if (!grown[w->count].path || !grown[w->count].name)
-		w->run->oom = true;
-	w->count++;
+	grown[w->count++] = (struct input){copy, is_stdin, ++w->run->file_index, NULL, 0};
 }
 
 /* A problem of the walk itself, at its place in the output order. */
@@ -485,7 +491,7 @@ static void walk_path(struct walk *w, const char *path, bool named, const struct
 	if (excluded(opts, path))
 		return;
 	if (!strcmp(path, "-") && named) {
-		add_input(w, "-", opts->stdin_name ? opts->stdin_name : "-");
+		add_input(w, true, opts->stdin_name ? opts->stdin_name : "-");
 		return;
 	}
 	if (stat(path, &st) < 0) {
@@ -496,7 +502,7 @@ static void walk_path(struct walk *w, const char *path, bool named, const struct
 	if (S_ISDIR(st.st_mode))
 		walk_dir(w, path, &st, up);
 	else if (named || (S_ISREG(st.st_mode) && has_manifest_extension(path)))
-		add_input(w, path, path);
+		add_input(w, false, path);
 }
 
 static int entry_order(const void *a, const void *b)
@@ -525,6 +531,38 @@ static char *other_in_namespace(void *data, const char *ns, const char *name)
 	return NULL;
 }
 
+/* Adds to object a member whose key and string value are both references
+ * to storage that outlives it. Returns false out of memory. */
+static bool add_reference(cJSON *object, const char *key, const char *value)
+{
+	cJSON *item = cJSON_CreateStringReference(value);
+
+	if (!item || !cJSON_AddItemToObjectCS(object, key, item)) {
+		cJSON_Delete(item);
+		return false;
+	}
+	return true;
+}
+
+/* The DaemonSet of entry e as DS003 reads it: apiVersion, kind and
+ * metadata's name, namespace and exemption annotation, all borrowed from
+ * e. Returns a new tree, or NULL out of memory. */
+static cJSON *namespace_stub(const struct ns_entry *e)
+{
+	cJSON *stub = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(stub, "metadata");
+	cJSON *annotations = e->ignore ? cJSON_AddObjectToObject(meta, "annotations") : NULL;
+
+	if (!meta || (e->ignore && !annotations) || !add_reference(stub, "apiVersion", "apps/v1") ||
+	    !add_reference(stub, "kind", daemonset_kind) || !add_reference(meta, "name", e->name) ||
+	    !add_reference(meta, "namespace", e->ns) ||
+	    (e->ignore && !add_reference(annotations, DS_IGNORE_ANNOTATION, e->ignore))) {
+		cJSON_Delete(stub);
+		return NULL;
+	}
+	return stub;
+}
+
 /* DS003 over every DaemonSet the run saw. */
 static void check_namespaces(struct run *r)
 {
@@ -539,15 +577,18 @@ static void check_namespaces(struct run *r)
 	if (r->entry_count) /* qsort(NULL, 0, ...) is undefined */
 		qsort(r->entries, r->entry_count, sizeof(*r->entries), entry_order);
 	for (size_t i = 0; i < r->entry_count && !r->oom; i++) {
-		ds_evaluation ev;
 		const struct ns_entry *e = &r->entries[i];
-		if (ds_evaluate(e->stub, &ctx, &ev) < 0) {
+		cJSON *stub = namespace_stub(e);
+		ds_evaluation ev;
+		if (!stub || ds_evaluate(stub, &ctx, &ev) < 0) {
+			cJSON_Delete(stub);
 			r->oom = true;
 			break;
 		}
 		for (size_t j = 0; j < ev.finding_count; j++)
-			add_finding(r, e->stub, &ev.findings[j], e->file, e->pos, e->file_index);
+			add_finding(r, e->ns, e->name, &ev.findings[j], e->file, e->pos, e->file_index);
 		ds_evaluation_free(&ev);
+		cJSON_Delete(stub);
 	}
 }
 
@@ -583,10 +624,8 @@ static int problem_order(const void *a, const void *b)
 
 static void free_entries(struct run *r)
 {
-	for (size_t i = 0; i < r->entry_count; i++) {
-		cJSON_Delete(r->entries[i].stub);
-		free(r->entries[i].file);
-	}
+	for (size_t i = 0; i < r->entry_count; i++)
+		free(r->entries[i].ignore);
 	free(r->entries);
 }
 
@@ -621,11 +660,20 @@ static void *work(void *arg)
 }
 
 /* Appends n items of size `size` from *src to *dst (growing it), and
- * releases *src. Returns 0 or -1 out of memory. */
+ * releases *src; an empty *dst takes *src as it is. Returns 0 or -1 out of
+ * memory (*src then unchanged). */
 static int take_all(void **dst, size_t *dst_count, void **src, size_t *src_count, size_t size)
 {
 	char *grown;
 
+	if (!*dst_count) {
+		free(*dst);
+		*dst = *src;
+		*dst_count = *src_count;
+		*src = NULL;
+		*src_count = 0;
+		return 0;
+	}
 	if (*src_count) {
 		grown = realloc(*dst, size * ds_array_capacity(*dst_count + *src_count));
 		if (!grown)
@@ -730,11 +778,8 @@ static void print_diffs(const ds_lint_options *opts, const struct input *inputs,
 
 static void free_inputs(struct input *inputs, size_t count)
 {
-	for (size_t i = 0; i < count; i++) {
-		free(inputs[i].path);
-		free(inputs[i].name);
+	for (size_t i = 0; i < count; i++)
 		free(inputs[i].diff);
-	}
 	free(inputs);
 }
 
@@ -791,7 +836,8 @@ int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_r
 	cJSON_ArrayForEach(obj, objects) {
 		char *name = NULL;
 		if (asprintf(&name, "apis/apps/v1/namespaces/%s/daemonsets/%s", ds_resource_namespace(obj, &r.ctx),
-			     ds_resource_name(obj)) < 0) {
+			     ds_resource_name(obj)) < 0 ||
+		    keep_file_name(out, name) < 0) {
 			r.oom = true;
 			break;
 		}
@@ -800,7 +846,6 @@ int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_r
 		out->summary.files++;
 		check_object(&r, NULL, obj, 0);
 		r.file = NULL;
-		free(name);
 	}
 	return finish_run(&r);
 }
@@ -808,26 +853,21 @@ int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_r
 void ds_lint_report_free(ds_lint_report *report)
 {
 	for (size_t i = 0; i < report->finding_count; i++) {
-		ds_lint_finding *f = &report->findings[i];
-		free(f->message);
-		free(f->file);
-		free(f->kind);
-		free(f->namespace);
-		free(f->name);
-		free(f->fix_note);
+		free(report->findings[i].message);
+		free(report->findings[i].fix_note);
 	}
 	for (size_t i = 0; i < report->problem_count; i++) {
 		free(report->problems[i].file);
 		free(report->problems[i].message);
 	}
-	for (size_t i = 0; i < report->daemonset_count; i++) {
-		free(report->daemonsets[i].file);
+	for (size_t i = 0; i < report->daemonset_count; i++)
 		free(report->daemonsets[i].namespace);
-		free(report->daemonsets[i].name);
-	}
+	for (size_t i = 0; i < report->file_count; i++)
+		free(report->files[i]);
 	free(report->findings);
 	free(report->problems);
 	free(report->daemonsets);
+	free(report->files);
 	memset(report, 0, sizeof(*report));
 }
 

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define IGNORE_ANNOTATION "dsguard.io/ignore"
-
 static const char *const severity_names[] = {"off", "warning", "error"};
 
 const char *ds_severity_name(ds_severity s)
@@ -125,7 +123,7 @@ static bool annotation_names_rule(const char *value, const ds_rule *rule)
 static bool is_exempt(const cJSON *resource, const ds_context *ctx, const ds_rule *rule)
 {
 	const cJSON *ann = ds_pointer_get(resource, "/metadata/annotations");
-	const cJSON *value = cJSON_GetObjectItemCaseSensitive(ann, IGNORE_ANNOTATION);
+	const cJSON *value = cJSON_GetObjectItemCaseSensitive(ann, DS_IGNORE_ANNOTATION);
 
 	if (!ctx->config->allow_exemption_annotation || !cJSON_IsString(value))
 		return false;

@@ -59,6 +59,9 @@ typedef struct ds_context {
 
 typedef struct ds_rule ds_rule;
 
+/* The annotation that exempts a resource from rules (docs/rules.md). */
+#define DS_IGNORE_ANNOTATION "dsguard.io/ignore"
+
 /* One finding. `pointer` is the RFC 6901 JSON Pointer of the field the
  * finding is about (it may not exist in the resource when the field is
  * missing). Owns message and pointer. */
