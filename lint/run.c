@@ -42,6 +42,7 @@ struct input {
 	size_t index;
 	char *diff; /* its --diff output, printed in input order */
 	size_t diff_len;
+	bool done;  /* read, and its diff ready to print */
 };
 
 /* The state of one worker (or of the walk): what it found so far. */
@@ -431,7 +432,7 @@ static void add_input(struct walk *w, bool is_stdin, const char *name)
 		w->run->oom = true;
 		return;
 	}
-	grown[w->count++] = (struct input){copy, is_stdin, ++w->run->file_index, NULL, 0};
+	grown[w->count++] = (struct input){.name = copy, .is_stdin = is_stdin, .index = ++w->run->file_index};
 }
 
 /* A problem of the walk itself, at its place in the output order. */
@@ -629,12 +630,20 @@ static void free_entries(struct run *r)
 	free(r->entries);
 }
 
-/* The work shared by the threads of a run: inputs handed out in order. */
+/* The work shared by the threads of a run: inputs handed out in order.
+ * With --diff, each input's diff is printed as soon as every input before
+ * it is done, and no input is handed out more than `ahead` inputs past the
+ * first whose diff is not printed yet: the diffs held for ordered output
+ * stay few, whatever the number of inputs. */
 struct pool {
 	struct input *inputs;
 	size_t count;
-	size_t next;
+	size_t next;        /* the next input to hand out */
+	size_t printed;     /* the inputs before it are done and their diffs printed */
+	size_t ahead;       /* how far past it inputs are handed out, with --diff */
+	FILE *diff_out;     /* where --diff output goes; NULL without --diff */
 	pthread_mutex_t lock;
+	pthread_cond_t printed_more;
 };
 
 struct worker {
@@ -644,18 +653,46 @@ struct worker {
 	pthread_t thread;
 };
 
+/* Marks input i done, then prints and frees the diffs of the inputs done
+ * in a row from the first not printed yet (with --diff). */
+static void input_done(struct pool *p, size_t i)
+{
+	if (!p->diff_out)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->inputs[i].done = true;
+	for (; p->printed < p->count && p->inputs[p->printed].done; p->printed++) {
+		struct input *in = &p->inputs[p->printed];
+		if (in->diff)
+			fwrite(in->diff, 1, in->diff_len, p->diff_out);
+		free(in->diff);
+		in->diff = NULL;
+	}
+	pthread_cond_broadcast(&p->printed_more);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Reads inputs until there are none left or memory runs out. An input
+ * taken is always marked done, so that no thread waits for it forever. */
 static void *work(void *arg)
 {
 	struct worker *w = arg;
+	struct pool *p = w->pool;
 
 	for (;;) {
 		size_t i;
-		pthread_mutex_lock(&w->pool->lock);
-		i = w->pool->next++;
-		pthread_mutex_unlock(&w->pool->lock);
-		if (i >= w->pool->count || w->run.oom)
+		pthread_mutex_lock(&p->lock);
+		while (p->diff_out && p->next < p->count && p->next - p->printed >= p->ahead)
+			pthread_cond_wait(&p->printed_more, &p->lock);
+		i = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (i >= p->count)
 			return NULL;
-		lint_source(&w->run, &w->pool->inputs[i]);
+		if (!w->run.oom)
+			lint_source(&w->run, &p->inputs[i]);
+		input_done(p, i);
+		if (w->run.oom)
+			return NULL;
 	}
 }
 
@@ -742,8 +779,11 @@ static size_t thread_count(const ds_lint_options *opts, size_t inputs)
  * Returns 0 or -1 out of memory. */
 static int lint_inputs(struct run *main_run, struct input *inputs, size_t count)
 {
-	struct pool pool = {inputs, count, 0, PTHREAD_MUTEX_INITIALIZER};
 	size_t threads = thread_count(main_run->opts, count), started = 0;
+	struct pool pool = {
+		.inputs = inputs, .count = count, .ahead = threads < 32 ? 64 : 2 * threads,
+		.diff_out = main_run->opts->fix == DS_FIX_DIFF ? main_run->opts->diff_out : NULL,
+		.lock = PTHREAD_MUTEX_INITIALIZER, .printed_more = PTHREAD_COND_INITIALIZER};
 	struct worker *workers = calloc(threads, sizeof(*workers));
 	int rc = workers ? 0 : -1;
 
@@ -766,14 +806,6 @@ static int lint_inputs(struct run *main_run, struct input *inputs, size_t count)
 	}
 	free(workers);
 	return started > 0 ? rc : -1;
-}
-
-/* Prints the --diff output of each input, in input order. */
-static void print_diffs(const ds_lint_options *opts, const struct input *inputs, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		if (inputs[i].diff)
-			fwrite(inputs[i].diff, 1, inputs[i].diff_len, opts->diff_out);
 }
 
 static void free_inputs(struct input *inputs, size_t count)
@@ -819,8 +851,6 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 		walk_path(&w, paths[i], true, NULL);
 	if (!r.oom && lint_inputs(&r, w.inputs, w.count) < 0)
 		r.oom = true;
-	if (!r.oom && opts->fix == DS_FIX_DIFF)
-		print_diffs(opts, w.inputs, w.count);
 	free_inputs(w.inputs, w.count);
 	return finish_run(&r);
 }

@@ -94,7 +94,8 @@ def expected(diff):
         r'"resourceName":"fluentd","message":"spec.template.spec.priorityClassName is not set","exempt":false',
         ("," + FIX_NOTE if diff else "") + "},",
         r'{' + DS002 + r'"file":"tree/a/agents.yaml","line":9,"column":22,' + LOGGING,
-        r'"resourceName":"fluentd","message":"spec.template.spec.restartPolicy is \"Never\"; it must be Always or unset",',
+        r'"resourceName":"fluentd",',
+        r'"message":"spec.template.spec.restartPolicy is \"Never\"; it must be Always or unset",',
         r'"exempt":false' + fixed + "},",
         r'{' + DS003 + r'"file":"tree/a/agents.yaml","line":16,"column":14,' + LOGGING,
         r'"resourceName":"promtail","message":"' + SHARED_MSG.format("fluentd") + r'","exempt":true},',
@@ -152,11 +153,12 @@ def test_clean(t, top):
     t.eq(p.returncode, 0, "a clean file: exit 0")
 
 
+COUNT = 150
 MANY_DS = """\
 apiVersion: apps/v1
 kind: DaemonSet
 metadata:
-  name: agent-{i:02d}
+  name: agent-{i:03d}
   namespace: shared
 spec:
   template:
@@ -166,13 +168,14 @@ spec:
 
 
 def test_many(t, top):
-    """Sixty files whose DaemonSets all share one namespace, every seventh
+    """150 files whose DaemonSets all share one namespace, every seventh
     broken and every fifth with a repeated key: the output equals the
-    document built here and printed compactly."""
+    document built here and printed compactly. With --diff, the patches
+    come in file order whatever the number of threads."""
     findings, errors, warnings = [], [], []
-    names = [f"agent-{i:02d}" for i in range(60) if i % 7 != 3]
-    for i in range(60):
-        path = f"many/{i:02d}.yaml"
+    names = [f"agent-{i:03d}" for i in range(COUNT) if i % 7 != 3]
+    for i in range(COUNT):
+        path = f"many/{i:03d}.yaml"
         if i % 7 == 3:
             write(os.path.join(top, path), BROKEN)
             errors.append({"file": path, "line": 2, "column": 1, "message": "did not find expected node content "
@@ -180,11 +183,11 @@ def test_many(t, top):
             continue
         text = MANY_DS.format(i=i)
         if i % 5 == 0:
-            text = text.replace("  namespace:", f"  name: agent-{i:02d}\n  namespace:")
+            text = text.replace("  namespace:", f"  name: agent-{i:03d}\n  namespace:")
             warnings.append({"file": path, "line": 5, "column": 3,
                              "message": 'key "name" is repeated in this mapping; the last value wins'})
         write(os.path.join(top, path), text)
-        name = f"agent-{i:02d}"
+        name = f"agent-{i:03d}"
         dup = 1 if i % 5 == 0 else 0
         other = names[1] if name == names[0] else names[0]
         common = {"kind": "DaemonSet", "namespace": "shared", "resourceName": name}
@@ -196,12 +199,18 @@ def test_many(t, top):
                          "line": 8 + dup, "column": 5, **common,
                          "message": "spec.template.spec.priorityClassName is not set", "exempt": False})
     doc = {"version": 1, "findings": findings, "errors": errors, "inputWarnings": warnings,
-           "summary": {"files": 60, "resources": len(names), "daemonsets": len(names), "errors": len(findings),
+           "summary": {"files": COUNT, "resources": len(names), "daemonsets": len(names), "errors": len(findings),
                        "warnings": 0, "exempted": 0, "inputErrors": len(errors), "fixed": 0}}
     want = json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n"
     for jobs in ("1", "2"):
         p = lint(["--jobs", jobs, "many"], top)
-        t.eq(p.stdout, want, f"sixty files sharing a namespace: the exact document (--jobs {jobs})")
+        t.eq(p.stdout, want, f"{COUNT} files sharing a namespace: the exact document (--jobs {jobs})")
+    one = lint(["--jobs", "1", "--diff", "--priority-class", "node-agents", "many"], top)
+    patched = [line[4:].split("\t")[0] for line in one.stdout.splitlines() if line.startswith("--- ")]
+    t.eq(patched, [f"many/{i:03d}.yaml" for i in range(COUNT) if i % 7 != 3], "--diff: a patch for each file, in order")
+    for jobs in ("2", "5"):
+        p = lint(["--jobs", jobs, "--diff", "--priority-class", "node-agents", "many"], top)
+        t.ok(p.stdout == one.stdout and p.stderr == one.stderr, f"--diff --jobs {jobs}: the same patches and report")
 
 
 def main():
