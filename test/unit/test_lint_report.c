@@ -42,27 +42,30 @@ static void assert_cjson_prints(const char *text)
 	cJSON_Delete(doc);
 }
 
+#define SHARED_WITH(other) \
+	"namespace logging is shared with DaemonSet logging/" other "; each DaemonSet needs a namespace of its own"
+
 /* Findings from two files (one object from a cluster, without a position),
  * problems of both levels in file order, and counts beyond 32 bits. */
 static void fill_report(ds_lint_report *r, ds_lint_finding *findings, ds_lint_problem *problems)
 {
 	findings[0] = (ds_lint_finding){
-		.rule = &ds_rules[DS_RULE_DEDICATED_NAMESPACE], .severity = DS_SEVERITY_ERROR, .line = 5, .column = 14,
-		.message = "namespace logging is shared with DaemonSet logging/b; each DaemonSet needs a namespace of its own",
+		.rule = &ds_rules[DS_RULE_DEDICATED_NAMESPACE], .severity = DS_SEVERITY_ERROR,
+		.line = 5, .column = 14, .message = SHARED_WITH("b"),
 		.file = "deploy/a.yaml", .kind = "DaemonSet", .namespace = "logging", .name = "a", .file_index = 1};
 	findings[1] = (ds_lint_finding){
 		.rule = &ds_rules[DS_RULE_PRIORITY_CLASS], .severity = DS_SEVERITY_WARNING, .line = 8, .column = 5,
-		.message = "spec.template.spec.priorityClassName is not set", .file = "deploy/a.yaml", .kind = "DaemonSet",
-		.namespace = "logging", .name = "a", .file_index = 1, .fix_note = "no default priority class"};
+		.message = "spec.template.spec.priorityClassName is not set", .file = "deploy/a.yaml",
+		.kind = "DaemonSet", .namespace = "logging", .name = "a", .file_index = 1,
+		.fix_note = "no default priority class"};
 	findings[2] = (ds_lint_finding){
-		.rule = &ds_rules[DS_RULE_RESTART_POLICY], .severity = DS_SEVERITY_ERROR, .exempt = false, .fixed = true,
+		.rule = &ds_rules[DS_RULE_RESTART_POLICY], .severity = DS_SEVERITY_ERROR, .fixed = true,
 		.line = 9, .column = 22, .message = "spec.template.spec.restartPolicy is \"Never\"\t\x01",
 		.file = "deploy/a.yaml", .kind = "DaemonSet", .namespace = "logging", .name = "a", .file_index = 1};
 	findings[3] = (ds_lint_finding){
 		.rule = &ds_rules[DS_RULE_DEDICATED_NAMESPACE], .severity = DS_SEVERITY_ERROR, .exempt = true,
-		.message = "namespace logging is shared with DaemonSet logging/a; each DaemonSet needs a namespace of its own",
-		.file = "apis/apps/v1/namespaces/logging/daemonsets/b", .kind = "DaemonSet", .namespace = "logging",
-		.name = "b \\ \xc3\xa9", .file_index = 2};
+		.message = SHARED_WITH("a"), .file = "apis/apps/v1/namespaces/logging/daemonsets/b",
+		.kind = "DaemonSet", .namespace = "logging", .name = "b \\ \xc3\xa9", .file_index = 2};
 	problems[0] = (ds_lint_problem){"deploy/a.yaml", 3, 3, false, "key \"name\" is repeated", 1};
 	problems[1] = (ds_lint_problem){"deploy/broken.yaml", 2, 1, true, "did not find expected node content", 3};
 	problems[2] = (ds_lint_problem){"deploy/gone.yaml", 0, 0, true, "cannot open: No such file or directory", 4};
@@ -84,10 +87,11 @@ static void test_json_document(void **state)
 	text = write_report("json", &report);
 	assert_string_equal(text,
 		"{\"version\":1,\"findings\":["
-		"{\"rule\":\"DS003\",\"name\":\"dedicated-namespace\",\"severity\":\"error\",\"file\":\"deploy/a.yaml\","
-		"\"line\":5,\"column\":14,\"kind\":\"DaemonSet\",\"namespace\":\"logging\",\"resourceName\":\"a\","
-		"\"message\":\"namespace logging is shared with DaemonSet logging/b; each DaemonSet needs a namespace of "
-		"its own\",\"exempt\":false},"
+		"{\"rule\":\"DS003\",\"name\":\"dedicated-namespace\",\"severity\":\"error\","
+		"\"file\":\"deploy/a.yaml\",\"line\":5,\"column\":14,\"kind\":\"DaemonSet\","
+		"\"namespace\":\"logging\",\"resourceName\":\"a\","
+		"\"message\":\"namespace logging is shared with DaemonSet logging/b; each DaemonSet needs a "
+		"namespace of its own\",\"exempt\":false},"
 		"{\"rule\":\"DS001\",\"name\":\"priority-class\",\"severity\":\"warning\",\"file\":\"deploy/a.yaml\","
 		"\"line\":8,\"column\":5,\"kind\":\"DaemonSet\",\"namespace\":\"logging\",\"resourceName\":\"a\","
 		"\"message\":\"spec.template.spec.priorityClassName is not set\",\"exempt\":false,"
