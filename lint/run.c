@@ -38,11 +38,11 @@ struct dir_chain {
 /* One file to read, found by the walk. Its index orders the output. */
 struct input {
 	const char *name; /* borrowed from the report's file names */
-	bool is_stdin;    /* read "-" (name is then --stdin-filename or "-") */
 	size_t index;
-	char *diff; /* its --diff output, printed in input order */
+	char *diff;       /* its --diff output, printed in input order */
 	size_t diff_len;
-	bool done;  /* read, and its diff ready to print */
+	bool is_stdin;    /* read "-" (name is then --stdin-filename or "-") */
+	bool done;        /* read, and its diff ready to print */
 };
 
 /* The state of one worker (or of the walk): what it found so far. */
