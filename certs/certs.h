@@ -1,6 +1,8 @@
 /* certs.h - TLS material for the webhook, made and checked with OpenSSL: a CA,
  * a serving certificate for the Service's DNS names, the caBundle to register,
- * and the checks `serve` runs on the files it is given.
+ * and the checks `dsguard certs --check` runs on files you already have.
+ * (`serve` checks the files it is given with GnuTLS, which serves them:
+ * webhook/tls.c.)
  *
  * Errors: every function that can fail takes `char **error`. On failure it
  * sets *error to a newly allocated message that names the file (where there

@@ -1,16 +1,20 @@
-/* tls.c - the serving certificate and key read from disk and checked, and
- * the GnuTLS settings that make client certificates mandatory. */
+/* tls.c - the serving certificate and key read from disk and checked with
+ * GnuTLS, the library that serves them, and the GnuTLS settings that make
+ * client certificates mandatory. */
 #include "webhook/internal.h"
-#include "certs/certs.h"
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_PEM_BYTES (1u << 20)
+#define CERT_HINT "--tls-cert needs the serving certificate, then any intermediates, in PEM"
+#define KEY_HINT "--tls-key needs the certificate's private key in PEM, unencrypted"
+#define CA_HINT "--client-ca needs the CA certificate(s) that sign the clients' certificates, in PEM"
 
 /* Sets *error to a newly allocated message (NULL out of memory). Returns -1. */
 static int fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -25,9 +29,9 @@ static int fail(char **error, const char *fmt, ...)
 	return -1;
 }
 
-/* Reads a whole PEM file (at most MAX_PEM_BYTES). Returns a new string,
- * or NULL with *error set. */
-static char *read_pem(const char *path, char **error)
+/* Reads a whole PEM file (at most MAX_PEM_BYTES); `hint` says what it must
+ * hold. Returns a new string, or NULL with *error set. */
+static char *read_pem(const char *path, const char *hint, char **error)
 {
 	FILE *in = fopen(path, "rb");
 	char *buf = in ? malloc(MAX_PEM_BYTES + 1) : NULL;
@@ -39,57 +43,119 @@ static char *read_pem(const char *path, char **error)
 		fclose(in);
 	if (broken || n == 0 || n > MAX_PEM_BYTES) {
 		free(buf);
-		fail(error, "%s: %s", path,
-		     broken ? strerror(err) : n == 0 ? "the file is empty" : "the file is larger than 1 MiB");
+		if (broken)
+			fail(error, "%s: cannot %s: %s", path, in ? "read" : "open", strerror(err));
+		else
+			fail(error, "%s: the file is %s; %s", path, n == 0 ? "empty" : "larger than 1 MiB", hint);
 		return NULL;
 	}
 	buf[n] = '\0';
 	return buf;
 }
 
-/* Checks that the key belongs to the certificate and reads the
- * certificate's expiry into *not_after. Returns 0, or -1 with *error set. */
-static int check_pair(const char *cert_path, const char *key_path, time_t *not_after, char **error)
+/* The PEM text as a GnuTLS datum (not copied). */
+static gnutls_datum_t datum(const char *pem)
 {
-	ds_cert_info info = {0};
-	char *why = NULL;
-	int rc = ds_cert_key_check(cert_path, key_path, &why);
+	return (gnutls_datum_t){(unsigned char *)pem, (unsigned)strlen(pem)};
+}
 
-	if (rc == 1) {
-		fail(error, "the key %s does not belong to the certificate %s: %s", key_path, cert_path,
-		     why ? why : "they do not match");
-		free(why);
+/* Whether the PEM text holds an encrypted private key: PKCS#8
+ * ("BEGIN ENCRYPTED PRIVATE KEY") or OpenSSL's legacy form ("Proc-Type:
+ * 4,ENCRYPTED"). */
+static bool is_encrypted_key(const char *pem)
+{
+	return strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----") || strstr(pem, "Proc-Type: 4,ENCRYPTED");
+}
+
+/* Parses the certificates of pem (read from path): at least one. `hint`
+ * says what the file must hold. Stores the first one's expiry in
+ * *not_after when it is not NULL. Returns 0, or -1 with *error set. */
+static int check_certs(const char *pem, const char *path, const char *hint, time_t *not_after, char **error)
+{
+	gnutls_datum_t data = datum(pem);
+	gnutls_x509_crt_t *certs = NULL;
+	unsigned count = 0;
+	int rc = gnutls_x509_crt_list_import2(&certs, &count, &data, GNUTLS_X509_FMT_PEM, 0);
+
+	if (rc < 0 || count == 0)
+		return fail(error, "%s: no PEM certificate (%s); %s", path,
+			    rc < 0 ? gnutls_strerror(rc) : "none found", hint);
+	rc = 0;
+	if (not_after && (*not_after = gnutls_x509_crt_get_expiration_time(certs[0])) == (time_t)-1)
+		rc = fail(error, "%s: cannot read the certificate's expiry (notAfter)", path);
+	for (unsigned i = 0; i < count; i++)
+		gnutls_x509_crt_deinit(certs[i]);
+	gnutls_free(certs);
+	return rc;
+}
+
+/* Parses pem (read from path) as an unencrypted private key, refusing an
+ * encrypted one (never asking for a passphrase). Returns 0, or -1 with
+ * *error set. */
+static int check_key(const char *pem, const char *path, char **error)
+{
+	gnutls_datum_t data = datum(pem);
+	gnutls_x509_privkey_t key;
+	int rc = gnutls_x509_privkey_init(&key);
+
+	if (rc < 0)
+		return fail(error, "%s: %s", path, gnutls_strerror(rc));
+	if (is_encrypted_key(pem))
+		rc = fail(error, "%s: the private key is encrypted and dsguard never asks for a passphrase; "
+				 "give --tls-key the key unencrypted (openssl pkey -in %s -out FILE)",
+			  path, path);
+	else if (!strstr(pem, "PRIVATE KEY-----"))
+		rc = fail(error, "%s: no PEM private key (no -----BEGIN ... PRIVATE KEY----- line); " KEY_HINT, path);
+	else if ((rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN)) < 0)
+		rc = fail(error, "%s: the PEM private key cannot be read (%s); " KEY_HINT, path, gnutls_strerror(rc));
+	gnutls_x509_privkey_deinit(key);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Checks the pair as the server will load it (gnutls_certificate_set_x509_key_mem2,
+ * which libmicrohttpd calls): each file parses, and the key is the
+ * certificate's. Stores the certificate's expiry in *not_after. Returns 0,
+ * or -1 with *error set. */
+static int check_pair(const ds_tls_files *f, const char *cert_path, const char *key_path, time_t *not_after,
+		      char **error)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_datum_t cert = datum(f->cert_pem), key = datum(f->key_pem);
+	int rc;
+
+	if (check_certs(f->cert_pem, cert_path, CERT_HINT, not_after, error) < 0 ||
+	    check_key(f->key_pem, key_path, error) < 0)
 		return -1;
-	}
-	if (rc == 0 && ds_cert_inspect(cert_path, &info, &why) == 0) {
-		*not_after = info.not_after;
-		ds_cert_info_free(&info);
-		return 0;
-	}
-	*error = why;
-	return -1;
+	if ((rc = gnutls_certificate_allocate_credentials(&cred)) < 0)
+		return fail(error, "%s: %s", cert_path, gnutls_strerror(rc));
+	rc = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN);
+	gnutls_certificate_free_credentials(cred);
+	if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+		return fail(error, "the key %s does not belong to the certificate %s; give --tls-key the key "
+				   "the certificate was made for",
+			    key_path, cert_path);
+	if (rc < 0)
+		return fail(error, "the certificate %s and the key %s cannot be served together: %s", cert_path,
+			    key_path, gnutls_strerror(rc));
+	return 0;
 }
 
 int ds_tls_files_load(const char *cert_path, const char *key_path, const char *client_ca_path,
 		      ds_tls_files *out, char **error)
 {
-	ds_cert_info ca = {0};
-
 	memset(out, 0, sizeof(*out));
 	*error = NULL;
-	if (check_pair(cert_path, key_path, &out->not_after, error) < 0)
-		return -1;
-	if (client_ca_path && ds_cert_inspect(client_ca_path, &ca, error) < 0)
-		return -1;
-	ds_cert_info_free(&ca);
-	out->cert_pem = read_pem(cert_path, error);
-	out->key_pem = out->cert_pem ? read_pem(key_path, error) : NULL;
-	out->client_ca_pem = out->key_pem && client_ca_path ? read_pem(client_ca_path, error) : NULL;
-	if (!out->key_pem || (client_ca_path && !out->client_ca_pem)) {
-		ds_tls_files_free(out);
-		return -1;
-	}
+	if (!(out->cert_pem = read_pem(cert_path, CERT_HINT, error)) ||
+	    !(out->key_pem = read_pem(key_path, KEY_HINT, error)) ||
+	    check_pair(out, cert_path, key_path, &out->not_after, error) < 0)
+		goto fail;
+	if (client_ca_path && (!(out->client_ca_pem = read_pem(client_ca_path, CA_HINT, error)) ||
+			       check_certs(out->client_ca_pem, client_ca_path, CA_HINT, NULL, error) < 0))
+		goto fail;
 	return 0;
+fail:
+	ds_tls_files_free(out);
+	return -1;
 }
 
 void ds_tls_files_free(ds_tls_files *f)
