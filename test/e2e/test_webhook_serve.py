@@ -2,10 +2,11 @@
 each rule allowed / denied / patched (each patch applied here by an
 independent RFC 6902 implementation and the result validated again),
 warnings, dryRun, UPDATE, DELETE, other kinds, every bad-request class,
-metrics, logs, mTLS, TLS versions, a key that does not match, certificate
-reload through a swapped `..data` link while requests flow, SIGHUP, SIGTERM
-drain, the idle timeout, and 10,000 sequential and 16-way concurrent
-requests. Certificates are made here with the openssl command."""
+metrics, logs, mTLS, TLS versions, a key that does not match, an encrypted
+key, a client CA that is not one, certificate reload through a swapped
+`..data` link while requests flow, SIGHUP, SIGTERM drain, the idle timeout,
+and 10,000 sequential and 16-way concurrent requests. Certificates are made
+here with the openssl command."""
 import base64
 import copy
 import http.client
@@ -594,6 +595,19 @@ def test_tls(t, srv, tmp, ca, client, other_client, cert, key):
                           "--cluster", "off"], capture_output=True, text=True, timeout=30)
     t.ok(bad.returncode == 2 and "does not belong to the certificate" in bad.stderr,
          "a key that does not match its certificate is refused at start", bad.stderr)
+    locked = os.path.join(tmp, "locked.key")
+    openssl("pkey", "-in", key, "-aes256", "-passout", "pass:secret", "-out", locked, cwd=tmp)
+    bad = subprocess.run([tap.BIN, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", locked,
+                          "--cluster", "off"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    t.ok(bad.returncode == 2 and f"{locked}: the private key is encrypted" in bad.stderr,
+         "an encrypted key is refused at start, without asking for a passphrase", bad.stderr)
+    junk = os.path.join(tmp, "junk-ca.crt")
+    with open(junk, "w") as f:
+        f.write("not a certificate\n")
+    bad = subprocess.run([tap.BIN, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
+                          "--client-ca", junk, "--cluster", "off"], capture_output=True, text=True, timeout=30)
+    t.ok(bad.returncode == 2 and f"{junk}: no PEM certificate" in bad.stderr,
+         "a --client-ca file without a certificate is refused at start", bad.stderr)
 
 
 def secret_volume(d, generation, cert, key):
