@@ -1,12 +1,15 @@
 /* log.c - the server's log: one line per event on stderr, JSON or text. */
 #include "webhook/webhook.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -112,6 +115,33 @@ static char *format_line(ds_log_level level, const char *message, cJSON *fields)
 	return line;
 }
 
+/* Writes a line to stderr, with one write() where the kernel takes it
+ * whole. The threads share no lock for it: a write of up to PIPE_BUF bytes
+ * to a pipe is atomic, and writes to a regular file do not interleave, so
+ * lines stay whole (every line dsguard makes is far shorter; a lock here
+ * cost each review a contended mutex). A longer line, which only a quoted
+ * foreign message could make, takes the lock so that long lines at least
+ * do not interleave with each other. */
+static void write_line(const char *line)
+{
+	size_t len = strlen(line);
+	bool locked = len > PIPE_BUF;
+
+	if (locked)
+		pthread_mutex_lock(&log_state.lock);
+	while (len) {
+		ssize_t n = write(STDERR_FILENO, line, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		line += n;
+		len -= (size_t)n;
+	}
+	if (locked)
+		pthread_mutex_unlock(&log_state.lock);
+}
+
 void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
 {
 	char *line;
@@ -122,10 +152,7 @@ void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
 	}
 	line = format_line(level, message, fields);
 	cJSON_Delete(fields);
-	pthread_mutex_lock(&log_state.lock);
-	fputs(line ? line : "{\"level\":\"error\",\"msg\":\"out of memory while logging\"}\n", stderr);
-	fflush(stderr);
-	pthread_mutex_unlock(&log_state.lock);
+	write_line(line ? line : "{\"level\":\"error\",\"msg\":\"out of memory while logging\"}\n");
 	free(line);
 }
 

@@ -74,15 +74,20 @@ def der(cert):
 class Server:
     """One `dsguard serve` on a free loopback port, its log in a file."""
 
-    def __init__(self, tmp, ca, cert, key, *args, name="serve", cluster="off"):
-        """cluster: the --cluster value, or None to leave it to args."""
+    def __init__(self, tmp, ca, cert, key, *args, name="serve", cluster="off", pipe=False):
+        """cluster: the --cluster value, or None to leave it to args. pipe:
+        stderr is a pipe (as under a container runtime), copied to the log
+        file as it comes, in whatever pieces the reads return."""
         self.ca = ca
         self.log_path = os.path.join(tmp, name + ".log")
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "wb", buffering=0)
         self.proc = subprocess.Popen(
             [tap.BIN, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
              *(["--cluster", cluster] if cluster else []), *args],
-            stdout=subprocess.DEVNULL, stderr=self.log)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if pipe else self.log)
+        self.copier = threading.Thread(target=self.copy_stderr) if pipe else None
+        if self.copier:
+            self.copier.start()
         self.port = None
         deadline = time.time() + 30
         while time.time() < deadline and self.port is None and self.proc.poll() is None:
@@ -106,6 +111,13 @@ class Server:
         if client:
             ctx.load_cert_chain(*client)
         return ctx
+
+    def copy_stderr(self):
+        while True:
+            piece = os.read(self.proc.stderr.fileno(), 65536)
+            if not piece:
+                return
+            self.log.write(piece)
 
     def connection(self, client=None, timeout=30):
         return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context(client),
@@ -150,6 +162,9 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
+        if self.copier:
+            self.copier.join()
+            self.proc.stderr.close()
         self.log.close()
         return rc
 
@@ -804,6 +819,35 @@ def test_load(t, srv):
     t.ok(not failures, f"16-way concurrent: 10,000 requests ({time.time() - start:.1f} s)", failures[:5])
 
 
+def test_log_lines_whole_through_a_pipe(t, tmp, ca, cert, key):
+    """The worker threads write their log lines to stderr without a lock:
+    through a pipe, under 16-way load, each must still arrive whole."""
+    srv = Server(tmp, ca, cert, key, name="piped", pipe=True)
+    body = json.dumps(review_request(daemonset())).encode()
+    per, failures = (20 if SLOW else 150), []
+
+    def worker():
+        c = srv.connection()
+        for _ in range(per):
+            try:
+                if srv.request("POST", "/validate", body, conn=c)[0] != 200:
+                    failures.append("status")
+            except Exception as e:  # noqa: BLE001 - any failure counts
+                failures.append(repr(e))
+                c = srv.connection()
+        c.close()
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    t.eq(srv.stop(), 0, "piped.log: exit 0 on SIGTERM")
+    lines = srv.lines()
+    t.eq([x for x in lines if "unparsed" in x], [], "log lines through a pipe under load: each one whole JSON")
+    t.eq((len([x for x in lines if x.get("msg") == "review"]), failures), (16 * per, []),
+         f"log lines through a pipe under load: one review line for each of {16 * per} requests")
+
+
 def main():
     t = tap.Tap()
     with tempfile.TemporaryDirectory() as tmp:
@@ -839,6 +883,7 @@ def main():
             test_sigterm_drain(t, tmp, ca[0], cert, key)
             test_idle_timeout(t, tmp, ca[0], cert, key)
             test_load(t, srv)
+            test_log_lines_whole_through_a_pipe(t, tmp, ca[0], cert, key)
         finally:
             for s in (srv, patch_srv, small_srv):
                 t.eq(s.stop(), 0, f"{os.path.basename(s.log_path)}: exit 0 on SIGTERM")
