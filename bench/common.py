@@ -123,13 +123,13 @@ class Server:
     """A server on loopback: .pid, .pids() (every process), .port, .startup
     (seconds until GET /healthz answered 200)."""
 
-    def __init__(self, name, argv, port, ca, work, stderr_name):
+    def __init__(self, name, argv, port, ca, work, stderr_name, extra_env=None):
         self.name, self.port, self.ca = name, port, ca
         self.ctx = ssl.create_default_context(cafile=ca)
         self.errlog = open(os.path.join(work, stderr_name), "ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.errlog)
+                                     stderr=self.errlog, env={**os.environ, **(extra_env or {})})
         self.pid = self.proc.pid
         deadline = t0 + 30
         while True:
@@ -169,7 +169,9 @@ class Server:
         self.errlog.close()
 
 
-def start_dsguard(work, certs, port=None, log_name="dsguard.log"):
+def start_dsguard(work, certs, port=None, log_name="dsguard.log", binary=None, extra_env=None):
+    """dsguard serve (binary, default BIN; extra_env added to its
+    environment) with the benchmark's config."""
     ca, cert, key = certs
     port = port or free_port()
     config = os.path.join(work, "config.yaml")
@@ -177,9 +179,9 @@ def start_dsguard(work, certs, port=None, log_name="dsguard.log"):
         with open(config, "w") as f:
             f.write(CONFIG)
     # The review log lines go to a file, as a deployment's would go to its log collector.
-    return Server("dsguard", [BIN, "serve", "--listen", f"127.0.0.1:{port}", "--tls-cert", cert,
+    return Server("dsguard", [binary or BIN, "serve", "--listen", f"127.0.0.1:{port}", "--tls-cert", cert,
                               "--tls-key", key, "--cluster", "off", "--config", config],
-                  port, ca, work, log_name)
+                  port, ca, work, log_name, extra_env)
 
 
 def nginx_literal(body):
