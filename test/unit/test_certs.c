@@ -7,7 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
+#include "test/unit/helpers.h"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -19,78 +20,12 @@
 
 #define DAY 86400
 
-/* The tests link every library object, cli/ included, but not cli/main.c,
- * which defines this; a weak stand-in yields to a real definition. */
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...);
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	(void)cmd;
-	(void)fmt;
-	return 2;
-}
-
 static const char *const no_hosts[] = {NULL};
 
 static ds_cert_request default_request(void)
 {
 	ds_cert_request req = {"dsguard", "dsguard", no_hosts, 0, 365, DS_KEY_EC_P256};
 	return req;
-}
-
-/* A fresh empty directory under TMPDIR (or /tmp); the caller frees it. */
-static char *temp_dir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir;
-
-	assert_true(asprintf(&dir, "%s/dsguard-certs-XXXXXX", base && *base ? base : "/tmp") > 0);
-	assert_non_null(mkdtemp(dir));
-	return dir;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Removes dir and all below it, then frees the string. */
-static void remove_dir(char *dir)
-{
-	assert_int_equal(nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
-	free(dir);
-}
-
-static char *join(const char *dir, const char *name)
-{
-	char *path;
-	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
-	return path;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-}
-
-/* The whole content of path as a new string. */
-static char *read_text(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *text = calloc(1, 65536);
-	size_t n;
-
-	assert_non_null(fp);
-	assert_non_null(text);
-	n = fread(text, 1, 65535, fp);
-	text[n] = '\0';
-	fclose(fp);
-	return text;
 }
 
 static X509 *parse_cert(const char *pem)
@@ -199,7 +134,7 @@ static void test_make_rsa(void **state)
 /* Makes certificates for req into a fresh directory and inspects tls.crt. */
 static void make_and_inspect(const ds_cert_request *req, ds_cert_info *info)
 {
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	char *out = join(dir, "out");
 	char *tls = join(out, DS_TLS_CERT_FILE);
 	char *error = NULL;
@@ -212,7 +147,7 @@ static void make_and_inspect(const ds_cert_request *req, ds_cert_info *info)
 	ds_cert_set_free(&set);
 	free(tls);
 	free(out);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 static void test_sans_in_order_once_with_ips(void **state)
@@ -381,7 +316,7 @@ static void test_write_files_and_modes(void **state)
 {
 	static const char *const names[] = {DS_CA_CERT_FILE, DS_CA_KEY_FILE, DS_TLS_CERT_FILE, DS_TLS_KEY_FILE};
 	static const mode_t modes[] = {0644, 0600, 0644, 0600};
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	char *parent = join(dir, "a");
 	char *out = join(parent, "b");
 	ds_cert_request req = default_request();
@@ -406,12 +341,12 @@ static void test_write_files_and_modes(void **state)
 	ds_cert_set_free(&set);
 	free(out);
 	free(parent);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 static void test_write_refuses_existing_and_force_replaces(void **state)
 {
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	char *key = join(dir, DS_TLS_KEY_FILE);
 	char *ca = join(dir, DS_CA_CERT_FILE);
 	ds_cert_request req = default_request();
@@ -438,12 +373,12 @@ static void test_write_refuses_existing_and_force_replaces(void **state)
 	ds_cert_set_free(&set);
 	free(ca);
 	free(key);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 static void test_write_never_follows_a_link(void **state)
 {
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	char *victim = join(dir, "victim");
 	char *key = join(dir, DS_CA_KEY_FILE);
 	ds_cert_request req = default_request();
@@ -463,12 +398,12 @@ static void test_write_never_follows_a_link(void **state)
 	ds_cert_set_free(&set);
 	free(key);
 	free(victim);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 static void test_write_errors_name_the_path(void **state)
 {
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	char *file = join(dir, "file");
 	char *below = join(file, "sub");
 	ds_cert_request req = default_request();
@@ -490,7 +425,7 @@ static void test_write_errors_name_the_path(void **state)
 	ds_cert_set_free(&set);
 	free(below);
 	free(file);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 /* The GENERAL_NAMES of a subjectAltName in OpenSSL's config syntax. */
@@ -545,7 +480,7 @@ static void write_custom_cert(const char *cert_path, GENERAL_NAMES *names, long 
 /* A fresh directory holding a written default set; the caller removes it. */
 static char *written_set(ds_key_type type)
 {
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	ds_cert_request req = default_request();
 	ds_cert_set set;
 
@@ -558,7 +493,7 @@ static char *written_set(ds_key_type type)
 
 static void test_inspect_expired_and_other_san_kinds(void **state)
 {
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	char *cert = join(dir, "expired.crt");
 	char *key = join(dir, "expired.key");
 	ds_cert_info info;
@@ -580,12 +515,12 @@ static void test_inspect_expired_and_other_san_kinds(void **state)
 	ds_cert_info_free(&info);
 	free(key);
 	free(cert);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 static void test_inspect_shows_control_bytes_as_question_marks(void **state)
 {
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	char *cert = join(dir, "odd.crt");
 	char *key = join(dir, "odd.key");
 	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
@@ -604,7 +539,7 @@ static void test_inspect_shows_control_bytes_as_question_marks(void **state)
 	ds_cert_info_free(&info);
 	free(key);
 	free(cert);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 static void test_inspect_ca_and_no_sans(void **state)
@@ -622,12 +557,12 @@ static void test_inspect_ca_and_no_sans(void **state)
 	ds_cert_info_free(&info);
 	ds_cert_info_free(&info); /* safe on an empty info */
 	free(ca);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 static void test_inspect_errors_name_the_file(void **state)
 {
-	char *dir = temp_dir();
+	char *dir = temp_dir("certs");
 	char *missing = join(dir, "missing.crt");
 	char *garbage = join(dir, "garbage.crt");
 	char *error = NULL;
@@ -646,7 +581,7 @@ static void test_inspect_errors_name_the_file(void **state)
 	assert_int_equal(ds_cert_inspect(garbage, &info, NULL), -1);
 	free(garbage);
 	free(missing);
-	remove_dir(dir);
+	remove_tree(dir);
 }
 
 /* ds_cert_key_check(cert, key) returns want, with an error containing each
@@ -696,8 +631,8 @@ static void test_key_check(void **state)
 	free(ca_key);
 	free(tls_key);
 	free(tls);
-	remove_dir(rsa);
-	remove_dir(ec);
+	remove_tree(rsa);
+	remove_tree(ec);
 }
 
 int main(void)

@@ -10,7 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
+#include "test/unit/helpers.h"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -21,76 +22,29 @@
 
 #define DAY 86400L
 
-/* The tests link every library object, cli/ included, but not cli/main.c,
- * which defines this; a weak stand-in yields to a real definition. */
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...);
-__attribute__((weak)) int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	(void)cmd;
-	(void)fmt;
-	return 2;
-}
-
 /* How write_pair() writes the key. */
 typedef enum { KEY_PLAIN, KEY_LEGACY_PLAIN, KEY_PKCS8_ENCRYPTED, KEY_LEGACY_ENCRYPTED } key_form;
 
 static char *dir;
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int make_dir(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
 	(void)state;
-	if (asprintf(&dir, "%s/dsguard-tls-XXXXXX", base && *base ? base : "/tmp") < 0 || !mkdtemp(dir))
-		return -1;
+	dir = temp_dir("tls");
 	return 0;
 }
 
 static int remove_dir(void **state)
 {
 	(void)state;
-	nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-	free(dir);
+	remove_tree(dir);
 	return 0;
 }
 
 /* dir/name as a new string. */
 static char *path_of(const char *name)
 {
-	char *path;
-	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
-	return path;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
-/* The whole content of path as a new string. */
-static char *read_text(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *text = calloc(1, 65536);
-	size_t n;
-
-	assert_non_null(fp);
-	assert_non_null(text);
-	n = fread(text, 1, 65535, fp);
-	text[n] = '\0';
-	fclose(fp);
-	return text;
+	return join(dir, name);
 }
 
 /* Writes dir/name.crt, a self-signed EC P-256 certificate valid until
