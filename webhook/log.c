@@ -1,9 +1,8 @@
 /* log.c - the server's log: one line per event on stderr, JSON or text. */
-#include "webhook/webhook.h"
+#include "webhook/internal.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +12,17 @@
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
+/* What a line too long for one atomic write keeps: each string value is
+ * cut to CUT_VALUE bytes and the message to CUT_MESSAGE (at most six times
+ * that once JSON-escaped), which brings every line dsguard makes under
+ * PIPE_BUF. */
+#define CUT_VALUE 48
+#define CUT_MESSAGE 256
+
 static struct {
 	bool text;
 	ds_log_level min;
-	pthread_mutex_t lock;
-} log_state = {false, DS_LOG_INFO, PTHREAD_MUTEX_INITIALIZER};
+} log_state = {false, DS_LOG_INFO};
 
 int ds_log_setup(const char *format, const char *level)
 {
@@ -115,20 +120,53 @@ static char *format_line(ds_log_level level, const char *message, cJSON *fields)
 	return line;
 }
 
-/* Writes a line to stderr, with one write() where the kernel takes it
- * whole. The threads share no lock for it: a write of up to PIPE_BUF bytes
- * to a pipe is atomic, and writes to a regular file do not interleave, so
- * lines stay whole (every line dsguard makes is far shorter; a lock here
- * cost each review a contended mutex). A longer line, which only a quoted
- * foreign message could make, takes the lock so that long lines at least
- * do not interleave with each other. */
+/* fields with each string value cut to CUT_VALUE bytes (the others
+ * shared) and "cut": true. Returns a new object, or NULL out of memory. */
+static cJSON *cut_fields(const cJSON *fields)
+{
+	cJSON *cut = cJSON_CreateObject();
+
+	for (const cJSON *item = fields ? fields->child : NULL; cut && item; item = item->next) {
+		char *text = cJSON_IsString(item) ? ds_text_cut(item->valuestring, CUT_VALUE) : NULL;
+		bool added = cJSON_IsString(item) ? text && cJSON_AddStringToObject(cut, item->string, text)
+						  : cJSON_AddItemReferenceToObject(cut, item->string, (cJSON *)item);
+		free(text);
+		if (!added) {
+			cJSON_Delete(cut);
+			return NULL;
+		}
+	}
+	if (cut && !cJSON_AddTrueToObject(cut, "cut")) {
+		cJSON_Delete(cut);
+		return NULL;
+	}
+	return cut;
+}
+
+/* The line made again with its strings cut (see CUT_VALUE), for a line
+ * longer than one atomic write takes: names full of control characters
+ * escape to six times their size. Takes `line`. Returns a new line, or
+ * NULL out of memory. */
+static char *cut_line(ds_log_level level, const char *message, const cJSON *fields, char *line)
+{
+	cJSON *cut = cut_fields(fields);
+	char *msg = ds_text_cut(message, CUT_MESSAGE);
+
+	free(line);
+	line = cut && msg ? format_line(level, msg, cut) : NULL;
+	cJSON_Delete(cut);
+	free(msg);
+	return line;
+}
+
+/* Writes a line to stderr with one write(). The threads share no lock for
+ * it (one cost each review a contended mutex): a write of up to PIPE_BUF
+ * bytes to a pipe is atomic, and writes to a regular file do not
+ * interleave, so lines stay whole; cut_line() keeps them that short. */
 static void write_line(const char *line)
 {
 	size_t len = strlen(line);
-	bool locked = len > PIPE_BUF;
 
-	if (locked)
-		pthread_mutex_lock(&log_state.lock);
 	while (len) {
 		ssize_t n = write(STDERR_FILENO, line, len);
 		if (n < 0 && errno == EINTR)
@@ -138,8 +176,6 @@ static void write_line(const char *line)
 		line += n;
 		len -= (size_t)n;
 	}
-	if (locked)
-		pthread_mutex_unlock(&log_state.lock);
 }
 
 void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
@@ -151,6 +187,8 @@ void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
 		return;
 	}
 	line = format_line(level, message, fields);
+	if (line && strlen(line) > PIPE_BUF)
+		line = cut_line(level, message, fields, line);
 	cJSON_Delete(fields);
 	write_line(line ? line : "{\"level\":\"error\",\"msg\":\"out of memory while logging\"}\n");
 	free(line);

@@ -85,7 +85,7 @@ class Server:
             [tap.BIN, "serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
              *(["--cluster", cluster] if cluster else []), *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if pipe else self.log)
-        self.copier = threading.Thread(target=self.copy_stderr) if pipe else None
+        self.copier = threading.Thread(target=self.copy_stderr, daemon=True) if pipe else None
         if self.copier:
             self.copier.start()
         self.port = None
@@ -821,16 +821,24 @@ def test_load(t, srv):
 
 def test_log_lines_whole_through_a_pipe(t, tmp, ca, cert, key):
     """The worker threads write their log lines to stderr without a lock:
-    through a pipe, under 16-way load, each must still arrive whole."""
+    through a pipe, under 16-way load, each must still arrive whole, in one
+    write of at most PIPE_BUF (4096) bytes. Every fourth request has a uid,
+    kind, namespace and name of 253 control characters, which JSON escapes
+    to 1,518 bytes each: their lines must come cut, and still whole."""
     srv = Server(tmp, ca, cert, key, name="piped", pipe=True)
     body = json.dumps(review_request(daemonset())).encode()
-    per, failures = (20 if SLOW else 150), []
+    wild = review_request(daemonset())
+    noise = "\x01" * 253
+    wild["request"].update(uid=noise, namespace=noise, name=noise)
+    wild["request"]["kind"]["kind"] = noise
+    wild = json.dumps(wild).encode()
+    per, failures = (20 if SLOW else 160), []
 
     def worker():
         c = srv.connection()
-        for _ in range(per):
+        for i in range(per):
             try:
-                if srv.request("POST", "/validate", body, conn=c)[0] != 200:
+                if srv.request("POST", "/validate", wild if i % 4 == 0 else body, conn=c)[0] != 200:
                     failures.append("status")
             except Exception as e:  # noqa: BLE001 - any failure counts
                 failures.append(repr(e))
@@ -842,10 +850,16 @@ def test_log_lines_whole_through_a_pipe(t, tmp, ca, cert, key):
     for th in threads:
         th.join()
     t.eq(srv.stop(), 0, "piped.log: exit 0 on SIGTERM")
+    raw = open(srv.log_path, "rb").read().split(b"\n")[:-1]
     lines = srv.lines()
+    reviews = [x for x in lines if x.get("msg") == "review"]
     t.eq([x for x in lines if "unparsed" in x], [], "log lines through a pipe under load: each one whole JSON")
-    t.eq((len([x for x in lines if x.get("msg") == "review"]), failures), (16 * per, []),
+    t.eq(max(len(x) + 1 for x in raw) <= 4096, True, "log lines through a pipe: none longer than PIPE_BUF")
+    t.eq((len(reviews), failures), (16 * per, []),
          f"log lines through a pipe under load: one review line for each of {16 * per} requests")
+    cut = [x for x in reviews if x.get("cut")]
+    t.eq((len(cut), all(x["uid"] == "\x01" * 45 + "..." for x in cut)), (16 * per // 4, True),
+         "a review line too long for one write comes with its strings cut to 48 bytes and cut: true")
 
 
 def main():
