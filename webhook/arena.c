@@ -118,9 +118,14 @@ static void arena_free(void *p)
 		free(p);
 }
 
-/* Frees the blocks of a thread that ends. */
+/* Frees the block of a thread that ends. It runs on that thread, among
+ * other keys' destructors that may still free cJSON memory: the arena is
+ * emptied first, so that owns() no longer looks at the block. */
 static void release_kept(void *kept)
 {
+	arena.head = NULL;
+	arena.kept = NULL;
+	arena.depth = 0;
 	free(kept);
 }
 

@@ -938,6 +938,7 @@ static void test_arena_scopes_nest(void **state)
 {
 	cJSON *doc;
 	char *text;
+	size_t before;
 
 	(void)state;
 	ds_arena_begin();
@@ -946,8 +947,16 @@ static void test_arena_scopes_nest(void **state)
 	text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	ds_arena_end();
-	/* The outer scope is still open: what the inner one made is intact. */
+	/* The outer scope is still open: what the inner one made is intact,
+	 * what is made next still comes from the arena (the heap does not
+	 * grow) and does not take its place. */
+	before = heap_in_use();
+	doc = cJSON_CreateObject();
+	for (int i = 0; i < 100; i++)
+		cJSON_AddStringToObject(doc, "key", "a value of some length");
+	assert_int_equal(heap_in_use(), before);
 	assert_string_equal(text, "{\"kind\":\"DaemonSet\",\"spec\":{\"template\":{}}}");
+	cJSON_Delete(doc);
 	cJSON_free(text);
 	ds_arena_end();
 }
