@@ -25,9 +25,10 @@ typedef struct ds_lint_options {
 	unsigned jobs;                 /* threads reading files; 0: one per core */
 } ds_lint_options;
 
-/* One finding, placed in a file. Owns message and fix_note; file, kind,
+/* One finding, placed in a file. Owns message and fix_note; file,
  * namespace and name are borrowed from the report (its file names and the
- * DaemonSet's record), so a finding costs its message and little more. */
+ * DaemonSet's record) and kind is a constant, so a finding costs its
+ * message and little more. */
 typedef struct ds_lint_finding {
 	const ds_rule *rule;
 	ds_severity severity;

@@ -127,7 +127,7 @@ static int put_json(FILE *out, cJSON *item)
 	char *text = item ? cJSON_PrintUnformatted(item) : NULL;
 	int rc = text && fputs(text, out) >= 0 ? 0 : -1;
 
-	free(text);
+	cJSON_free(text);
 	cJSON_Delete(item);
 	return rc;
 }

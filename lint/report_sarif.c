@@ -312,7 +312,7 @@ int ds_report_sarif(FILE *out, const ds_lint_report *report)
 	text = root ? cJSON_Print(root) : NULL;
 	if (text && fputs(text, out) >= 0 && fputc('\n', out) != EOF && !ferror(out))
 		rc = 0;
-	free(text);
+	cJSON_free(text);
 	cJSON_Delete(root);
 	free(cwd);
 	return rc;
