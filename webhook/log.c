@@ -163,10 +163,8 @@ static char *cut_line(ds_log_level level, const char *message, const cJSON *fiel
  * it (one cost each review a contended mutex): a write of up to PIPE_BUF
  * bytes to a pipe is atomic, and writes to a regular file do not
  * interleave, so lines stay whole; cut_line() keeps them that short. */
-static void write_line(const char *line)
+static void write_line(const char *line, size_t len)
 {
-	size_t len = strlen(line);
-
 	while (len) {
 		ssize_t n = write(STDERR_FILENO, line, len);
 		if (n < 0 && errno == EINTR)
@@ -180,17 +178,25 @@ static void write_line(const char *line)
 
 void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
 {
+	static const char oom[] = "{\"level\":\"error\",\"msg\":\"out of memory while logging\"}\n";
 	char *line;
+	size_t len;
 
 	if (!ds_log_enabled(level)) {
 		cJSON_Delete(fields);
 		return;
 	}
 	line = format_line(level, message, fields);
-	if (line && strlen(line) > PIPE_BUF)
+	len = line ? strlen(line) : 0;
+	if (len > PIPE_BUF) {
 		line = cut_line(level, message, fields, line);
+		len = line ? strlen(line) : 0;
+	}
 	cJSON_Delete(fields);
-	write_line(line ? line : "{\"level\":\"error\",\"msg\":\"out of memory while logging\"}\n");
+	if (line)
+		write_line(line, len);
+	else
+		write_line(oom, sizeof(oom) - 1);
 	free(line);
 }
 
