@@ -6,7 +6,8 @@ make bench; docs/performance.md quotes what it measured.
 
 Env: A_BIN (default DSGUARD_BIN), B_BIN (default A_BIN), A_ENV and B_ENV
 (NAME=VALUE pairs, space-separated, added to that server's environment),
-RUNS (3), SECONDS (5), CONNECTIONS (16), ENDPOINT (/validate), CORPUS.
+RUNS (3), SECONDS (5), CONNECTIONS (16), ENDPOINT (/validate), SCRIPT
+(post.lua; close.lua: GET on a new TLS connection each time), CORPUS.
 
   A_BIN=old/dsguard B_BIN=./dsguard python3 bench/ab.py
   B_ENV=GLIBC_TUNABLES=glibc.malloc.tcache_count=1024 python3 bench/ab.py"""
@@ -20,6 +21,7 @@ RUNS = int(common.env("RUNS", "3"))
 SECONDS = int(common.env("SECONDS", "5"))
 CONNECTIONS = int(common.env("CONNECTIONS", "16"))
 ENDPOINT = common.env("ENDPOINT", "/validate")
+SCRIPT = common.env("SCRIPT", "post.lua")
 
 
 def variant(name):
@@ -40,7 +42,7 @@ def run(work):
         for label, binary, extra in (variants if i % 2 == 0 else variants[::-1]):
             s = common.start_dsguard(work, certs, binary=binary, extra_env=extra)
             try:
-                r, _ = common.measured_wrk(s, work, ENDPOINT, CONNECTIONS, SECONDS)
+                r, _ = common.measured_wrk(s, work, ENDPOINT, CONNECTIONS, SECONDS, script=SCRIPT)
             finally:
                 s.stop()
             res.setdefault(label, []).append(r)
