@@ -27,7 +27,7 @@ CFLAGS  += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-poin
 LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
 endif
 
-LIB_SRC  := $(sort $(filter-out cli/main.c,$(wildcard rules/*.c lint/*.c webhook/*.c kube/*.c certs/*.c cli/*.c)))
+LIB_SRC  := $(sort $(filter-out cli/main.c,$(wildcard util/*.c yaml/*.c rules/*.c config/*.c lint/*.c webhook/*.c kube/*.c certs/*.c cli/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/cli/main.o
 # test_*.c run on their own; drive_*.c are run by an end-to-end test that
@@ -148,7 +148,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build-fuzz
 FUZZ_NAMES   ?= $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_LIB_SRC := $(sort $(wildcard rules/*.c lint/*.c webhook/*.c kube/*.c))
+FUZZ_LIB_SRC := $(sort $(wildcard util/*.c yaml/*.c rules/*.c config/*.c lint/*.c webhook/*.c kube/*.c))
 # clang's -Wformat=2 also flags vprintf-style helpers that gcc accepts.
 ifeq ($(FUZZ),1)
 CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \

@@ -16,7 +16,7 @@ static FILE *open_file(const char *path, char **error)
 	FILE *fp = fopen(path, "r");
 
 	if (!fp)
-		ds_certs_fail(error, "%s: cannot open: %s", path, strerror(errno));
+		ds_fail(error, "%s: cannot open: %s", path, strerror(errno));
 	return fp;
 }
 

@@ -59,10 +59,10 @@ static int check_host(const char *host, char **error)
 	unsigned char addr[16];
 
 	if (!host || !*host)
-		return ds_certs_fail(error, "a host must not be empty");
+		return ds_fail(error, "a host must not be empty");
 	if (parse_ip(host, addr) || is_dns_name(host))
 		return 0;
-	return ds_certs_fail(error, "host '%s' is neither an IP address nor a DNS name "
+	return ds_fail(error, "host '%s' is neither an IP address nor a DNS name "
 				    "(labels of letters, digits and '-', joined by '.')", host);
 }
 
@@ -72,18 +72,18 @@ int ds_certs_check_request(const ds_cert_request *req, char **error)
 	const char *ns = req->namespace ? req->namespace : "";
 
 	if (!is_label(service, strlen(service), false) || !isalpha((unsigned char)service[0]))
-		return ds_certs_fail(error, "service '%s' is not a DNS label: use 1 to 63 lower-case "
+		return ds_fail(error, "service '%s' is not a DNS label: use 1 to 63 lower-case "
 					    "letters, digits and '-', starting with a letter and ending "
 					    "with a letter or digit", service);
 	if (!is_label(ns, strlen(ns), false))
-		return ds_certs_fail(error, "namespace '%s' is not a DNS label: use 1 to 63 lower-case "
+		return ds_fail(error, "namespace '%s' is not a DNS label: use 1 to 63 lower-case "
 					    "letters, digits and '-', starting and ending with a letter "
 					    "or digit", ns);
 	for (size_t i = 0; i < req->host_count; i++)
 		if (check_host(req->hosts[i], error))
 			return -1;
 	if (req->days < DS_CERT_MIN_DAYS || req->days > DS_CERT_MAX_DAYS)
-		return ds_certs_fail(error, "days must be from %d to %d, not %u", DS_CERT_MIN_DAYS,
+		return ds_fail(error, "days must be from %d to %d, not %u", DS_CERT_MIN_DAYS,
 				     DS_CERT_MAX_DAYS, req->days);
 	return 0;
 }

@@ -3,14 +3,11 @@
 #define DSGUARD_CERTS_PRIVATE_H
 
 #include "certs/certs.h"
+#include "util/util.h"
 
 #include <openssl/x509v3.h>
 
-/* Sets *error to a newly allocated printf-style message (when error is not
- * NULL) and returns -1, so callers can `return ds_certs_fail(...)`. */
-int ds_certs_fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Like ds_certs_fail(), with ": " and the oldest OpenSSL error of this
+/* Like ds_fail(), with ": " and the oldest OpenSSL error of this
  * thread appended (ERR_error_string_n), or "unknown OpenSSL error" when
  * there is none. Clears the thread's OpenSSL error queue. Returns -1. */
 int ds_certs_fail_ssl(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -29,11 +29,11 @@ static int make_parents(const char *dir, char **error)
 	int rc = 0;
 
 	if (!path)
-		return ds_certs_fail(error, "%s: out of memory", dir);
+		return ds_fail(error, "%s: out of memory", dir);
 	for (char *p = strchr(path + 1, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
 		*p = '\0';
 		if (mkdir(path, DIR_MODE) && errno != EEXIST)
-			rc = ds_certs_fail(error, "%s: cannot create the directory: %s", path, strerror(errno));
+			rc = ds_fail(error, "%s: cannot create the directory: %s", path, strerror(errno));
 		*p = '/';
 	}
 	free(path);
@@ -47,15 +47,15 @@ static int make_dirs(const char *dir, char **error)
 	struct stat st;
 
 	if (!*dir)
-		return ds_certs_fail(error, "the directory name is empty");
+		return ds_fail(error, "the directory name is empty");
 	if (make_parents(dir, error))
 		return -1;
 	if (mkdir(dir, DIR_MODE) && errno != EEXIST)
-		return ds_certs_fail(error, "%s: cannot create the directory: %s", dir, strerror(errno));
+		return ds_fail(error, "%s: cannot create the directory: %s", dir, strerror(errno));
 	if (stat(dir, &st))
-		return ds_certs_fail(error, "%s: %s", dir, strerror(errno));
+		return ds_fail(error, "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return ds_certs_fail(error, "%s: not a directory", dir);
+		return ds_fail(error, "%s: not a directory", dir);
 	return 0;
 }
 
@@ -85,17 +85,17 @@ static int write_file(const char *path, const struct pem_file *f, char **error)
 	int saved;
 
 	if (fd < 0 && errno == EEXIST) {
-		ds_certs_fail(error, "%s already exists", path);
+		ds_fail(error, "%s already exists", path);
 		return 1;
 	}
 	if (fd < 0)
-		return ds_certs_fail(error, "%s: cannot create: %s", path, strerror(errno));
+		return ds_fail(error, "%s: cannot create: %s", path, strerror(errno));
 	if (write_all(fd, f->text) == 0 && fsync(fd) == 0 && close(fd) == 0)
 		return 0;
 	saved = errno;
 	close(fd);
 	unlink(path);
-	return ds_certs_fail(error, "%s: cannot write: %s", path, strerror(saved));
+	return ds_fail(error, "%s: cannot write: %s", path, strerror(saved));
 }
 
 /* Fills paths[i] with dir/files[i].name. Returns 0, or -1 out of memory. */
@@ -104,7 +104,7 @@ static int join_paths(const char *dir, const struct pem_file *files, char **path
 	for (int i = 0; i < FILE_COUNT; i++)
 		if (asprintf(&paths[i], "%s/%s", dir, files[i].name) < 0) {
 			paths[i] = NULL;
-			return ds_certs_fail(error, "%s: out of memory", dir);
+			return ds_fail(error, "%s: out of memory", dir);
 		}
 	return 0;
 }
@@ -117,11 +117,11 @@ static int clear_way(char **paths, bool overwrite, char **error)
 
 	for (int i = 0; i < FILE_COUNT; i++) {
 		if (!overwrite && lstat(paths[i], &st) == 0) {
-			ds_certs_fail(error, "%s already exists", paths[i]);
+			ds_fail(error, "%s already exists", paths[i]);
 			return 1;
 		}
 		if (overwrite && unlink(paths[i]) && errno != ENOENT)
-			return ds_certs_fail(error, "%s: cannot replace: %s", paths[i], strerror(errno));
+			return ds_fail(error, "%s: cannot replace: %s", paths[i], strerror(errno));
 	}
 	return 0;
 }

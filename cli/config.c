@@ -1,7 +1,7 @@
 /* config.c - what lint, audit and serve read alike: the config file, the
  * --fail-on level. */
 #include "cli/cli.h"
-#include "lint/lint.h"
+#include "config/config.h"
 
 #include <stdlib.h>
 #include <string.h>

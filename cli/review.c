@@ -1,7 +1,6 @@
 /* review.c - `dsguard review`: answers one AdmissionReview as the webhook would. */
 #include "cli/cli.h"
 #include "cli/options.h"
-#include "lint/lint.h"
 #include "webhook/webhook.h"
 
 #include <errno.h>
@@ -30,56 +29,19 @@ static const struct cli_command review_command = {
 		    "  kubectl get --raw ... | dsguard review -\n",
 };
 
-/* Reads all of `in` up to max bytes. Returns 0 with *out (NUL-terminated,
- * the caller frees it) and *len, 1 when the input is larger than max, -1
- * on a read error or out of memory. */
-static int read_all(FILE *in, size_t max, char **out, size_t *len)
-{
-	size_t cap = 0, n = 0, got = 1;
-	char *buf = NULL;
-
-	do {
-		if (n == cap) {
-			char *grown = realloc(buf, (cap = cap ? cap * 2 : 65536) + 1);
-			if (!grown)
-				break;
-			buf = grown;
-		}
-		got = fread(buf + n, 1, cap - n, in);
-		n += got;
-		if (n > max) {
-			free(buf);
-			return 1;
-		}
-	} while (got > 0);
-	if (got > 0 || ferror(in)) {
-		free(buf);
-		return -1;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 /* Reads the request from path ("-": standard input). Returns 0 with *body,
  * or DS_EXIT_USAGE after saying why. */
 static int read_request(const char *path, size_t max, char **body, size_t *len)
 {
-	FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	int rc;
+	char *error = NULL;
 
-	if (!in) {
-		fprintf(stderr, "dsguard review: %s: %s\n", path, strerror(errno));
-		return DS_EXIT_USAGE;
-	}
-	rc = read_all(in, max, body, len);
-	if (rc != 0)
-		fprintf(stderr, "dsguard review: %s: %s\n", path,
-			rc > 0 ? "larger than --max-body-bytes" : "cannot read it");
-	if (in != stdin)
-		fclose(in);
-	return rc == 0 ? 0 : DS_EXIT_USAGE;
+	errno = 0;
+	if (ds_read_file(path, max, body, len, &error) == 0)
+		return 0;
+	fprintf(stderr, "dsguard review: %s: %s%s\n", path, error ? error : "out of memory",
+		errno == EFBIG ? " (see --max-body-bytes)" : "");
+	free(error);
+	return DS_EXIT_USAGE;
 }
 
 /* Answers the request in body and prints it. Returns the exit code. */

@@ -12,6 +12,7 @@
  *   so a default the rule refuses would be patched in and still be wrong
  *   (or admitted as right). */
 #include "fuzz/fuzz.h"
+#include "config/config.h"
 #include "lint/lint.h"
 
 #include <stdio.h>

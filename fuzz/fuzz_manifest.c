@@ -16,7 +16,7 @@
  * - ds_evaluate() succeeds on every object, each finding with a message
  *   and a JSON Pointer, each fix an operation on a pointer. */
 #include "fuzz/fuzz.h"
-#include "lint/document.h"
+#include "yaml/document.h"
 
 #include <stdlib.h>
 #include <string.h>

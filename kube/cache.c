@@ -390,7 +390,7 @@ kube_cache *kube_cache_start(kube_client *client, const kube_cache_options *opts
 
 	if (!c) {
 		kube_client_free(client);
-		kube_fail(error, "out of memory");
+		ds_fail(error, "out of memory");
 		return NULL;
 	}
 	c->client = client;
@@ -403,7 +403,7 @@ kube_cache *kube_cache_start(kube_client *client, const kube_cache_options *opts
 	c->index = kube_index_new();
 	if (!c->index || pthread_create(&c->thread, NULL, run, c) != 0) {
 		cache_free(c);
-		kube_fail(error, "cannot start the cache's thread");
+		ds_fail(error, "cannot start the cache's thread");
 		return NULL;
 	}
 	return c;

@@ -82,7 +82,7 @@ static int refresh_token(kube_client *c, char **error)
 	if (token)
 		token[strcspn(token, "\r\n")] = '\0';
 	if (token && !kube_token_valid(token)) {
-		kube_fail(error, "%s: not a bearer token (empty, or spaces or control characters)", c->cfg.token_file);
+		ds_fail(error, "%s: not a bearer token (empty, or spaces or control characters)", c->cfg.token_file);
 		free(token);
 		token = NULL;
 	}
@@ -101,7 +101,7 @@ kube_client *kube_client_new(kube_config *cfg, char **error)
 	if (!c || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(c);
 		kube_config_free(cfg);
-		kube_fail(error, "cannot start libcurl");
+		ds_fail(error, "cannot start libcurl");
 		return NULL;
 	}
 	c->cfg = *cfg;
@@ -110,7 +110,7 @@ kube_client *kube_client_new(kube_config *cfg, char **error)
 	atomic_init(&c->cancelled, false);
 	c->multi = curl_multi_init();
 	if (!c->multi) {
-		kube_fail(error, "cannot start libcurl");
+		ds_fail(error, "cannot start libcurl");
 		kube_client_free(c);
 		return NULL;
 	}
@@ -171,7 +171,7 @@ static struct curl_slist *make_headers(kube_client *c, char **error)
 		}
 	}
 	if (!h)
-		kube_fail(error, "out of memory");
+		ds_fail(error, "out of memory");
 	return h;
 }
 
@@ -283,10 +283,10 @@ static int request(kube_client *c, const char *path, long timeout, void (*setup)
 	if (result == CURLE_OK)
 		return 0;
 	if (atomic_load(&c->cancelled))
-		return kube_fail(error, "%s: cancelled", c->cfg.server);
+		return ds_fail(error, "%s: cancelled", c->cfg.server);
 	if (!easy)
-		return error && *error ? -1 : kube_fail(error, "out of memory");
-	return kube_fail(error, "%s%s: %s", c->cfg.server, path, *errbuf ? errbuf : curl_easy_strerror(result));
+		return error && *error ? -1 : ds_fail(error, "out of memory");
+	return ds_fail(error, "%s%s: %s", c->cfg.server, path, *errbuf ? errbuf : curl_easy_strerror(result));
 }
 
 static size_t body_write(char *ptr, size_t size, size_t n, void *data)
@@ -308,9 +308,9 @@ int kube_get(kube_client *client, const char *path, size_t max_bytes, kube_respo
 
 	memset(out, 0, sizeof(*out));
 	if (b.over)
-		rc = kube_fail(error, "%s%s: the answer is larger than %zu bytes", client->cfg.server, path, b.max);
+		rc = ds_fail(error, "%s%s: the answer is larger than %zu bytes", client->cfg.server, path, b.max);
 	else if (rc == 0 && body_to_response(&b, status, out) < 0)
-		rc = kube_fail(error, "out of memory");
+		rc = ds_fail(error, "out of memory");
 	free(b.data);
 	return rc;
 }
@@ -368,10 +368,10 @@ int kube_stream(kube_client *client, const char *path, size_t max_line, long tim
 		}
 		rc = s.rc;
 	} else if (s.rc < 0) {
-		kube_fail(error, "%s%s: a line over %zu bytes", client->cfg.server, path, max_line);
+		ds_fail(error, "%s%s: a line over %zu bytes", client->cfg.server, path, max_line);
 		rc = KUBE_STREAM_TOO_LONG;
 	} else if (rc == 0 && body_to_response(&s.other, status, out) < 0) {
-		rc = kube_fail(error, "out of memory");
+		rc = ds_fail(error, "out of memory");
 	}
 	free(s.other.data);
 	return rc;
@@ -384,9 +384,9 @@ int kube_status_error(const kube_response *r, const char *what, char **error)
 	int rc;
 
 	if (cJSON_IsString(message) && *message->valuestring)
-		rc = kube_fail(error, "%s: HTTP %ld: %.300s", what, r->status, message->valuestring);
+		rc = ds_fail(error, "%s: HTTP %ld: %.300s", what, r->status, message->valuestring);
 	else
-		rc = kube_fail(error, "%s: HTTP %ld", what, r->status);
+		rc = ds_fail(error, "%s: HTTP %ld", what, r->status);
 	cJSON_Delete(status);
 	return rc;
 }

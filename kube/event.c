@@ -40,7 +40,7 @@ static int parse_status(const cJSON *object, kube_event *ev, char **error)
 	const cJSON *message = cJSON_GetObjectItemCaseSensitive(object, "message");
 
 	if (!cJSON_IsNumber(code) || code->valuedouble < 0 || code->valuedouble > 999)
-		return kube_fail(error, "an ERROR event without a Status code");
+		return ds_fail(error, "an ERROR event without a Status code");
 	ev->code = code->valueint;
 	if (cJSON_IsString(message)) {
 		strncpy(ev->message, message->valuestring, sizeof(ev->message) - 1);
@@ -57,13 +57,13 @@ static int parse_metadata(const cJSON *object, kube_event *ev, char **error)
 	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
 
 	if (rv && copy_string(ev->resource_version, sizeof(ev->resource_version), rv) < 0)
-		return kube_fail(error, "a %s event with a malformed resourceVersion", event_types[ev->type]);
+		return ds_fail(error, "a %s event with a malformed resourceVersion", event_types[ev->type]);
 	if (ev->type == KUBE_EVENT_BOOKMARK)
 		return 0;
 	if (copy_string(ev->ns, sizeof(ev->ns), cJSON_GetObjectItemCaseSensitive(meta, "namespace")) < 0 ||
 	    copy_string(ev->name, sizeof(ev->name), cJSON_GetObjectItemCaseSensitive(meta, "name")) < 0 ||
 	    !*ev->ns || !*ev->name)
-		return kube_fail(error, "a %s event without a valid metadata.namespace and name", event_types[ev->type]);
+		return ds_fail(error, "a %s event without a valid metadata.namespace and name", event_types[ev->type]);
 	return 0;
 }
 
@@ -75,11 +75,11 @@ int kube_event_parse(const char *line, size_t len, kube_event *ev, char **error)
 
 	memset(ev, 0, sizeof(*ev));
 	if (!cJSON_IsObject(event))
-		rc = kube_fail(error, "a watch event that is not a JSON object");
+		rc = ds_fail(error, "a watch event that is not a JSON object");
 	else if (parse_type(event, ev) < 0)
-		rc = kube_fail(error, "a watch event of unknown type");
+		rc = ds_fail(error, "a watch event of unknown type");
 	else if (!cJSON_IsObject(object))
-		rc = kube_fail(error, "a %s event without an object", event_types[ev->type]);
+		rc = ds_fail(error, "a %s event without an object", event_types[ev->type]);
 	else if (ev->type == KUBE_EVENT_ERROR)
 		rc = parse_status(object, ev, error);
 	else

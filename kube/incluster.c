@@ -32,13 +32,13 @@ static int server_url(kube_config *cfg, char **error)
 	bool v6 = host && strchr(host, ':');
 
 	if (!host || !*host || !port || !*port)
-		return kube_fail(error, "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
+		return ds_fail(error, "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
 				 "must be set");
 	if (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 || strpbrk(host, "/@?# "))
-		return kube_fail(error, "KUBERNETES_SERVICE_HOST or KUBERNETES_SERVICE_PORT is malformed");
+		return ds_fail(error, "KUBERNETES_SERVICE_HOST or KUBERNETES_SERVICE_PORT is malformed");
 	if (asprintf(&cfg->server, v6 ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0) {
 		cfg->server = NULL;
-		return kube_fail(error, "out of memory");
+		return ds_fail(error, "out of memory");
 	}
 	return 0;
 }
@@ -51,7 +51,7 @@ static int read_namespace(const char *dir, kube_config *cfg, char **error)
 	size_t len = 0;
 
 	if (!path)
-		return kube_fail(error, "out of memory");
+		return ds_fail(error, "out of memory");
 	if (access(path, F_OK) < 0) {
 		free(path);
 		return 0;
@@ -76,11 +76,11 @@ static int fill(const char *dir, kube_config *cfg, char **error)
 	cfg->token_file = join(dir, "token");
 	cfg->ca_file = join(dir, "ca.crt");
 	if (!cfg->source || !cfg->token_file || !cfg->ca_file)
-		return kube_fail(error, "out of memory");
+		return ds_fail(error, "out of memory");
 	if (access(cfg->ca_file, R_OK) < 0)
-		return kube_fail(error, "%s: cannot read the cluster's CA certificate", cfg->ca_file);
+		return ds_fail(error, "%s: cannot read the cluster's CA certificate", cfg->ca_file);
 	if (access(cfg->token_file, R_OK) < 0)
-		return kube_fail(error, "%s: cannot read the service account token", cfg->token_file);
+		return ds_fail(error, "%s: cannot read the service account token", cfg->token_file);
 	return read_namespace(dir, cfg, error);
 }
 

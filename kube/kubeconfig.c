@@ -1,6 +1,6 @@
 /* kubeconfig.c - reads a kubeconfig file (clusters, users, contexts) into a kube_config. */
 #include "kube/private.h"
-#include "lint/document.h"
+#include "yaml/document.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,8 +29,8 @@ struct kc_entry {
 static int fail_at(struct kc_reader *r, ds_pos pos, const char *message)
 {
 	if (!pos.line)
-		return kube_fail(r->error, "%s: %s", r->path, message);
-	return kube_fail(r->error, "%s:%u:%u: %s", r->path, pos.line, pos.column, message);
+		return ds_fail(r->error, "%s: %s", r->path, message);
+	return ds_fail(r->error, "%s:%u:%u: %s", r->path, pos.line, pos.column, message);
 }
 
 /* Where the value `item` starts in the file (0:0 when unknown). */
@@ -63,7 +63,7 @@ static int kc_error(struct kc_reader *r, const cJSON *at, const char *key, const
 	if (vasprintf(&message, fmt, ap) < 0)
 		message = NULL;
 	va_end(ap);
-	rc = kube_fail(r->error, "%s:%u:%u: %s: %s", r->path, pos.line, pos.column, key,
+	rc = ds_fail(r->error, "%s:%u:%u: %s: %s", r->path, pos.line, pos.column, key,
 		       message ? message : "out of memory");
 	free(message);
 	return rc;
@@ -162,7 +162,7 @@ static int find_entry(struct kc_reader *r, const char *list, const char *inner, 
 	}
 	if (from)
 		return kc_error(r, from, inner, "no %s named \"%s\" in %s", inner, name, list);
-	return kube_fail(r->error, "%s: no %s named \"%s\" in %s", r->path, inner, name, list);
+	return ds_fail(r->error, "%s: no %s named \"%s\" in %s", r->path, inner, name, list);
 }
 
 static int read_server(struct kc_reader *r, const struct kc_entry *e, kube_config *cfg)
@@ -289,10 +289,10 @@ static int choose_context(struct kc_reader *r, const char *wanted, kube_config *
 
 	if (!wanted && (!cJSON_IsString(current) || !*current->valuestring))
 		return current ? kc_error(r, current, "current-context", "must name a context")
-			       : kube_fail(r->error, "%s: no current-context; name a context", r->path);
+			       : ds_fail(r->error, "%s: no current-context; name a context", r->path);
 	cfg->context = strdup(wanted ? wanted : current->valuestring);
 	if (!cfg->context)
-		return kube_fail(r->error, "%s: out of memory", r->path);
+		return ds_fail(r->error, "%s: out of memory", r->path);
 	if (find_entry(r, "contexts", "context", cfg->context, wanted ? NULL : current, &ctx) < 0)
 		return -1;
 	return read_context(r, &ctx, cfg);
@@ -337,7 +337,7 @@ static int read_root(struct kc_reader *r, const char *context, kube_config *cfg)
 		return kc_error(r, r->root, "(top)", "a kubeconfig must be a map");
 	cfg->source = strdup(r->path);
 	if (!cfg->source || !r->dir)
-		return kube_fail(r->error, "%s: out of memory", r->path);
+		return ds_fail(r->error, "%s: out of memory", r->path);
 	return choose_context(r, context, cfg);
 }
 
@@ -360,7 +360,7 @@ static int read_document(struct kc_reader *r, const char *text, size_t len)
 	int rc = 0;
 
 	if (ds_yaml_load(text, len, keep_first, r, &diags) < 0 && !r->doc) {
-		rc = kube_fail(r->error, "%s: out of memory", r->path);
+		rc = ds_fail(r->error, "%s: out of memory", r->path);
 		for (size_t i = 0; i < diags.count; i++) {
 			if (diags.items[i].is_error) {
 				rc = fail_at(r, diags.items[i].pos, diags.items[i].message);
@@ -368,7 +368,7 @@ static int read_document(struct kc_reader *r, const char *text, size_t len)
 			}
 		}
 	} else if (!r->doc || !r->doc->root) {
-		rc = kube_fail(r->error, "%s: empty", r->path);
+		rc = ds_fail(r->error, "%s: empty", r->path);
 	}
 	ds_diag_list_free(&diags);
 	return rc;

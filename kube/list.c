@@ -54,12 +54,12 @@ static int read_page(const kube_response *r, const char *url, int (*on_page)(voi
 	int rc = -1;
 
 	if (!cJSON_IsObject(list) || !cJSON_IsObject(meta) || !(cJSON_IsArray(items) || cJSON_IsNull(items)))
-		kube_fail(error, "%s: the answer is not a list", url);
+		ds_fail(error, "%s: the answer is not a list", url);
 	else if (take_string(rv, cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion")) < 0 ||
 		 take_string(cont, cJSON_GetObjectItemCaseSensitive(meta, "continue")) < 0)
-		kube_fail(error, "%s: malformed list metadata", url);
+		ds_fail(error, "%s: malformed list metadata", url);
 	else if (cJSON_IsArray(items) && on_page(data, items) < 0)
-		kube_fail(error, "%s: malformed or too many items", url);
+		ds_fail(error, "%s: malformed or too many items", url);
 	else
 		rc = 0;
 	cJSON_Delete(list);
@@ -76,7 +76,7 @@ static int get_page(kube_client *client, const char *path, unsigned limit, size_
 	int rc = -1;
 
 	if (!url)
-		return kube_fail(error, "out of memory");
+		return ds_fail(error, "out of memory");
 	if (kube_get(client, url, max_bytes, &r, error) == 0) {
 		*gone = r.status == 410;
 		if (r.status != 200)
@@ -99,14 +99,14 @@ int kube_list(kube_client *client, const char *path, unsigned limit, size_t max_
 	*rv = NULL;
 	*gone = false;
 	if (!cont)
-		return kube_fail(error, "out of memory");
+		return ds_fail(error, "out of memory");
 	for (unsigned pages = 0; pages < MAX_PAGES; pages++) {
 		rc = get_page(client, path, limit, max_bytes, on_page, data, rv, &cont, gone, error);
 		if (rc < 0 || !*cont)
 			break;
 	}
 	if (rc == 0 && *cont)
-		rc = kube_fail(error, "%s: more than %d pages", path, MAX_PAGES);
+		rc = ds_fail(error, "%s: more than %d pages", path, MAX_PAGES);
 	free(cont);
 	if (rc < 0) {
 		free(*rv);
@@ -145,7 +145,7 @@ cJSON *kube_list_daemonsets(kube_client *client, char **error)
 		bool gone = false;
 
 		if (!all) {
-			kube_fail(error, "out of memory");
+			ds_fail(error, "out of memory");
 			return NULL;
 		}
 		if (kube_list(client, DAEMONSETS_PATH, 500, KUBE_MAX_LIST_BYTES, collect, all, &rv, &gone, error) == 0) {

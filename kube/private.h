@@ -3,16 +3,14 @@
 #define DSGUARD_KUBE_PRIVATE_H
 
 #include "kube/kube.h"
+#include "util/util.h"
 
 #include <pthread.h>
 
-/* Sets *error to a newly allocated printf-style message (when error is not
- * NULL) and returns -1, so callers can `return kube_fail(...)`. */
-int kube_fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Reads at most `max` bytes of the file at path into a new NUL-terminated
- * buffer (*len excludes the NUL). Returns it, or NULL with *error set
- * naming the file (missing, unreadable, over the bound). */
+/* ds_read_file() of path with the path in the message: reads at most `max`
+ * bytes into a new NUL-terminated buffer (*len excludes the NUL). Returns
+ * it, or NULL with *error set ("path: cannot open: ...", "path: larger than
+ * the 4 MiB limit"). */
 char *kube_read_file(const char *path, size_t max, size_t *len, char **error);
 
 /* Decodes base64 text (whitespace ignored) with OpenSSL. Returns a new buffer

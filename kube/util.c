@@ -1,4 +1,4 @@
-/* util.c - kube/'s shared helpers: error messages, bounded file reads, base64, clock. */
+/* util.c - kube/'s shared helpers: files named in messages, base64, clock. */
 #include "kube/private.h"
 
 #include <errno.h>
@@ -13,81 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
-int kube_fail(char **error, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!error)
-		return -1;
-	free(*error);
-	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
-	va_end(ap);
-	return -1;
-}
-
-/* Reads all of fd, up to max bytes. Returns the buffer or NULL (errno set;
- * EFBIG when over the bound). */
-static char *read_bounded(int fd, size_t max, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap + 1);
-
-	while (buf) {
-		ssize_t got;
-
-		if (n == cap) {
-			char *grown = cap > max ? NULL : realloc(buf, cap * 2 + 1);
-
-			if (!grown) {
-				errno = cap > max ? EFBIG : ENOMEM;
-				break;
-			}
-			buf = grown;
-			cap *= 2;
-		}
-		got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			break;
-		if (got == 0 && n <= max) {
-			buf[n] = '\0';
-			*len = n;
-			return buf;
-		}
-		if (got == 0) {
-			errno = EFBIG;
-			break;
-		}
-		n += (size_t)got;
-	}
-	free(buf);
-	return NULL;
-}
-
 char *kube_read_file(const char *path, size_t max, size_t *len, char **error)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *buf = NULL;
+	char *buf = NULL, *why = NULL;
 	size_t n = 0;
 
-	if (fd < 0) {
-		kube_fail(error, "%s: %s", path, strerror(errno));
+	if (ds_read_file(path, max, &buf, &n, &why) < 0) {
+		ds_fail(error, "%s: %s", path, why ? why : "out of memory");
+		free(why);
 		return NULL;
 	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
-		errno = EISDIR;
-	else
-		buf = read_bounded(fd, max, &n);
-	if (!buf && errno == EFBIG)
-		kube_fail(error, "%s: larger than %zu bytes", path, max);
-	else if (!buf)
-		kube_fail(error, "%s: %s", path, strerror(errno));
-	close(fd);
-	if (buf && len)
+	if (len)
 		*len = n;
 	return buf;
 }

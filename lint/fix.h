@@ -3,7 +3,7 @@
 #ifndef DSGUARD_LINT_FIX_H
 #define DSGUARD_LINT_FIX_H
 
-#include "lint/document.h"
+#include "yaml/document.h"
 #include "rules/rules.h"
 
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* run.c - one lint run: walks the inputs, reads each manifest, checks every
  * DaemonSet, then checks namespaces across all of them (DS003). */
 #include "lint/lint.h"
-#include "lint/document.h"
+#include "yaml/document.h"
 #include "lint/fix.h"
-#include "lint/input.h"
+#include "util/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -358,7 +358,7 @@ static void lint_source(struct run *r, struct input *in)
 	r->file = name;
 	r->file_index = in->index;
 	r->report->summary.files++;
-	if (ds_read_input(path, DS_MAX_FILE_BYTES, &buf, &len, &error) < 0) {
+	if (ds_read_file(path, DS_MAX_FILE_BYTES, &buf, &len, &error) < 0) {
 		add_problem(r, name, (ds_pos){0, 0}, true, error ? error : "out of memory");
 		free(error);
 		return;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "util/util.h"
+
 typedef enum {
 	DS_SEVERITY_OFF = 0,
 	DS_SEVERITY_WARNING,
@@ -128,15 +130,6 @@ int ds_severity_parse(const char *name);
  * listed, no namespace exempt. */
 void ds_config_init(ds_config *cfg);
 
-/* Arrays that grow one item at a time (findings, problems, edits, ...) keep
- * room for ds_array_capacity(count) items, a power of two. */
-size_t ds_array_capacity(size_t count);
-
-/* Makes room for item number count + 1 of an array of `count` items of
- * `size` bytes grown only by this function (NULL when count is 0). Returns
- * the array, moved or not; NULL out of memory, the array then unchanged. */
-void *ds_array_grow(void *array, size_t count, size_t size);
-
 /* Frees the names of list and empties it. */
 void ds_string_list_clear(ds_string_list *list);
 
@@ -166,13 +159,5 @@ void ds_evaluation_free(ds_evaluation *ev);
 /* The operations of ev as an RFC 6902 JSON array (a new cJSON tree the
  * caller deletes), or NULL out of memory. */
 cJSON *ds_patch_to_json(const ds_evaluation *ev);
-
-/* Escapes one reference token for a JSON Pointer (RFC 6901: "~" -> "~0",
- * "/" -> "~1"). Returns a new string, or NULL out of memory. */
-char *ds_pointer_escape(const char *token);
-
-/* Resolves an RFC 6901 pointer in doc. Returns the item, or NULL when the
- * path does not exist. */
-cJSON *ds_pointer_get(const cJSON *doc, const char *pointer);
 
 #endif

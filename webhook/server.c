@@ -1,6 +1,6 @@
 /* server.c - the HTTPS server: libmicrohttpd daemons over TLS on one listen
  * socket, certificate generations and reloads, config reloads, drain. */
-#include "lint/lint.h"
+#include "config/config.h"
 #include "webhook/internal.h"
 
 #include <stdarg.h>
@@ -24,18 +24,6 @@ double ds_monotonic(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Sets *error to a newly allocated message (NULL out of memory). */
-static void set_error(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_error(char **error, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
-	va_end(ap);
 }
 
 /* Routes libmicrohttpd's own messages (TLS handshake failures and the
@@ -106,7 +94,7 @@ static struct generation *generation_start(ds_server *srv, ds_tls_files *files, 
 
 	if (!gen) {
 		ds_tls_files_free(files);
-		set_error(error, "out of memory");
+		ds_fail(error, "out of memory");
 		return NULL;
 	}
 	gen->srv = srv;
@@ -117,7 +105,7 @@ static struct generation *generation_start(ds_server *srv, ds_tls_files *files, 
 	gen->daemon = MHD_start_daemon(flags, 0, NULL, NULL, ds_http_on_request, gen, MHD_OPTION_ARRAY, ops,
 				       MHD_OPTION_END);
 	if (!gen->daemon) {
-		set_error(error, "libmicrohttpd could not start serving %s (run with --log-level debug for its reason)",
+		ds_fail(error, "libmicrohttpd could not start serving %s (run with --log-level debug for its reason)",
 			  srv->opts.cert_path);
 		ds_tls_files_free(&gen->files);
 		free(gen);
@@ -229,7 +217,7 @@ static int load_config(const ds_server *srv, ds_config *fresh, char **error)
 	if (!srv->opts.config_path || ds_config_load(srv->opts.config_path, fresh, error) == 0)
 		return 0;
 	if (!*error)
-		set_error(error, "%s: cannot read the config", srv->opts.config_path);
+		ds_fail(error, "%s: cannot read the config", srv->opts.config_path);
 	return -1;
 }
 
@@ -332,7 +320,7 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 
 	*error = NULL;
 	if (!srv) {
-		set_error(error, "out of memory");
+		ds_fail(error, "out of memory");
 		return NULL;
 	}
 	srv->opts = *opts;

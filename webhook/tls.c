@@ -16,40 +16,22 @@
 #define KEY_HINT "--tls-key needs the certificate's private key in PEM, unencrypted"
 #define CA_HINT "--client-ca needs the CA certificate(s) that sign the clients' certificates, in PEM"
 
-/* Sets *error to a newly allocated message (NULL out of memory). Returns -1. */
-static int fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(char **error, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(error, fmt, ap) < 0)
-		*error = NULL;
-	va_end(ap);
-	return -1;
-}
-
 /* Reads a whole PEM file (at most MAX_PEM_BYTES); `hint` says what it must
  * hold. Returns a new string, or NULL with *error set. */
 static char *read_pem(const char *path, const char *hint, char **error)
 {
-	FILE *in = fopen(path, "rb");
-	char *buf = in ? malloc(MAX_PEM_BYTES + 1) : NULL;
-	size_t n = buf ? fread(buf, 1, MAX_PEM_BYTES + 1, in) : 0;
-	int err = errno;
-	bool broken = !in || !buf || ferror(in);
+	char *buf = NULL, *why = NULL;
+	size_t len = 0;
 
-	if (in)
-		fclose(in);
-	if (broken || n == 0 || n > MAX_PEM_BYTES) {
+	errno = 0;
+	if (ds_read_file(path, MAX_PEM_BYTES, &buf, &len, &why) < 0 || len == 0) {
+		bool say_hint = buf || errno == EFBIG; /* empty or too large: not what the flag needs */
+		ds_fail(error, "%s: %s%s%s", path, buf ? "the file is empty" : why ? why : "out of memory",
+			say_hint ? "; " : "", say_hint ? hint : "");
+		free(why);
 		free(buf);
-		if (broken)
-			fail(error, "%s: cannot %s: %s", path, in ? "read" : "open", strerror(err));
-		else
-			fail(error, "%s: the file is %s; %s", path, n == 0 ? "empty" : "larger than 1 MiB", hint);
 		return NULL;
 	}
-	buf[n] = '\0';
 	return buf;
 }
 
@@ -78,11 +60,11 @@ static int check_certs(const char *pem, const char *path, const char *hint, time
 	int rc = gnutls_x509_crt_list_import2(&certs, &count, &data, GNUTLS_X509_FMT_PEM, 0);
 
 	if (rc < 0 || count == 0)
-		return fail(error, "%s: no PEM certificate (%s); %s", path,
+		return ds_fail(error, "%s: no PEM certificate (%s); %s", path,
 			    rc < 0 ? gnutls_strerror(rc) : "none found", hint);
 	rc = 0;
 	if (not_after && (*not_after = gnutls_x509_crt_get_expiration_time(certs[0])) == (time_t)-1)
-		rc = fail(error, "%s: cannot read the certificate's expiry (notAfter)", path);
+		rc = ds_fail(error, "%s: cannot read the certificate's expiry (notAfter)", path);
 	for (unsigned i = 0; i < count; i++)
 		gnutls_x509_crt_deinit(certs[i]);
 	gnutls_free(certs);
@@ -99,15 +81,15 @@ static int check_key(const char *pem, const char *path, char **error)
 	int rc = gnutls_x509_privkey_init(&key);
 
 	if (rc < 0)
-		return fail(error, "%s: %s", path, gnutls_strerror(rc));
+		return ds_fail(error, "%s: %s", path, gnutls_strerror(rc));
 	if (is_encrypted_key(pem))
-		rc = fail(error, "%s: the private key is encrypted and dsguard never asks for a passphrase; "
+		rc = ds_fail(error, "%s: the private key is encrypted and dsguard never asks for a passphrase; "
 				 "give --tls-key the key unencrypted (openssl pkey -in %s -out FILE)",
 			  path, path);
 	else if (!strstr(pem, "PRIVATE KEY-----"))
-		rc = fail(error, "%s: no PEM private key (no -----BEGIN ... PRIVATE KEY----- line); " KEY_HINT, path);
+		rc = ds_fail(error, "%s: no PEM private key (no -----BEGIN ... PRIVATE KEY----- line); " KEY_HINT, path);
 	else if ((rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN)) < 0)
-		rc = fail(error, "%s: the PEM private key cannot be read (%s); " KEY_HINT, path, gnutls_strerror(rc));
+		rc = ds_fail(error, "%s: the PEM private key cannot be read (%s); " KEY_HINT, path, gnutls_strerror(rc));
 	gnutls_x509_privkey_deinit(key);
 	return rc < 0 ? -1 : 0;
 }
@@ -127,15 +109,15 @@ static int check_pair(const ds_tls_files *f, const char *cert_path, const char *
 	    check_key(f->key_pem, key_path, error) < 0)
 		return -1;
 	if ((rc = gnutls_certificate_allocate_credentials(&cred)) < 0)
-		return fail(error, "%s: %s", cert_path, gnutls_strerror(rc));
+		return ds_fail(error, "%s: %s", cert_path, gnutls_strerror(rc));
 	rc = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN);
 	gnutls_certificate_free_credentials(cred);
 	if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-		return fail(error, "the key %s does not belong to the certificate %s; give --tls-key the key "
+		return ds_fail(error, "the key %s does not belong to the certificate %s; give --tls-key the key "
 				   "the certificate was made for",
 			    key_path, cert_path);
 	if (rc < 0)
-		return fail(error, "the certificate %s and the key %s cannot be served together: %s", cert_path,
+		return ds_fail(error, "the certificate %s and the key %s cannot be served together: %s", cert_path,
 			    key_path, gnutls_strerror(rc));
 	return 0;
 }

@@ -361,6 +361,7 @@ static void test_write_refuses_existing_and_force_replaces(void **state)
 	assert_non_null(strstr(error, key));
 	assert_non_null(strstr(error, "already exists"));
 	free(error);
+	error = NULL;
 	assert_int_equal(access(ca, F_OK), -1); /* nothing written */
 	text = read_text(key);
 	assert_string_equal(text, "old");
@@ -416,9 +417,11 @@ static void test_write_errors_name_the_path(void **state)
 	assert_int_equal(ds_certs_write(file, &set, false, &error), -1);
 	assert_string_equal(error + strlen(file), ": not a directory");
 	free(error);
+	error = NULL;
 	assert_int_equal(ds_certs_write(below, &set, false, &error), -1);
 	assert_string_equal(error + strlen(below), ": cannot create the directory: Not a directory");
 	free(error);
+	error = NULL;
 	assert_int_equal(ds_certs_write("", &set, false, &error), -1);
 	assert_string_equal(error, "the directory name is empty");
 	free(error);
@@ -574,6 +577,7 @@ static void test_inspect_errors_name_the_file(void **state)
 	assert_string_equal(error + strlen(missing), ": cannot open: No such file or directory");
 	assert_null(info.subject);
 	free(error);
+	error = NULL;
 	assert_int_equal(ds_cert_inspect(garbage, &info, &error), -1);
 	assert_non_null(strstr(error, garbage));
 	assert_non_null(strstr(error, "no start line"));

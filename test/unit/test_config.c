@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "lint/lint.h"
 
 /* Per test: a scratch directory, the config under test, its error. */

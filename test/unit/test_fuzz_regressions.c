@@ -10,7 +10,8 @@
 #include <cmocka.h>
 
 #include "kube/private.h"
-#include "lint/document.h"
+#include "yaml/document.h"
+#include "config/config.h"
 #include "lint/lint.h"
 #include "webhook/webhook.h"
 

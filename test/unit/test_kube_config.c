@@ -254,7 +254,7 @@ static void test_missing_file(void **state)
 
 	(void)state;
 	assert_int_equal(kube_config_load("/nonexistent/kubeconfig", NULL, &cfg, &error), -1);
-	assert_string_equal(error, "/nonexistent/kubeconfig: No such file or directory");
+	assert_string_equal(error, "/nonexistent/kubeconfig: cannot open: No such file or directory");
 	free(error);
 }
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "lint/document.h"
+#include "yaml/document.h"
 #include "rules/rules.h"
 
 #if defined(__has_include)

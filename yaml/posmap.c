@@ -1,6 +1,6 @@
 /* posmap.c - positions of cJSON items: an open-addressing hash table keyed
  * by the item's address. */
-#include "lint/posmap.h"
+#include "yaml/posmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>

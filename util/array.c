@@ -1,6 +1,6 @@
 /* array.c - growing arrays by doubling, so that appending one item at a
  * time stays linear however many items a run collects. */
-#include "rules/rules.h"
+#include "util/util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,13 +16,21 @@ size_t ds_array_capacity(size_t count)
 	return cap;
 }
 
-void *ds_array_grow(void *array, size_t count, size_t size)
+void *ds_array_reserve(void *array, size_t count, size_t more, size_t size)
 {
-	size_t cap = ds_array_capacity(count + 1);
+	size_t want = count + more, cap;
 
-	if (array && count < ds_array_capacity(count))
+	if (want < count)
+		return NULL;
+	if (array && want <= ds_array_capacity(count))
 		return array;
-	if (cap < count + 1 || cap > SIZE_MAX / size)
+	cap = ds_array_capacity(want);
+	if (cap < want || cap > SIZE_MAX / size)
 		return NULL;
 	return realloc(array, cap * size);
+}
+
+void *ds_array_grow(void *array, size_t count, size_t size)
+{
+	return ds_array_reserve(array, count, 1, size);
 }

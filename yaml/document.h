@@ -1,8 +1,8 @@
 /* document.h - YAML and JSON documents read into cJSON with the line and
- * column of every key and value, as Kubernetes reads them. Private to lint/
- * and its tests, and the reader kube/ uses for kubeconfig files. */
-#ifndef DSGUARD_LINT_DOCUMENT_H
-#define DSGUARD_LINT_DOCUMENT_H
+ * column of every key and value, as Kubernetes reads them: the reader of
+ * manifests (lint/), the config file (config/) and kubeconfig files (kube/). */
+#ifndef DSGUARD_YAML_DOCUMENT_H
+#define DSGUARD_YAML_DOCUMENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

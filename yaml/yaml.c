@@ -1,9 +1,9 @@
 /* yaml.c - reads YAML and JSON text into cJSON documents with positions,
  * straight from libyaml's event stream, resolving anchors, aliases and
  * merge keys the way Kubernetes (sigs.k8s.io/yaml over YAML 1.1) does. */
-#include "lint/posmap.h"
-#include "lint/scalar.h"
-#include "rules/rules.h"
+#include "yaml/posmap.h"
+#include "yaml/scalar.h"
+#include "util/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>

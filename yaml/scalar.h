@@ -1,6 +1,6 @@
-/* scalar.h - private to lint/: how a YAML scalar reads as JSON. */
-#ifndef DSGUARD_LINT_SCALAR_H
-#define DSGUARD_LINT_SCALAR_H
+/* scalar.h - private to yaml/: how a YAML scalar reads as JSON. */
+#ifndef DSGUARD_YAML_SCALAR_H
+#define DSGUARD_YAML_SCALAR_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* scalar.c - YAML 1.1 scalars resolved to JSON values as sigs.k8s.io/yaml
  * (go-yaml) resolves them. */
-#include "lint/scalar.h"
+#include "yaml/scalar.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* config.c - the strict YAML config file shared by lint and serve. */
-#include "lint/lint.h"
-#include "lint/document.h"
-#include "lint/input.h"
+#include "config/config.h"
+#include "yaml/document.h"
+#include "util/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,7 +228,7 @@ int ds_config_load(const char *path, ds_config *cfg, char **error)
 
 	ds_config_free(cfg);
 	*error = NULL;
-	if (ds_read_input(path, DS_MAX_FILE_BYTES, &buf, &len, &io_error) < 0) {
+	if (ds_read_file(path, DS_MAX_FILE_BYTES, &buf, &len, &io_error) < 0) {
 		if (asprintf(error, "%s: %s", path, io_error ? io_error : "out of memory") < 0)
 			*error = NULL;
 		free(io_error);

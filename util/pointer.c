@@ -1,5 +1,5 @@
 /* pointer.c - RFC 6901 JSON Pointers over cJSON trees. */
-#include "rules/rules.h"
+#include "util/util.h"
 
 #include <stdlib.h>
 #include <string.h>

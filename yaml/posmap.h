@@ -1,8 +1,8 @@
-/* posmap.h - private to lint/: where each cJSON item of a document came from. */
-#ifndef DSGUARD_LINT_POSMAP_H
-#define DSGUARD_LINT_POSMAP_H
+/* posmap.h - private to yaml/: where each cJSON item of a document came from. */
+#ifndef DSGUARD_YAML_POSMAP_H
+#define DSGUARD_YAML_POSMAP_H
 
-#include "lint/document.h"
+#include "yaml/document.h"
 
 /* A new empty map, or NULL out of memory. Free with ds_posmap_free(). */
 ds_posmap *ds_posmap_new(void);
