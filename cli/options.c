@@ -32,7 +32,7 @@ static int record(const struct cli_command *cmd, struct cli_args *args, int i, c
 
 	if (val->count > 0 && !cmd->options[i].repeat && !cmd->options[i].arg)
 		return 0;
-	grown = realloc(val->values, sizeof(*grown) * (size_t)(val->count + 1));
+	grown = ds_array_grow(val->values, (size_t)val->count, sizeof(*grown));
 	if (!grown)
 		return cli_usage_error(cmd->name, "out of memory");
 	grown[val->count++] = v;

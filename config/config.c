@@ -31,8 +31,7 @@ static int config_error(struct config_reader *r, const cJSON *item, bool at_valu
 	if (info)
 		pos = at_value || !info->key.line ? info->value : info->key;
 	va_start(ap, fmt);
-	if (vasprintf(&message, fmt, ap) < 0)
-		message = NULL;
+	message = ds_vformat(fmt, ap);
 	va_end(ap);
 	free(r->error);
 	if (asprintf(&r->error, "%s:%u:%u: %s", r->path, pos.line, pos.column, message ? message : "out of memory") < 0)

@@ -52,8 +52,7 @@ static void cache_log(kube_cache *c, kube_log_level level, const char *fmt, ...)
 	if (!c->opt.log)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&message, fmt, ap) < 0)
-		message = NULL;
+	message = ds_vformat(fmt, ap);
 	va_end(ap);
 	c->opt.log(c->opt.log_data, level, message ? message : "out of memory");
 	free(message);

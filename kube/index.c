@@ -13,7 +13,7 @@ struct ns_entry {
 
 struct kube_index {
 	struct ns_entry *entries; /* sorted by ns */
-	size_t count, cap;
+	size_t count;
 	size_t objects;
 };
 
@@ -74,20 +74,16 @@ static const char *name_at(const void *base, size_t i)
 static struct ns_entry *insert_ns(kube_index *idx, size_t at, const char *ns)
 {
 	char *copy = strdup(ns);
+	struct ns_entry *grown;
 
 	if (!copy)
 		return NULL;
-	if (idx->count == idx->cap) {
-		size_t cap = idx->cap ? idx->cap * 2 : 16;
-		struct ns_entry *grown = realloc(idx->entries, cap * sizeof(*grown));
-
-		if (!grown) {
-			free(copy);
-			return NULL;
-		}
-		idx->entries = grown;
-		idx->cap = cap;
+	grown = ds_array_grow(idx->entries, idx->count, sizeof(*grown));
+	if (!grown) {
+		free(copy);
+		return NULL;
 	}
+	idx->entries = grown;
 	memmove(&idx->entries[at + 1], &idx->entries[at], (idx->count - at) * sizeof(idx->entries[0]));
 	idx->entries[at] = (struct ns_entry){.ns = copy};
 	idx->count++;
@@ -97,7 +93,7 @@ static struct ns_entry *insert_ns(kube_index *idx, size_t at, const char *ns)
 static int insert_name(struct ns_entry *e, size_t at, const char *name)
 {
 	char *copy = strdup(name);
-	char **grown = copy ? realloc(e->names, (e->count + 1) * sizeof(*grown)) : NULL;
+	char **grown = copy ? ds_array_grow(e->names, e->count, sizeof(*grown)) : NULL;
 
 	if (!grown) {
 		free(copy);
@@ -197,21 +193,16 @@ static size_t find_reservation(const kube_reservations *r, const char *ns, const
 int kube_reservations_add(kube_reservations *r, const char *ns, const char *name, double expires)
 {
 	size_t i = find_reservation(r, ns, name);
-	kube_reservation item = {.expires = expires};
+	kube_reservation item = {.expires = expires}, *grown;
 
 	if (i < r->count) {
 		r->items[i].expires = expires;
 		return 0;
 	}
-	if (r->count == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 8;
-		kube_reservation *grown = realloc(r->items, cap * sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		r->items = grown;
-		r->cap = cap;
-	}
+	grown = ds_array_grow(r->items, r->count, sizeof(*grown));
+	if (!grown)
+		return -1;
+	r->items = grown;
 	item.ns = strdup(ns);
 	item.name = strdup(name);
 	if (!item.ns || !item.name) {

@@ -60,8 +60,7 @@ static int kc_error(struct kc_reader *r, const cJSON *at, const char *key, const
 	int rc;
 
 	va_start(ap, fmt);
-	if (vasprintf(&message, fmt, ap) < 0)
-		message = NULL;
+	message = ds_vformat(fmt, ap);
 	va_end(ap);
 	rc = ds_fail(r->error, "%s:%u:%u: %s: %s", r->path, pos.line, pos.column, key,
 		       message ? message : "out of memory");

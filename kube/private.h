@@ -95,7 +95,7 @@ typedef struct kube_reservation {
 
 typedef struct kube_reservations {
 	kube_reservation *items;
-	size_t count, cap;
+	size_t count;
 } kube_reservations;
 
 /* Adds or renews ns/name until `expires`. Returns 0, or -1 out of memory. */

@@ -20,26 +20,22 @@ struct lines {
 /* Splits text into lines that keep their line breaks. Returns 0 or -1. */
 static int split_lines(const char *text, size_t len, struct lines *out)
 {
-	size_t cap = 16;
-
 	out->count = 0;
-	out->items = malloc(sizeof(*out->items) * cap);
-	for (size_t at = 0; out->items && at < len;) {
+	out->items = NULL;
+	for (size_t at = 0; at < len;) {
 		const char *nl = memchr(text + at, '\n', len - at);
 		size_t n = nl ? (size_t)(nl - (text + at)) + 1 : len - at;
-		if (out->count == cap) {
-			struct line *grown = realloc(out->items, sizeof(*grown) * (cap *= 2));
-			if (!grown) {
-				free(out->items);
-				out->items = NULL;
-				break;
-			}
-			out->items = grown;
+		struct line *grown = ds_array_grow(out->items, out->count, sizeof(*grown));
+		if (!grown) {
+			free(out->items);
+			out->items = NULL;
+			return -1;
 		}
+		out->items = grown;
 		out->items[out->count++] = (struct line){text + at, n};
 		at += n;
 	}
-	return out->items ? 0 : -1;
+	return 0;
 }
 
 static bool same(const struct line *x, const struct line *y)

@@ -51,8 +51,7 @@ static int cannot(char **why, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(why, fmt, ap) < 0)
-		*why = NULL;
+	*why = ds_vformat(fmt, ap);
 	va_end(ap);
 	return *why ? 1 : -1;
 }

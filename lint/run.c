@@ -446,8 +446,7 @@ static void walk_problem(struct walk *w, const char *path, const char *fmt, ...)
 
 	w->run->file_index++;
 	va_start(ap, fmt);
-	if (vasprintf(&message, fmt, ap) < 0)
-		message = NULL;
+	message = ds_vformat(fmt, ap);
 	va_end(ap);
 	add_problem(w->run, path, (ds_pos){0, 0}, true, message ? message : "cannot read");
 	free(message);

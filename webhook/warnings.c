@@ -11,17 +11,16 @@
 
 int ds_warnings_add(ds_warnings *w, const char *fmt, ...)
 {
-	char **grown = realloc(w->items, sizeof(*grown) * (w->count + 1));
+	char **grown = ds_array_grow(w->items, w->count, sizeof(*grown));
 	va_list ap;
-	int n;
 
 	if (!grown)
 		return -1;
 	w->items = grown;
 	va_start(ap, fmt);
-	n = vasprintf(&grown[w->count], fmt, ap);
+	grown[w->count] = ds_vformat(fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (!grown[w->count])
 		return -1;
 	w->count++;
 	return 0;

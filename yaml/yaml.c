@@ -128,8 +128,7 @@ static void fail(struct builder *b, yaml_mark_t at, const char *fmt, ...)
 	if (b->failed)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&message, fmt, ap) < 0)
-		message = NULL;
+	message = ds_vformat(fmt, ap);
 	va_end(ap);
 	ds_diag_add(b->diags, mark_pos(at), true, "%s", message ? message : "out of memory");
 	free(message);
