@@ -22,8 +22,8 @@ struct kube_client {
 
 /* A body read into memory, at most max bytes. */
 struct body {
-	char *data;
-	size_t len, cap, max;
+	char *data; /* grown with ds_array_reserve() */
+	size_t len, max;
 	bool over;
 };
 
@@ -31,22 +31,16 @@ struct body {
  * memory). */
 static int body_append(struct body *b, const char *bytes, size_t n)
 {
+	char *grown;
+
 	if (n > b->max - b->len) {
 		b->over = true;
 		return -1;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		char *grown;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		grown = realloc(b->data, cap);
-		if (!grown)
-			return -1;
-		b->data = grown;
-		b->cap = cap;
-	}
+	grown = ds_array_reserve(b->data, b->len, n + 1, 1);
+	if (!grown)
+		return -1;
+	b->data = grown;
 	memcpy(b->data + b->len, bytes, n);
 	b->len += n;
 	b->data[b->len] = '\0';

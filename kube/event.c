@@ -114,18 +114,11 @@ static int drain_lines(kube_line_splitter *s)
 /* Makes room for n more bytes. Returns 0, or -1 out of memory. */
 static int reserve(kube_line_splitter *s, size_t n)
 {
-	size_t cap = s->cap ? s->cap : 4096;
-	char *grown;
+	char *grown = ds_array_reserve(s->buf, s->len, n, 1);
 
-	if (s->len + n <= s->cap)
-		return 0;
-	while (cap < s->len + n)
-		cap *= 2;
-	grown = realloc(s->buf, cap);
 	if (!grown)
 		return -1;
 	s->buf = grown;
-	s->cap = cap;
 	return 0;
 }
 
@@ -156,5 +149,5 @@ void kube_lines_free(kube_line_splitter *s)
 {
 	free(s->buf);
 	s->buf = NULL;
-	s->len = s->cap = 0;
+	s->len = 0;
 }

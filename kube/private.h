@@ -50,8 +50,8 @@ int kube_event_parse(const char *line, size_t len, kube_event *ev, char **error)
 /* Splits a byte stream into lines without their "\n" (and a "\r" before
  * it). A line longer than `max` is an error. */
 typedef struct kube_line_splitter {
-	char *buf;
-	size_t len, cap, max;
+	char *buf; /* grown with ds_array_reserve() */
+	size_t len, max;
 	int (*on_line)(void *data, const char *line, size_t len);
 	void *data;
 } kube_line_splitter;

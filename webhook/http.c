@@ -9,15 +9,14 @@
 #define JSON_TYPE "application/json"
 #define TEXT_TYPE "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define FIRST_BODY_CHUNK 16384
 
 /* What one request carries from its first call to its completion. */
 struct request {
 	struct generation *gen;
 	ds_endpoint endpoint;
 	double start;
-	char *body;
-	size_t len, cap;
+	char *body;               /* grown with ds_array_reserve() */
+	size_t len;
 	bool too_large;
 	bool answered;
 	int status;
@@ -177,25 +176,19 @@ static enum MHD_Result begin(struct generation *gen, struct MHD_Connection *c, c
 static enum MHD_Result append_body(struct request *req, const char *data, size_t size)
 {
 	size_t max = req->gen->srv->opts.max_body_bytes;
+	char *grown;
 
 	if (req->too_large || size > max - req->len) {
 		req->too_large = true;
 		free(req->body);
 		req->body = NULL;
-		req->len = req->cap = 0;
+		req->len = 0;
 		return MHD_YES;
 	}
-	if (req->len + size > req->cap) {
-		size_t cap = req->cap ? req->cap : FIRST_BODY_CHUNK;
-		char *grown;
-		while (cap < req->len + size)
-			cap = cap > max / 2 ? max : cap * 2;
-		grown = realloc(req->body, cap);
-		if (!grown)
-			return MHD_NO;
-		req->body = grown;
-		req->cap = cap;
-	}
+	grown = ds_array_reserve(req->body, req->len, size, 1);
+	if (!grown)
+		return MHD_NO;
+	req->body = grown;
 	memcpy(req->body + req->len, data, size);
 	req->len += size;
 	return MHD_YES;
