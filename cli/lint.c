@@ -65,17 +65,13 @@ static int check_args(const struct cli_args *args, ds_severity *fail_on)
 static int apply_priority_class(const struct cli_args *args, ds_config *cfg)
 {
 	const char *name = cli_get(args, OPT_PRIORITY_CLASS, NULL);
-	char *copy;
 
 	if (!name)
 		return 0;
 	if (!*name)
 		return cli_usage_error("lint", "--priority-class needs a name");
-	copy = strdup(name);
-	if (!copy)
+	if (ds_rule_option_set_name(cfg, ds_rule_find("priority-class"), "default", name) < 0)
 		return cli_usage_error("lint", "out of memory");
-	free(cfg->rules[DS_RULE_PRIORITY_CLASS].default_value);
-	cfg->rules[DS_RULE_PRIORITY_CLASS].default_value = copy;
 	return 0;
 }
 

@@ -14,6 +14,7 @@ struct config_reader {
 	ds_document *doc;
 	int documents;
 	char *error;
+	const cJSON *set_at[DS_RULE_COUNT][DS_RULE_MAX_OPTIONS]; /* the value that set each option last */
 };
 
 /* Sets the reader's error to "path:line:col: message" at item's key (or
@@ -102,53 +103,75 @@ static int read_severity(struct config_reader *r, const cJSON *item, ds_severity
 	return 0;
 }
 
-static int read_default_class(struct config_reader *r, const cJSON *item, char **out)
+static int read_name(struct config_reader *r, const cJSON *item, const ds_rule_option *opt, char **out)
 {
 	free(*out); /* a rule named twice: the later setting applies */
 	*out = NULL;
 	if (cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsString(item) || !*item->valuestring)
-		return config_error(r, item, true, "default must be the name of a PriorityClass");
+		return config_error(r, item, true, "%s must be %s", opt->key, opt->what);
 	*out = strdup(item->valuestring);
 	return *out ? 0 : config_error(r, item, true, "out of memory");
+}
+
+/* A message naming rule's keys: "known: severity, default, allowed". */
+static char *rule_keys(const ds_rule *rule)
+{
+	char *keys = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&keys, &size);
+
+	if (!f)
+		return NULL;
+	fputs("known: severity", f);
+	for (size_t i = 0; i < rule->option_count; i++)
+		fprintf(f, ", %s", rule->options[i].key);
+	if (fclose(f) != 0) {
+		free(keys);
+		return NULL;
+	}
+	return keys;
 }
 
 /* Reads one key of a rule's settings. */
 static int read_rule_key(struct config_reader *r, const ds_rule *rule, const cJSON *item, ds_rule_config *rc)
 {
-	const char *key = item->string;
+	const ds_rule_option *opt = ds_rule_option_find(rule, item->string);
+	char *keys;
+	int rc_error;
 
-	if (!strcmp(key, "severity"))
+	if (!strcmp(item->string, "severity"))
 		return read_severity(r, item, &rc->severity);
-	if (rule->index == DS_RULE_PRIORITY_CLASS && !strcmp(key, "default"))
-		return read_default_class(r, item, &rc->default_value);
-	if (rule->index == DS_RULE_PRIORITY_CLASS && !strcmp(key, "allowed"))
-		return read_string_list(r, item, &rc->allowed);
-	if (rule->index == DS_RULE_DEDICATED_NAMESPACE && !strcmp(key, "exemptNamespaces"))
-		return read_string_list(r, item, &rc->exempt_namespaces);
-	return config_error(r, item, false, "unknown key \"%s\" in rules.%s", key, rule->name);
+	if (opt) {
+		r->set_at[ds_rule_index(rule)][opt->slot] = item;
+		if (opt->type == DS_OPTION_NAME)
+			return read_name(r, item, opt, &rc->options[opt->slot].name);
+		return read_string_list(r, item, &rc->options[opt->slot].list);
+	}
+	keys = rule_keys(rule);
+	rc_error = config_error(r, item, false, "unknown key \"%s\" in rules.%s (%s)", item->string, rule->name,
+				keys ? keys : "out of memory");
+	free(keys);
+	return rc_error;
 }
 
-/* The default priority class must pass DS001 itself: when `allowed` is not
- * empty, it is one of them (else the webhook would patch in, and --fix
- * insert, a class the rule refuses). Returns 0, or -1 with the error at
- * the last "default" key. */
-static int check_default_allowed(struct config_reader *r, const cJSON *rules, const ds_config *cfg)
+/* Runs each option's own check on the settings read, reporting a failure
+ * at the value that set the option last. Returns 0, or -1. */
+static int validate_options(struct config_reader *r, const ds_config *cfg)
 {
-	const ds_rule_config *rc = &cfg->rules[DS_RULE_PRIORITY_CLASS];
-	const cJSON *entry, *at = NULL;
-
-	if (!rc->default_value || !rc->allowed.count)
-		return 0;
-	for (size_t i = 0; i < rc->allowed.count; i++)
-		if (!strcmp(rc->allowed.items[i], rc->default_value))
-			return 0;
-	cJSON_ArrayForEach(entry, rules)
-		if (ds_rule_find(entry->string) == &ds_rules[DS_RULE_PRIORITY_CLASS] &&
-		    cJSON_GetObjectItemCaseSensitive(entry, "default"))
-			at = cJSON_GetObjectItemCaseSensitive(entry, "default");
-	return config_error(r, at, true, "default \"%s\" is not one of the allowed classes", rc->default_value);
+	for (size_t i = 0; i < DS_RULE_COUNT; i++) {
+		for (size_t j = 0; j < ds_rules[i].option_count; j++) {
+			const ds_rule_option *opt = &ds_rules[i].options[j];
+			char *why = opt->validate ? opt->validate(&cfg->rules[i]) : NULL;
+			if (why) {
+				config_error(r, r->set_at[i][opt->slot], true, "%s", why);
+				free(why);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cfg)
@@ -161,19 +184,22 @@ static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cf
 		return config_error(r, rules, true, "rules must be a mapping of rule names");
 	cJSON_ArrayForEach(entry, rules) {
 		const ds_rule *rule = ds_rule_find(entry->string);
-		if (!rule)
-			return config_error(r, entry, false,
-					    "unknown rule \"%s\" (known: priority-class, restart-policy, "
-					    "dedicated-namespace)", entry->string);
+		if (!rule) {
+			char *names = ds_rule_names();
+			config_error(r, entry, false, "unknown rule \"%s\" (%s)", entry->string,
+				     names ? names : "out of memory");
+			free(names);
+			return -1;
+		}
 		if (cJSON_IsNull(entry))
 			continue;
 		if (!cJSON_IsObject(entry))
 			return config_error(r, entry, true, "rules.%s must be a mapping", rule->name);
 		cJSON_ArrayForEach(item, entry)
-			if (read_rule_key(r, rule, item, &cfg->rules[rule->index]) < 0)
+			if (read_rule_key(r, rule, item, &cfg->rules[ds_rule_index(rule)]) < 0)
 				return -1;
 	}
-	return check_default_allowed(r, rules, cfg);
+	return 0;
 }
 
 static int read_top(struct config_reader *r, const cJSON *root, ds_config *cfg)
@@ -238,6 +264,8 @@ int ds_config_load(const char *path, ds_config *cfg, char **error)
 			syntax_error(&r, &diags);
 	} else {
 		rc = read_top(&r, r.doc ? r.doc->root : NULL, cfg);
+		if (rc == 0)
+			rc = validate_options(&r, cfg);
 	}
 	if (rc < 0) {
 		ds_config_free(cfg);

@@ -1,5 +1,6 @@
 /* common.c - helpers the libFuzzer harnesses share (see fuzz.h). */
 #include "fuzz/fuzz.h"
+#include "test/rule_access.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -42,18 +43,18 @@ void fuzz_fixing_config(ds_config *cfg, bool with_allowed)
 	ds_config_init(cfg);
 	for (int i = 0; i < DS_RULE_COUNT; i++)
 		cfg->rules[i].severity = DS_SEVERITY_ERROR;
-	cfg->rules[DS_RULE_PRIORITY_CLASS].default_value = must_strdup(FUZZ_DEFAULT_CLASS);
+	DEFAULT_CLASS(cfg) = must_strdup(FUZZ_DEFAULT_CLASS);
 	if (with_allowed)
-		set_list(&cfg->rules[DS_RULE_PRIORITY_CLASS].allowed, allowed, 2);
+		set_list(&ALLOWED_CLASSES(cfg), allowed, 2);
 }
 
-size_t fuzz_errors_of(const ds_evaluation *ev, ds_rule_index rule)
+size_t fuzz_errors_of(const ds_evaluation *ev, const ds_rule *rule)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < ev->finding_count; i++) {
 		const ds_finding *f = &ev->findings[i];
-		n += f->rule->index == rule && !f->exempt && f->severity == DS_SEVERITY_ERROR;
+		n += f->rule == rule && !f->exempt && f->severity == DS_SEVERITY_ERROR;
 	}
 	return n;
 }

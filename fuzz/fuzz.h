@@ -29,7 +29,7 @@ _Noreturn void fuzz_fail(const char *file, int line, const char *what);
 void fuzz_fixing_config(ds_config *cfg, bool with_allowed);
 
 /* Counts the non-exempt error findings of rule in ev. */
-size_t fuzz_errors_of(const ds_evaluation *ev, ds_rule_index rule);
+size_t fuzz_errors_of(const ds_evaluation *ev, const ds_rule *rule);
 
 /* A private directory made once per process under TMPDIR (else /tmp),
  * removed at exit. Borrowed; aborts when it cannot be made. */

@@ -187,10 +187,10 @@ static size_t errors_left(const cJSON *obj, const ds_config *cfg, bool every_rul
 	ds_evaluation ev;
 	size_t n = 0;
 
-	FUZZ_ASSERT(ds_evaluate(obj, &ctx, &ev) == 0, "ds_evaluate ran out of memory");
-	for (int i = 0; i < DS_RULE_COUNT; i++)
-		if (every_rule || i != DS_RULE_DEDICATED_NAMESPACE)
-			n += fuzz_errors_of(&ev, (ds_rule_index)i);
+	FUZZ_ASSERT(ds_evaluate(obj, &ctx, DS_SCOPE_ALL, &ev) == 0, "ds_evaluate ran out of memory");
+	for (size_t i = 0; i < DS_RULE_COUNT; i++)
+		if (every_rule || ds_rules[i].scope != DS_SCOPE_NAMESPACE)
+			n += fuzz_errors_of(&ev, &ds_rules[i]);
 	ds_evaluation_free(&ev);
 	return n;
 }

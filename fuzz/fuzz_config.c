@@ -14,6 +14,7 @@
 #include "fuzz/fuzz.h"
 #include "config/config.h"
 #include "lint/lint.h"
+#include "test/rule_access.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,7 @@ static bool at_defaults(const ds_config *cfg)
 	if (cfg->enforce != def.enforce || cfg->allow_exemption_annotation != def.allow_exemption_annotation)
 		return false;
 	for (int i = 0; i < DS_RULE_COUNT; i++)
-		if (cfg->rules[i].severity != def.rules[i].severity || cfg->rules[i].default_value ||
-		    cfg->rules[i].allowed.count || cfg->rules[i].exempt_namespaces.count)
+		if (cfg->rules[i].severity != def.rules[i].severity || !options_are_none(cfg, (size_t)i))
 			return false;
 	return true;
 }
@@ -67,9 +67,9 @@ static size_t ds001_findings(const ds_config *cfg, const char *class)
 	size_t n = 0;
 
 	FUZZ_ASSERT(spec && cJSON_AddStringToObject(spec, "priorityClassName", class), "out of memory");
-	FUZZ_ASSERT(ds_evaluate(ds, &ctx, &ev) == 0, "ds_evaluate failed");
+	FUZZ_ASSERT(ds_evaluate(ds, &ctx, DS_SCOPE_ALL, &ev) == 0, "ds_evaluate failed");
 	for (size_t i = 0; i < ev.finding_count; i++)
-		n += ev.findings[i].rule->index == DS_RULE_PRIORITY_CLASS && !ev.findings[i].exempt;
+		n += ev.findings[i].rule == DS001 && !ev.findings[i].exempt;
 	ds_evaluation_free(&ev);
 	cJSON_Delete(ds);
 	return n;
@@ -77,14 +77,15 @@ static size_t ds001_findings(const ds_config *cfg, const char *class)
 
 static void check_loaded(const ds_config *cfg)
 {
-	const char *def = cfg->rules[DS_RULE_PRIORITY_CLASS].default_value;
+	const char *def = DEFAULT_CLASS(cfg);
 
 	for (int i = 0; i < DS_RULE_COUNT; i++) {
 		FUZZ_ASSERT(cfg->rules[i].severity <= DS_SEVERITY_ERROR, "an unknown severity");
-		check_list(&cfg->rules[i].allowed);
-		check_list(&cfg->rules[i].exempt_namespaces);
+		for (size_t j = 0; j < ds_rules[i].option_count; j++)
+			if (ds_rules[i].options[j].type == DS_OPTION_NAME_LIST)
+				check_list(&cfg->rules[i].options[ds_rules[i].options[j].slot].list);
 	}
-	if (def && cfg->rules[DS_RULE_PRIORITY_CLASS].severity != DS_SEVERITY_OFF)
+	if (def && RULE_SETTINGS(cfg, DS001).severity != DS_SEVERITY_OFF)
 		FUZZ_ASSERT(ds001_findings(cfg, def) == 0, "the default priority class fails DS001 itself");
 }
 

@@ -15,6 +15,7 @@
  *   is claimed holds, and no fix makes a new finding. */
 #include "fuzz/fuzz.h"
 #include "lint/lint.h"
+#include "test/rule_access.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -183,7 +184,7 @@ static char *apply_diff(const char *text, size_t len, const char *diff, size_t d
 
 static bool fixable(const ds_lint_finding *f)
 {
-	return f->rule->index == DS_RULE_PRIORITY_CLASS || f->rule->index == DS_RULE_RESTART_POLICY;
+	return f->rule == DS001 || f->rule == DS002;
 }
 
 static bool same_target(const ds_lint_finding *a, const ds_lint_finding *b)

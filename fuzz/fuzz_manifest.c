@@ -112,10 +112,13 @@ static void check_tree(const ds_document *doc, const cJSON *item, const struct b
 }
 
 /* DS003's lookup: namespace "shared" already holds "other". */
-static char *other_in_namespace(void *data, const char *ns, const char *name)
+static ds_namespace_answer other_in_namespace(void *data, const char *ns, const char *name, char **other)
 {
 	(void)data;
-	return !strcmp(ns, "shared") && strcmp(name, "other") ? strdup("other") : NULL;
+	if (strcmp(ns, "shared") || !strcmp(name, "other"))
+		return DS_NAMESPACE_FREE;
+	*other = strdup("other");
+	return DS_NAMESPACE_SHARED;
 }
 
 /* Evaluates one resource and checks its findings and fixes. */
@@ -125,7 +128,7 @@ static void check_resource(const ds_document *doc, const cJSON *res, const struc
 	ds_context ctx = {.config = &config, .namespaces = &lookup};
 	ds_evaluation ev;
 
-	FUZZ_ASSERT(ds_evaluate(res, &ctx, &ev) == 0, "ds_evaluate failed");
+	FUZZ_ASSERT(ds_evaluate(res, &ctx, DS_SCOPE_ALL, &ev) == 0, "ds_evaluate failed");
 	for (size_t i = 0; i < ev.finding_count; i++) {
 		const ds_finding *f = &ev.findings[i];
 		unsigned anchor = 0;

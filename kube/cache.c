@@ -436,19 +436,20 @@ bool kube_cache_wait_synced(kube_cache *cache, double seconds)
 }
 
 /* ds_namespace_lookup's function over the cache. */
-static char *other_in_namespace(void *data, const char *ns, const char *name)
+static ds_namespace_answer other_in_namespace(void *data, const char *ns, const char *name, char **copy)
 {
 	kube_cache *c = data;
 	const char *other;
-	char *copy;
 
+	if (!kube_cache_wait_synced(c, 0))
+		return DS_NAMESPACE_UNKNOWN;
 	pthread_rwlock_rdlock(&c->rw);
 	other = kube_index_other(c->index, ns, name);
 	if (!other)
 		other = kube_reservations_other(&c->reserved, ns, name, kube_now());
-	copy = other ? strdup(other) : NULL;
+	*copy = other ? strdup(other) : NULL;
 	pthread_rwlock_unlock(&c->rw);
-	return copy;
+	return other ? DS_NAMESPACE_SHARED : DS_NAMESPACE_FREE;
 }
 
 ds_namespace_lookup kube_cache_lookup(kube_cache *cache)

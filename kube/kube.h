@@ -168,8 +168,8 @@ bool kube_cache_wait_synced(kube_cache *cache, double seconds);
 
 /* The DS003 lookup backed by the cache: another DaemonSet of the namespace
  * from the index (the first by name), else a reservation not yet expired.
- * Valid until kube_cache_stop(). Before the first sync it finds nothing:
- * check kube_cache_stats().synced and apply --on-unsynced. */
+ * Valid until kube_cache_stop(). Before the first sync it answers
+ * DS_NAMESPACE_UNKNOWN (the caller applies --on-unsynced). */
 ds_namespace_lookup kube_cache_lookup(kube_cache *cache);
 
 /* Records that the DaemonSet ns/name has just been admitted, so that lookups

@@ -134,7 +134,7 @@ static int finding_order(const void *a, const void *b)
 	int c = unit_order(&ux, &uy);
 
 	if (!c)
-		c = compare_index(x->rule->index, y->rule->index);
+		c = compare_index(ds_rule_index(x->rule), ds_rule_index(y->rule));
 	return c ? c : compare_index((uintptr_t)x, (uintptr_t)y);
 }
 
@@ -230,7 +230,7 @@ static void rule_case(struct junit *j, FILE *out, const struct unit *u, const ds
 
 	while (j->f < j->finding_count && finding_of(j->findings[j->f], u) && j->findings[j->f]->rule == rule)
 		j->f++;
-	if (first == j->f && j->config->rules[rule->index].severity == DS_SEVERITY_OFF)
+	if (first == j->f && ds_rule_settings(j->config, rule)->severity == DS_SEVERITY_OFF)
 		return;
 	fputs("    <testcase classname=\"", out);
 	put_xml(out, u->ns, true);

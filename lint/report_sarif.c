@@ -223,7 +223,7 @@ static cJSON *result(const ds_lint_finding *f, const char *cwd)
 	if (asprintf(&text, "%s %s/%s: %s", f->kind, f->namespace, f->name, f->message) < 0)
 		text = NULL;
 	cJSON_AddStringToObject(o, "ruleId", f->rule->id);
-	cJSON_AddNumberToObject(o, "ruleIndex", f->rule->index);
+	cJSON_AddNumberToObject(o, "ruleIndex", (double)ds_rule_index(f->rule));
 	cJSON_AddStringToObject(o, "level", sarif_level(f->severity));
 	cJSON_AddItemToObject(o, "message", message_object(text ? text : f->message));
 	cJSON_AddItemToObject(o, "locations", one_item_array(location(f->file, f->line, f->column, cwd)));

@@ -58,6 +58,7 @@ struct run {
 	const char *text; /* and its text */
 	size_t text_len;
 	ds_edit_list edits; /* the file's fixes, with --fix or --diff */
+	bool namespace_rules; /* a namespace rule is on: keep what it needs of each DaemonSet */
 	bool oom;
 };
 
@@ -114,7 +115,8 @@ static ds_lint_finding *add_finding(struct run *r, const char *ns, const char *n
 }
 
 /* Plans the text edits for finding f of res (with --fix or --diff); marks
- * the lint finding fixed, or notes why not. */
+ * the lint finding fixed, or notes why not (the rule's reason, or why the
+ * edit cannot be made in the text). */
 static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, const ds_evaluation *ev,
 		     const ds_finding *f, ds_lint_finding *lf)
 {
@@ -134,14 +136,14 @@ static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, co
 		lf->fix_note = why;
 	else if (planned)
 		lf->fixed = true;
-	else if (f->rule->index == DS_RULE_PRIORITY_CLASS)
-		lf->fix_note = dup_or_flag(r, "no default priority class: set rules.priority-class.default or "
-					      "--priority-class");
+	else if (f->unfixable)
+		lf->fix_note = dup_or_flag(r, f->unfixable);
 }
 
-/* Keeps what DS003, which runs once every file is read, needs of res, the
- * DaemonSet ns/name: its identity (borrowed), where a finding points and
- * its exemption annotation. Nothing of the document itself is kept. */
+/* Keeps what the namespace rules, which run once every file is read, need
+ * of res, the DaemonSet ns/name: its identity (borrowed), where a finding
+ * points and its exemption annotation. Nothing of the document itself is
+ * kept. */
 static void remember_namespace(struct run *r, const ds_document *doc, const cJSON *res, const char *ns,
 			       const char *name)
 {
@@ -150,7 +152,7 @@ static void remember_namespace(struct run *r, const ds_document *doc, const cJSO
 	const cJSON *ignore = cJSON_GetObjectItemCaseSensitive(annotations, DS_IGNORE_ANNOTATION);
 	struct ns_entry *grown;
 
-	if (r->opts->config->rules[DS_RULE_DEDICATED_NAMESPACE].severity == DS_SEVERITY_OFF)
+	if (!r->namespace_rules)
 		return;
 	grown = ds_array_grow(r->entries, r->entry_count, sizeof(*grown));
 	if (!grown) {
@@ -201,7 +203,7 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 		return;
 	ns = ds->namespace;
 	name = ds->name;
-	if (ds_evaluate(res, &r->ctx, &ev) < 0) {
+	if (ds_evaluate(res, &r->ctx, DS_SCOPE_OBJECT, &ev) < 0) {
 		r->oom = true;
 		return;
 	}
@@ -513,7 +515,7 @@ static int entry_order(const void *a, const void *b)
 }
 
 /* The ds_namespace_lookup over the run's sorted entries. */
-static char *other_in_namespace(void *data, const char *ns, const char *name)
+static ds_namespace_answer other_in_namespace(void *data, const char *ns, const char *name, char **other)
 {
 	const struct run *r = data;
 	size_t lo = 0, hi = r->entry_count;
@@ -525,10 +527,13 @@ static char *other_in_namespace(void *data, const char *ns, const char *name)
 		else
 			hi = mid;
 	}
-	for (; lo < r->entry_count && !strcmp(r->entries[lo].ns, ns); lo++)
-		if (strcmp(r->entries[lo].name, name))
-			return strdup(r->entries[lo].name);
-	return NULL;
+	for (; lo < r->entry_count && !strcmp(r->entries[lo].ns, ns); lo++) {
+		if (strcmp(r->entries[lo].name, name)) {
+			*other = strdup(r->entries[lo].name);
+			return DS_NAMESPACE_SHARED;
+		}
+	}
+	return DS_NAMESPACE_FREE;
 }
 
 /* Adds to object a member whose key and string value are both references
@@ -563,16 +568,12 @@ static cJSON *namespace_stub(const struct ns_entry *e)
 	return stub;
 }
 
-/* DS003 over every DaemonSet the run saw. */
+/* The namespace rules over every DaemonSet the run saw. */
 static void check_namespaces(struct run *r)
 {
 	ds_namespace_lookup lookup = {other_in_namespace, r};
-	ds_config only_ds003 = *r->opts->config;
 	ds_context ctx = r->ctx;
 
-	only_ds003.rules[DS_RULE_PRIORITY_CLASS].severity = DS_SEVERITY_OFF;
-	only_ds003.rules[DS_RULE_RESTART_POLICY].severity = DS_SEVERITY_OFF;
-	ctx.config = &only_ds003;
 	ctx.namespaces = &lookup;
 	if (r->entry_count) /* qsort(NULL, 0, ...) is undefined */
 		qsort(r->entries, r->entry_count, sizeof(*r->entries), entry_order);
@@ -580,7 +581,7 @@ static void check_namespaces(struct run *r)
 		const struct ns_entry *e = &r->entries[i];
 		cJSON *stub = namespace_stub(e);
 		ds_evaluation ev;
-		if (!stub || ds_evaluate(stub, &ctx, &ev) < 0) {
+		if (!stub || ds_evaluate(stub, &ctx, DS_SCOPE_NAMESPACE, &ev) < 0) {
 			cJSON_Delete(stub);
 			r->oom = true;
 			break;
@@ -603,8 +604,8 @@ static int finding_order(const void *a, const void *b)
 		return x->line < y->line ? -1 : 1;
 	if (x->column != y->column)
 		return x->column < y->column ? -1 : 1;
-	if (x->rule->index != y->rule->index)
-		return (int)x->rule->index - (int)y->rule->index;
+	if (x->rule != y->rule)
+		return x->rule < y->rule ? -1 : 1;
 	c = strcmp(x->namespace, y->namespace);
 	return c ? c : strcmp(x->name, y->name);
 }
@@ -788,7 +789,8 @@ static int lint_inputs(struct run *main_run, struct input *inputs, size_t count)
 
 	for (size_t i = 0; workers && i < threads; i++) {
 		workers[i].pool = &pool;
-		workers[i].run = (struct run){.opts = main_run->opts, .ctx = main_run->ctx, .report = &workers[i].report};
+		workers[i].run = (struct run){.opts = main_run->opts, .ctx = main_run->ctx, .report = &workers[i].report,
+					      .namespace_rules = main_run->namespace_rules};
 		if (i > 0 && pthread_create(&workers[i].thread, NULL, work, &workers[i]) != 0)
 			break;
 		started++;
@@ -837,15 +839,26 @@ static int finish_run(struct run *r)
 	return 0;
 }
 
-int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options *opts, ds_lint_report *out)
+/* Starts a run over opts that fills out. */
+static struct run start_run(const ds_lint_options *opts, ds_lint_report *out)
 {
 	struct run r = {.opts = opts, .report = out};
-	struct walk w = {.run = &r};
 
 	memset(out, 0, sizeof(*out));
-	out->rewritten = opts->fix == DS_FIX_WRITE;
 	r.ctx.config = opts->config;
 	r.ctx.default_namespace = opts->default_namespace;
+	for (size_t i = 0; i < DS_RULE_COUNT; i++)
+		if (ds_rules[i].scope & DS_SCOPE_NAMESPACE && opts->config->rules[i].severity != DS_SEVERITY_OFF)
+			r.namespace_rules = true;
+	return r;
+}
+
+int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options *opts, ds_lint_report *out)
+{
+	struct run r = start_run(opts, out);
+	struct walk w = {.run = &r};
+
+	out->rewritten = opts->fix == DS_FIX_WRITE;
 	for (size_t i = 0; i < count && !r.oom; i++)
 		walk_path(&w, paths[i], true, NULL);
 	if (!r.oom && lint_inputs(&r, w.inputs, w.count) < 0)
@@ -856,12 +869,9 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 
 int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out)
 {
-	struct run r = {.opts = opts, .report = out};
+	struct run r = start_run(opts, out);
 	const cJSON *obj;
 
-	memset(out, 0, sizeof(*out));
-	r.ctx.config = opts->config;
-	r.ctx.default_namespace = opts->default_namespace;
 	cJSON_ArrayForEach(obj, objects) {
 		char *name = NULL;
 		if (asprintf(&name, "apis/apps/v1/namespaces/%s/daemonsets/%s", ds_resource_namespace(obj, &r.ctx),

@@ -14,6 +14,11 @@
 int ds_add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ctx,
 		   const char *pointer, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* As ds_add_finding(), for a finding the rule could not decide (marked
+ * unknown: a caller answers it as unchecked, never as a verdict). */
+int ds_add_unknown(ds_evaluation *out, const ds_rule *rule, const ds_context *ctx, const char *pointer,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Appends the operations that make `pointer` (an object path) hold `value`:
  * a replace when the field exists, else an add at the first missing level
  * carrying the missing objects. Takes ownership of value. Adds nothing when
@@ -21,8 +26,5 @@ int ds_add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ct
  * memory. */
 int ds_add_set_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource,
 		  const char *pointer, cJSON *value);
-
-/* Whether `name` is one of list's items. */
-bool ds_string_list_has(const ds_string_list *list, const char *name);
 
 #endif

@@ -25,10 +25,59 @@ int ds_severity_parse(const char *name)
 
 const ds_rule *ds_rule_find(const char *id_or_name)
 {
-	for (int i = 0; i < DS_RULE_COUNT; i++)
+	for (size_t i = 0; i < DS_RULE_COUNT; i++)
 		if (!strcasecmp(id_or_name, ds_rules[i].id) || !strcmp(id_or_name, ds_rules[i].name))
 			return &ds_rules[i];
 	return NULL;
+}
+
+char *ds_rule_names(void)
+{
+	char *names = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&names, &size);
+
+	if (!f)
+		return NULL;
+	fputs("known: ", f);
+	for (size_t i = 0; i < DS_RULE_COUNT; i++)
+		fprintf(f, "%s%s", i ? ", " : "", ds_rules[i].name);
+	if (fclose(f) != 0) {
+		free(names);
+		return NULL;
+	}
+	return names;
+}
+
+const ds_rule_option *ds_rule_option_find(const ds_rule *rule, const char *key)
+{
+	for (size_t i = 0; i < rule->option_count; i++)
+		if (!strcmp(rule->options[i].key, key))
+			return &rule->options[i];
+	return NULL;
+}
+
+ds_option_value *ds_rule_option_value(const ds_config *cfg, const ds_rule *rule, const char *key)
+{
+	const ds_rule_option *opt = rule ? ds_rule_option_find(rule, key) : NULL;
+
+	return opt ? (ds_option_value *)&cfg->rules[ds_rule_index(rule)].options[opt->slot] : NULL;
+}
+
+int ds_rule_option_set_name(ds_config *cfg, const ds_rule *rule, const char *key, const char *value)
+{
+	const ds_rule_option *opt = rule ? ds_rule_option_find(rule, key) : NULL;
+	char *copy = value ? strdup(value) : NULL;
+	ds_option_value *slot;
+
+	if (!opt || opt->type != DS_OPTION_NAME || (value && !copy)) {
+		free(copy);
+		return -1;
+	}
+	slot = ds_rule_option_value(cfg, rule, key);
+	ds_option_value_clear(slot, opt->type);
+	slot->name = copy;
+	return 0;
 }
 
 void ds_config_init(ds_config *cfg)
@@ -36,7 +85,7 @@ void ds_config_init(ds_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->enforce = true;
 	cfg->allow_exemption_annotation = true;
-	for (int i = 0; i < DS_RULE_COUNT; i++)
+	for (size_t i = 0; i < DS_RULE_COUNT; i++)
 		cfg->rules[i].severity = ds_rules[i].default_severity;
 }
 
@@ -49,13 +98,21 @@ void ds_string_list_clear(ds_string_list *list)
 	list->count = 0;
 }
 
+void ds_option_value_clear(ds_option_value *value, ds_option_type type)
+{
+	if (type == DS_OPTION_NAME)
+		free(value->name);
+	else
+		ds_string_list_clear(&value->list);
+	memset(value, 0, sizeof(*value));
+}
+
 void ds_config_free(ds_config *cfg)
 {
-	for (int i = 0; i < DS_RULE_COUNT; i++) {
-		free(cfg->rules[i].default_value);
-		ds_string_list_clear(&cfg->rules[i].allowed);
-		ds_string_list_clear(&cfg->rules[i].exempt_namespaces);
-	}
+	for (size_t i = 0; i < DS_RULE_COUNT; i++)
+		for (size_t j = 0; j < ds_rules[i].option_count; j++)
+			ds_option_value_clear(&cfg->rules[i].options[ds_rules[i].options[j].slot],
+					      ds_rules[i].options[j].type);
 	ds_config_init(cfg);
 }
 
@@ -132,19 +189,21 @@ static bool is_exempt(const cJSON *resource, const ds_context *ctx, const ds_rul
 
 static ds_severity effective_severity(const ds_context *ctx, const ds_rule *rule)
 {
-	ds_severity s = ctx->config->rules[rule->index].severity;
+	ds_severity s = ds_rule_settings(ctx->config, rule)->severity;
 
 	if (!ctx->config->enforce && s == DS_SEVERITY_ERROR)
 		return DS_SEVERITY_WARNING;
 	return s;
 }
 
-int ds_add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ctx,
-		   const char *pointer, const char *fmt, ...)
+/* Appends a finding (unknown: the rule could not decide). Returns 0, or
+ * -1 out of memory. */
+static int add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ctx, const char *pointer,
+		       bool unknown, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static int add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ctx, const char *pointer,
+		       bool unknown, const char *fmt, va_list ap)
 {
 	ds_finding *grown, *f;
-	va_list ap;
-	int n;
 
 	grown = ds_array_grow(out->findings, out->finding_count, sizeof(*grown));
 	if (!grown)
@@ -154,16 +213,40 @@ int ds_add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ct
 	memset(f, 0, sizeof(*f));
 	f->rule = rule;
 	f->severity = effective_severity(ctx, rule);
+	f->unknown = unknown;
 	f->pointer = strdup(pointer);
-	va_start(ap, fmt);
-	n = vasprintf(&f->message, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !f->pointer) {
+	f->message = ds_vformat(fmt, ap);
+	if (!f->message || !f->pointer) {
 		free(f->pointer);
+		free(f->message);
 		return -1;
 	}
 	out->finding_count++;
 	return 0;
+}
+
+int ds_add_finding(ds_evaluation *out, const ds_rule *rule, const ds_context *ctx,
+		   const char *pointer, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = add_finding(out, rule, ctx, pointer, false, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int ds_add_unknown(ds_evaluation *out, const ds_rule *rule, const ds_context *ctx,
+		   const char *pointer, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = add_finding(out, rule, ctx, pointer, true, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 static int append_op(ds_evaluation *out, const ds_rule *rule, ds_patch_kind kind, char *path, cJSON *value)
@@ -243,21 +326,28 @@ int ds_add_set_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource
 	return 0;
 }
 
-int ds_evaluate(const cJSON *resource, const ds_context *ctx, ds_evaluation *out)
+/* Whether rule is to be evaluated for scopes under ctx. */
+static bool evaluated(const ds_rule *rule, const ds_context *ctx, unsigned scopes)
+{
+	if (!(rule->scope & scopes) || ds_rule_settings(ctx->config, rule)->severity == DS_SEVERITY_OFF)
+		return false;
+	return rule->scope != DS_SCOPE_NAMESPACE || ctx->namespaces;
+}
+
+int ds_evaluate(const cJSON *resource, const ds_context *ctx, unsigned scopes, ds_evaluation *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!ds_is_daemonset(resource))
 		return 0;
-	for (int i = 0; i < DS_RULE_COUNT; i++) {
-		if (ctx->config->rules[i].severity == DS_SEVERITY_OFF)
-			continue;
-		if (ds_rules[i].check(resource, ctx, &ds_rules[i], out) < 0)
+	for (size_t i = 0; i < DS_RULE_COUNT; i++)
+		if (evaluated(&ds_rules[i], ctx, scopes) && ds_rules[i].check(resource, ctx, &ds_rules[i], out) < 0)
 			goto oom;
-	}
 	for (size_t i = 0; i < out->finding_count; i++) {
 		ds_finding *f = &out->findings[i];
 		f->exempt = is_exempt(resource, ctx, f->rule);
-		if (!f->exempt && f->rule->fix && f->rule->fix(resource, ctx, f, out) < 0)
+		if (f->exempt || f->unknown || !f->rule->fix)
+			continue;
+		if (f->rule->fix(resource, ctx, f, out, &f->unfixable) < 0)
 			goto oom;
 	}
 	return 0;

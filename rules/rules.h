@@ -15,40 +15,90 @@ typedef enum {
 	DS_SEVERITY_ERROR
 } ds_severity;
 
-/* Index of each rule in ds_rules[]. */
+/* How many rules ds_rules[] holds; what is kept per rule (metrics,
+ * review counts) is sized with it. */
+#define DS_RULE_COUNT 3
+
+/* What a rule needs to see. The engine evaluates rules by scope: the lint
+ * run evaluates DS_SCOPE_OBJECT rules as it reads each object and
+ * DS_SCOPE_NAMESPACE rules once every object is read; the webhook
+ * evaluates both, the namespace rules against the cluster's DaemonSets. */
 typedef enum {
-	DS_RULE_PRIORITY_CLASS = 0,
-	DS_RULE_RESTART_POLICY,
-	DS_RULE_DEDICATED_NAMESPACE,
-	DS_RULE_COUNT
-} ds_rule_index;
+	DS_SCOPE_OBJECT = 1 << 0,    /* the object alone */
+	/* The object among the other DaemonSets of its namespace, through
+	 * ds_context.namespaces. Such a rule reads only apiVersion, kind,
+	 * metadata.name, metadata.namespace and the exemption annotation:
+	 * the lint run keeps no more of an object once its file is read. */
+	DS_SCOPE_NAMESPACE = 1 << 1,
+} ds_scope;
+
+#define DS_SCOPE_ALL (DS_SCOPE_OBJECT | DS_SCOPE_NAMESPACE)
 
 typedef struct ds_string_list {
 	char **items;
 	size_t count;
 } ds_string_list;
 
-/* The settings of one rule (see docs/config.md). */
+/* The types a rule option may have (see ds_rule_option). */
+typedef enum {
+	DS_OPTION_NAME,     /* a non-empty string, or null for none */
+	DS_OPTION_NAME_LIST /* a list of non-empty strings; null or [] for none */
+} ds_option_type;
+
+/* The value of one rule option; which member holds it follows the
+ * option's type. Owns its strings. */
+typedef union ds_option_value {
+	char *name;          /* DS_OPTION_NAME; NULL: none */
+	ds_string_list list; /* DS_OPTION_NAME_LIST */
+} ds_option_value;
+
+/* The most options one rule may have. */
+#define DS_RULE_MAX_OPTIONS 4
+
+/* The settings of one rule (see docs/config.md): its severity and its
+ * options, each in the slot its ds_rule_option names. */
 typedef struct ds_rule_config {
 	ds_severity severity;
-	char *default_value;              /* priority-class: the class to patch in; NULL: none */
-	ds_string_list allowed;           /* priority-class: allowed classes; empty: any */
-	ds_string_list exempt_namespaces; /* dedicated-namespace: never reported */
+	ds_option_value options[DS_RULE_MAX_OPTIONS];
 } ds_rule_config;
 
 /* The whole configuration. Owns every string in it. */
 typedef struct ds_config {
 	bool enforce;                    /* false: every finding is at most a warning */
 	bool allow_exemption_annotation; /* false: dsguard.io/ignore counts for nothing */
-	ds_rule_config rules[DS_RULE_COUNT];
+	ds_rule_config rules[DS_RULE_COUNT]; /* in the order of ds_rules[] */
 } ds_config;
 
-/* Who else lives in a namespace (DS003). The lint run and the webhook's
- * cluster cache each provide one. Returns a newly allocated name of a
- * DaemonSet in `ns` other than `name` (the caller frees it), or NULL when
- * there is none. */
+/* One option of a rule: `rules.NAME.KEY` in the config file. The config
+ * loader, `dsguard rules` (text, markdown and JSON) and docs/config.md are
+ * drawn from these records. Every option's default is none (null, or an
+ * empty list). */
+typedef struct ds_rule_option {
+	const char *key;  /* "default" */
+	ds_option_type type;
+	unsigned slot;    /* its index in ds_rule_config.options */
+	const char *what; /* what one value is, for messages: "the name of a PriorityClass" */
+	const char *help; /* one sentence for the docs */
+	/* Checks the option against the rule's other settings once the whole
+	 * config is read (NULL: nothing to check). Returns NULL when the
+	 * settings are sound, else a new message that the loader reports at
+	 * this option's value. */
+	char *(*validate)(const ds_rule_config *settings);
+} ds_rule_option;
+
+/* Who else lives in a namespace, for DS_SCOPE_NAMESPACE rules. */
+typedef enum {
+	DS_NAMESPACE_FREE,   /* no other DaemonSet lives there */
+	DS_NAMESPACE_SHARED, /* another one does: *other names it */
+	DS_NAMESPACE_UNKNOWN /* it cannot be told yet (the cluster is not listed yet) */
+} ds_namespace_answer;
+
+/* The lint run and the webhook's cluster state each provide one. The
+ * function answers who else lives in namespace `ns` besides the DaemonSet
+ * `name`; for DS_NAMESPACE_SHARED it sets *other to a newly allocated name
+ * (the caller frees it), or leaves it NULL when memory ran out. */
 typedef struct ds_namespace_lookup {
-	char *(*other_in_namespace)(void *data, const char *ns, const char *name);
+	ds_namespace_answer (*other_in_namespace)(void *data, const char *ns, const char *name, char **other);
 	void *data;
 } ds_namespace_lookup;
 
@@ -56,7 +106,7 @@ typedef struct ds_namespace_lookup {
 typedef struct ds_context {
 	const ds_config *config;
 	const char *default_namespace;         /* where a resource without one lives; NULL: "default" */
-	const ds_namespace_lookup *namespaces; /* NULL: DS003 is not evaluated */
+	const ds_namespace_lookup *namespaces; /* NULL: DS_SCOPE_NAMESPACE rules are not evaluated */
 } ds_context;
 
 typedef struct ds_rule ds_rule;
@@ -72,7 +122,9 @@ typedef struct ds_finding {
 	ds_severity severity; /* effective: after config and enforce */
 	char *message;
 	char *pointer;
-	bool exempt; /* exempted by the dsguard.io/ignore annotation */
+	bool exempt;     /* exempted by the dsguard.io/ignore annotation */
+	bool unknown;    /* the rule could not decide (DS_NAMESPACE_UNKNOWN): not a verdict */
+	const char *unfixable; /* why the rule's fix did not apply with this config, or NULL (static) */
 } ds_finding;
 
 typedef enum { DS_PATCH_ADD, DS_PATCH_REPLACE } ds_patch_kind;
@@ -93,28 +145,62 @@ typedef struct ds_evaluation {
 	size_t op_count;
 } ds_evaluation;
 
-/* A rule: one record from which `dsguard rules`, docs/rules.md, SARIF
- * metadata and webhook messages are all drawn. */
+/* A rule: one record from which `dsguard rules`, docs/rules.md, the
+ * config loader, SARIF and JUnit metadata, metrics and webhook messages are
+ * all drawn (docs/architecture.md, "Adding a rule"). */
 struct ds_rule {
-	ds_rule_index index;
 	const char *id;          /* "DS001" */
 	const char *name;        /* "priority-class" */
 	ds_severity default_severity;
+	ds_scope scope;          /* what it needs to see */
 	const char *summary;     /* one line: what the rule wants */
 	const char *why;         /* why it matters */
 	const char *remediation; /* how to fix it by hand */
 	const char *fixes;       /* what the automatic fix does, or NULL */
+	const ds_rule_option *options; /* its settings besides severity */
+	size_t option_count;
 	/* Appends findings for `resource` (a DaemonSet). Returns 0, or -1 when
 	 * memory runs out. */
 	int (*check)(const cJSON *resource, const ds_context *ctx, const ds_rule *rule,
 		     ds_evaluation *out);
-	/* Appends the operations that fix `finding`, or none when the rule
-	 * cannot fix it with this config. Returns 0, or -1 out of memory. */
+	/* Appends the operations that fix `finding` (NULL: the rule has no
+	 * automatic fix). When it cannot fix it with this config it appends
+	 * nothing and sets *why_not to a constant sentence saying what to set.
+	 * Returns 0, or -1 out of memory. */
 	int (*fix)(const cJSON *resource, const ds_context *ctx, const ds_finding *finding,
-		   ds_evaluation *out);
+		   ds_evaluation *out, const char **why_not);
 };
 
 extern const ds_rule ds_rules[DS_RULE_COUNT];
+
+/* The position of rule in ds_rules[] (and in ds_config.rules[]). */
+static inline size_t ds_rule_index(const ds_rule *rule)
+{
+	return (size_t)(rule - ds_rules);
+}
+
+/* The settings of rule in cfg. */
+static inline const ds_rule_config *ds_rule_settings(const ds_config *cfg, const ds_rule *rule)
+{
+	return &cfg->rules[ds_rule_index(rule)];
+}
+
+/* rule's option `key`, or NULL when it has none by that name. */
+const ds_rule_option *ds_rule_option_find(const ds_rule *rule, const char *key);
+
+/* The value of rule's option `key` in cfg (its type says which member
+ * holds it), or NULL when the rule has no such option. Not const, as with
+ * strchr(): whoever owns cfg may change it. */
+ds_option_value *ds_rule_option_value(const ds_config *cfg, const ds_rule *rule, const char *key);
+
+/* Sets rule's DS_OPTION_NAME option `key` in cfg to a copy of value (NULL:
+ * none), as a command-line flag does. Returns 0, or -1 when there is no
+ * such option or memory runs out. */
+int ds_rule_option_set_name(ds_config *cfg, const ds_rule *rule, const char *key, const char *value);
+
+/* "known: a, b, c": the rule names, for messages. Returns a new string or
+ * NULL out of memory. */
+char *ds_rule_names(void);
 
 /* The rule with this id ("DS001", any case) or name ("priority-class"),
  * or NULL. */
@@ -126,12 +212,17 @@ const char *ds_severity_name(ds_severity s);
 int ds_severity_parse(const char *name);
 
 /* Fills cfg with the defaults: every rule at its default severity, enforce
- * on, the exemption annotation honoured, no default class, nothing allowed-
- * listed, no namespace exempt. */
+ * on, the exemption annotation honoured, every option none. */
 void ds_config_init(ds_config *cfg);
 
 /* Frees the names of list and empties it. */
 void ds_string_list_clear(ds_string_list *list);
+
+/* Whether `name` is one of list's items. */
+bool ds_string_list_has(const ds_string_list *list, const char *name);
+
+/* Releases an option's value of `type` and empties it. */
+void ds_option_value_clear(ds_option_value *value, ds_option_type type);
 
 /* Releases what cfg owns (not cfg itself) and leaves it at the defaults. */
 void ds_config_free(ds_config *cfg);
@@ -146,12 +237,13 @@ const char *ds_resource_name(const cJSON *obj);
  * the context has none). Borrowed. */
 const char *ds_resource_namespace(const cJSON *obj, const ds_context *ctx);
 
-/* Checks one resource with every rule that is not off. Non-DaemonSets give
- * no findings. On success returns 0 and out holds findings (including
- * exempt ones, marked) and the fix operations for the non-exempt ones; the
- * caller releases it with ds_evaluation_free(). Returns -1 when memory runs
- * out (out is then empty). */
-int ds_evaluate(const cJSON *resource, const ds_context *ctx, ds_evaluation *out);
+/* Checks one resource with every rule of `scopes` (a mask of ds_scope)
+ * that is not off; DS_SCOPE_NAMESPACE rules only when ctx->namespaces is
+ * set. Non-DaemonSets give no findings. On success returns 0 and out holds
+ * findings (including exempt ones, marked) and the fix operations for the
+ * non-exempt ones; the caller releases it with ds_evaluation_free().
+ * Returns -1 when memory runs out (out is then empty). */
+int ds_evaluate(const cJSON *resource, const ds_context *ctx, unsigned scopes, ds_evaluation *out);
 
 /* Releases what ev owns and empties it. */
 void ds_evaluation_free(ds_evaluation *ev);

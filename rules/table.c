@@ -1,4 +1,5 @@
-/* table.c - the rule table: DS001, DS002, DS003, their checks and fixes. */
+/* table.c - the rule table: DS001, DS002, DS003, their options, checks
+ * and fixes. Adding a rule: docs/architecture.md. */
 #include "rules/checks.h"
 
 #include <stdio.h>
@@ -20,11 +21,36 @@ static const char *join_list(const ds_string_list *list, char *buf, size_t size)
 	return buf;
 }
 
+/* DS001's option slots. */
+enum { PRIORITY_CLASS_DEFAULT, PRIORITY_CLASS_ALLOWED };
+
+/* The default class must pass DS001 itself: when `allowed` is not empty,
+ * it is one of them (else the webhook would patch in, and --fix insert, a
+ * class the rule refuses). */
+static char *default_is_allowed(const ds_rule_config *rc)
+{
+	const char *def = rc->options[PRIORITY_CLASS_DEFAULT].name;
+	const ds_string_list *allowed = &rc->options[PRIORITY_CLASS_ALLOWED].list;
+
+	if (!def || !allowed->count || ds_string_list_has(allowed, def))
+		return NULL;
+	return ds_format("default \"%s\" is not one of the allowed classes", def);
+}
+
+static const ds_rule_option priority_class_options[] = {
+	{"default", DS_OPTION_NAME, PRIORITY_CLASS_DEFAULT, "the name of a PriorityClass",
+	 "The PriorityClass the webhook patches in (/mutate) and lint --fix inserts; a default outside "
+	 "`allowed` is a config error (the fix would insert a class DS001 refuses).",
+	 default_is_allowed},
+	{"allowed", DS_OPTION_NAME_LIST, PRIORITY_CLASS_ALLOWED, "the name of a PriorityClass",
+	 "When not empty, priorityClassName must be one of these.", NULL},
+};
+
 static int check_priority_class(const cJSON *res, const ds_context *ctx, const ds_rule *rule, ds_evaluation *out)
 {
-	const ds_rule_config *rc = &ctx->config->rules[rule->index];
+	const ds_string_list *allowed = &ds_rule_settings(ctx->config, rule)->options[PRIORITY_CLASS_ALLOWED].list;
 	const cJSON *pcn = ds_pointer_get(res, PRIORITY_CLASS_POINTER);
-	char allowed[512];
+	char names[512];
 
 	if (!pcn || cJSON_IsNull(pcn))
 		return ds_add_finding(out, rule, ctx, PRIORITY_CLASS_POINTER,
@@ -35,20 +61,23 @@ static int check_priority_class(const cJSON *res, const ds_context *ctx, const d
 	if (!*pcn->valuestring)
 		return ds_add_finding(out, rule, ctx, PRIORITY_CLASS_POINTER,
 				      "spec.template.spec.priorityClassName is empty");
-	if (rc->allowed.count && !ds_string_list_has(&rc->allowed, pcn->valuestring))
+	if (allowed->count && !ds_string_list_has(allowed, pcn->valuestring))
 		return ds_add_finding(out, rule, ctx, PRIORITY_CLASS_POINTER,
 				      "spec.template.spec.priorityClassName \"%s\" is not one of the allowed classes (%s)",
-				      pcn->valuestring, join_list(&rc->allowed, allowed, sizeof(allowed)));
+				      pcn->valuestring, join_list(allowed, names, sizeof(names)));
 	return 0;
 }
 
-static int fix_priority_class(const cJSON *res, const ds_context *ctx, const ds_finding *f, ds_evaluation *out)
+static int fix_priority_class(const cJSON *res, const ds_context *ctx, const ds_finding *f, ds_evaluation *out,
+			      const char **why_not)
 {
-	const char *def = ctx->config->rules[f->rule->index].default_value;
+	const char *def = ds_rule_settings(ctx->config, f->rule)->options[PRIORITY_CLASS_DEFAULT].name;
 	cJSON *value;
 
-	if (!def)
+	if (!def) {
+		*why_not = "no default priority class: set rules.priority-class.default or --priority-class";
 		return 0;
+	}
 	value = cJSON_CreateString(def);
 	return value ? ds_add_set_op(out, f->rule, res, PRIORITY_CLASS_POINTER, value) : -1;
 }
@@ -67,40 +96,61 @@ static int check_restart_policy(const cJSON *res, const ds_context *ctx, const d
 			      rp->valuestring);
 }
 
-static int fix_restart_policy(const cJSON *res, const ds_context *ctx, const ds_finding *f, ds_evaluation *out)
+static int fix_restart_policy(const cJSON *res, const ds_context *ctx, const ds_finding *f, ds_evaluation *out,
+			      const char **why_not)
 {
 	cJSON *value = cJSON_CreateString("Always");
 
 	(void)ctx;
+	(void)why_not;
 	return value ? ds_add_set_op(out, f->rule, res, RESTART_POLICY_POINTER, value) : -1;
 }
+
+/* DS003's option slots. */
+enum { DEDICATED_NAMESPACE_EXEMPT };
+
+static const ds_rule_option dedicated_namespace_options[] = {
+	{"exemptNamespaces", DS_OPTION_NAME_LIST, DEDICATED_NAMESPACE_EXEMPT, "the name of a namespace",
+	 "Namespaces where any number of DaemonSets may live; never reported.", NULL},
+};
 
 static int check_dedicated_namespace(const cJSON *res, const ds_context *ctx, const ds_rule *rule,
 				     ds_evaluation *out)
 {
-	const ds_rule_config *rc = &ctx->config->rules[rule->index];
+	const ds_string_list *exempt = &ds_rule_settings(ctx->config, rule)->options[DEDICATED_NAMESPACE_EXEMPT].list;
 	const char *ns = ds_resource_namespace(res, ctx);
-	char *other;
-	int rc_add;
+	char *other = NULL;
+	int rc;
 
-	if (!ctx->namespaces || ds_string_list_has(&rc->exempt_namespaces, ns))
+	if (ds_string_list_has(exempt, ns))
 		return 0;
-	other = ctx->namespaces->other_in_namespace(ctx->namespaces->data, ns, ds_resource_name(res));
+	switch (ctx->namespaces->other_in_namespace(ctx->namespaces->data, ns, ds_resource_name(res), &other)) {
+	case DS_NAMESPACE_FREE:
+		return 0;
+	case DS_NAMESPACE_UNKNOWN:
+		return ds_add_unknown(out, rule, ctx, NAMESPACE_POINTER,
+				      "namespace %s could not be checked: the DaemonSets living there are not known yet",
+				      ns);
+	case DS_NAMESPACE_SHARED:
+		break;
+	}
 	if (!other)
-		return 0;
-	rc_add = ds_add_finding(out, rule, ctx, NAMESPACE_POINTER,
-				"namespace %s is shared with DaemonSet %s/%s; each DaemonSet needs a namespace of its own",
-				ns, ns, other);
+		return -1;
+	rc = ds_add_finding(out, rule, ctx, NAMESPACE_POINTER,
+			    "namespace %s is shared with DaemonSet %s/%s; each DaemonSet needs a namespace of its own",
+			    ns, ns, other);
 	free(other);
-	return rc_add;
+	return rc;
 }
 
-const ds_rule ds_rules[DS_RULE_COUNT] = {
+#define OPTIONS(table) .options = table, .option_count = sizeof(table) / sizeof(table[0])
+
+const ds_rule ds_rules[] = {
 	{
-		.index = DS_RULE_PRIORITY_CLASS,
 		.id = "DS001",
 		.name = "priority-class",
 		.default_severity = DS_SEVERITY_ERROR,
+		.scope = DS_SCOPE_OBJECT,
 		.summary = "The pod template sets spec.template.spec.priorityClassName (one of the allowed classes, "
 			   "where allowed is configured).",
 		.why = "A DaemonSet runs one pod on every (selected) node. Without a priority class its pods are "
@@ -109,14 +159,15 @@ const ds_rule ds_rules[DS_RULE_COUNT] = {
 		.remediation = "Set spec.template.spec.priorityClassName to a PriorityClass made for node agents, "
 			       "e.g. system-node-critical or one of your own.",
 		.fixes = "inserts the configured default class (rules.priority-class.default or --priority-class)",
+		OPTIONS(priority_class_options),
 		.check = check_priority_class,
 		.fix = fix_priority_class,
 	},
 	{
-		.index = DS_RULE_RESTART_POLICY,
 		.id = "DS002",
 		.name = "restart-policy",
 		.default_severity = DS_SEVERITY_ERROR,
+		.scope = DS_SCOPE_OBJECT,
 		.summary = "The pod template's spec.template.spec.restartPolicy is Always or unset.",
 		.why = "A pod template whose restartPolicy is not Always cannot be a long-running daemon; the "
 		       "API server rejects it late, at apply time.",
@@ -126,10 +177,10 @@ const ds_rule ds_rules[DS_RULE_COUNT] = {
 		.fix = fix_restart_policy,
 	},
 	{
-		.index = DS_RULE_DEDICATED_NAMESPACE,
 		.id = "DS003",
 		.name = "dedicated-namespace",
 		.default_severity = DS_SEVERITY_ERROR,
+		.scope = DS_SCOPE_NAMESPACE,
 		.summary = "No two DaemonSets (two different names) share a namespace; namespaces in "
 			   "exemptNamespaces are never reported.",
 		.why = "A namespace of its own gives each node agent clear isolation of RBAC, quotas and "
@@ -137,7 +188,10 @@ const ds_rule ds_rules[DS_RULE_COUNT] = {
 		.remediation = "Move each DaemonSet into a namespace of its own, or list a deliberately shared "
 			       "namespace in rules.dedicated-namespace.exemptNamespaces.",
 		.fixes = NULL,
+		OPTIONS(dedicated_namespace_options),
 		.check = check_dedicated_namespace,
 		.fix = NULL,
 	},
 };
+
+_Static_assert(sizeof(ds_rules) / sizeof(ds_rules[0]) == DS_RULE_COUNT, "DS_RULE_COUNT counts ds_rules[]");

@@ -199,17 +199,10 @@ static bool has_fix(const ds_evaluation *ev, const ds_rule *rule)
 	return false;
 }
 
-/* Whether finding f is DS003's placeholder for a namespace that could not
- * be checked (the cluster was not synced). */
-static bool unchecked(const struct review *r, const ds_finding *f)
-{
-	return r->not_synced && f->rule->index == DS_RULE_DEDICATED_NAMESPACE;
-}
-
-/* Answers DS003 when the cluster is not synced: nothing for an exempt
- * DaemonSet; at error with --on-unsynced deny, a denial; else a warning. It
- * is not a finding and is not counted as one. Returns 0, or -1 out of
- * memory. */
+/* Answers a namespace rule that could not decide (the cluster is not
+ * synced): nothing for an exempt DaemonSet; at error with --on-unsynced
+ * deny, a denial; else a warning. It is not a finding and is not counted as
+ * one. Returns 0, or -1 out of memory. */
 static int decide_unchecked(struct review *r, size_t i)
 {
 	const ds_finding *f = &r->ev.findings[i];
@@ -236,22 +229,23 @@ static int decide(struct review *r)
 	for (size_t i = 0; i < r->ev.finding_count; i++) {
 		const ds_finding *f = &r->ev.findings[i];
 		const char *id = f->rule->id, *name = f->rule->name;
+		size_t rule = ds_rule_index(f->rule);
 		int rc;
-		if (unchecked(r, f)) {
+		if (f->unknown) {
 			rc = decide_unchecked(r, i);
 		} else if (f->exempt) {
-			r->out->exempted[f->rule->index]++;
+			r->out->exempted[rule]++;
 			rc = ds_warnings_add(&r->warnings, "%s %s exempted by annotation dsguard.io/ignore: %s", id,
 					     name, f->message);
 		} else if (f->severity != DS_SEVERITY_ERROR) {
-			r->out->findings[f->rule->index]++;
+			r->out->findings[rule]++;
 			rc = ds_warnings_add(&r->warnings, "%s %s: %s", id, name, f->message);
 		} else if (keep) {
-			r->out->findings[f->rule->index]++;
+			r->out->findings[rule]++;
 			rc = ds_warnings_add(&r->warnings, "%s %s: %s (this update leaves spec.template as it was)",
 					     id, name, f->message);
 		} else {
-			r->out->findings[f->rule->index]++;
+			r->out->findings[rule]++;
 			r->answers[i] = r->mode == DS_REVIEW_MUTATE && has_fix(&r->ev, f->rule) ? ANSWER_PATCH
 												 : ANSWER_DENY;
 			rc = r->answers[i] == ANSWER_PATCH
@@ -284,7 +278,7 @@ static char *deny_message(const struct review *r, bool *oom)
 		if (r->answers[i] != ANSWER_DENY)
 			continue;
 		fprintf(f, "%s %s %s: %.*s", any ? ";" : "", fd->rule->id, fd->rule->name, MAX_DENY_DETAIL,
-			unchecked(r, fd) ? UNCHECKED " (--on-unsynced deny)" : fd->message);
+			fd->unknown ? UNCHECKED " (--on-unsynced deny)" : fd->message);
 		any = true;
 	}
 	*oom = fclose(f) != 0 || !msg;
@@ -386,27 +380,29 @@ static int wants_review(struct review *r)
 	return (!sub || !*sub) && ds_is_daemonset(r->object);
 }
 
-/* DS003's lookup during a review: notes that DS003 asked, then answers
- * with the DaemonSet a reservation found, a placeholder while the cluster
- * is not synced (decide() answers it as unchecked), or the cluster's own
- * answer. Returns a new string, or NULL for nobody. */
-static char *ask_cluster(void *data, const char *ns, const char *name)
+/* The namespace lookup during a review: notes that a namespace rule
+ * asked, then answers with the DaemonSet a reservation found, unknown
+ * while the cluster is not synced (decide() answers it as unchecked), or
+ * the cluster's own answer. */
+static ds_namespace_answer ask_cluster(void *data, const char *ns, const char *name, char **other)
 {
 	struct review *r = data;
 
 	r->asked = true;
-	if (r->held)
-		return strdup(r->held);
+	if (r->held) {
+		*other = strdup(r->held);
+		return DS_NAMESPACE_SHARED;
+	}
 	if (r->not_synced)
-		return strdup("");
-	return r->cluster->namespaces.other_in_namespace(r->cluster->namespaces.data, ns, name);
+		return DS_NAMESPACE_UNKNOWN;
+	return r->cluster->namespaces.other_in_namespace(r->cluster->namespaces.data, ns, name, other);
 }
 
 /* Evaluates the DaemonSet and decides each finding. Returns 0, or -1 out
  * of memory. */
 static int evaluate(struct review *r)
 {
-	return ds_evaluate(r->object, &r->ctx, &r->ev) < 0 || decide(r) < 0 ? -1 : 0;
+	return ds_evaluate(r->object, &r->ctx, DS_SCOPE_ALL, &r->ev) < 0 || decide(r) < 0 ? -1 : 0;
 }
 
 /* Drops the evaluation and what was decided from it. */
@@ -421,12 +417,12 @@ static void forget(struct review *r)
 	memset(r->out->exempted, 0, sizeof(r->out->exempted));
 }
 
-/* Whether the decisions admit the object: nothing is denied, and DS003
- * found the namespace free. */
+/* Whether the decisions admit the object: nothing is denied, and the
+ * namespace rules found the namespace free. */
 static bool admitted_alone(const struct review *r)
 {
 	for (size_t i = 0; i < r->ev.finding_count; i++)
-		if (r->answers[i] == ANSWER_DENY || r->ev.findings[i].rule->index == DS_RULE_DEDICATED_NAMESPACE)
+		if (r->answers[i] == ANSWER_DENY || r->ev.findings[i].rule->scope == DS_SCOPE_NAMESPACE)
 			return false;
 	return true;
 }
@@ -450,8 +446,8 @@ static int reserve(struct review *r)
 	return evaluate(r);
 }
 
-/* Evaluates the DaemonSet and answers it into response. DS003 asks the
- * cluster on CREATE only. Returns 0, or -1 out of memory. */
+/* Evaluates the DaemonSet and answers it into response. The namespace
+ * rules ask the cluster on CREATE only. Returns 0, or -1 out of memory. */
 static int review_daemonset(cJSON *response, struct review *r, const ds_config *config)
 {
 	r->ctx.config = config;

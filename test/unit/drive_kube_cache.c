@@ -103,8 +103,10 @@ static kube_cache *start(const char *url, const kube_cache_options *extra)
 static void lookup(kube_cache *c, const char *ns, const char *name, char *out, size_t size)
 {
 	ds_namespace_lookup l = kube_cache_lookup(c);
-	char *other = l.other_in_namespace(l.data, ns, name);
+	char *other = NULL;
+	ds_namespace_answer a = l.other_in_namespace(l.data, ns, name, &other);
 
+	assert_true(a == DS_NAMESPACE_SHARED ? other != NULL : other == NULL);
 	snprintf(out, size, "%s", other ? other : "");
 	free(other);
 }

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "lint/lint.h"
+#include "test/rule_access.h"
 
 /* Per test: a scratch directory, the config under test, its error. */
 struct fixture {
@@ -77,9 +78,7 @@ static void assert_defaults(const ds_config *cfg)
 	assert_true(cfg->allow_exemption_annotation);
 	for (int i = 0; i < DS_RULE_COUNT; i++) {
 		assert_int_equal(cfg->rules[i].severity, DS_SEVERITY_ERROR);
-		assert_null(cfg->rules[i].default_value);
-		assert_int_equal(cfg->rules[i].allowed.count, 0);
-		assert_int_equal(cfg->rules[i].exempt_namespaces.count, 0);
+		assert_true(options_are_none(cfg, (size_t)i));
 	}
 }
 
@@ -121,13 +120,13 @@ static void test_spec_example(void **state)
 	assert_null(f->error);
 	assert_true(c->enforce);
 	assert_true(c->allow_exemption_annotation);
-	assert_int_equal(c->rules[DS_RULE_PRIORITY_CLASS].severity, DS_SEVERITY_ERROR);
-	assert_string_equal(c->rules[DS_RULE_PRIORITY_CLASS].default_value, "node-agents");
-	assert_int_equal(c->rules[DS_RULE_PRIORITY_CLASS].allowed.count, 0);
-	assert_int_equal(c->rules[DS_RULE_RESTART_POLICY].severity, DS_SEVERITY_ERROR);
-	assert_int_equal(c->rules[DS_RULE_DEDICATED_NAMESPACE].severity, DS_SEVERITY_ERROR);
-	assert_int_equal(c->rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.count, 1);
-	assert_string_equal(c->rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.items[0], "kube-system");
+	assert_int_equal(RULE_SETTINGS(c, DS001).severity, DS_SEVERITY_ERROR);
+	assert_string_equal(DEFAULT_CLASS(c), "node-agents");
+	assert_int_equal(ALLOWED_CLASSES(c).count, 0);
+	assert_int_equal(RULE_SETTINGS(c, DS002).severity, DS_SEVERITY_ERROR);
+	assert_int_equal(RULE_SETTINGS(c, DS003).severity, DS_SEVERITY_ERROR);
+	assert_int_equal(EXEMPT_NAMESPACES(c).count, 1);
+	assert_string_equal(EXEMPT_NAMESPACES(c).items[0], "kube-system");
 }
 
 static void test_every_key(void **state)
@@ -150,15 +149,15 @@ static void test_every_key(void **state)
 			 0);
 	assert_false(c->enforce);
 	assert_false(c->allow_exemption_annotation);
-	assert_int_equal(c->rules[DS_RULE_PRIORITY_CLASS].severity, DS_SEVERITY_WARNING);
-	assert_string_equal(c->rules[DS_RULE_PRIORITY_CLASS].default_value, "system-node-critical");
-	assert_int_equal(c->rules[DS_RULE_PRIORITY_CLASS].allowed.count, 2);
-	assert_string_equal(c->rules[DS_RULE_PRIORITY_CLASS].allowed.items[0], "system-node-critical");
-	assert_string_equal(c->rules[DS_RULE_PRIORITY_CLASS].allowed.items[1], "node-agents");
-	assert_int_equal(c->rules[DS_RULE_RESTART_POLICY].severity, DS_SEVERITY_WARNING);
-	assert_int_equal(c->rules[DS_RULE_DEDICATED_NAMESPACE].severity, DS_SEVERITY_ERROR);
-	assert_int_equal(c->rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.count, 2);
-	assert_string_equal(c->rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.items[1], "monitoring");
+	assert_int_equal(RULE_SETTINGS(c, DS001).severity, DS_SEVERITY_WARNING);
+	assert_string_equal(DEFAULT_CLASS(c), "system-node-critical");
+	assert_int_equal(ALLOWED_CLASSES(c).count, 2);
+	assert_string_equal(ALLOWED_CLASSES(c).items[0], "system-node-critical");
+	assert_string_equal(ALLOWED_CLASSES(c).items[1], "node-agents");
+	assert_int_equal(RULE_SETTINGS(c, DS002).severity, DS_SEVERITY_WARNING);
+	assert_int_equal(RULE_SETTINGS(c, DS003).severity, DS_SEVERITY_ERROR);
+	assert_int_equal(EXEMPT_NAMESPACES(c).count, 2);
+	assert_string_equal(EXEMPT_NAMESPACES(c).items[1], "monitoring");
 }
 
 static void test_severity_off_quoted(void **state)
@@ -166,7 +165,7 @@ static void test_severity_off_quoted(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f, "rules:\n  restart-policy:\n    severity: \"off\"\n"), 0);
-	assert_int_equal(f->cfg.rules[DS_RULE_RESTART_POLICY].severity, DS_SEVERITY_OFF);
+	assert_int_equal(RULE_SETTINGS(&f->cfg, DS002).severity, DS_SEVERITY_OFF);
 }
 
 static void test_severity_off_plain(void **state)
@@ -177,7 +176,7 @@ static void test_severity_off_plain(void **state)
 	 * off": a user writes off unquoted, which YAML 1.1 reads as false. */
 	if (load(f, "rules:\n  dedicated-namespace:\n    severity: off\n") != 0)
 		fail_msg("severity: off (unquoted) is refused: %s", f->error ? f->error : "?");
-	assert_int_equal(f->cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity, DS_SEVERITY_OFF);
+	assert_int_equal(RULE_SETTINGS(&f->cfg, DS003).severity, DS_SEVERITY_OFF);
 }
 
 static void test_nulls_mean_none(void **state)
@@ -218,8 +217,8 @@ static void test_load_replaces_earlier_config(void **state)
 	assert_int_equal(load(f, spec_example), 0);
 	assert_int_equal(load(f, "enforce: false\n"), 0);
 	assert_false(f->cfg.enforce);
-	assert_null(f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value);
-	assert_int_equal(f->cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.count, 0);
+	assert_null(DEFAULT_CLASS(&f->cfg));
+	assert_int_equal(EXEMPT_NAMESPACES(&f->cfg).count, 0);
 }
 
 static void test_bom_crlf_and_json(void **state)
@@ -228,10 +227,10 @@ static void test_bom_crlf_and_json(void **state)
 
 	assert_int_equal(load(f, "\xEF\xBB\xBF" "enforce: false\r\nrules:\r\n  DS002:\r\n    severity: warning\r\n"), 0);
 	assert_false(f->cfg.enforce);
-	assert_int_equal(f->cfg.rules[DS_RULE_RESTART_POLICY].severity, DS_SEVERITY_WARNING);
+	assert_int_equal(RULE_SETTINGS(&f->cfg, DS002).severity, DS_SEVERITY_WARNING);
 	assert_int_equal(load(f, "{\"enforce\": false, \"rules\": {\"priority-class\": {\"default\": \"pc\"}}}"), 0);
 	assert_false(f->cfg.enforce);
-	assert_string_equal(f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value, "pc");
+	assert_string_equal(DEFAULT_CLASS(&f->cfg), "pc");
 }
 
 static void test_rule_named_twice(void **state)
@@ -248,9 +247,9 @@ static void test_rule_named_twice(void **state)
 		     "    default: b\n"
 		     "    allowed: [b]\n");
 	if (rc == 0) {
-		assert_string_equal(f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value, "b");
-		assert_int_equal(f->cfg.rules[DS_RULE_PRIORITY_CLASS].allowed.count, 1);
-		assert_string_equal(f->cfg.rules[DS_RULE_PRIORITY_CLASS].allowed.items[0], "b");
+		assert_string_equal(DEFAULT_CLASS(&f->cfg), "b");
+		assert_int_equal(ALLOWED_CLASSES(&f->cfg).count, 1);
+		assert_string_equal(ALLOWED_CLASSES(&f->cfg).items[0], "b");
 	} else {
 		assert_non_null(strstr(f->error, f->path));
 		assert_defaults(&f->cfg);

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "lint/lint.h"
 #include "webhook/webhook.h"
+#include "test/rule_access.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -113,7 +114,7 @@ static int lint_path(const char *path, int fix, ds_lint_report *report)
 	ds_lint_options opts = {.config = &cfg, .fix = fix, .jobs = 1};
 
 	ds_config_init(&cfg);
-	cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = "node-agents";
+	DEFAULT_CLASS(&cfg) = "node-agents";
 	return ds_lint_paths(paths, 1, &opts, report);
 }
 
@@ -124,7 +125,7 @@ static size_t fixable_findings(const ds_lint_report *report, bool unfixed_only)
 
 	for (size_t i = 0; i < report->finding_count; i++) {
 		const ds_lint_finding *f = &report->findings[i];
-		n += f->rule->index != DS_RULE_DEDICATED_NAMESPACE && !f->exempt && !(unfixed_only && f->fixed);
+		n += f->rule != DS003 && !f->exempt && !(unfixed_only && f->fixed);
 	}
 	return n;
 }
@@ -165,12 +166,12 @@ static void replay_config(const char *path)
 	ds_evaluation ev = {0};
 
 	ds_config_init(&cfg);
-	if (ds_config_load(path, &cfg, &error) == 0 && cfg.rules[DS_RULE_PRIORITY_CLASS].default_value) {
+	if (ds_config_load(path, &cfg, &error) == 0 && DEFAULT_CLASS(&cfg)) {
 		cJSON_AddStringToObject(ds_pointer_get(ds, "/spec/template/spec"), "priorityClassName",
-					cfg.rules[DS_RULE_PRIORITY_CLASS].default_value);
-		CHECK(ds_evaluate(ds, &ctx, &ev) == 0, "ds_evaluate failed");
+					DEFAULT_CLASS(&cfg));
+		CHECK(ds_evaluate(ds, &ctx, DS_SCOPE_ALL, &ev) == 0, "ds_evaluate failed");
 		for (size_t i = 0; i < ev.finding_count; i++)
-			CHECK(ev.findings[i].rule->index != DS_RULE_PRIORITY_CLASS,
+			CHECK(ev.findings[i].rule != DS001,
 			      "the config's default priority class fails DS001");
 	} else {
 		CHECK(error != NULL, "a failed load without an error");
@@ -201,7 +202,7 @@ static void replay_admission(const char *buf, size_t len)
 	ds_config cfg;
 
 	ds_config_init(&cfg);
-	cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("node-agents");
+	DEFAULT_CLASS(&cfg) = strdup("node-agents");
 	for (int mode = DS_REVIEW_VALIDATE; mode <= DS_REVIEW_MUTATE; mode++) {
 		ds_review_result res;
 		CHECK(ds_review(buf, len, (ds_review_mode)mode, &cfg, NULL, &res) == 0, "ds_review failed");

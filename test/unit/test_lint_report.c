@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lint/lint.h"
+#include "test/rule_access.h"
 
 /* The report as text in `format`; the caller frees it. */
 static char *write_report(const char *format, const ds_lint_report *report)
@@ -50,20 +51,20 @@ static void assert_cjson_prints(const char *text)
 static void fill_report(ds_lint_report *r, ds_lint_finding *findings, ds_lint_problem *problems)
 {
 	findings[0] = (ds_lint_finding){
-		.rule = &ds_rules[DS_RULE_DEDICATED_NAMESPACE], .severity = DS_SEVERITY_ERROR,
+		.rule = DS003, .severity = DS_SEVERITY_ERROR,
 		.line = 5, .column = 14, .message = SHARED_WITH("b"),
 		.file = "deploy/a.yaml", .kind = "DaemonSet", .namespace = "logging", .name = "a", .file_index = 1};
 	findings[1] = (ds_lint_finding){
-		.rule = &ds_rules[DS_RULE_PRIORITY_CLASS], .severity = DS_SEVERITY_WARNING, .line = 8, .column = 5,
+		.rule = DS001, .severity = DS_SEVERITY_WARNING, .line = 8, .column = 5,
 		.message = "spec.template.spec.priorityClassName is not set", .file = "deploy/a.yaml",
 		.kind = "DaemonSet", .namespace = "logging", .name = "a", .file_index = 1,
 		.fix_note = "no default priority class"};
 	findings[2] = (ds_lint_finding){
-		.rule = &ds_rules[DS_RULE_RESTART_POLICY], .severity = DS_SEVERITY_ERROR, .fixed = true,
+		.rule = DS002, .severity = DS_SEVERITY_ERROR, .fixed = true,
 		.line = 9, .column = 22, .message = "spec.template.spec.restartPolicy is \"Never\"\t\x01",
 		.file = "deploy/a.yaml", .kind = "DaemonSet", .namespace = "logging", .name = "a", .file_index = 1};
 	findings[3] = (ds_lint_finding){
-		.rule = &ds_rules[DS_RULE_DEDICATED_NAMESPACE], .severity = DS_SEVERITY_ERROR, .exempt = true,
+		.rule = DS003, .severity = DS_SEVERITY_ERROR, .exempt = true,
 		.message = SHARED_WITH("a"), .file = "apis/apps/v1/namespaces/logging/daemonsets/b",
 		.kind = "DaemonSet", .namespace = "logging", .name = "b \\ \xc3\xa9", .file_index = 2};
 	problems[0] = (ds_lint_problem){"deploy/a.yaml", 3, 3, false, "key \"name\" is repeated", 1};

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "rules/rules.h"
+#include "test/rule_access.h"
 
 /* Parses JSON written with single quotes (each ' becomes "). The caller
  * deletes the result. */
@@ -58,7 +59,7 @@ static void evaluate(const char *text, const ds_context *ctx, ds_evaluation *ev)
 {
 	cJSON *res = json(text);
 
-	assert_int_equal(ds_evaluate(res, ctx, ev), 0);
+	assert_int_equal(ds_evaluate(res, ctx, DS_SCOPE_ALL, ev), 0);
 	cJSON_Delete(res);
 }
 
@@ -131,24 +132,24 @@ static int teardown(void **state)
 static void test_rule_table(void **state)
 {
 	(void)state;
-	assert_string_equal(ds_rules[DS_RULE_PRIORITY_CLASS].id, "DS001");
-	assert_string_equal(ds_rules[DS_RULE_PRIORITY_CLASS].name, "priority-class");
-	assert_string_equal(ds_rules[DS_RULE_RESTART_POLICY].id, "DS002");
-	assert_string_equal(ds_rules[DS_RULE_RESTART_POLICY].name, "restart-policy");
-	assert_string_equal(ds_rules[DS_RULE_DEDICATED_NAMESPACE].id, "DS003");
-	assert_string_equal(ds_rules[DS_RULE_DEDICATED_NAMESPACE].name, "dedicated-namespace");
+	assert_string_equal(DS001->id, "DS001");
+	assert_string_equal(DS001->name, "priority-class");
+	assert_string_equal(DS002->id, "DS002");
+	assert_string_equal(DS002->name, "restart-policy");
+	assert_string_equal(DS003->id, "DS003");
+	assert_string_equal(DS003->name, "dedicated-namespace");
 	for (int i = 0; i < DS_RULE_COUNT; i++) {
-		assert_int_equal(ds_rules[i].index, i);
+		assert_int_equal(ds_rule_index(&ds_rules[i]), i);
 		assert_int_equal(ds_rules[i].default_severity, DS_SEVERITY_ERROR);
 		assert_non_null(ds_rules[i].why);
 		assert_non_null(ds_rules[i].remediation);
 		assert_non_null(ds_rules[i].summary);
 		assert_non_null(ds_rules[i].check);
 	}
-	assert_non_null(ds_rules[DS_RULE_PRIORITY_CLASS].fix);
-	assert_non_null(ds_rules[DS_RULE_RESTART_POLICY].fix);
-	assert_null(ds_rules[DS_RULE_DEDICATED_NAMESPACE].fix); /* SPEC: DS003 has no automatic fix */
-	assert_null(ds_rules[DS_RULE_DEDICATED_NAMESPACE].fixes);
+	assert_non_null(DS001->fix);
+	assert_non_null(DS002->fix);
+	assert_null(DS003->fix); /* SPEC: DS003 has no automatic fix */
+	assert_null(DS003->fixes);
 }
 
 static void test_rule_find(void **state)
@@ -186,20 +187,18 @@ static void test_config_defaults(void **state)
 	assert_true(cfg.allow_exemption_annotation);
 	for (int i = 0; i < DS_RULE_COUNT; i++) {
 		assert_int_equal(cfg.rules[i].severity, DS_SEVERITY_ERROR);
-		assert_null(cfg.rules[i].default_value);
-		assert_int_equal(cfg.rules[i].allowed.count, 0);
-		assert_int_equal(cfg.rules[i].exempt_namespaces.count, 0);
+		assert_true(options_are_none(&cfg, (size_t)i));
 	}
 	/* ds_config_free releases owned strings and resets to the defaults */
 	cfg.enforce = false;
-	cfg.rules[0].default_value = strdup("x");
-	set_list(&cfg.rules[0].allowed, "a", "b", NULL);
-	set_list(&cfg.rules[2].exempt_namespaces, "kube-system", NULL);
+	DEFAULT_CLASS(&cfg) = strdup("x");
+	set_list(&ALLOWED_CLASSES(&cfg), "a", "b", NULL);
+	set_list(&EXEMPT_NAMESPACES(&cfg), "kube-system", NULL);
 	ds_config_free(&cfg);
 	assert_true(cfg.enforce);
-	assert_null(cfg.rules[0].default_value);
-	assert_int_equal(cfg.rules[0].allowed.count, 0);
-	assert_int_equal(cfg.rules[2].exempt_namespaces.count, 0);
+	assert_null(DEFAULT_CLASS(&cfg));
+	assert_int_equal(ALLOWED_CLASSES(&cfg).count, 0);
+	assert_int_equal(EXEMPT_NAMESPACES(&cfg).count, 0);
 }
 
 /* ---- kinds ---- */
@@ -335,7 +334,7 @@ static void test_ds001_not_allowed(void **state)
 {
 	struct fixture *f = *state;
 
-	set_list(&f->cfg.rules[DS_RULE_PRIORITY_CLASS].allowed, "node-agents", "system-node-critical", NULL);
+	set_list(&ALLOWED_CLASSES(&f->cfg), "node-agents", "system-node-critical", NULL);
 	expect_one(DAEMONSET(META, "{'priorityClassName':'high'}"), &f->ctx, "DS001", PCN,
 		   "spec.template.spec.priorityClassName \"high\" is not one of the allowed classes "
 		   "(node-agents, system-node-critical)");
@@ -390,17 +389,20 @@ struct fake_cluster {
 	int calls;
 };
 
-static char *fake_other(void *data, const char *ns, const char *name)
+static ds_namespace_answer fake_other(void *data, const char *ns, const char *name, char **other)
 {
 	struct fake_cluster *c = data;
 
 	c->calls++;
 	snprintf(c->asked_ns, sizeof(c->asked_ns), "%s", ns);
 	snprintf(c->asked_name, sizeof(c->asked_name), "%s", name);
-	for (size_t i = 0; c->pairs[i]; i += 2)
-		if (!strcmp(c->pairs[i], ns) && strcmp(c->pairs[i + 1], name))
-			return strdup(c->pairs[i + 1]);
-	return NULL;
+	for (size_t i = 0; c->pairs[i]; i += 2) {
+		if (!strcmp(c->pairs[i], ns) && strcmp(c->pairs[i + 1], name)) {
+			*other = strdup(c->pairs[i + 1]);
+			return DS_NAMESPACE_SHARED;
+		}
+	}
+	return DS_NAMESPACE_FREE;
 }
 
 #define NSP "/metadata/namespace"
@@ -462,11 +464,11 @@ static void test_ds003_exempt_namespace(void **state)
 	ds_namespace_lookup lookup = {fake_other, &cluster};
 
 	f->ctx.namespaces = &lookup;
-	set_list(&f->cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces, "monitoring", "kube-system", NULL);
+	set_list(&EXEMPT_NAMESPACES(&f->cfg), "monitoring", "kube-system", NULL);
 	expect_none(DAEMONSET("{'name':'agent','namespace':'kube-system'}", GOOD_SPEC), &f->ctx);
 	assert_int_equal(cluster.calls, 0);
 	/* exemption is per namespace, by exact name */
-	f->cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.items[1][0] = 'K';
+	EXEMPT_NAMESPACES(&f->cfg).items[1][0] = 'K';
 	expect_one(DAEMONSET("{'name':'agent','namespace':'kube-system'}", GOOD_SPEC), &f->ctx, "DS003", NSP,
 		   NULL);
 }
@@ -507,7 +509,7 @@ static void test_ds003_exempt_namespace_is_default(void **state)
 
 	f->ctx.namespaces = &lookup;
 	f->ctx.default_namespace = "agents";
-	set_list(&f->cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces, "agents", NULL);
+	set_list(&EXEMPT_NAMESPACES(&f->cfg), "agents", NULL);
 	expect_none(DAEMONSET("{'name':'agent'}", GOOD_SPEC), &f->ctx);
 }
 
@@ -539,8 +541,8 @@ static void test_severity_off_warning_error(void **state)
 		assert_int_equal(ev.findings[i].severity, DS_SEVERITY_ERROR);
 	ds_evaluation_free(&ev);
 
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].severity = DS_SEVERITY_OFF;
-	f->cfg.rules[DS_RULE_RESTART_POLICY].severity = DS_SEVERITY_WARNING;
+	RULE_SETTINGS(&f->cfg, DS001).severity = DS_SEVERITY_OFF;
+	RULE_SETTINGS(&f->cfg, DS002).severity = DS_SEVERITY_WARNING;
 	evaluate(ALL_BAD, &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 2);
 	assert_null(finding_of(&ev, "DS001"));
@@ -549,7 +551,7 @@ static void test_severity_off_warning_error(void **state)
 	ds_evaluation_free(&ev);
 
 	/* a rule that is off is not even run: DS003 does not ask the cluster */
-	f->cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_OFF;
+	RULE_SETTINGS(&f->cfg, DS003).severity = DS_SEVERITY_OFF;
 	shared_cluster_data.calls = 0;
 	evaluate(ALL_BAD, &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 1);
@@ -566,8 +568,8 @@ static void test_enforce_false(void **state)
 
 	use_shared_cluster(f, &lookup);
 	f->cfg.enforce = false;
-	f->cfg.rules[DS_RULE_RESTART_POLICY].severity = DS_SEVERITY_WARNING;
-	f->cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_OFF;
+	RULE_SETTINGS(&f->cfg, DS002).severity = DS_SEVERITY_WARNING;
+	RULE_SETTINGS(&f->cfg, DS003).severity = DS_SEVERITY_OFF;
 	evaluate(ALL_BAD, &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 2);
 	assert_int_equal(finding_of(&ev, "DS001")->severity, DS_SEVERITY_WARNING);
@@ -598,7 +600,7 @@ static unsigned exempt_mask(struct fixture *f, const char *ignore)
 	assert_int_equal(ev.finding_count, 3);
 	for (size_t i = 0; i < ev.finding_count; i++)
 		if (ev.findings[i].exempt)
-			mask |= 1u << ev.findings[i].rule->index;
+			mask |= 1u << ds_rule_index(ev.findings[i].rule);
 	ds_evaluation_free(&ev);
 	f->ctx.namespaces = NULL; /* lookup lives on this stack frame */
 	return mask;
@@ -661,7 +663,7 @@ static void test_exempt_findings_kept_without_fix(void **state)
 	struct fixture *f = *state;
 	ds_evaluation ev;
 
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("node-agents");
+	DEFAULT_CLASS(&f->cfg) = strdup("node-agents");
 	evaluate(DAEMONSET("{'name':'a','annotations':{'dsguard.io/ignore':'DS001'}}", "{'restartPolicy':'Never'}"),
 		 &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 2);
@@ -671,7 +673,7 @@ static void test_exempt_findings_kept_without_fix(void **state)
 	assert_int_equal(finding_of(&ev, "DS001")->severity, DS_SEVERITY_ERROR);
 	assert_int_equal(ev.op_count, 1);
 	assert_string_equal(ev.ops[0].path, RP);
-	assert_ptr_equal(ev.ops[0].rule, &ds_rules[DS_RULE_RESTART_POLICY]);
+	assert_ptr_equal(ev.ops[0].rule, DS002);
 	ds_evaluation_free(&ev);
 }
 
@@ -681,7 +683,7 @@ static void test_exemption_annotation_disallowed(void **state)
 	ds_evaluation ev;
 
 	f->cfg.allow_exemption_annotation = false;
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("node-agents");
+	DEFAULT_CLASS(&f->cfg) = strdup("node-agents");
 	assert_int_equal(exempt_mask(f, "'all'"), 0);
 	evaluate(DAEMONSET("{'name':'a','annotations':{'dsguard.io/ignore':'DS001'}}", "{}"), &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 1);
@@ -724,7 +726,7 @@ static void test_fix_add_priority_class(void **state)
 {
 	struct fixture *f = *state;
 
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("node-agents");
+	DEFAULT_CLASS(&f->cfg) = strdup("node-agents");
 	expect_patch(DAEMONSET(META, "{'containers':[]}"), &f->ctx,
 		     "[{'op':'add','path':'/spec/template/spec/priorityClassName','value':'node-agents'}]");
 }
@@ -733,8 +735,8 @@ static void test_fix_replace_bad_priority_class(void **state)
 {
 	struct fixture *f = *state;
 
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("node-agents");
-	set_list(&f->cfg.rules[DS_RULE_PRIORITY_CLASS].allowed, "node-agents", NULL);
+	DEFAULT_CLASS(&f->cfg) = strdup("node-agents");
+	set_list(&ALLOWED_CLASSES(&f->cfg), "node-agents", NULL);
 	expect_patch(DAEMONSET(META, "{'priorityClassName':''}"), &f->ctx,
 		     "[{'op':'replace','path':'/spec/template/spec/priorityClassName','value':'node-agents'}]");
 	expect_patch(DAEMONSET(META, "{'priorityClassName':'low'}"), &f->ctx,
@@ -747,7 +749,7 @@ static void test_fix_adds_missing_objects(void **state)
 {
 	struct fixture *f = *state;
 
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("pc");
+	DEFAULT_CLASS(&f->cfg) = strdup("pc");
 	/* template without spec: add the whole pod spec object */
 	expect_patch("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META
 		     ",'spec':{'template':{'metadata':{}}}}",
@@ -766,7 +768,7 @@ static void test_fix_blocked_by_non_object(void **state)
 	struct fixture *f = *state;
 	ds_evaluation ev;
 
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("pc");
+	DEFAULT_CLASS(&f->cfg) = strdup("pc");
 	/* a level on the way is not an object: no patch can add the field */
 	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':'x'}}",
 		 &f->ctx, &ev);
@@ -795,7 +797,7 @@ static void test_fix_replace_restart_policy(void **state)
 	assert_string_equal(ev.ops[0].path, RP);
 	assert_true(cJSON_IsString(ev.ops[0].value));
 	assert_string_equal(ev.ops[0].value->valuestring, "Always");
-	assert_ptr_equal(ev.ops[0].rule, &ds_rules[DS_RULE_RESTART_POLICY]);
+	assert_ptr_equal(ev.ops[0].rule, DS002);
 	ds_evaluation_free(&ev);
 }
 
@@ -829,7 +831,7 @@ static void test_fix_both_rules(void **state)
 {
 	struct fixture *f = *state;
 
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("node-agents");
+	DEFAULT_CLASS(&f->cfg) = strdup("node-agents");
 	expect_patch(DAEMONSET(META, "{'restartPolicy':'Never'}"), &f->ctx,
 		     "[{'op':'add','path':'/spec/template/spec/priorityClassName','value':'node-agents'},"
 		     "{'op':'replace','path':'/spec/template/spec/restartPolicy','value':'Always'}]");
@@ -842,8 +844,8 @@ static void test_fix_applies_cleanly(void **state)
 	ds_evaluation ev, again;
 
 	/* applying the operations by hand leaves nothing to report */
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("node-agents");
-	assert_int_equal(ds_evaluate(res, &f->ctx, &ev), 0);
+	DEFAULT_CLASS(&f->cfg) = strdup("node-agents");
+	assert_int_equal(ds_evaluate(res, &f->ctx, DS_SCOPE_ALL, &ev), 0);
 	assert_int_equal(ev.op_count, 2);
 	for (size_t i = 0; i < ev.op_count; i++) {
 		char *parent = strdup(ev.ops[i].path);
@@ -859,7 +861,7 @@ static void test_fix_applies_cleanly(void **state)
 			assert_true(cJSON_AddItemToObject(obj, cut + 1, cJSON_Duplicate(ev.ops[i].value, 1)));
 		free(parent);
 	}
-	assert_int_equal(ds_evaluate(res, &f->ctx, &again), 0);
+	assert_int_equal(ds_evaluate(res, &f->ctx, DS_SCOPE_ALL, &again), 0);
 	assert_int_equal(again.finding_count, 0);
 	ds_evaluation_free(&again);
 	ds_evaluation_free(&ev);
@@ -883,7 +885,7 @@ static void test_patch_to_json_shape(void **state)
 	ds_evaluation ev;
 	cJSON *patch, *op;
 
-	f->cfg.rules[DS_RULE_PRIORITY_CLASS].default_value = strdup("pc");
+	DEFAULT_CLASS(&f->cfg) = strdup("pc");
 	evaluate(DAEMONSET(META, "{'restartPolicy':'Never'}"), &f->ctx, &ev);
 	patch = ds_patch_to_json(&ev);
 	assert_int_equal(cJSON_GetArraySize(patch), 2);

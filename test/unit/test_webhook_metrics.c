@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "webhook/internal.h"
+#include "test/rule_access.h"
 
 /* Whether text holds line (a whole line). */
 static bool has_line(const char *text, const char *line)
@@ -62,8 +63,8 @@ static void test_findings_state_and_build(void **state)
 	char *text, want[128];
 
 	(void)state;
-	r.findings[DS_RULE_RESTART_POLICY] = 2;
-	r.exempted[DS_RULE_PRIORITY_CLASS] = 1;
+	r.findings[ds_rule_index(DS002)] = 2;
+	r.exempted[ds_rule_index(DS001)] = 1;
 	ds_metrics_review(m, &r);
 	atomic_fetch_add(&m->config_reloads[1], 1);
 	atomic_store(&m->cert_not_after, 1900000000LL);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "webhook/internal.h"
+#include "test/rule_access.h"
 
 #define UID "705ab4f5-6393-11e8-b7cc-42010a800002"
 #define API_V1_NAME "admission.k8s.io/v1"
@@ -144,7 +145,7 @@ static cJSON *patch_of(const cJSON *doc)
 static void config_with_default(ds_config *cfg, const char *def)
 {
 	ds_config_init(cfg);
-	cfg->rules[DS_RULE_PRIORITY_CLASS].default_value = strdup(def);
+	DEFAULT_CLASS(cfg) = strdup(def);
 }
 
 static void test_v1_denies_every_failed_rule(void **state)
@@ -166,8 +167,8 @@ static void test_v1_denies_every_failed_rule(void **state)
 	assert_non_null(strstr(message(doc), "restartPolicy"));
 	assert_null(ds_pointer_get(doc, "/response/patch"));
 	assert_false(r.allowed);
-	assert_int_equal(r.findings[DS_RULE_PRIORITY_CLASS], 1);
-	assert_int_equal(r.findings[DS_RULE_RESTART_POLICY], 1);
+	assert_int_equal(r.findings[ds_rule_index(DS001)], 1);
+	assert_int_equal(r.findings[ds_rule_index(DS002)], 1);
 	assert_string_equal(r.uid, UID);
 	assert_string_equal(r.namespace, "logging");
 	assert_string_equal(r.name, "fluentd");
@@ -289,9 +290,9 @@ static void test_allowed_list(void **state)
 
 	(void)state;
 	ds_config_init(&cfg);
-	cfg.rules[DS_RULE_PRIORITY_CLASS].allowed.items = calloc(1, sizeof(char *));
-	cfg.rules[DS_RULE_PRIORITY_CLASS].allowed.items[0] = strdup("node-agents");
-	cfg.rules[DS_RULE_PRIORITY_CLASS].allowed.count = 1;
+	ALLOWED_CLASSES(&cfg).items = calloc(1, sizeof(char *));
+	ALLOWED_CLASSES(&cfg).items[0] = strdup("node-agents");
+	ALLOWED_CLASSES(&cfg).count = 1;
 	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{'priorityClassName':'other'}"), NULL,
 			   DS_REVIEW_VALIDATE, &cfg, &r);
 	assert_false(allowed(doc));
@@ -309,7 +310,7 @@ static void test_warning_severity_and_audit_mode_only_warn(void **state)
 
 	(void)state;
 	ds_config_init(&cfg);
-	cfg.rules[DS_RULE_PRIORITY_CLASS].severity = DS_SEVERITY_WARNING;
+	RULE_SETTINGS(&cfg, DS001).severity = DS_SEVERITY_WARNING;
 	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{}"), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
 	assert_true(allowed(doc));
 	assert_int_equal(warning_count(doc), 1);
@@ -342,8 +343,8 @@ static void test_exemption_is_a_warning(void **state)
 	assert_true(allowed(doc));
 	assert_int_equal(warning_count(doc), 1);
 	assert_non_null(strstr(ds_pointer_get(doc, "/response/warnings/0")->valuestring, "exempted"));
-	assert_int_equal(r.exempted[DS_RULE_PRIORITY_CLASS], 1);
-	assert_int_equal(r.findings[DS_RULE_PRIORITY_CLASS], 0);
+	assert_int_equal(r.exempted[ds_rule_index(DS001)], 1);
+	assert_int_equal(r.findings[ds_rule_index(DS001)], 0);
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
 
@@ -486,13 +487,16 @@ struct fake_cluster {
 	int lookups, reserves;
 };
 
-static char *fake_other(void *data, const char *ns, const char *name)
+static ds_namespace_answer fake_other(void *data, const char *ns, const char *name, char **other)
 {
 	struct fake_cluster *c = data;
 
 	(void)name;
 	c->lookups++;
-	return strcmp(ns, "shared") ? NULL : strdup("node-exporter");
+	if (strcmp(ns, "shared"))
+		return DS_NAMESPACE_FREE;
+	*other = strdup("node-exporter");
+	return DS_NAMESPACE_SHARED;
 }
 
 static bool fake_synced(void *data)
@@ -603,14 +607,14 @@ static void test_ds003_reserves_an_admitted_create(void **state)
 	expect_reserves("free", GOOD_SPEC, true, &cfg, true, 0);             /* dryRun */
 	expect_reserves("free", "{}", false, &cfg, false, 0);                /* denied by DS001 */
 	expect_reserves("shared", GOOD_SPEC, false, &cfg, false, 0);         /* denied by DS003 */
-	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_WARNING;
+	RULE_SETTINGS(&cfg, DS003).severity = DS_SEVERITY_WARNING;
 	expect_reserves("shared", GOOD_SPEC, false, &cfg, true, 0);          /* a warning, held anyway */
-	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_OFF;
+	RULE_SETTINGS(&cfg, DS003).severity = DS_SEVERITY_OFF;
 	expect_reserves("free", GOOD_SPEC, false, &cfg, true, 0);
-	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_ERROR;
-	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.items = calloc(1, sizeof(char *));
-	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.items[0] = strdup("free");
-	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].exempt_namespaces.count = 1;
+	RULE_SETTINGS(&cfg, DS003).severity = DS_SEVERITY_ERROR;
+	EXEMPT_NAMESPACES(&cfg).items = calloc(1, sizeof(char *));
+	EXEMPT_NAMESPACES(&cfg).items[0] = strdup("free");
+	EXEMPT_NAMESPACES(&cfg).count = 1;
 	expect_reserves("free", GOOD_SPEC, false, &cfg, true, 0);
 	ds_config_free(&cfg);
 }
@@ -634,7 +638,7 @@ static void test_ds003_reservation_held_by_another(void **state)
 					  "free is shared with DaemonSet free/other-agent; each DaemonSet needs a "
 					  "namespace of its own");
 	assert_false(r.reserved);
-	assert_int_equal(r.findings[DS_RULE_DEDICATED_NAMESPACE], 1);
+	assert_int_equal(r.findings[ds_rule_index(DS003)], 1);
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
 
@@ -642,12 +646,12 @@ static void test_ds003_reservation_held_by_another(void **state)
 	doc = review(text, DS_REVIEW_VALIDATE, &cfg, &cluster, &r);
 	assert_true(allowed(doc));
 	assert_true(warned(doc, "DS003 dedicated-namespace exempted by annotation"));
-	assert_int_equal(r.exempted[DS_RULE_DEDICATED_NAMESPACE], 1);
+	assert_int_equal(r.exempted[ds_rule_index(DS003)], 1);
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
 	free(text);
 
-	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_WARNING;
+	RULE_SETTINGS(&cfg, DS003).severity = DS_SEVERITY_WARNING;
 	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
 	assert_true(allowed(doc));
 	assert_true(warned(doc, "shared with DaemonSet free/other-agent"));
@@ -678,7 +682,7 @@ static void test_ds003_before_the_cluster_is_synced(void **state)
 	assert_true(allowed(doc));
 	assert_true(warned(doc, "DS003 dedicated-namespace: could not be checked"));
 	assert_true(r.unsynced);
-	assert_int_equal(r.findings[DS_RULE_DEDICATED_NAMESPACE] + c.lookups + c.reserves, 0);
+	assert_int_equal(r.findings[ds_rule_index(DS003)] + c.lookups + c.reserves, 0);
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
 
@@ -696,7 +700,7 @@ static void test_ds003_before_the_cluster_is_synced(void **state)
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
 
-	cfg.rules[DS_RULE_DEDICATED_NAMESPACE].severity = DS_SEVERITY_WARNING;
+	RULE_SETTINGS(&cfg, DS003).severity = DS_SEVERITY_WARNING;
 	doc = review_unsynced("CREATE", "free", true, &cfg, &r, &c);
 	assert_true(allowed(doc));
 	assert_true(warned(doc, "could not be checked"));
@@ -781,7 +785,7 @@ static void test_long_values_are_cut(void **state)
 	assert_true(strlen(message(doc)) < 1024);
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
-	cfg.rules[DS_RULE_RESTART_POLICY].severity = DS_SEVERITY_WARNING;
+	RULE_SETTINGS(&cfg, DS002).severity = DS_SEVERITY_WARNING;
 	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", spec), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
 	assert_true(allowed(doc));
 	w = ds_pointer_get(doc, "/response/warnings/0")->valuestring;
