@@ -15,7 +15,7 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE", "kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, "
 						      "else the in-cluster service account)", false},
 	[OPT_CONTEXT] = {"context", 0, "NAME", "kubeconfig context (default: current-context)", false},
-	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format: " DS_REPORT_FORMATS " (default: text)", false},
+	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format", false, cli_format_choices},
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file (default: .dsguard.yaml when present)", false},
 	[OPT_FAIL_ON] = {"fail-on", 0, "LEVEL", "exit 1 on findings of this level or above: error (default) or warning",
 			 false},
@@ -92,8 +92,8 @@ static int audit(const struct cli_args *args, const ds_config *cfg, ds_severity 
 		fprintf(stderr, "dsguard audit: out of memory\n");
 		return DS_EXIT_USAGE;
 	}
-	rc = ds_report_write(stdout, cli_get(args, OPT_FORMAT, "text"), &report, cfg, cli_has(args, OPT_VERBOSE));
-	rc = rc < 0 || fflush(stdout) != 0 ? DS_EXIT_USAGE : ds_lint_exit_code(&report, fail_on);
+	rc = cli_report("audit", stdout, cli_get(args, OPT_FORMAT, "text"), &report,
+			&(ds_report_options){cfg, cli_has(args, OPT_VERBOSE)}, fail_on);
 	ds_lint_report_free(&report);
 	return rc;
 }
@@ -115,9 +115,8 @@ int cmd_audit(int argc, char **argv)
 	level = cli_get(&args, OPT_FAIL_ON, "error");
 	if (args.operand_count > 0)
 		rc = cli_usage_error("audit", "takes no arguments");
-	else if (!ds_report_format_known(cli_get(&args, OPT_FORMAT, "text")))
-		rc = cli_usage_error("audit", "unknown --format '%s' (use %s)", cli_get(&args, OPT_FORMAT, ""),
-				     DS_REPORT_FORMATS);
+	else if (cli_check_format("audit", cli_get(&args, OPT_FORMAT, "text")) != 0)
+		rc = DS_EXIT_USAGE;
 	else
 		rc = cli_fail_on("audit", level, &fail_on);
 	if (rc == 0)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "lint/lint.h"
 #include "rules/rules.h"
 
 /* Exit codes shared by every command. */
@@ -37,5 +38,19 @@ int cli_load_config(const char *cmd, const char *path, bool pick_local, ds_confi
 /* Reads a --fail-on level ("error" or "warning") into *out. Returns 0, or
  * DS_EXIT_USAGE after saying what is wrong. */
 int cli_fail_on(const char *cmd, const char *level, ds_severity *out);
+
+/* The report formats for --help, the first (the default) marked: "text
+ * (default), json, sarif, junit or github". A static string. */
+const char *cli_format_choices(void);
+
+/* Checks a --format value against the report formats. Returns 0, or
+ * DS_EXIT_USAGE after saying which formats there are. */
+int cli_check_format(const char *cmd, const char *format);
+
+/* The end of lint and audit alike: writes the report to out in `format`
+ * (checked with cli_check_format()), flushes stdout and returns the exit
+ * code (DS_EXIT_USAGE on a write error, naming the command). */
+int cli_report(const char *cmd, FILE *out, const char *format, const ds_lint_report *report,
+	       const ds_report_options *opts, ds_severity fail_on);
 
 #endif

@@ -12,7 +12,7 @@ enum {
 };
 
 static const struct cli_option options[OPT_COUNT] = {
-	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format: text (default), json, sarif, junit or github", false},
+	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format", false, cli_format_choices},
 	[OPT_NAMESPACE] = {"namespace", 'n', "NS", "namespace of manifests that name none (default: default)", false},
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file (default: .dsguard.yaml when present)", false},
 	[OPT_FAIL_ON] = {"fail-on", 0, "LEVEL", "exit 1 on findings of this level or above: error (default) or warning",
@@ -49,8 +49,8 @@ static int check_args(const struct cli_args *args, ds_severity *fail_on)
 	const char *format = cli_get(args, OPT_FORMAT, "text");
 	const char *level = cli_get(args, OPT_FAIL_ON, "error");
 
-	if (!ds_report_format_known(format))
-		return cli_usage_error("lint", "unknown --format '%s' (use %s)", format, DS_REPORT_FORMATS);
+	if (cli_check_format("lint", format) != 0)
+		return DS_EXIT_USAGE;
 	if (cli_fail_on("lint", level, fail_on) != 0)
 		return DS_EXIT_USAGE;
 	if (args->operand_count == 0)
@@ -101,8 +101,7 @@ static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severi
 		fprintf(stderr, "dsguard lint: out of memory\n");
 		return DS_EXIT_USAGE;
 	}
-	rc = ds_report_write(out, format, &report, cfg, cli_has(args, OPT_VERBOSE));
-	rc = rc < 0 || fflush(stdout) != 0 ? DS_EXIT_USAGE : ds_lint_exit_code(&report, fail_on);
+	rc = cli_report("lint", out, format, &report, &(ds_report_options){cfg, cli_has(args, OPT_VERBOSE)}, fail_on);
 	ds_lint_report_free(&report);
 	return rc;
 }

@@ -132,7 +132,7 @@ void cli_print_help(const struct cli_command *cmd)
 				 o->arg ? o->arg : "");
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-		printf("  %-28s %s\n", left, o->help);
+		printf("  %-28s %s%s%s\n", left, o->help, o->choices ? ": " : "", o->choices ? o->choices() : "");
 	}
 	printf("  %-28s %s\n", "-h, --help", "show this help and exit");
 	if (cmd->examples)

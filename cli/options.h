@@ -12,6 +12,9 @@ struct cli_option {
 	const char *arg;
 	const char *help;
 	bool repeat;
+	/* The values it takes, drawn from where they are defined ("text, json
+	 * or sarif"): --help prints them after help. NULL: none listed. */
+	const char *(*choices)(void);
 };
 
 /* What the parser found for one option. `values` holds every argument given

@@ -103,29 +103,30 @@ bool ds_lint_finding_open(const ds_lint_report *report, const ds_lint_finding *f
  * 1 when a finding is at or above fail_on, else 0. */
 int ds_lint_exit_code(const ds_lint_report *report, ds_severity fail_on);
 
-/* Writes the report in one format. Return 0, or -1 on a write error. The
- * text, JSON and GitHub formats are written one finding at a time; SARIF
- * and JUnit are assembled whole in memory before they are written. */
-int ds_report_text(FILE *out, const ds_lint_report *report, bool verbose);
-int ds_report_json(FILE *out, const ds_lint_report *report);
-/* SARIF 2.1.0, file URIs relative to the working directory. */
-int ds_report_sarif(FILE *out, const ds_lint_report *report);
-/* JUnit XML: a testsuite per file, a testcase per DaemonSet and each rule
- * that config does not turn off. */
-int ds_report_junit(FILE *out, const ds_lint_report *report, const ds_config *config);
-/* GitHub Actions workflow commands (::error, ::warning, ::notice). */
-int ds_report_github(FILE *out, const ds_lint_report *report);
+/* What a report's writer may need besides the report. */
+typedef struct ds_report_options {
+	const ds_config *config; /* the run's config (JUnit lists each rule not turned off); NULL: defaults */
+	bool verbose;            /* text: also list exempted findings */
+} ds_report_options;
 
-/* The output formats a report can be written in, for --format. */
-#define DS_REPORT_FORMATS "text, json, sarif, junit or github"
+/* One output format. The --format check, --help text and dispatch of lint
+ * and audit are drawn from ds_report_formats[]. */
+typedef struct ds_report_format {
+	const char *name; /* "sarif" */
+	/* Writes the report. Returns 0, or -1 on a write error or out of
+	 * memory. */
+	int (*write)(FILE *out, const ds_lint_report *report, const ds_report_options *opts);
+	bool streams;     /* written one finding at a time: memory does not grow with the report */
+} ds_report_format;
 
-/* Whether `format` names one of DS_REPORT_FORMATS. */
-bool ds_report_format_known(const char *format);
+extern const ds_report_format ds_report_formats[];
+extern const size_t ds_report_format_count;
 
-/* Writes the report in `format` (one of DS_REPORT_FORMATS; cfg is what the
- * run used; verbose lists exempt findings in text). Returns 0, or -1 on a
- * write error or an unknown format. */
-int ds_report_write(FILE *out, const char *format, const ds_lint_report *report, const ds_config *cfg,
-		    bool verbose);
+/* The format named `name`, or NULL. */
+const ds_report_format *ds_report_format_find(const char *name);
+
+/* The formats' names for messages and --help: "text, json, sarif, junit
+ * or github". A static string. */
+const char *ds_report_format_names(void);
 
 #endif

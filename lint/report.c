@@ -1,5 +1,6 @@
-/* report.c - the text and JSON formats of a lint report. */
-#include "lint/lint.h"
+/* report.c - the table of output formats, and the text and JSON formats of
+ * a lint report. */
+#include "lint/report.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,9 @@ static const char *plural(size_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-int ds_report_text(FILE *out, const ds_lint_report *report, bool verbose)
+int ds_report_text(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
+	bool verbose = opts && opts->verbose;
 	const ds_lint_summary *s = &report->summary;
 	size_t fi = 0, pi = 0;
 
@@ -151,8 +153,9 @@ static int put_problems(FILE *out, const ds_lint_report *report, bool is_error)
 /* The version 1 JSON document (docs/output.md) on one line, written one
  * finding at a time: the same bytes as the document printed whole by
  * cJSON_PrintUnformatted(), without holding it in memory. */
-int ds_report_json(FILE *out, const ds_lint_report *report)
+int ds_report_json(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
+	(void)opts;
 	if (fputs("{\"version\":1,\"findings\":[", out) < 0)
 		return -1;
 	for (size_t i = 0; i < report->finding_count; i++)
@@ -166,28 +169,34 @@ int ds_report_json(FILE *out, const ds_lint_report *report)
 	return ferror(out) ? -1 : 0;
 }
 
-bool ds_report_format_known(const char *format)
-{
-	static const char *const formats[] = {"text", "json", "sarif", "junit", "github"};
+const ds_report_format ds_report_formats[] = {
+	{"text", ds_report_text, true},
+	{"json", ds_report_json, true},
+	{"sarif", ds_report_sarif, false},
+	{"junit", ds_report_junit, false},
+	{"github", ds_report_github, true},
+};
 
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (!strcmp(format, formats[i]))
-			return true;
-	return false;
+const size_t ds_report_format_count = sizeof(ds_report_formats) / sizeof(ds_report_formats[0]);
+
+const ds_report_format *ds_report_format_find(const char *name)
+{
+	for (size_t i = 0; i < ds_report_format_count; i++)
+		if (!strcmp(name, ds_report_formats[i].name))
+			return &ds_report_formats[i];
+	return NULL;
 }
 
-int ds_report_write(FILE *out, const char *format, const ds_lint_report *report, const ds_config *cfg,
-		    bool verbose)
+const char *ds_report_format_names(void)
 {
-	if (!strcmp(format, "text"))
-		return ds_report_text(out, report, verbose);
-	if (!strcmp(format, "json"))
-		return ds_report_json(out, report);
-	if (!strcmp(format, "sarif"))
-		return ds_report_sarif(out, report);
-	if (!strcmp(format, "junit"))
-		return ds_report_junit(out, report, cfg);
-	if (!strcmp(format, "github"))
-		return ds_report_github(out, report);
-	return -1;
+	static char names[128];
+	size_t used = 0;
+
+	if (names[0])
+		return names;
+	for (size_t i = 0; i < ds_report_format_count; i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+					 i == 0 ? "" : i + 1 == ds_report_format_count ? " or " : ", ",
+					 ds_report_formats[i].name);
+	return names;
 }

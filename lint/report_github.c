@@ -1,6 +1,6 @@
 /* report_github.c - a lint report as GitHub Actions workflow commands, which
  * the runner turns into annotations on the pull request's files. */
-#include "lint/lint.h"
+#include "lint/report.h"
 
 /* The escape of c as the runner unescapes it, or NULL when c stands as it
  * is: everywhere "%", CR and LF become %25, %0D and %0A; in a property
@@ -70,8 +70,9 @@ static void github_finding(FILE *out, const ds_lint_finding *f)
 	fputc('\n', out);
 }
 
-int ds_report_github(FILE *out, const ds_lint_report *report)
+int ds_report_github(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
+	(void)opts;
 	for (size_t i = 0; i < report->problem_count; i++)
 		github_problem(out, &report->problems[i]);
 	for (size_t i = 0; i < report->finding_count; i++)

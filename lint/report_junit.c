@@ -1,6 +1,6 @@
 /* report_junit.c - a lint report as JUnit XML for CI test dashboards: a
  * testsuite per file, a testcase per DaemonSet and rule. */
-#include "lint/lint.h"
+#include "lint/report.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -230,7 +230,7 @@ static void rule_case(struct junit *j, FILE *out, const struct unit *u, const ds
 
 	while (j->f < j->finding_count && finding_of(j->findings[j->f], u) && j->findings[j->f]->rule == rule)
 		j->f++;
-	if (first == j->f && ds_rule_settings(j->config, rule)->severity == DS_SEVERITY_OFF)
+	if (first == j->f && j->config && ds_rule_settings(j->config, rule)->severity == DS_SEVERITY_OFF)
 		return;
 	fputs("    <testcase classname=\"", out);
 	put_xml(out, u->ns, true);
@@ -336,9 +336,9 @@ static int write_suites(struct junit *j, FILE *out)
 	return 0;
 }
 
-int ds_report_junit(FILE *out, const ds_lint_report *report, const ds_config *config)
+int ds_report_junit(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
-	struct junit j = {.config = config};
+	struct junit j = {.config = opts ? opts->config : NULL};
 	char *body = NULL;
 	size_t len = 0;
 	FILE *suites = NULL;

@@ -1,5 +1,5 @@
 /* report_sarif.c - the SARIF 2.1.0 format of a lint report, for code scanning. */
-#include "lint/lint.h"
+#include "lint/report.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -299,13 +299,14 @@ static cJSON *sarif_run(const ds_lint_report *report, const char *cwd)
 	return run;
 }
 
-int ds_report_sarif(FILE *out, const ds_lint_report *report)
+int ds_report_sarif(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
 	char *cwd = getcwd(NULL, 0);
 	cJSON *root = cJSON_CreateObject();
 	char *text;
 	int rc = -1;
 
+	(void)opts;
 	cJSON_AddStringToObject(root, "$schema", SARIF_SCHEMA);
 	cJSON_AddStringToObject(root, "version", "2.1.0");
 	cJSON_AddItemToObject(root, "runs", one_item_array(sarif_run(report, cwd)));

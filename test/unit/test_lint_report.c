@@ -22,7 +22,7 @@ static char *write_report(const char *format, const ds_lint_report *report)
 	FILE *out = open_memstream(&text, &len);
 
 	assert_non_null(out);
-	assert_int_equal(ds_report_write(out, format, report, NULL, false), 0);
+	assert_int_equal(ds_report_format_find(format)->write(out, report, NULL), 0);
 	assert_int_equal(fclose(out), 0);
 	return text;
 }
@@ -170,7 +170,7 @@ static void test_json_write_error(void **state)
 	assert_non_null(out);
 	setvbuf(out, NULL, _IONBF, 0);
 	fill_report(&report, findings, problems);
-	assert_int_equal(ds_report_json(out, &report), -1);
+	assert_int_equal(ds_report_format_find("json")->write(out, &report, NULL), -1);
 	fclose(out);
 }
 

@@ -1,0 +1,19 @@
+/* report.h - private to lint/: the writers of the output formats, each an
+ * entry of ds_report_formats[] (lint.h). */
+#ifndef DSGUARD_LINT_REPORT_H
+#define DSGUARD_LINT_REPORT_H
+
+#include "lint/lint.h"
+
+int ds_report_text(FILE *out, const ds_lint_report *report, const ds_report_options *opts);
+int ds_report_json(FILE *out, const ds_lint_report *report, const ds_report_options *opts);
+/* SARIF 2.1.0, file URIs relative to the working directory; assembled whole
+ * in memory before it is written. */
+int ds_report_sarif(FILE *out, const ds_lint_report *report, const ds_report_options *opts);
+/* JUnit XML: a testsuite per file, a testcase per DaemonSet and each rule
+ * that the config does not turn off; assembled in memory. */
+int ds_report_junit(FILE *out, const ds_lint_report *report, const ds_report_options *opts);
+/* GitHub Actions workflow commands (::error, ::warning, ::notice). */
+int ds_report_github(FILE *out, const ds_lint_report *report, const ds_report_options *opts);
+
+#endif
