@@ -130,9 +130,14 @@ bench: deps bench-deps
 	@$(MAKE) --no-print-directory dsguard $(BUILD)/bench/yaml_floor
 	SOAK=$(SOAK) YAML_FLOOR=$(abspath $(BUILD)/bench/yaml_floor) PYTHON=$(PYTHON) sh bench/run.sh
 
-# Regenerates docs/rules.md from the rule table.
+# Regenerates docs/rules.md and docs/config.md's rule settings from the rule
+# table.
 docs: dsguard
 	./dsguard rules --format markdown > docs/rules.md
+	./dsguard rules --format config-markdown | awk -v gen=/dev/stdin \
+	  '/^<!-- rule settings: begin/ { print; while ((getline l < gen) > 0) print l; skip = 1; next } \
+	   /^<!-- rule settings: end/ { skip = 0 } !skip' docs/config.md > docs/config.md.new
+	mv docs/config.md.new docs/config.md
 
 clean:
 	rm -rf build build-san build-fuzz dsguard

@@ -992,12 +992,115 @@ static void test_pointer_case_sensitive(void **state)
 	cJSON_Delete(doc);
 }
 
+/* Each rule's record is sound: a scope, options in distinct slots within
+ * the room kept for them, each documented, and a fix exactly when it says
+ * what the fix does. */
+static void test_rule_records(void **state)
+{
+	(void)state;
+	assert_int_equal(DS001->scope, DS_SCOPE_OBJECT);
+	assert_int_equal(DS002->scope, DS_SCOPE_OBJECT);
+	assert_int_equal(DS003->scope, DS_SCOPE_NAMESPACE);
+	for (size_t i = 0; i < DS_RULE_COUNT; i++) {
+		const ds_rule *r = &ds_rules[i];
+		unsigned used = 0;
+		assert_true(r->scope == DS_SCOPE_OBJECT || r->scope == DS_SCOPE_NAMESPACE);
+		assert_true((r->fix == NULL) == (r->fixes == NULL));
+		assert_true(r->option_count <= DS_RULE_MAX_OPTIONS);
+		for (size_t j = 0; j < r->option_count; j++) {
+			const ds_rule_option *o = &r->options[j];
+			assert_true(o->slot < DS_RULE_MAX_OPTIONS);
+			assert_false(used & (1u << o->slot));
+			used |= 1u << o->slot;
+			assert_string_not_equal(o->key, "severity");
+			assert_ptr_equal(ds_rule_option_find(r, o->key), o);
+			assert_non_null(o->what);
+			assert_non_null(o->help);
+		}
+	}
+	assert_null(ds_rule_option_find(DS002, "default"));
+}
+
+/* The engine runs the rules of the scopes asked for, and namespace rules
+ * only with a lookup: the lint run's two passes never evaluate a rule
+ * twice. */
+static void test_evaluate_by_scope(void **state)
+{
+	struct fixture *f = *state;
+	ds_namespace_lookup lookup;
+	ds_evaluation ev;
+	cJSON *res = json(DAEMONSET(META, "{'restartPolicy':'Never'}"));
+
+	use_shared_cluster(f, &lookup);
+	assert_int_equal(ds_evaluate(res, &f->ctx, DS_SCOPE_OBJECT, &ev), 0);
+	assert_int_equal(ev.finding_count, 2);
+	assert_null(finding_of(&ev, "DS003"));
+	ds_evaluation_free(&ev);
+	assert_int_equal(ds_evaluate(res, &f->ctx, DS_SCOPE_NAMESPACE, &ev), 0);
+	assert_int_equal(ev.finding_count, 1);
+	assert_non_null(finding_of(&ev, "DS003"));
+	ds_evaluation_free(&ev);
+	f->ctx.namespaces = NULL;
+	assert_int_equal(ds_evaluate(res, &f->ctx, DS_SCOPE_NAMESPACE, &ev), 0);
+	assert_int_equal(ev.finding_count, 0);
+	cJSON_Delete(res);
+}
+
+/* A lookup that cannot tell gives a finding marked unknown: no verdict,
+ * and no fix is asked of it. */
+static ds_namespace_answer not_listed_yet(void *data, const char *ns, const char *name, char **other)
+{
+	(void)data, (void)ns, (void)name, (void)other;
+	return DS_NAMESPACE_UNKNOWN;
+}
+
+static void test_ds003_unknown(void **state)
+{
+	struct fixture *f = *state;
+	ds_namespace_lookup lookup = {not_listed_yet, NULL};
+	const ds_finding *fd;
+	ds_evaluation ev;
+
+	f->ctx.namespaces = &lookup;
+	evaluate(DAEMONSET(META, GOOD_SPEC), &f->ctx, &ev);
+	assert_int_equal(ev.finding_count, 1);
+	fd = finding_of(&ev, "DS003");
+	assert_non_null(fd);
+	assert_true(fd->unknown);
+	ds_evaluation_free(&ev);
+	f->ctx.namespaces = NULL;
+}
+
+/* A fix that cannot apply says why, from the rule itself. */
+static void test_fix_says_why_not(void **state)
+{
+	struct fixture *f = *state;
+	ds_evaluation ev;
+
+	evaluate(DAEMONSET(META, "{}"), &f->ctx, &ev);
+	assert_int_equal(ev.finding_count, 1);
+	assert_string_equal(ev.findings[0].unfixable,
+			    "no default priority class: set rules.priority-class.default or --priority-class");
+	ds_evaluation_free(&ev);
+	assert_int_equal(ds_rule_option_set_name(&f->cfg, DS001, "default", "node-agents"), 0);
+	evaluate(DAEMONSET(META, "{}"), &f->ctx, &ev);
+	assert_null(ev.findings[0].unfixable);
+	assert_int_equal(ev.op_count, 1);
+	ds_evaluation_free(&ev);
+	assert_int_equal(ds_rule_option_set_name(&f->cfg, DS001, "allowed", "x"), -1); /* a list, not a name */
+	assert_int_equal(ds_rule_option_set_name(&f->cfg, DS002, "default", "x"), -1); /* no such option */
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_rule_table),
+		T(test_rule_records),
+		T(test_evaluate_by_scope),
+		T(test_ds003_unknown),
+		T(test_fix_says_why_not),
 		T(test_rule_find),
 		T(test_severity_names),
 		T(test_config_defaults),
