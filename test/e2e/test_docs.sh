@@ -22,5 +22,19 @@ every_option_in_rules_json() {
 	done
 }
 ok "dsguard rules --format json lists every option" every_option_in_rules_json
+# Each folder includes exactly the folders docs/architecture.md lists for it.
+includes_as_documented() {
+	grep '^| `[a-z]*/` |' docs/architecture.md | while IFS='|' read -r _ folder _ includes _; do
+		dir=$(echo "$folder" | tr -d ' `/')
+		case "$includes" in *" all "*) continue ;; esac
+		want=$(echo "$includes" | grep -o '`[a-z]*/`' | tr -d '`/' | sort -u | tr '\n' ' ')
+		have=$(grep -ho '^#include "[a-z]*/' "$dir"/*.[ch] | sed 's/.*"//; s/\///' | sort -u | grep -vx "$dir" |
+			tr '\n' ' ')
+		[ "$want" = "$have" ] || { echo "# $dir/ includes '$have', docs/architecture.md says '$want'"; return 1; }
+	done
+}
+ok "each folder includes what docs/architecture.md says, nothing more" includes_as_documented
+no_lint_below() { ! grep -l '#include "lint/' kube/* webhook/* config/* rules/* yaml/* util/*; }
+ok "kube/, webhook/ and the layers below include nothing from lint/" no_lint_below
 rm -rf "$tmp"
 tap_done
