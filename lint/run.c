@@ -514,26 +514,37 @@ static int entry_order(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
-/* The ds_namespace_lookup over the run's sorted entries. */
-static ds_namespace_answer other_in_namespace(void *data, const char *ns, const char *name, char **other)
+/* The first of the sorted entries that is not before (ns, name); with
+ * name NULL, the first of namespace ns. */
+static size_t entries_from(const struct run *r, const char *ns, const char *name)
 {
-	const struct run *r = data;
 	size_t lo = 0, hi = r->entry_count;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(r->entries[mid].ns, ns) < 0)
+		int c = strcmp(r->entries[mid].ns, ns);
+		if (c < 0 || (c == 0 && name && strcmp(r->entries[mid].name, name) <= 0))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (; lo < r->entry_count && !strcmp(r->entries[lo].ns, ns); lo++) {
-		if (strcmp(r->entries[lo].name, name)) {
-			*other = strdup(r->entries[lo].name);
-			return DS_NAMESPACE_SHARED;
-		}
-	}
-	return DS_NAMESPACE_FREE;
+	return lo;
+}
+
+/* The ds_namespace_lookup over the run's sorted entries: the first name of
+ * the namespace other than `name`, found by binary search however many
+ * times one name repeats. */
+static ds_namespace_answer other_in_namespace(void *data, const char *ns, const char *name, char **other)
+{
+	const struct run *r = data;
+	size_t at = entries_from(r, ns, NULL);
+
+	if (at < r->entry_count && !strcmp(r->entries[at].ns, ns) && !strcmp(r->entries[at].name, name))
+		at = entries_from(r, ns, name); /* past every entry named `name` */
+	if (at == r->entry_count || strcmp(r->entries[at].ns, ns))
+		return DS_NAMESPACE_FREE;
+	*other = strdup(r->entries[at].name);
+	return DS_NAMESPACE_SHARED;
 }
 
 /* Adds to object a member whose key and string value are both references

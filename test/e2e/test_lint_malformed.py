@@ -311,6 +311,13 @@ def run_all(tap, root):
         f"---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: d{i}, namespace: shared}}\n"
         f"spec: {{template: {{spec: {{priorityClassName: p}}}}}}\n" for i in range(n)))
     quick(tap, f"{n:,} DaemonSets sharing a namespace", root, "many.yaml", limit, ("many.yaml", "DS003", 4, 33))
+    # DS003 across files looks up each DaemonSet's namespace: a name repeated
+    # n times must not make each lookup walk past the n repeats.
+    write(root, "same.yaml", "".join(
+        f"---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: {name}, namespace: shared}}\n"
+        f"spec: {{template: {{spec: {{priorityClassName: p}}}}}}\n" for name in ["other"] + ["agent"] * n))
+    quick(tap, f"{n:,} copies of one DaemonSet name sharing a namespace", root, "same.yaml", limit,
+          ("same.yaml", "DS003", 4, 36))
 
     # --- everything at once: each reported, the good file still checked
     names = ["trunc_flow.yaml", "latin1.yaml", "tabs.yaml", "deep_flow.yaml", "bomb.yaml", "big.yaml",
