@@ -63,18 +63,36 @@ static int parse_long(const struct cli_command *cmd, struct cli_args *args, int 
 	return record(cmd, args, i, argv[++*at]);
 }
 
+/* Parses one word of short options at argv[*at] as getopt does: flags may
+ * be grouped ("-vq"), and an option that takes a value takes the rest of
+ * the word ("-j4", "-fjson") or else the next word ("-j 4"). Advances *at
+ * past a value taken from the next word. */
 static int parse_short(const struct cli_command *cmd, struct cli_args *args, int argc, char **argv, int *at)
 {
-	int i = find_short(cmd, argv[*at][1]);
+	const char *word = argv[*at];
 
-	if (i < 0 || argv[*at][2] != '\0')
-		return cli_usage_error(cmd->name, "unknown option '%s'", argv[*at]);
-	if (!cmd->options[i].arg)
-		return record(cmd, args, i, NULL);
-	if (*at + 1 >= argc)
-		return cli_usage_error(cmd->name, "option '-%c' needs a value (%s)", argv[*at][1],
-				       cmd->options[i].arg);
-	return record(cmd, args, i, argv[++*at]);
+	for (const char *c = word + 1; *c; c++) {
+		int i = *c == 'h' ? -1 : find_short(cmd, *c);
+		int rc;
+		if (*c == 'h') {
+			args->help = true;
+			continue;
+		}
+		if (i < 0)
+			return c == word + 1 ? cli_usage_error(cmd->name, "unknown option '%s'", word)
+					     : cli_usage_error(cmd->name, "unknown option '-%c' in '%s'", *c, word);
+		if (!cmd->options[i].arg) {
+			if ((rc = record(cmd, args, i, NULL)) != 0)
+				return rc;
+			continue;
+		}
+		if (c[1])
+			return record(cmd, args, i, c + 1);
+		if (*at + 1 >= argc)
+			return cli_usage_error(cmd->name, "option '-%c' needs a value (%s)", *c, cmd->options[i].arg);
+		return record(cmd, args, i, argv[++*at]);
+	}
+	return 0;
 }
 
 int cli_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_args *args)
@@ -96,7 +114,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_a
 			args->operands[args->operand_count++] = argv[at];
 		else if (!strcmp(a, "--"))
 			options_done = true;
-		else if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+		else if (!strcmp(a, "--help"))
 			args->help = true;
 		else if (a[1] == '-')
 			rc = parse_long(cmd, args, argc, argv, &at);
