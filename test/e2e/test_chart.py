@@ -38,9 +38,19 @@ SERVE_FLAGS = {"listen", "tls-cert", "tls-key", "client-ca", "config", "cluster"
                "on-unsynced", "max-body-bytes", "log-format", "log-level"}
 # The keys of the dsguard config file (SPEC, "Configuration").
 CONFIG_KEYS = {"enforce", "allowExemptionAnnotation", "rules"}
-RULE_KEYS = {"priority-class": {"severity", "default", "allowed"},
-             "restart-policy": {"severity"},
-             "dedicated-namespace": {"severity", "exemptNamespaces"}}
+
+_rule_keys = {}
+
+
+def rule_keys():
+    """{rule name: the keys its settings take}, from `dsguard rules --format
+    json` (read once)."""
+    if not _rule_keys:
+        p = subprocess.run([BIN, "rules", "--format", "json"], capture_output=True, text=True, timeout=60)
+        rules = json.loads(p.stdout)["rules"] if p.returncode == 0 else []
+        _rule_keys.update({r["name"]: {"severity"} | {o["key"] for o in r["options"]} for r in rules})
+    return _rule_keys
+
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -382,6 +392,10 @@ INVALID = [
     ("unknown key", {"webhook.failurPolicy": "Fail"}, "failurPolicy"),
     ("unknown certificate mode", {"certificates.mode": "selfsigned"}, "mode"),
     ("unknown rule severity", {"config.rules.restart-policy.severity": "fatal"}, "severity"),
+    ("a rule option that is a number", {"config.rules.priority-class.default": 5}, "default"),
+    ("a rule that is not a mapping", {"config.rules.new-rule": "strict"}, "new-rule"),
+    ("a rule name that is no name", {"config.rules.no_such rule.severity": "error"}, "no_such rule"),
+    ("unknown key under config", {"config.enforcing": True}, "enforcing"),
     ("existingSecret without caBundle", {"certificates.mode": "existingSecret",
                                          "certificates.existingSecret.name": "x"}, "caBundle"),
     ("grace period not longer than drain + timeout", {"terminationGracePeriodSeconds": 10,
@@ -516,9 +530,9 @@ def check_scenario(t, sc, objs, schemas):
         except yaml.YAMLError as e:
             conf = {"unparsable": str(e)}
         unknown = set(conf) - CONFIG_KEYS
+        known = rule_keys()
         for r, body in (conf.get("rules") or {}).items():
-            unknown |= {f"rules.{r}.{k}" for k in set(body or {}) - RULE_KEYS.get(r, set())} if r in RULE_KEYS \
-                else {f"rules.{r}"}
+            unknown |= {f"rules.{r}.{k}" for k in set(body or {}) - known[r]} if r in known else {f"rules.{r}"}
         t.ok(not unknown, f"{sid}: the config file has only the keys dsguard reads", str(unknown))
         want = sc.get("config", {"enforce": True, "allowExemptionAnnotation": True,
                                  "rules": {"priority-class": {"severity": "error", "allowed": []},

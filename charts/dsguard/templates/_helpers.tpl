@@ -115,3 +115,32 @@ reads an unquoted off as false: both mean "off". */}}
 {{- define "dsguard.severity" -}}
 {{- if eq (toString .) "false" }}"off"{{ else }}{{ . | quote }}{{ end }}
 {{- end }}
+
+{{/* A key of the config file: as it stands when YAML reads it back as the
+same string, else JSON-quoted. */}}
+{{- define "dsguard.key" -}}
+{{- if and (regexMatch "^[A-Za-z][-A-Za-z0-9]*$" .) (not (has (lower .) (list "y" "n" "yes" "no" "on" "off" "true" "false" "null"))) }}
+{{- . }}
+{{- else }}
+{{- toJson . }}
+{{- end }}
+{{- end }}
+
+{{/* One rule's settings (a map of config.rules) for the config file, one
+"key: value" line each: severity first, through dsguard.severity; then the
+other keys in order, a list as a JSON list and a string JSON-quoted. An
+empty string or null means none and is left out. Empty when nothing is set. */}}
+{{- define "dsguard.ruleSettings" -}}
+{{- $lines := list }}
+{{- $severity := index . "severity" }}
+{{- if not (kindIs "invalid" $severity) }}
+{{- $lines = append $lines (printf "severity: %s" (include "dsguard.severity" $severity)) }}
+{{- end }}
+{{- range $key, $value := . }}
+{{- if or (eq $key "severity") (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value "")) }}
+{{- else }}
+{{- $lines = append $lines (printf "%s: %s" (include "dsguard.key" $key) (toJson $value)) }}
+{{- end }}
+{{- end }}
+{{- join "\n" $lines }}
+{{- end }}
