@@ -25,7 +25,7 @@ static const struct cli_option options[OPT_COUNT] = {
 static const struct cli_command audit_command = {
 	.name = "audit",
 	.usage = "[OPTIONS]",
-	.summary = "Lists every DaemonSet of a live cluster through the Kubernetes API and reports DS001-DS003\n"
+	.summary = "Lists every DaemonSet of a live cluster through the Kubernetes API and reports every rule\n"
 		   "as 'dsguard lint' would (same formats, same exit codes). Each DaemonSet is named by its API\n"
 		   "path, apis/apps/v1/namespaces/NS/daemonsets/NAME. Needs get and list on daemonsets.",
 	.options = options,

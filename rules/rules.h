@@ -171,7 +171,7 @@ struct ds_rule {
 		   ds_evaluation *out, const char **why_not);
 };
 
-extern const ds_rule ds_rules[DS_RULE_COUNT];
+extern const ds_rule ds_rules[]; /* DS_RULE_COUNT of them; table.c asserts it */
 
 /* The position of rule in ds_rules[] (and in ds_config.rules[]). */
 static inline size_t ds_rule_index(const ds_rule *rule)
