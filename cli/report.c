@@ -2,27 +2,16 @@
  * the report written, then the exit code. */
 #include "cli/cli.h"
 
-#include <stdio.h>
-
 const char *cli_format_choices(void)
 {
-	static char choices[160];
-	size_t used = 0;
-
-	if (choices[0])
-		return choices;
-	for (size_t i = 0; i < ds_report_format_count; i++)
-		used += (size_t)snprintf(choices + used, sizeof(choices) - used, "%s%s%s",
-					 i == 0 ? "" : i + 1 == ds_report_format_count ? " or " : ", ",
-					 ds_report_formats[i].name, i == 0 ? " (default)" : "");
-	return choices;
+	return ds_report_format_names(true);
 }
 
 int cli_check_format(const char *cmd, const char *format)
 {
 	if (ds_report_format_find(format))
 		return 0;
-	return cli_usage_error(cmd, "unknown --format '%s' (use %s)", format, ds_report_format_names());
+	return cli_usage_error(cmd, "unknown --format '%s' (use %s)", format, ds_report_format_names(false));
 }
 
 int cli_report(const char *cmd, FILE *out, const char *format, const ds_lint_report *report,

@@ -126,7 +126,8 @@ extern const size_t ds_report_format_count;
 const ds_report_format *ds_report_format_find(const char *name);
 
 /* The formats' names for messages and --help: "text, json, sarif, junit
- * or github". A static string. */
-const char *ds_report_format_names(void);
+ * or github", the first (the default) marked "text (default)" with
+ * mark_default. A static string. */
+const char *ds_report_format_names(bool mark_default);
 
 #endif

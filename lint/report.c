@@ -187,16 +187,17 @@ const ds_report_format *ds_report_format_find(const char *name)
 	return NULL;
 }
 
-const char *ds_report_format_names(void)
+const char *ds_report_format_names(bool mark_default)
 {
-	static char names[128];
+	static char names[2][160];
+	char *out = names[mark_default];
 	size_t used = 0;
 
-	if (names[0])
-		return names;
+	if (out[0])
+		return out;
 	for (size_t i = 0; i < ds_report_format_count; i++)
-		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+		used += (size_t)snprintf(out + used, sizeof(names[0]) - used, "%s%s%s",
 					 i == 0 ? "" : i + 1 == ds_report_format_count ? " or " : ", ",
-					 ds_report_formats[i].name);
-	return names;
+					 ds_report_formats[i].name, mark_default && i == 0 ? " (default)" : "");
+	return out;
 }
