@@ -358,7 +358,8 @@ def scenarios(ca_pem):
     ca_b64 = base64.b64encode(ca_pem.encode()).decode() if ca_pem else "bm8tY2E="
     return [
         {"id": "default", "mode": "generate"},
-        {"id": "certmanager", "mode": "certManager", "files": ["values-certmanager.yaml"]},
+        {"id": "certmanager", "mode": "certManager", "files": ["values-certmanager.yaml"],
+         "set": {"networkPolicy.enabled": False}, "networkPolicy": False},
         {"id": "certmanager-issuer", "mode": "certManager", "files": ["values-certmanager-issuer.yaml"],
          "issuerRef": {"name": "platform-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}},
         {"id": "existing-secret", "mode": "existingSecret", "files": ["values-existing-secret.yaml"],
@@ -752,8 +753,8 @@ def check_optional(t, sc, objs, svc, plabels, lport, host, tls_name):
              {"name": tls_name, "key": "ca.crt"} and not tls.get("insecureSkipVerify"),
              f"{sid}: ServiceMonitor verifies the server against the webhook CA", json.dumps(tls))
     nps = find(objs, "NetworkPolicy")
-    if not sc.get("networkPolicy"):
-        t.eq(nps, [], f"{sid}: no NetworkPolicy by default")
+    if not sc.get("networkPolicy", True):
+        t.eq(nps, [], f"{sid}: no NetworkPolicy when networkPolicy.enabled is false")
     elif t.eq(len(nps), 1, f"{sid}: one NetworkPolicy"):
         np = nps[0]["spec"]
         t.ok(selector_matches(np.get("podSelector"), plabels) and {"Ingress", "Egress"} <= set(np.get("policyTypes", [])),
