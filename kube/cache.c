@@ -291,7 +291,7 @@ static enum watch_end watch(kube_cache *c, bool *progress)
 
 	if (url) {
 		set_watching(c, true);
-		rc = kube_stream(c->client, url, c->opt.max_event_bytes, (long)c->opt.watch_seconds + 30, on_event, &w,
+		rc = kube_stream(c->client, url, c->opt.max_event_bytes, (double)c->opt.watch_seconds + 30, on_event, &w,
 				 &r, &error);
 		set_watching(c, false);
 	}

@@ -1,14 +1,17 @@
 /* kube.h - a Kubernetes API client (kubeconfig or in-cluster service account,
- * over libcurl with OpenSSL) and the list+watch cache of DaemonSets that gives
- * DS003 the cluster's state. For `serve` and `audit`.
+ * over libcurl with OpenSSL): requests of any verb, and the list+watch cache
+ * of DaemonSets that gives DS003 the cluster's state. For `serve` and
+ * `audit`.
  *
  * Errors: every function that can fail takes `char **error`. On failure it
  * sets *error to a newly allocated message (a kubeconfig problem reads
  * "path:line:col: key: what is wrong"); the caller frees it with free().
  *
- * Threads: a kube_client runs one request at a time (a second caller waits).
- * A kube_cache runs its own thread; its lookup, reserve and stats functions
- * may be called from any number of threads while it runs. */
+ * Threads: a kube_client runs one request at a time (a second caller waits,
+ * within its deadline); kube_client_clone() makes another for concurrent
+ * callers. Any number of clients may live in any threads. A kube_cache runs
+ * its own thread; its lookup, reserve and stats functions may be called from
+ * any number of threads while it runs. */
 #ifndef DSGUARD_KUBE_H
 #define DSGUARD_KUBE_H
 
@@ -81,6 +84,15 @@ typedef struct kube_client kube_client;
  * Returns the client (freed with kube_client_free()), or NULL with *error. */
 kube_client *kube_client_new(kube_config *cfg, char **error);
 
+/* Another client for the same API server and credentials, with its own
+ * connection and lock, so that two threads can make requests at once (a
+ * client runs one request at a time). A token file is re-read by each client
+ * whenever it changes on disk; the new client starts with the last token
+ * `client` read. Cancelling one client does not cancel the other. Safe while
+ * `client` is making a request. Returns the new client (freed with
+ * kube_client_free()), or NULL with *error set (out of memory). */
+kube_client *kube_client_clone(kube_client *client, char **error);
+
 /* The server URL the client talks to. Borrowed from the client. */
 const char *kube_client_server(const kube_client *client);
 
@@ -98,16 +110,88 @@ typedef struct kube_response {
 	size_t len;
 } kube_response;
 
+/* The verbs of the API, as HTTP methods. */
+typedef enum { KUBE_GET, KUBE_POST, KUBE_PUT, KUBE_PATCH, KUBE_DELETE } kube_method;
+
+/* Content types of a request body ("API Concepts"; "Patch" in the API
+ * reference). */
+#define KUBE_JSON "application/json"
+#define KUBE_JSON_PATCH "application/json-patch+json"   /* RFC 6902 operations */
+#define KUBE_MERGE_PATCH "application/merge-patch+json" /* RFC 7386 merge */
+
+/* The deadline of a request that names none, in seconds. */
+#define KUBE_DEFAULT_DEADLINE 120.0
+/* The longest deadline a request may name, in seconds. */
+#define KUBE_MAX_DEADLINE 86400.0
+
+/* One request to the API server. Borrows every pointer. */
+typedef struct kube_request {
+	kube_method method;
+	const char *path;         /* from "/", query string included (escaped by the caller) */
+	const char *body;         /* NULL: none */
+	size_t body_len;          /* bytes of body; 0 with a body: strlen(body) */
+	const char *content_type; /* of the body; NULL: KUBE_JSON */
+	size_t max_bytes;         /* bound on the answer's body; 0: KUBE_MAX_LIST_BYTES */
+	double deadline;          /* seconds the whole call may take, the wait for a busy
+				   * client included; 0: KUBE_DEFAULT_DEADLINE */
+} kube_request;
+
+/* Makes one request: the method, the path on the client's server, the body
+ * with its Content-Type, the bearer token (the token file re-read when it
+ * changed) or client certificate, TLS 1.2 or later, the proxy. Returns 0
+ * with *out filled (any HTTP status; a Status body is read with
+ * kube_status_read(); release with kube_response_free()), or -1 with *error
+ * set when no complete answer came: connection or TLS failure, the deadline
+ * passed ("... no complete answer within 2 s"), a body over max_bytes,
+ * cancelled, a deadline out of range (not in (0, KUBE_MAX_DEADLINE]). *out is
+ * then empty. */
+int kube_call(kube_client *client, const kube_request *req, kube_response *out, char **error);
+
 /* GETs `path` (from "/", query string included) from the API server, reading
- * at most max_bytes of body (0: KUBE_MAX_LIST_BYTES). Returns 0 with *out
- * filled (any HTTP status; release with kube_response_free()), or -1 with
- * *error set when no complete answer came (connection, TLS, timeout, a body
- * over the bound, cancelled). */
+ * at most max_bytes of body (0: KUBE_MAX_LIST_BYTES), within
+ * KUBE_DEFAULT_DEADLINE: kube_call() with a GET. Returns 0 with *out filled
+ * (any HTTP status; release with kube_response_free()), or -1 with *error
+ * set when no complete answer came (connection, TLS, timeout, a body over the
+ * bound, cancelled). */
 int kube_get(kube_client *client, const char *path, size_t max_bytes, kube_response *out,
 	     char **error);
 
 /* Releases what r owns and empties it. */
 void kube_response_free(kube_response *r);
+
+/* Reasons of a failure Status (apimachinery's metav1.StatusReason), for
+ * kube_status_is(). */
+#define KUBE_REASON_NOT_FOUND "NotFound"           /* 404 */
+#define KUBE_REASON_ALREADY_EXISTS "AlreadyExists" /* 409 on create */
+#define KUBE_REASON_CONFLICT "Conflict"            /* 409: a stale resourceVersion */
+#define KUBE_REASON_INVALID "Invalid"              /* 422 */
+#define KUBE_REASON_BAD_REQUEST "BadRequest"       /* 400 */
+#define KUBE_REASON_EXPIRED "Expired"              /* 410: a resourceVersion too old */
+
+/* What a Status body says (the body of every failure, and of some DELETEs).
+ * The strings are cut to fit, at a character boundary. */
+typedef struct kube_status {
+	long code;          /* the Status's code; the HTTP status when it has none */
+	char status[16];    /* "Failure" or "Success"; "" when absent */
+	char reason[64];    /* a KUBE_REASON_*, or another reason; "" when absent */
+	char message[512];  /* "" when absent */
+} kube_status;
+
+/* Reads r's body as a metav1.Status (kind "Status"). Returns true when it is
+ * one. *out is filled either way: code is the Status's code (else r's HTTP
+ * status), and status, reason and message are read from any JSON object
+ * ("" when absent or not JSON). */
+bool kube_status_read(const kube_response *r, kube_status *out);
+
+/* Whether r's body is a Status whose reason is `reason` (a KUBE_REASON_*),
+ * e.g. a POST answered 409 AlreadyExists, a PUT answered 409 Conflict. */
+bool kube_status_is(const kube_response *r, const char *reason);
+
+/* Sets *error to a message for a non-2xx answer, naming `what` (a path, or
+ * what was being done): "what: HTTP 409: <the Status message> (reason
+ * AlreadyExists)"; the reason is left out when the Status has none or its
+ * message is the reason itself, the message when there is none. Returns -1. */
+int kube_status_error(const kube_response *r, const char *what, char **error);
 
 /* Lists every DaemonSet of the cluster (GET /apis/apps/v1/daemonsets, in
  * pages of 500 joined with `continue`). Each item gets the kind and

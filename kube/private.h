@@ -6,6 +6,7 @@
 #include "util/util.h"
 
 #include <pthread.h>
+#include <time.h>
 
 /* ds_read_file() of path with the path in the message: reads at most `max`
  * bytes into a new NUL-terminated buffer (*len excludes the NUL). Returns
@@ -117,6 +118,10 @@ void kube_reservations_free(kube_reservations *r);
 /* Monotonic clock in seconds. */
 double kube_now(void);
 
+/* The monotonic time t (seconds, as kube_now() gives) as a timespec, for
+ * waits on CLOCK_MONOTONIC. */
+void kube_timespec(double t, struct timespec *ts);
+
 /* ---- requests (client.c) ---- */
 
 /* What kube_stream() returns when a line is over its bound. */
@@ -127,14 +132,10 @@ double kube_now(void);
  * *out. Returns 0 when the stream ended (out->status tells how it began),
  * a positive value returned by on_line (which stops the stream), or with
  * *error set: KUBE_STREAM_TOO_LONG for a line over the bound, -1 for
- * anything else (connection, timeout of `timeout` seconds, cancelled). */
-int kube_stream(kube_client *client, const char *path, size_t max_line, long timeout,
+ * anything else (connection, no end within `seconds`, cancelled). */
+int kube_stream(kube_client *client, const char *path, size_t max_line, double seconds,
 		int (*on_line)(void *data, const char *line, size_t len), void *data,
 		kube_response *out, char **error);
-
-/* A message for a non-2xx response: "HTTP 410: <Status message>". Returns
- * -1 after setting *error. */
-int kube_status_error(const kube_response *r, const char *what, char **error);
 
 /* Reads the pages of a list at `path` (a collection URL without query), in
  * pages of `limit`. Calls on_page with each page's items array (borrowed).
