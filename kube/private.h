@@ -24,14 +24,6 @@ bool kube_token_valid(const char *token);
 
 /* ---- watch events (event.c) ---- */
 
-typedef enum {
-	KUBE_EVENT_ADDED,
-	KUBE_EVENT_MODIFIED,
-	KUBE_EVENT_DELETED,
-	KUBE_EVENT_BOOKMARK,
-	KUBE_EVENT_ERROR
-} kube_event_type;
-
 /* One watch event line, decoded. Names are bounded as Kubernetes bounds them
  * (a namespace is a DNS label, a name a DNS subdomain). */
 typedef struct kube_event {
@@ -43,9 +35,22 @@ typedef struct kube_event {
 	char message[256];          /* ERROR: the Status message, cut */
 } kube_event;
 
-/* Decodes one line of a watch stream. Returns 0 and fills *ev, or -1 with
- * *error set when the line is not an event this cache understands (bad
- * JSON, unknown type, an object without namespace or name). */
+/* Decodes one line of a watch stream of any resource: its type, the
+ * object's resourceVersion and, for ERROR, the Status code and message; ns
+ * and name are left empty. Returns the parsed line, which the caller deletes
+ * with cJSON_Delete() (*object points into it), or NULL with *error set when
+ * the line is not an event (bad JSON, unknown type, no object, a malformed
+ * resourceVersion, an ERROR without a Status code). */
+cJSON *kube_event_read(const char *line, size_t len, kube_event *ev, const cJSON **object, char **error);
+
+/* Copies the object's metadata.namespace and metadata.name into ev. Returns
+ * 0, or -1 with *error set when either is missing, empty, not a string or
+ * too long (a namespaced object of a DaemonSet's kind). */
+int kube_event_names(const cJSON *object, kube_event *ev, char **error);
+
+/* Decodes one line of a DaemonSet watch: kube_event_read() and, for every
+ * type but BOOKMARK and ERROR, kube_event_names(). Returns 0 and fills *ev,
+ * or -1 with *error set. */
 int kube_event_parse(const char *line, size_t len, kube_event *ev, char **error);
 
 /* Splits a byte stream into lines without their "\n" (and a "\r" before
@@ -137,12 +142,14 @@ int kube_stream(kube_client *client, const char *path, size_t max_line, double s
 		int (*on_line)(void *data, const char *line, size_t len), void *data,
 		kube_response *out, char **error);
 
-/* Reads the pages of a list at `path` (a collection URL without query), in
- * pages of `limit`. Calls on_page with each page's items array (borrowed).
- * Returns 0 and sets *rv to a new copy of the list's resourceVersion, or -1
- * with *error set; *gone is set when the server answered 410 Gone. */
+/* Reads the pages of a list at `path` (a collection URL, with or without a
+ * query), in pages of `limit`. Calls on_item with each item of each page
+ * (borrowed); when it returns -1 the list fails with its message (*why, a
+ * new string or NULL) after the page's URL. Returns 0 and sets *rv to a new
+ * copy of the list's resourceVersion, or -1 with *error set; *gone is set
+ * when the server answered 410 Gone. */
 int kube_list(kube_client *client, const char *path, unsigned limit, size_t max_bytes,
-	      int (*on_page)(void *data, const cJSON *items), void *data, char **rv, bool *gone,
-	      char **error);
+	      int (*on_item)(void *data, const cJSON *item, char **why), void *data, char **rv,
+	      bool *gone, char **error);
 
 #endif
