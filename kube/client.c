@@ -376,6 +376,11 @@ static CURL *make_easy(kube_client *c, const struct call *call, long ms, struct 
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
 	if (call->method != KUBE_GET && call->method != KUBE_POST)
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method_names[call->method]);
+	/* libcurl sends a request again when a reused connection dies before
+	 * any answer; POST and PATCH are not idempotent, so they go on a
+	 * fresh connection, where it never does. */
+	if (call->method == KUBE_POST || call->method == KUBE_PATCH)
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
 	if (call->body) {
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);
@@ -621,7 +626,7 @@ bool kube_status_is(const kube_response *r, const char *reason)
 {
 	kube_status st;
 
-	return kube_status_read(r, &st) && !strcmp(st.reason, reason);
+	return *reason && kube_status_read(r, &st) && !strcmp(st.reason, reason);
 }
 
 int kube_status_error(const kube_response *r, const char *what, char **error)

@@ -144,7 +144,10 @@ typedef struct kube_request {
  * set when no complete answer came: connection or TLS failure, the deadline
  * passed ("... no complete answer within 2 s"), a body over max_bytes,
  * cancelled, a deadline out of range (not in (0, KUBE_MAX_DEADLINE]). *out is
- * then empty. */
+ * then empty, and the request may or may not have been carried out. A POST or
+ * PATCH is sent once, on a new connection; other verbs may be sent a second
+ * time by libcurl when a reused connection turns out dead before any answer,
+ * as HTTP allows for idempotent methods. */
 int kube_call(kube_client *client, const kube_request *req, kube_response *out, char **error);
 
 /* GETs `path` (from "/", query string included) from the API server, reading
@@ -184,7 +187,8 @@ typedef struct kube_status {
 bool kube_status_read(const kube_response *r, kube_status *out);
 
 /* Whether r's body is a Status whose reason is `reason` (a KUBE_REASON_*),
- * e.g. a POST answered 409 AlreadyExists, a PUT answered 409 Conflict. */
+ * e.g. a POST answered 409 AlreadyExists, a PUT answered 409 Conflict. An
+ * empty reason never matches. */
 bool kube_status_is(const kube_response *r, const char *reason);
 
 /* Sets *error to a message for a non-2xx answer, naming `what` (a path, or
