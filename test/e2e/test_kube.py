@@ -1,7 +1,8 @@
 """End-to-end tests of kube/: the stand-in API server's own answers, checked
-against the Kubernetes API reference, then the cmocka binary that drives
-kube/ against it: build/test/drive_kube_cache (the DaemonSet cache).
-$BUILD names the build directory (default build)."""
+against the Kubernetes API reference, then the cmocka binaries that drive
+kube/ against it: build/test/drive_kube_cache (the DaemonSet cache) and
+build/test/drive_kube_api (requests of every verb, deadlines, clones, the
+list+watch runner). $BUILD names the build directory (default build)."""
 import http.client
 import json
 import os
@@ -20,7 +21,8 @@ from tap import ROOT, Tap  # noqa: E402
 
 PYTHON = os.environ.get("PYTHON", sys.executable)
 BUILD = os.environ.get("BUILD", "build")
-DRIVERS = (("cache", os.path.join(ROOT, BUILD, "test", "drive_kube_cache")),)
+DRIVERS = (("cache", os.path.join(ROOT, BUILD, "test", "drive_kube_cache")),
+           ("api", os.path.join(ROOT, BUILD, "test", "drive_kube_api")))
 STAND_IN = os.path.join(ROOT, "test", "e2e", "fake_apiserver.py")
 
 
