@@ -23,6 +23,17 @@ PYTHON = os.environ.get("PYTHON", sys.executable)
 BUILD = os.environ.get("BUILD", "build")
 DRIVERS = (("cache", os.path.join(ROOT, BUILD, "test", "drive_kube_cache")),
            ("api", os.path.join(ROOT, BUILD, "test", "drive_kube_api")))
+# Under make valgrind the API driver runs under memcheck too (its report goes
+# where make valgrind looks), with its time limits widened.
+VALGRIND_LOGS = os.environ.get("VALGRIND_LOGS") if os.environ.get("DSGUARD_VALGRIND") == "1" else None
+
+
+def driver_command(prefix, path):
+    if not VALGRIND_LOGS or prefix != "api":
+        return [path]
+    return ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+            "--errors-for-leak-kinds=definite,indirect", "--track-fds=no",
+            "--log-file=" + os.path.join(VALGRIND_LOGS, "drive_kube_api.%p.log"), path]
 STAND_IN = os.path.join(ROOT, "test", "e2e", "fake_apiserver.py")
 
 
@@ -394,8 +405,11 @@ def main():
                        KUBE_TEST_CLIENT_KEY=info["client_key"],
                        KUBE_TEST_DOWN_SERVER="https://127.0.0.1:%d" % closed_port(),
                        CMOCKA_MESSAGE_OUTPUT="TAP")
+            if VALGRIND_LOGS:
+                env["KUBE_TEST_SLOW"] = "1"
             for prefix, path in DRIVERS:
-                run = subprocess.run([path], env=env, capture_output=True, text=True, timeout=300)
+                run = subprocess.run(driver_command(prefix, path), env=env, capture_output=True, text=True,
+                                     timeout=600)
                 results, failures = relay(tap, prefix, run.stdout + run.stderr)
                 if results == 0 or (run.returncode != 0 and not failures):
                     tap.ok(False, prefix + " test binary ran", run.stdout + run.stderr)
