@@ -49,41 +49,69 @@ static int parse_status(const cJSON *object, kube_event *ev, char **error)
 	return 0;
 }
 
-/* The object's metadata: resourceVersion always, namespace and name for
- * every type but BOOKMARK. */
-static int parse_metadata(const cJSON *object, kube_event *ev, char **error)
+/* The object's resourceVersion, when it has one. */
+static int parse_resource_version(const cJSON *object, kube_event *ev, char **error)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(object, "metadata");
 	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
 
 	if (rv && copy_string(ev->resource_version, sizeof(ev->resource_version), rv) < 0)
 		return ds_fail(error, "a %s event with a malformed resourceVersion", event_types[ev->type]);
-	if (ev->type == KUBE_EVENT_BOOKMARK)
-		return 0;
-	if (copy_string(ev->ns, sizeof(ev->ns), cJSON_GetObjectItemCaseSensitive(meta, "namespace")) < 0 ||
-	    copy_string(ev->name, sizeof(ev->name), cJSON_GetObjectItemCaseSensitive(meta, "name")) < 0 ||
-	    !*ev->ns || !*ev->name)
-		return ds_fail(error, "a %s event without a valid metadata.namespace and name", event_types[ev->type]);
 	return 0;
 }
 
-int kube_event_parse(const char *line, size_t len, kube_event *ev, char **error)
+const char *kube_event_type_name(kube_event_type type)
+{
+	return (size_t)type < sizeof(event_types) / sizeof(event_types[0]) ? event_types[type] : "unknown";
+}
+
+int kube_event_names(const cJSON *object, kube_event *ev, char **error)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(object, "metadata");
+
+	if (copy_string(ev->ns, sizeof(ev->ns), cJSON_GetObjectItemCaseSensitive(meta, "namespace")) < 0 ||
+	    copy_string(ev->name, sizeof(ev->name), cJSON_GetObjectItemCaseSensitive(meta, "name")) < 0 ||
+	    !*ev->ns || !*ev->name) {
+		ev->ns[0] = ev->name[0] = '\0';
+		return ds_fail(error, "a %s event without a valid metadata.namespace and name",
+			       kube_event_type_name(ev->type));
+	}
+	return 0;
+}
+
+cJSON *kube_event_read(const char *line, size_t len, kube_event *ev, const cJSON **object, char **error)
 {
 	cJSON *event = cJSON_ParseWithLength(line, len);
-	const cJSON *object = cJSON_GetObjectItemCaseSensitive(event, "object");
 	int rc;
 
 	memset(ev, 0, sizeof(*ev));
+	*object = cJSON_GetObjectItemCaseSensitive(event, "object");
 	if (!cJSON_IsObject(event))
 		rc = ds_fail(error, "a watch event that is not a JSON object");
 	else if (parse_type(event, ev) < 0)
 		rc = ds_fail(error, "a watch event of unknown type");
-	else if (!cJSON_IsObject(object))
+	else if (!cJSON_IsObject(*object))
 		rc = ds_fail(error, "a %s event without an object", event_types[ev->type]);
 	else if (ev->type == KUBE_EVENT_ERROR)
-		rc = parse_status(object, ev, error);
+		rc = parse_status(*object, ev, error);
 	else
-		rc = parse_metadata(object, ev, error);
+		rc = parse_resource_version(*object, ev, error);
+	if (rc < 0) {
+		cJSON_Delete(event);
+		*object = NULL;
+		return NULL;
+	}
+	return event;
+}
+
+int kube_event_parse(const char *line, size_t len, kube_event *ev, char **error)
+{
+	const cJSON *object;
+	cJSON *event = kube_event_read(line, len, ev, &object, error);
+	int rc = event ? 0 : -1;
+
+	if (event && ev->type != KUBE_EVENT_ERROR && ev->type != KUBE_EVENT_BOOKMARK)
+		rc = kube_event_names(object, ev, error);
 	cJSON_Delete(event);
 	return rc;
 }

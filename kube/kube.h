@@ -1,14 +1,17 @@
 /* kube.h - a Kubernetes API client (kubeconfig or in-cluster service account,
- * over libcurl with OpenSSL) and the list+watch cache of DaemonSets that gives
- * DS003 the cluster's state. For `serve` and `audit`.
+ * over libcurl with OpenSSL): requests of any verb, a list+watch of one
+ * collection, and the list+watch cache of DaemonSets that gives DS003 the
+ * cluster's state. For `serve` and `audit`.
  *
  * Errors: every function that can fail takes `char **error`. On failure it
  * sets *error to a newly allocated message (a kubeconfig problem reads
  * "path:line:col: key: what is wrong"); the caller frees it with free().
  *
- * Threads: a kube_client runs one request at a time (a second caller waits).
- * A kube_cache runs its own thread; its lookup, reserve and stats functions
- * may be called from any number of threads while it runs. */
+ * Threads: a kube_client runs one request at a time (a second caller waits,
+ * within its deadline); kube_client_clone() makes another for concurrent
+ * callers. Any number of clients may live in any threads. A kube_watch and a
+ * kube_cache run their own thread; the cache's lookup, reserve and stats
+ * functions may be called from any number of threads while it runs. */
 #ifndef DSGUARD_KUBE_H
 #define DSGUARD_KUBE_H
 
@@ -81,6 +84,15 @@ typedef struct kube_client kube_client;
  * Returns the client (freed with kube_client_free()), or NULL with *error. */
 kube_client *kube_client_new(kube_config *cfg, char **error);
 
+/* Another client for the same API server and credentials, with its own
+ * connection and lock, so that two threads can make requests at once (a
+ * client runs one request at a time). A token file is re-read by each client
+ * whenever it changes on disk; the new client starts with the last token
+ * `client` read. Cancelling one client does not cancel the other. Safe while
+ * `client` is making a request. Returns the new client (freed with
+ * kube_client_free()), or NULL with *error set (out of memory). */
+kube_client *kube_client_clone(kube_client *client, char **error);
+
 /* The server URL the client talks to. Borrowed from the client. */
 const char *kube_client_server(const kube_client *client);
 
@@ -98,16 +110,92 @@ typedef struct kube_response {
 	size_t len;
 } kube_response;
 
+/* The verbs of the API, as HTTP methods. */
+typedef enum { KUBE_GET, KUBE_POST, KUBE_PUT, KUBE_PATCH, KUBE_DELETE } kube_method;
+
+/* Content types of a request body ("API Concepts"; "Patch" in the API
+ * reference). */
+#define KUBE_JSON "application/json"
+#define KUBE_JSON_PATCH "application/json-patch+json"   /* RFC 6902 operations */
+#define KUBE_MERGE_PATCH "application/merge-patch+json" /* RFC 7386 merge */
+
+/* The deadline of a request that names none, in seconds. */
+#define KUBE_DEFAULT_DEADLINE 120.0
+/* The longest deadline a request may name, in seconds. */
+#define KUBE_MAX_DEADLINE 86400.0
+
+/* One request to the API server. Borrows every pointer. */
+typedef struct kube_request {
+	kube_method method;
+	const char *path;         /* from "/", query string included (escaped by the caller) */
+	const char *body;         /* NULL: none */
+	size_t body_len;          /* bytes of body; 0 with a body: strlen(body) */
+	const char *content_type; /* of the body; NULL: KUBE_JSON */
+	size_t max_bytes;         /* bound on the answer's body; 0: KUBE_MAX_LIST_BYTES */
+	double deadline;          /* seconds the whole call may take, the wait for a busy
+				   * client included; 0: KUBE_DEFAULT_DEADLINE */
+} kube_request;
+
+/* Makes one request: the method, the path on the client's server, the body
+ * with its Content-Type, the bearer token (the token file re-read when it
+ * changed) or client certificate, TLS 1.2 or later, the proxy. Returns 0
+ * with *out filled (any HTTP status; a Status body is read with
+ * kube_status_read(); release with kube_response_free()), or -1 with *error
+ * set when no complete answer came: connection or TLS failure, the deadline
+ * passed ("... no complete answer within 2 s"), a body over max_bytes,
+ * cancelled, a deadline out of range (not in (0, KUBE_MAX_DEADLINE]). *out is
+ * then empty, and the request may or may not have been carried out. A POST or
+ * PATCH is sent once, on a new connection; other verbs may be sent a second
+ * time by libcurl when a reused connection turns out dead before any answer,
+ * as HTTP allows for idempotent methods. */
+int kube_call(kube_client *client, const kube_request *req, kube_response *out, char **error);
+
 /* GETs `path` (from "/", query string included) from the API server, reading
- * at most max_bytes of body (0: KUBE_MAX_LIST_BYTES). Returns 0 with *out
- * filled (any HTTP status; release with kube_response_free()), or -1 with
- * *error set when no complete answer came (connection, TLS, timeout, a body
- * over the bound, cancelled). */
+ * at most max_bytes of body (0: KUBE_MAX_LIST_BYTES), within
+ * KUBE_DEFAULT_DEADLINE: kube_call() with a GET. Returns 0 with *out filled
+ * (any HTTP status; release with kube_response_free()), or -1 with *error
+ * set when no complete answer came (connection, TLS, timeout, a body over the
+ * bound, cancelled). */
 int kube_get(kube_client *client, const char *path, size_t max_bytes, kube_response *out,
 	     char **error);
 
 /* Releases what r owns and empties it. */
 void kube_response_free(kube_response *r);
+
+/* Reasons of a failure Status (apimachinery's metav1.StatusReason), for
+ * kube_status_is(). */
+#define KUBE_REASON_NOT_FOUND "NotFound"           /* 404 */
+#define KUBE_REASON_ALREADY_EXISTS "AlreadyExists" /* 409 on create */
+#define KUBE_REASON_CONFLICT "Conflict"            /* 409: a stale resourceVersion */
+#define KUBE_REASON_INVALID "Invalid"              /* 422 */
+#define KUBE_REASON_BAD_REQUEST "BadRequest"       /* 400 */
+#define KUBE_REASON_EXPIRED "Expired"              /* 410: a resourceVersion too old */
+
+/* What a Status body says (the body of every failure, and of some DELETEs).
+ * The strings are cut to fit, at a character boundary. */
+typedef struct kube_status {
+	long code;          /* the Status's code; the HTTP status when it has none */
+	char status[16];    /* "Failure" or "Success"; "" when absent */
+	char reason[64];    /* a KUBE_REASON_*, or another reason; "" when absent */
+	char message[512];  /* "" when absent */
+} kube_status;
+
+/* Reads r's body as a metav1.Status (kind "Status"). Returns true when it is
+ * one. *out is filled either way: code is the Status's code (else r's HTTP
+ * status), and status, reason and message are read from any JSON object
+ * ("" when absent or not JSON). */
+bool kube_status_read(const kube_response *r, kube_status *out);
+
+/* Whether r's body is a Status whose reason is `reason` (a KUBE_REASON_*),
+ * e.g. a POST answered 409 AlreadyExists, a PUT answered 409 Conflict. An
+ * empty reason never matches. */
+bool kube_status_is(const kube_response *r, const char *reason);
+
+/* Sets *error to a message for a non-2xx answer, naming `what` (a path, or
+ * what was being done): "what: HTTP 409: <the Status message> (reason
+ * AlreadyExists)"; the reason is left out when the Status has none or its
+ * message is the reason itself, the message when there is none. Returns -1. */
+int kube_status_error(const kube_response *r, const char *what, char **error);
 
 /* Lists every DaemonSet of the cluster (GET /apis/apps/v1/daemonsets, in
  * pages of 500 joined with `continue`). Each item gets the kind and
@@ -117,11 +205,109 @@ void kube_response_free(kube_response *r);
 cJSON *kube_list_daemonsets(kube_client *client, char **error);
 
 /* INFO: a list completed, the server said 410 Gone. WARN: a request or an
- * event failed (the cache retries by itself). */
+ * event failed (the list+watch retries by itself). */
 typedef enum { KUBE_LOG_INFO, KUBE_LOG_WARN } kube_log_level;
 
-/* Receives the cache's log lines (called from the cache's thread). */
+/* Receives the log lines of a list+watch or a cache (called from its
+ * thread). */
 typedef void (*kube_log_fn)(void *data, kube_log_level level, const char *message);
+
+/* ---- list+watch of one collection ---- */
+
+/* The types of watch events ("API Concepts", "Efficient detection of
+ * changes"). */
+typedef enum {
+	KUBE_EVENT_ADDED,
+	KUBE_EVENT_MODIFIED,
+	KUBE_EVENT_DELETED,
+	KUBE_EVENT_BOOKMARK,
+	KUBE_EVENT_ERROR
+} kube_event_type;
+
+/* "ADDED", "MODIFIED", ...: the type as the stream spells it. A static
+ * string. */
+const char *kube_event_type_name(kube_event_type type);
+
+/* What a list+watch hands its caller, from its own thread, one call at a
+ * time. Objects are borrowed for the call only. A handler that fails returns
+ * -1 and may set *error to a new message (the list+watch logs it and frees
+ * it). Any handler may be NULL. */
+typedef struct kube_watch_handlers {
+	/* A list begins: the items that follow make a fresh view. */
+	int (*list_begin)(void *data, char **error);
+	/* One item of the list. Items of built-in kinds carry no kind or
+	 * apiVersion, as the API server lists them. -1 abandons the list. */
+	int (*list_item)(void *data, const cJSON *item, char **error);
+	/* Every item has been given: the fresh view replaces the old one.
+	 * resource_version (borrowed) is where the watch starts. -1 abandons
+	 * the list. */
+	int (*list_end)(void *data, const char *resource_version, char **error);
+	/* The list in progress failed or was abandoned: drop the fresh view. */
+	void (*list_abort)(void *data);
+	/* An ADDED, MODIFIED or DELETED event and its object (a DELETED object
+	 * is the last state of the object). -1 makes the list+watch list again,
+	 * since the view may now miss a change. */
+	int (*event)(void *data, kube_event_type type, const cJSON *object, char **error);
+	void *data; /* passed to every handler */
+} kube_watch_handlers;
+
+/* How a list+watch runs. Zero values take the defaults given. */
+typedef struct kube_watch_options {
+	const char *path;        /* the collection, from "/", without query (copied), e.g.
+				  * "/apis/coordination.k8s.io/v1/namespaces/NS/leases" */
+	const char *name;        /* NULL: every object of the collection; else only the
+				  * object of this name (fieldSelector=metadata.name=NAME) */
+	const char *what;        /* what log lines call the objects ("listing Leases: ...");
+				  * NULL: the path */
+	double backoff_initial;  /* first retry delay; 0.5 s */
+	double backoff_max;      /* cap of the doubling delay (jitter below it); 30 s */
+	unsigned watch_seconds;  /* timeoutSeconds asked for each watch; 300 */
+	unsigned page_limit;     /* limit of each list page; 500 */
+	size_t max_list_bytes;   /* bound of one list page; KUBE_MAX_LIST_BYTES */
+	size_t max_event_bytes;  /* bound of one watch event line; KUBE_MAX_EVENT_BYTES */
+	kube_log_fn log;         /* NULL: silent */
+	void *log_data;
+	kube_watch_handlers handlers;
+} kube_watch_options;
+
+/* What a list+watch knows about itself. */
+typedef struct kube_watch_stats {
+	bool synced;             /* a full list has been read (stays true after) */
+	bool watching;           /* a watch stream is open now */
+	unsigned long lists;     /* complete lists read, the first included */
+	unsigned long relists;   /* lists after the first (410 Gone, lost events) */
+	unsigned long watch_restarts; /* watches opened after the first */
+	time_t last_event;       /* wall clock of the last list or watch event; 0: none */
+	double since_last_event; /* seconds since then (monotonic); -1: none yet */
+} kube_watch_stats;
+
+typedef struct kube_watch kube_watch;
+
+/* Starts a thread that lists the collection (in pages joined with
+ * `continue`), hands each item to the handlers, then watches from the list's
+ * resourceVersion (allowWatchBookmarks=true) and hands on each event; when a
+ * watch ends it watches again from the last resourceVersion seen; on 410 Gone
+ * (as the HTTP status or an ERROR event), an event it cannot read (malformed,
+ * over max_event_bytes) or a handler's -1 it lists again; after an attempt
+ * that made no progress it waits (exponential backoff with jitter). Takes
+ * ownership of client (freed by kube_watch_stop(), also when this fails).
+ * Copies what opts points to but the handlers' data. Returns the running
+ * list+watch, or NULL with *error set (no path, out of memory, no thread). */
+kube_watch *kube_watch_start(kube_client *client, const kube_watch_options *opts, char **error);
+
+/* Stops the thread (a request in progress is cancelled at once), joins it
+ * and frees the list+watch and its client. No handler runs after it returns.
+ * NULL is allowed. */
+void kube_watch_stop(kube_watch *w);
+
+/* Waits up to `seconds` for the first complete list. Returns whether the
+ * list+watch is synced. */
+bool kube_watch_wait_synced(kube_watch *w, double seconds);
+
+/* Fills *out with the list+watch's state now. */
+void kube_watch_stats_get(kube_watch *w, kube_watch_stats *out);
+
+/* ---- the DaemonSet cache ---- */
 
 /* How a cache runs. Zero values take the defaults given. */
 typedef struct kube_cache_options {
@@ -152,10 +338,10 @@ typedef struct kube_cache_stats {
 
 typedef struct kube_cache kube_cache;
 
-/* Starts the cache's thread: list, then watch, relisting on 410 Gone and
- * reconnecting with exponential backoff and jitter. Takes ownership of
- * client (freed by kube_cache_stop(), also when this fails). opts may be
- * NULL. Returns the running cache, or NULL with *error set. */
+/* Starts the cache: a list+watch (kube_watch_start()) of every DaemonSet
+ * into the namespace index. Takes ownership of client (freed by
+ * kube_cache_stop(), also when this fails). opts may be NULL. Returns the
+ * running cache, or NULL with *error set. */
 kube_cache *kube_cache_start(kube_client *client, const kube_cache_options *opts, char **error);
 
 /* Stops the thread (an open request is cancelled at once), joins it and

@@ -10,21 +10,22 @@
 #define MAX_PAGES 100000
 #define AUDIT_ATTEMPTS 3
 
-/* path?limit=N[&continue=TOKEN]. Returns a new string, or NULL. */
+/* path?limit=N[&continue=TOKEN] ("&limit" when path has a query). Returns
+ * a new string, or NULL out of memory. */
 static char *page_url(const char *path, unsigned limit, const char *cont)
 {
 	char *escaped = cont ? curl_easy_escape(NULL, cont, 0) : NULL;
-	char *url = NULL;
-	int n;
+	char join = strchr(path, '?') ? '&' : '?';
+	char *url;
 
 	if (cont && !escaped)
 		return NULL;
 	if (escaped)
-		n = asprintf(&url, "%s?limit=%u&continue=%s", path, limit, escaped);
+		url = ds_format("%s%climit=%u&continue=%s", path, join, limit, escaped);
 	else
-		n = asprintf(&url, "%s?limit=%u", path, limit);
+		url = ds_format("%s%climit=%u", path, join, limit);
 	curl_free(escaped);
-	return n < 0 ? NULL : url;
+	return url;
 }
 
 /* Replaces *dst with a copy of item's string ("" when absent). Returns 0,
@@ -43,10 +44,31 @@ static int take_string(char **dst, const cJSON *item)
 	return 0;
 }
 
-/* Reads one page: calls on_page, stores its resourceVersion and continue
- * token. Returns 0, or -1 with *error set. */
-static int read_page(const kube_response *r, const char *url, int (*on_page)(void *, const cJSON *), void *data,
-		     char **rv, char **cont, char **error)
+/* What a list calls for each item. */
+typedef int (*item_fn)(void *data, const cJSON *item, char **why);
+
+/* Calls on_item for each item of a page. Returns 0, or -1 with *error set
+ * after the URL. */
+static int read_items(const cJSON *items, const char *url, item_fn on_item, void *data, char **error)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, items) {
+		char *why = NULL;
+
+		if (on_item(data, item, &why) < 0) {
+			ds_fail(error, "%s: %s", url, why ? why : "malformed or too many items");
+			free(why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Reads one page: calls on_item for each item, stores the page's
+ * resourceVersion and continue token. Returns 0, or -1 with *error set. */
+static int read_page(const kube_response *r, const char *url, item_fn on_item, void *data, char **rv, char **cont,
+		     char **error)
 {
 	cJSON *list = cJSON_ParseWithLength(r->body, r->len);
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(list, "metadata");
@@ -58,18 +80,15 @@ static int read_page(const kube_response *r, const char *url, int (*on_page)(voi
 	else if (take_string(rv, cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion")) < 0 ||
 		 take_string(cont, cJSON_GetObjectItemCaseSensitive(meta, "continue")) < 0)
 		ds_fail(error, "%s: malformed list metadata", url);
-	else if (cJSON_IsArray(items) && on_page(data, items) < 0)
-		ds_fail(error, "%s: malformed or too many items", url);
 	else
-		rc = 0;
+		rc = read_items(items, url, on_item, data, error);
 	cJSON_Delete(list);
 	return rc;
 }
 
 /* GETs one page. Returns 0, or -1 with *error (and *gone on 410). */
-static int get_page(kube_client *client, const char *path, unsigned limit, size_t max_bytes,
-		    int (*on_page)(void *, const cJSON *), void *data, char **rv, char **cont, bool *gone,
-		    char **error)
+static int get_page(kube_client *client, const char *path, unsigned limit, size_t max_bytes, item_fn on_item,
+		    void *data, char **rv, char **cont, bool *gone, char **error)
 {
 	char *url = page_url(path, limit, **cont ? *cont : NULL);
 	kube_response r;
@@ -82,7 +101,7 @@ static int get_page(kube_client *client, const char *path, unsigned limit, size_
 		if (r.status != 200)
 			kube_status_error(&r, url, error);
 		else
-			rc = read_page(&r, url, on_page, data, rv, cont, error);
+			rc = read_page(&r, url, on_item, data, rv, cont, error);
 		kube_response_free(&r);
 	}
 	free(url);
@@ -90,8 +109,8 @@ static int get_page(kube_client *client, const char *path, unsigned limit, size_
 }
 
 int kube_list(kube_client *client, const char *path, unsigned limit, size_t max_bytes,
-	      int (*on_page)(void *data, const cJSON *items), void *data, char **rv, bool *gone,
-	      char **error)
+	      int (*on_item)(void *data, const cJSON *item, char **why), void *data, char **rv,
+	      bool *gone, char **error)
 {
 	char *cont = strdup("");
 	int rc = -1;
@@ -101,7 +120,7 @@ int kube_list(kube_client *client, const char *path, unsigned limit, size_t max_
 	if (!cont)
 		return ds_fail(error, "out of memory");
 	for (unsigned pages = 0; pages < MAX_PAGES; pages++) {
-		rc = get_page(client, path, limit, max_bytes, on_page, data, rv, &cont, gone, error);
+		rc = get_page(client, path, limit, max_bytes, on_item, data, rv, &cont, gone, error);
 		if (rc < 0 || !*cont)
 			break;
 	}
@@ -115,24 +134,21 @@ int kube_list(kube_client *client, const char *path, unsigned limit, size_t max_
 	return rc;
 }
 
-/* on_page for audit: appends copies of the items, with their kind. */
-static int collect(void *data, const cJSON *items)
+/* on_item for audit: appends a copy of the item, with its kind. */
+static int collect(void *data, const cJSON *item, char **why)
 {
 	cJSON *all = data;
-	const cJSON *item;
+	cJSON *copy = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : NULL;
 
-	cJSON_ArrayForEach(item, items) {
-		cJSON *copy = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : NULL;
-
-		if (!copy)
-			return -1;
-		cJSON_DeleteItemFromObjectCaseSensitive(copy, "kind");
-		cJSON_DeleteItemFromObjectCaseSensitive(copy, "apiVersion");
-		if (!cJSON_AddStringToObject(copy, "kind", "DaemonSet") ||
-		    !cJSON_AddStringToObject(copy, "apiVersion", "apps/v1") || !cJSON_AddItemToArray(all, copy)) {
-			cJSON_Delete(copy);
-			return -1;
-		}
+	(void)why; /* "malformed or too many items" */
+	if (!copy)
+		return -1;
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "kind");
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "apiVersion");
+	if (!cJSON_AddStringToObject(copy, "kind", "DaemonSet") || !cJSON_AddStringToObject(copy, "apiVersion", "apps/v1") ||
+	    !cJSON_AddItemToArray(all, copy)) {
+		cJSON_Delete(copy);
+		return -1;
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "util/util.h"
 
 #include <pthread.h>
+#include <time.h>
 
 /* ds_read_file() of path with the path in the message: reads at most `max`
  * bytes into a new NUL-terminated buffer (*len excludes the NUL). Returns
@@ -23,14 +24,6 @@ bool kube_token_valid(const char *token);
 
 /* ---- watch events (event.c) ---- */
 
-typedef enum {
-	KUBE_EVENT_ADDED,
-	KUBE_EVENT_MODIFIED,
-	KUBE_EVENT_DELETED,
-	KUBE_EVENT_BOOKMARK,
-	KUBE_EVENT_ERROR
-} kube_event_type;
-
 /* One watch event line, decoded. Names are bounded as Kubernetes bounds them
  * (a namespace is a DNS label, a name a DNS subdomain). */
 typedef struct kube_event {
@@ -42,9 +35,22 @@ typedef struct kube_event {
 	char message[256];          /* ERROR: the Status message, cut */
 } kube_event;
 
-/* Decodes one line of a watch stream. Returns 0 and fills *ev, or -1 with
- * *error set when the line is not an event this cache understands (bad
- * JSON, unknown type, an object without namespace or name). */
+/* Decodes one line of a watch stream of any resource: its type, the
+ * object's resourceVersion and, for ERROR, the Status code and message; ns
+ * and name are left empty. Returns the parsed line, which the caller deletes
+ * with cJSON_Delete() (*object points into it), or NULL with *error set when
+ * the line is not an event (bad JSON, unknown type, no object, a malformed
+ * resourceVersion, an ERROR without a Status code). */
+cJSON *kube_event_read(const char *line, size_t len, kube_event *ev, const cJSON **object, char **error);
+
+/* Copies the object's metadata.namespace and metadata.name into ev. Returns
+ * 0, or -1 with *error set when either is missing, empty, not a string or
+ * too long (a namespaced object of a DaemonSet's kind). */
+int kube_event_names(const cJSON *object, kube_event *ev, char **error);
+
+/* Decodes one line of a DaemonSet watch: kube_event_read() and, for every
+ * type but BOOKMARK and ERROR, kube_event_names(). Returns 0 and fills *ev,
+ * or -1 with *error set. */
 int kube_event_parse(const char *line, size_t len, kube_event *ev, char **error);
 
 /* Splits a byte stream into lines without their "\n" (and a "\r" before
@@ -117,6 +123,10 @@ void kube_reservations_free(kube_reservations *r);
 /* Monotonic clock in seconds. */
 double kube_now(void);
 
+/* The monotonic time t (seconds, as kube_now() gives) as a timespec, for
+ * waits on CLOCK_MONOTONIC. */
+void kube_timespec(double t, struct timespec *ts);
+
 /* ---- requests (client.c) ---- */
 
 /* What kube_stream() returns when a line is over its bound. */
@@ -127,21 +137,19 @@ double kube_now(void);
  * *out. Returns 0 when the stream ended (out->status tells how it began),
  * a positive value returned by on_line (which stops the stream), or with
  * *error set: KUBE_STREAM_TOO_LONG for a line over the bound, -1 for
- * anything else (connection, timeout of `timeout` seconds, cancelled). */
-int kube_stream(kube_client *client, const char *path, size_t max_line, long timeout,
+ * anything else (connection, no end within `seconds`, cancelled). */
+int kube_stream(kube_client *client, const char *path, size_t max_line, double seconds,
 		int (*on_line)(void *data, const char *line, size_t len), void *data,
 		kube_response *out, char **error);
 
-/* A message for a non-2xx response: "HTTP 410: <Status message>". Returns
- * -1 after setting *error. */
-int kube_status_error(const kube_response *r, const char *what, char **error);
-
-/* Reads the pages of a list at `path` (a collection URL without query), in
- * pages of `limit`. Calls on_page with each page's items array (borrowed).
- * Returns 0 and sets *rv to a new copy of the list's resourceVersion, or -1
- * with *error set; *gone is set when the server answered 410 Gone. */
+/* Reads the pages of a list at `path` (a collection URL, with or without a
+ * query), in pages of `limit`. Calls on_item with each item of each page
+ * (borrowed); when it returns -1 the list fails with its message (*why, a
+ * new string or NULL) after the page's URL. Returns 0 and sets *rv to a new
+ * copy of the list's resourceVersion, or -1 with *error set; *gone is set
+ * when the server answered 410 Gone. */
 int kube_list(kube_client *client, const char *path, unsigned limit, size_t max_bytes,
-	      int (*on_page)(void *data, const cJSON *items), void *data, char **rv, bool *gone,
-	      char **error);
+	      int (*on_item)(void *data, const cJSON *item, char **why), void *data, char **rv,
+	      bool *gone, char **error);
 
 #endif

@@ -84,3 +84,15 @@ double kube_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+void kube_timespec(double t, struct timespec *ts)
+{
+	if (!(t > 0))
+		t = 0;
+	if (t > 1e12)
+		t = 1e12;
+	ts->tv_sec = (time_t)t;
+	ts->tv_nsec = (long)((t - (double)ts->tv_sec) * 1e9);
+	if (ts->tv_nsec >= 1000000000L)
+		ts->tv_nsec = 999999999L;
+}
