@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "policy/policy.h"
+#include "util/util.h"
 
 /* ---- text built in memory (cel.c) ---- */
 
