@@ -294,6 +294,11 @@ static char *message_expression(struct build *b, const ds_rule *rule, enum answe
 
 	if (!kept(b, ds_text_open(&t) == 0 ? &t : NULL))
 		return NULL;
+	if (answer == WARN && beside && rule->scope == DS_SCOPE_NAMESPACE) {
+		/* Beside a deny policy a namespace rule warns of exemptions only. */
+		write_message(b, t.f, rule, WARN, true, false);
+		return kept(b, ds_text_close(&t));
+	}
 	if (answer == WARN && exempt) {
 		fputs("variables.exempted\n  ? ", t.f);
 		write_message(b, t.f, rule, WARN, true, false);
@@ -357,7 +362,7 @@ static void add_validating(struct build *b, const ds_rule_cel *rc, enum answer a
 		free(text);
 	}
 	add_variables(b, spec, rc);
-	if (answer == WARN && exempt)
+	if (answer == WARN && exempt && (object_rule || !beside))
 		add_named(b, spec, "variables", "exempted", exempt);
 	validation = kept(b, cJSON_CreateObject());
 	if (validation && !kept(b, cJSON_AddItemToArray(kept(b, cJSON_AddArrayToObject(spec, "validations")), validation)
