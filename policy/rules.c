@@ -360,22 +360,42 @@ int ds_rule_cel_make(const ds_rule *rule, const ds_config *cfg, bool patch, ds_r
 	return rc;
 }
 
-/* The annotation exemption: the config honours dsguard.io/ignore and its
- * value names the rule by id (any case), by name, or "all"; items are
- * comma-separated, spaces and tabs before an item and white space after it
- * ignored, as the engine reads it. A regular expression does what
- * splitting would (split() is no core CEL). */
+/* The RE2 pattern that finds rule in a dsguard.io/ignore value: an item
+ * (comma-separated; spaces and tabs before it and white space after it
+ * ignored, as the engine reads it) that is the rule's id in any case, its
+ * name, or "all" in any case. A new string, or NULL out of memory. */
+static char *ignore_pattern(const ds_rule *rule)
+{
+	ds_text re;
+
+	if (ds_text_open(&re) < 0)
+		return NULL;
+	fputs("(^|,)[ \\t]*(", re.f);
+	ds_re2_literal(re.f, rule->id, true);
+	fputc('|', re.f);
+	ds_re2_literal(re.f, rule->name, false);
+	fputc('|', re.f);
+	ds_re2_literal(re.f, "all", true);
+	fputs(")[ \\t\\n\\v\\f\\r]*(,|$)", re.f);
+	return ds_text_close(&re);
+}
+
+/* The annotation exemption, where the config honours dsguard.io/ignore.
+ * A regular expression does what splitting the value would (split() is
+ * not core CEL). */
 static char *annotation_exemption(const ds_rule *rule, const ds_config *cfg, bool *oom)
 {
 	const char *pointer = "/metadata/annotations/dsguard.io~1ignore";
+	char *pattern, *text;
 	ds_text t;
-	char *text;
 
 	_Static_assert(sizeof(DS_IGNORE_ANNOTATION) == sizeof("dsguard.io/ignore"), "the annotation's pointer");
 	*oom = false;
 	if (!cfg->allow_exemption_annotation)
 		return NULL;
-	if (ds_text_open(&t) < 0) {
+	pattern = ignore_pattern(rule);
+	if (!pattern || ds_text_open(&t) < 0) {
+		free(pattern);
 		*oom = true;
 		return NULL;
 	}
@@ -385,35 +405,11 @@ static char *annotation_exemption(const ds_rule *rule, const ds_config *cfg, boo
 	fputs(") == string\n  && ", t.f);
 	ds_cel_select(t.f, "object", pointer);
 	fputs(".matches(", t.f);
-	{
-		ds_text re;
-		char *pattern;
-		if (ds_text_open(&re) < 0) {
-			free(ds_text_close(&t));
-			*oom = true;
-			return NULL;
-		}
-		fputs("(^|,)[ \\t]*(", re.f);
-		ds_re2_literal(re.f, rule->id, true);
-		fputc('|', re.f);
-		ds_re2_literal(re.f, rule->name, false);
-		fputc('|', re.f);
-		ds_re2_literal(re.f, "all", true);
-		fputs(")[ \\t\\n\\v\\f\\r]*(,|$)", re.f);
-		pattern = ds_text_close(&re);
-		if (pattern)
-			ds_cel_quote(t.f, pattern);
-		else
-			*oom = true;
-		free(pattern);
-	}
+	ds_cel_quote(t.f, pattern);
 	fputc(')', t.f);
+	free(pattern);
 	text = ds_text_close(&t);
-	if (!text || *oom) {
-		free(text);
-		*oom = true;
-		return NULL;
-	}
+	*oom = !text;
 	return text;
 }
 
