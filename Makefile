@@ -27,7 +27,7 @@ CFLAGS  += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-poin
 LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
 endif
 
-LIB_SRC  := $(sort $(filter-out cli/main.c,$(wildcard util/*.c yaml/*.c rules/*.c config/*.c lint/*.c webhook/*.c kube/*.c certs/*.c cli/*.c)))
+LIB_SRC  := $(sort $(filter-out cli/main.c,$(wildcard util/*.c yaml/*.c rules/*.c config/*.c lint/*.c policy/*.c webhook/*.c kube/*.c certs/*.c cli/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/cli/main.o
 # test_*.c run on their own; drive_*.c are run by an end-to-end test that

@@ -22,6 +22,7 @@ int cmd_review(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 /* Prints "dsguard CMD: MESSAGE" and a pointer to --help on stderr.

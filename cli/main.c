@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{"certs", cmd_certs, "make or check TLS material for the webhook"},
 	{"audit", cmd_audit, "check the DaemonSets of a live cluster"},
 	{"rules", cmd_rules, "describe each rule"},
+	{"policy", cmd_policy, "print the rules as Kubernetes admission policies"},
 	{"version", cmd_version, "print the version"},
 };
 

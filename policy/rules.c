@@ -1,0 +1,448 @@
+/* rules.c - what each rule becomes in CEL: its variables, the finding it
+ * writes (the rules' own words, from messages.c) and its fix as a
+ * JSONPatch expression. The one place that knows how a rule reads a
+ * DaemonSet; every text, pointer and fix value comes from rules/. */
+#include "policy/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One case of a rule about one field of the pod template. The cases are
+ * tried in order; the first whose `when` holds gives the finding. */
+struct field_case {
+	/* CEL over variables.value (the field, null when absent). A "%s" in
+	 * it stands for the CEL list of the rule's list option `option`. */
+	const char *when;
+	const char *option; /* a list option `when` names; the case is left out while it is empty */
+	/* The field's value (JSON) for which the rule writes this case's
+	 * message, DS_MARK_VALUE standing for the value; NULL: the field is
+	 * absent. A probe the rule finds nothing in makes the case clean (''). */
+	const char *probe;
+};
+
+/* How a rule becomes CEL. */
+struct translation {
+	const char *id;
+	const char *field; /* the pointer of the field an object rule reads */
+	const struct field_case *cases;
+	size_t case_count;
+	const char *why_not; /* non-NULL: no validating policy, and why */
+	/* A field beside `field` the fix removes when it is there, and why. */
+	const char *removes;
+	const char *exempt_namespaces; /* a namespace rule's list option of namespaces it leaves out */
+};
+
+static const struct field_case priority_class_cases[] = {
+	{"type(variables.value) == null_type", NULL, NULL},
+	{"type(variables.value) != string", NULL, "0"},
+	{"variables.value == ''", NULL, "\"\""},
+	{"!(variables.value in %s)", "allowed", "\"" DS_MARK_VALUE "\""},
+};
+
+static const struct field_case restart_policy_cases[] = {
+	{"type(variables.value) == null_type || (type(variables.value) == string && variables.value == 'Always')", NULL,
+	 "\"Always\""},
+	{"type(variables.value) != string", NULL, "0"},
+	{"true", NULL, "\"" DS_MARK_VALUE "\""},
+};
+
+#define CASES(table) .cases = table, .case_count = sizeof(table) / sizeof(table[0])
+
+static const struct translation translations[] = {
+	{
+		.id = "DS001",
+		.field = "/spec/template/spec/priorityClassName",
+		CASES(priority_class_cases),
+		/* The Priority admission plugin refuses a pod whose integer
+		 * priority differs from its class's value: a class patched in
+		 * beside an old integer would keep every pod out. */
+		.removes = "priority",
+	},
+	{
+		.id = "DS002",
+		.field = "/spec/template/spec/restartPolicy",
+		CASES(restart_policy_cases),
+		.why_not = "the API server's own DaemonSet validation refuses a pod template whose restartPolicy is "
+			   "not Always before validating admission policies run",
+	},
+	{
+		.id = "DS003",
+		.exempt_namespaces = "exemptNamespaces",
+	},
+};
+
+#define TRANSLATION_COUNT (sizeof(translations) / sizeof(translations[0]))
+
+static const struct translation *translation_of(const ds_rule *rule)
+{
+	for (size_t i = 0; i < TRANSLATION_COUNT; i++)
+		if (!strcmp(translations[i].id, rule->id))
+			return &translations[i];
+	return NULL;
+}
+
+void ds_rule_cel_free(ds_rule_cel *rc)
+{
+	for (size_t i = 0; i < rc->variable_count; i++) {
+		free(rc->variables[i].name);
+		free(rc->variables[i].expression);
+	}
+	free(rc->variables);
+	free(rc->patch);
+	memset(rc, 0, sizeof(*rc));
+}
+
+/* Appends a variable; takes expression (NULL: memory ran out). Returns 0,
+ * or -1 out of memory. */
+static int add_variable(ds_rule_cel *rc, const char *name, char *expression)
+{
+	ds_cel_variable *grown = expression ? ds_array_grow(rc->variables, rc->variable_count, sizeof(*grown)) : NULL;
+	char *copy = grown ? strdup(name) : NULL;
+
+	if (!copy) {
+		free(expression);
+		return -1;
+	}
+	rc->variables = grown;
+	grown[rc->variable_count++] = (ds_cel_variable){copy, expression};
+	return 0;
+}
+
+/* The variables every rule's policy starts with: objectNamespace and
+ * objectName, as the webhook names the DaemonSet in its messages (the
+ * object's namespace, else the request's). Returns 0, or -1 out of memory. */
+static int add_object_variables(ds_rule_cel *rc)
+{
+	ds_text t;
+
+	if (ds_text_open(&t) < 0)
+		return -1;
+	ds_cel_present(t.f, "object", "/metadata/namespace", true);
+	fputs(" && type(object.metadata.namespace) == string && object.metadata.namespace != ''\n"
+	      "  ? object.metadata.namespace : request.namespace", t.f);
+	if (add_variable(rc, "objectNamespace", ds_text_close(&t)) < 0 || ds_text_open(&t) < 0)
+		return -1;
+	ds_cel_present(t.f, "object", "/metadata/name", true);
+	fputs(" && type(object.metadata.name) == string\n  ? object.metadata.name : ''", t.f);
+	return add_variable(rc, "objectName", ds_text_close(&t));
+}
+
+/* A DaemonSet of apps/v1 named "probe" in namespace "probe" with an empty
+ * pod template spec, and `value` (JSON, NULL: nothing) at `field`. Returns
+ * the JSON text, or NULL out of memory or when value is not JSON. */
+static char *probe_resource(const char *field, const char *value)
+{
+	cJSON *doc = cJSON_Parse("{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\","
+				 "\"metadata\":{\"name\":\"probe\",\"namespace\":\"probe\"},"
+				 "\"spec\":{\"template\":{\"spec\":{}}}}");
+	cJSON *parent, *item = value ? cJSON_Parse(value) : NULL;
+	const char *last = strrchr(field, '/');
+	char *parent_pointer = strndup(field, (size_t)(last - field));
+	char *text = NULL;
+
+	parent = doc && parent_pointer ? ds_pointer_get(doc, parent_pointer) : NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(parent, last + 1);
+	if (parent && (!value || (item && cJSON_AddItemToObject(parent, last + 1, item)))) {
+		item = NULL;
+		text = cJSON_PrintUnformatted(doc);
+	}
+	cJSON_Delete(item);
+	cJSON_Delete(doc);
+	free(parent_pointer);
+	return text;
+}
+
+/* Writes a case's condition: `when` with its "%s" as the option's list. */
+static void write_when(FILE *f, const char *when, const ds_string_list *list)
+{
+	const char *hole = list ? strstr(when, "%s") : NULL;
+
+	if (!hole) {
+		fputs(when, f);
+		return;
+	}
+	fprintf(f, "%.*s", (int)(hole - when), when);
+	ds_cel_list(f, list);
+	fputs(hole + 2, f);
+}
+
+/* The list option `key` of rule in cfg, or NULL. */
+static const ds_string_list *list_option(const ds_config *cfg, const ds_rule *rule, const char *key)
+{
+	const ds_option_value *v = key ? ds_rule_option_value(cfg, rule, key) : NULL;
+	return v ? &v->list : NULL;
+}
+
+/* Writes the JSONPatch list that applies the fix of probe p (whose
+ * operations set `field`), and removes tr->removes beside it when present.
+ * Returns 0, or -1 with *error when the fix is not what the translation
+ * expects. */
+static int write_patch(FILE *f, const struct translation *tr, const ds_probe *p, char **error)
+{
+	const cJSON *op;
+	const char *last = strrchr(tr->field, '/');
+	char *sibling;
+
+	fputs("variables.finding == '' || !(", f);
+	ds_cel_present(f, "object", tr->field, false);
+	fputs(") ? [] : [", f);
+	cJSON_ArrayForEach(op, p->fix) {
+		const cJSON *path = cJSON_GetObjectItemCaseSensitive(op, "path");
+		if (!cJSON_IsString(path) || strcmp(path->valuestring, tr->field))
+			return ds_fail(error, "internal error: %s's fix no longer sets %s", tr->id, tr->field);
+		/* "add" sets a member whether or not it is there (RFC 6902 4.1). */
+		fputs("\n  JSONPatch{op: 'add', path: ", f);
+		ds_cel_quote(f, tr->field);
+		fputs(", value: ", f);
+		ds_cel_literal(f, cJSON_GetObjectItemCaseSensitive(op, "value"));
+		fputs(op->next ? "}," : "}", f);
+	}
+	fputs("\n]", f);
+	if (!tr->removes)
+		return 0;
+	sibling = ds_format("%.*s/%s", (int)(last - tr->field), tr->field, tr->removes);
+	if (!sibling)
+		return ds_fail(error, "out of memory");
+	fputs(" + (", f);
+	ds_cel_present(f, "object", sibling, true);
+	fputs(" && type(", f);
+	ds_cel_select(f, "object", sibling);
+	fputs(") != null_type\n  ? [JSONPatch{op: 'remove', path: ", f);
+	ds_cel_quote(f, sibling);
+	fputs("}] : [])", f);
+	free(sibling);
+	return 0;
+}
+
+/* An object rule about one field: value, finding and the patch. */
+static int translate_field(const struct translation *tr, const ds_config *cfg, bool patch, ds_rule_cel *rc,
+			   char **error)
+{
+	ds_probe fix_probe = {0};
+	bool always = false;
+	ds_text t;
+	int rc_ = -1;
+
+	if (ds_text_open(&t) < 0)
+		return ds_fail(error, "out of memory");
+	ds_cel_present(t.f, "object", tr->field, true);
+	fputs(" ? ", t.f);
+	ds_cel_select(t.f, "object", tr->field);
+	fputs(" : null", t.f);
+	if (add_variable(rc, "value", ds_text_close(&t)) < 0 || ds_text_open(&t) < 0)
+		return ds_fail(error, "out of memory");
+	for (size_t i = 0; i < tr->case_count; i++) {
+		const struct field_case *c = &tr->cases[i];
+		const ds_string_list *list = list_option(cfg, rc->rule, c->option);
+		char *resource = probe_resource(tr->field, c->probe);
+		ds_probe p;
+		if (c->option && (!list || !list->count)) {
+			free(resource);
+			continue;
+		}
+		if (!resource || ds_probe_rule(rc->rule, cfg, resource, NULL, &p, error) < 0) {
+			free(resource);
+			if (!resource)
+				ds_fail(error, "out of memory");
+			goto done;
+		}
+		free(resource);
+		if (p.message && strcmp(p.pointer, tr->field)) {
+			ds_fail(error, "internal error: %s no longer reports %s", tr->id, tr->field);
+			ds_probe_free(&p);
+			goto done;
+		}
+		/* A case that always holds is the last. */
+		always = !strcmp(c->when, "true");
+		if (!always) {
+			write_when(t.f, c->when, list);
+			fputs("\n  ? ", t.f);
+		}
+		if (p.message)
+			ds_cel_message(t.f, p.message, "variables.value", NULL);
+		else
+			fputs("''", t.f);
+		if (!always)
+			fputs("\n  : ", t.f);
+		if (p.message && !fix_probe.message)
+			fix_probe = p;
+		else
+			ds_probe_free(&p);
+		if (always)
+			break;
+	}
+	if (!always)
+		fputs("''", t.f);
+	if (add_variable(rc, "finding", ds_text_close(&t)) < 0) {
+		ds_fail(error, "out of memory");
+		goto done;
+	}
+	t.f = NULL;
+	rc->validating = !tr->why_not;
+	rc->why_not = tr->why_not;
+	rc_ = 0;
+	if (!patch || !rc->rule->fix)
+		goto done;
+	if (!fix_probe.message || !cJSON_GetArraySize(fix_probe.fix)) {
+		rc->unpatched = fix_probe.unfixable ? fix_probe.unfixable : "the rule's fix does not apply";
+		goto done;
+	}
+	if (ds_text_open(&t) < 0 || write_patch(t.f, tr, &fix_probe, error) < 0 ||
+	    !(rc->patch = ds_text_close(&t))) {
+		if (t.f)
+			free(ds_text_close(&t));
+		if (!*error)
+			ds_fail(error, "out of memory");
+		rc_ = -1;
+	}
+	t.f = NULL;
+done:
+	if (t.f)
+		free(ds_text_close(&t));
+	ds_probe_free(&fix_probe);
+	return rc_;
+}
+
+/* A namespace rule: evaluated once per other DaemonSet of the namespace
+ * (params), finding it when its name differs from the object's. */
+static int translate_namespace(const struct translation *tr, const ds_config *cfg, ds_rule_cel *rc, char **error)
+{
+	char *resource = probe_resource("/metadata/namespace", "\"" DS_MARK_VALUE "\"");
+	ds_probe p;
+	ds_text t;
+
+	if (!resource)
+		return ds_fail(error, "out of memory");
+	if (ds_probe_rule(rc->rule, cfg, resource, DS_MARK_OTHER, &p, error) < 0) {
+		free(resource);
+		return -1;
+	}
+	free(resource);
+	if (!p.message) {
+		ds_probe_free(&p);
+		return ds_fail(error, "internal error: %s found nothing in a shared namespace", tr->id);
+	}
+	if (ds_text_open(&t) < 0) {
+		ds_probe_free(&p);
+		return ds_fail(error, "out of memory");
+	}
+	ds_cel_present(t.f, "params", "/metadata/name", true);
+	fputs(" && params.metadata.name != variables.objectName\n  ? ", t.f);
+	ds_cel_message(t.f, p.message, "variables.objectNamespace", "params.metadata.name");
+	fputs("\n  : ''", t.f);
+	ds_probe_free(&p);
+	if (add_variable(rc, "finding", ds_text_close(&t)) < 0)
+		return ds_fail(error, "out of memory");
+	rc->validating = true;
+	rc->per_daemonset = true;
+	rc->exempt_namespaces = tr->exempt_namespaces;
+	return 0;
+}
+
+int ds_rule_cel_make(const ds_rule *rule, const ds_config *cfg, bool patch, ds_rule_cel *out, char **error)
+{
+	const struct translation *tr = translation_of(rule);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->rule = rule;
+	if (!tr)
+		return ds_fail(error, "internal error: %s %s has no translation into CEL (policy/rules.c)", rule->id,
+			       rule->name);
+	if (add_object_variables(out) < 0) {
+		ds_rule_cel_free(out);
+		return ds_fail(error, "out of memory");
+	}
+	rc = rule->scope == DS_SCOPE_NAMESPACE ? translate_namespace(tr, cfg, out, error)
+					       : translate_field(tr, cfg, patch, out, error);
+	if (rc < 0)
+		ds_rule_cel_free(out);
+	return rc;
+}
+
+/* The RE2 pattern that finds rule in a dsguard.io/ignore value: an item
+ * (comma-separated; spaces and tabs before it and white space after it
+ * ignored, as the engine reads it) that is the rule's id in any case, its
+ * name, or "all" in any case. A new string, or NULL out of memory. */
+static char *ignore_pattern(const ds_rule *rule)
+{
+	ds_text re;
+
+	if (ds_text_open(&re) < 0)
+		return NULL;
+	fputs("(^|,)[ \\t]*(", re.f);
+	ds_re2_literal(re.f, rule->id, true);
+	fputc('|', re.f);
+	ds_re2_literal(re.f, rule->name, false);
+	fputc('|', re.f);
+	ds_re2_literal(re.f, "all", true);
+	fputs(")[ \\t\\n\\v\\f\\r]*(,|$)", re.f);
+	return ds_text_close(&re);
+}
+
+/* The annotation exemption, where the config honours dsguard.io/ignore.
+ * A regular expression does what splitting the value would (split() is
+ * not core CEL). */
+static char *annotation_exemption(const ds_rule *rule, const ds_config *cfg, bool *oom)
+{
+	const char *pointer = "/metadata/annotations/dsguard.io~1ignore";
+	char *pattern, *text;
+	ds_text t;
+
+	_Static_assert(sizeof(DS_IGNORE_ANNOTATION) == sizeof("dsguard.io/ignore"), "the annotation's pointer");
+	*oom = false;
+	if (!cfg->allow_exemption_annotation)
+		return NULL;
+	pattern = ignore_pattern(rule);
+	if (!pattern || ds_text_open(&t) < 0) {
+		free(pattern);
+		*oom = true;
+		return NULL;
+	}
+	ds_cel_present(t.f, "object", pointer, true);
+	fputs(" && type(", t.f);
+	ds_cel_select(t.f, "object", pointer);
+	fputs(") == string\n  && ", t.f);
+	ds_cel_select(t.f, "object", pointer);
+	fputs(".matches(", t.f);
+	ds_cel_quote(t.f, pattern);
+	fputc(')', t.f);
+	free(pattern);
+	text = ds_text_close(&t);
+	*oom = !text;
+	return text;
+}
+
+/* Every source of exemptions, each giving the condition under which it
+ * exempts a rule (NULL: it does not). Config exemption entries will be one
+ * more function here; the policies OR them together. */
+static char *(*const exemption_sources[])(const ds_rule *, const ds_config *, bool *) = {
+	annotation_exemption,
+};
+
+char *ds_exemption_condition(const ds_rule *rule, const ds_config *cfg, bool *oom)
+{
+	ds_text t;
+	bool any = false;
+
+	*oom = ds_text_open(&t) < 0;
+	if (*oom)
+		return NULL;
+	for (size_t i = 0; i < sizeof(exemption_sources) / sizeof(exemption_sources[0]) && !*oom; i++) {
+		char *cond = exemption_sources[i](rule, cfg, oom);
+		if (!cond)
+			continue;
+		fprintf(t.f, any ? " ||\n(%s)" : "(%s)", cond);
+		any = true;
+		free(cond);
+	}
+	if (*oom || !any) {
+		free(ds_text_close(&t));
+		return NULL;
+	}
+	{
+		char *text = ds_text_close(&t);
+		*oom = !text;
+		return text;
+	}
+}
