@@ -86,7 +86,11 @@ static int check_restart_policy(const cJSON *res, const ds_context *ctx, const d
 {
 	const cJSON *rp = ds_pointer_get(res, RESTART_POLICY_POINTER);
 
-	if (!rp || cJSON_IsNull(rp) || (cJSON_IsString(rp) && !strcmp(rp->valuestring, "Always")))
+	/* An empty restartPolicy is unset: Kubernetes defaults "" to Always
+	 * (SetDefaults_PodSpec in pkg/apis/core/v1/defaults.go: `if
+	 * obj.RestartPolicy == "" { obj.RestartPolicy = v1.RestartPolicyAlways }`). */
+	if (!rp || cJSON_IsNull(rp) ||
+	    (cJSON_IsString(rp) && (!*rp->valuestring || !strcmp(rp->valuestring, "Always"))))
 		return 0;
 	if (!cJSON_IsString(rp))
 		return ds_add_finding(out, rule, ctx, RESTART_POLICY_POINTER,

@@ -366,6 +366,8 @@ static void test_ds002(void **state)
 	expect_none(DAEMONSET(META, "{'priorityClassName':'p'}"), &f->ctx);
 	expect_none(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':'Always'}"), &f->ctx);
 	expect_none(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':null}"), &f->ctx);
+	/* Kubernetes defaults an empty restartPolicy to Always: it is unset */
+	expect_none(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':''}"), &f->ctx);
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':'OnFailure'}"), &f->ctx, "DS002", RP,
 		   "spec.template.spec.restartPolicy is \"OnFailure\"; it must be Always or unset");
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':'Never'}"), &f->ctx, "DS002", RP,
@@ -373,7 +375,6 @@ static void test_ds002(void **state)
 	/* values are case-sensitive in Kubernetes */
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':'always'}"), &f->ctx, "DS002", RP,
 		   NULL);
-	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':''}"), &f->ctx, "DS002", RP, NULL);
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':true}"), &f->ctx, "DS002", RP,
 		   "spec.template.spec.restartPolicy is not a string; it must be Always or unset");
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':1}"), &f->ctx, "DS002", RP,

@@ -1,0 +1,151 @@
+"""The webhook's answers to the fixes' edge cases, as `dsguard review` gives
+them (the exact body of /validate and /mutate): the JSONPatch of /mutate is
+decoded and applied to the object by the small RFC 6902 implementation
+below, which shares nothing with dsguard, and the result is checked by hand.
+
+- restartPolicy "" is unset to Kubernetes (defaulted to Always): no finding;
+- DS001's patch removes an integer spec.template.spec.priority, which the
+  Priority admission plugin refuses beside a class;
+- a pod template whose spec is null gets a spec holding the class."""
+import base64
+import copy
+import json
+import os
+import tempfile
+
+from tap import Tap, run
+
+CLASS = "node-agents"
+
+
+# ---- RFC 6902, strictly: a missing parent or member is an error ----
+
+def unescape(token):
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def parent_of(doc, path):
+    """The container that holds the last token of path, and that token."""
+    if not path.startswith("/"):
+        raise ValueError(f"not a JSON Pointer: {path!r}")
+    tokens = [unescape(t) for t in path[1:].split("/")]
+    node = doc
+    for t in tokens[:-1]:
+        if isinstance(node, dict) and t in node:
+            node = node[t]
+        elif isinstance(node, list) and t.isdigit() and int(t) < len(node):
+            node = node[int(t)]
+        else:
+            raise ValueError(f"{path}: {t} does not exist")
+    if not isinstance(node, (dict, list)):
+        raise ValueError(f"{path}: the parent is not an object or array")
+    return node, tokens[-1]
+
+
+def apply_patch(doc, patch):
+    """Applies the operations add, remove and replace to a copy of doc (the
+    only ones a fix may use; any other is an error)."""
+    doc = copy.deepcopy(doc)
+    for op in patch:
+        kind, path = op["op"], op["path"]
+        if path == "":
+            if kind != "replace":
+                raise ValueError(f"{kind} of the whole document")
+            doc = copy.deepcopy(op["value"])
+            continue
+        parent, key = parent_of(doc, path)
+        if isinstance(parent, list):
+            raise ValueError(f"{path}: a fix never edits an array")
+        if kind == "add":
+            parent[key] = copy.deepcopy(op["value"])
+        elif kind in ("remove", "replace"):
+            if key not in parent:
+                raise ValueError(f"{kind} of a missing member {path}")
+            if kind == "remove":
+                if "value" in op:
+                    raise ValueError(f"remove with a value: {op}")
+                del parent[key]
+            else:
+                parent[key] = copy.deepcopy(op["value"])
+        else:
+            raise ValueError(f"unexpected operation {kind}")
+    return doc
+
+
+# ---- dsguard review ----
+
+def daemonset(pod_spec, name="agent", template=None):
+    """A DaemonSet whose pod template's spec is pod_spec (None: a null
+    spec); template replaces the whole template when given."""
+    if template is None:
+        template = {"metadata": {"labels": {"app": name}}, "spec": pod_spec}
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": name, "namespace": name},
+            "spec": {"selector": {"matchLabels": {"app": name}}, "template": template}}
+
+
+def review(tmp, obj, mutate=True, default_class=CLASS):
+    """dsguard review of a CREATE of obj; returns (exit code, response)."""
+    req = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+           "request": {"uid": "0b6f1f5e-8d2c-4c1e-9a57-3e1f2a4b5c6d",
+                       "kind": {"group": "apps", "version": "v1", "kind": "DaemonSet"},
+                       "resource": {"group": "apps", "version": "v1", "resource": "daemonsets"},
+                       "name": obj["metadata"]["name"], "namespace": obj["metadata"]["namespace"],
+                       "operation": "CREATE", "userInfo": {"username": "test"}, "object": obj}}
+    path = os.path.join(tmp, "request.json")
+    with open(path, "w") as f:
+        json.dump(req, f)
+    config = os.path.join(tmp, "config.yaml")
+    with open(config, "w") as f:
+        f.write("rules:\n  priority-class:\n    default: %s\n" % (default_class or "null"))
+    p = run(["review"] + (["--mutate"] if mutate else []) + ["--config", config, path])
+    try:
+        return p.returncode, json.loads(p.stdout)["response"]
+    except ValueError:
+        return p.returncode, {"stdout": p.stdout, "stderr": p.stderr}
+
+
+def patch_of(resp):
+    """The decoded JSONPatch of a response, or None."""
+    if resp.get("patchType") != "JSONPatch" or "patch" not in resp:
+        return None
+    return json.loads(base64.b64decode(resp["patch"]))
+
+
+def lint_findings(tmp, text, name="ds.yaml"):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    p = run(["lint", "--format", "json", path])
+    return [f["rule"] for f in json.loads(p.stdout)["findings"]]
+
+
+# ---- the tests ----
+
+def test_empty_restart_policy(t, tmp):
+    """restartPolicy "" is defaulted to Always by Kubernetes: no finding in
+    /validate, /mutate or lint."""
+    obj = daemonset({"priorityClassName": "pc", "restartPolicy": "", "containers": [{"name": "a", "image": "a"}]})
+    code, resp = review(tmp, obj, mutate=False)
+    t.ok(code == 0 and resp.get("allowed") is True and not resp.get("warnings"),
+         'restartPolicy "": /validate allows it, no warning', resp)
+    code, resp = review(tmp, obj)
+    t.ok(code == 0 and resp.get("allowed") is True and "patch" not in resp,
+         'restartPolicy "": /mutate allows it with no patch', resp)
+    for quoted in ('""', "''"):
+        text = ("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: a, namespace: a}\nspec:\n  template:\n"
+                f"    spec:\n      priorityClassName: pc\n      restartPolicy: {quoted}\n      containers: []\n")
+        t.eq(lint_findings(tmp, text), [], f"restartPolicy: {quoted}: lint reports nothing")
+    obj = daemonset({"priorityClassName": "pc", "restartPolicy": "Never"})
+    code, resp = review(tmp, obj, mutate=False)
+    t.ok(code == 1 and resp.get("allowed") is False, "restartPolicy Never is still denied", resp)
+
+
+def main():
+    t = Tap()
+    with tempfile.TemporaryDirectory() as tmp:
+        test_empty_restart_policy(t, tmp)
+    t.done()
+
+
+main()
