@@ -255,6 +255,139 @@ static int insert_flow(const char *text, size_t len, const ds_document *doc, con
 	return add_edit(edits, at + 1, at + 1, n < 0 ? NULL : out);
 }
 
+/* The offset where the line holding `at` ends (its "\n", "\r\n" or "\r"),
+ * or len. */
+static size_t line_end(const char *text, size_t len, size_t at)
+{
+	while (at < len && text[at] != '\n' && text[at] != '\r')
+		at++;
+	return at;
+}
+
+/* The offset just past the end of the line holding `at` (past its line
+ * break), or len. */
+static size_t next_line(const char *text, size_t len, size_t at)
+{
+	at = line_end(text, len, at);
+	if (at < len && text[at] == '\r')
+		at++;
+	if (at < len && text[at] == '\n')
+		at++;
+	return at;
+}
+
+/* Whether only blanks, then perhaps a comment, follow `at` on its line. A
+ * '#' starts a comment only after a blank (or where a line starts). */
+static bool rest_is_comment(const char *text, size_t len, size_t at)
+{
+	size_t from = at;
+
+	while (at < len && (text[at] == ' ' || text[at] == '\t'))
+		at++;
+	if (at >= len || text[at] == '\n' || text[at] == '\r')
+		return true;
+	return text[at] == '#' && (at > from || at == 0 || text[at - 1] == ' ' || text[at - 1] == '\t' ||
+				   text[at - 1] == '\n' || text[at - 1] == '\r');
+}
+
+/* Whether text[from, to) is a plain null: ~, null, Null or NULL. */
+static bool plain_null(const char *text, size_t from, size_t to)
+{
+	static const char *const words[] = {"~", "null", "Null", "NULL"};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (to - from == strlen(words[i]) && !memcmp(text + from, words[i], to - from))
+			return true;
+	return false;
+}
+
+/* The member `value` holds (an object of one member, as a fix makes it) as
+ * the text of a flow mapping: "{key: value}" (JSON when json is set). */
+static char *flow_mapping(const cJSON *value, bool json)
+{
+	char *member = value->child ? flow_member(value->child->string, value->child, json) : NULL;
+	char *out = NULL;
+
+	if (member && asprintf(&out, "{%s}", member) < 0)
+		out = NULL;
+	free(member);
+	return out;
+}
+
+/* Turns the null at op->path (`spec: ~`, an empty `spec:`, `"spec": null`)
+ * into the mapping op->value: in block style the null goes and the
+ * mapping's lines follow the key's line, one level deeper (comments on the
+ * key's line stay there); in a flow mapping or JSON object the null is
+ * rewritten as a flow mapping. */
+static int plan_fill_null(const char *text, size_t len, const ds_document *doc, const cJSON *resource,
+			  const ds_patch_op *op, ds_edit_list *edits, char **why)
+{
+	const ds_node_info *info = ds_document_where(doc, ds_pointer_get(resource, op->path));
+	char *parent_path = strdup(op->path), *cut = parent_path ? strrchr(parent_path, '/') : NULL;
+	const ds_node_info *pinfo;
+	size_t key_at, start, end, colon;
+	char *lines, *out = NULL;
+	const char *eol;
+	int indent, step;
+
+	if (!cut) {
+		free(parent_path);
+		return -1;
+	}
+	*cut = '\0';
+	pinfo = ds_document_where(doc, ds_pointer_get(resource, parent_path));
+	free(parent_path);
+	if (!info || !pinfo || !info->key.line)
+		return cannot(why, "%s is not a value of a mapping in the file", op->path);
+	if (info->anchor_line)
+		return cannot(why, "the value comes from the anchor at line %u", info->anchor_line);
+	if (pinfo->anchor_line)
+		return cannot(why, "the mapping comes from the anchor at line %u", pinfo->anchor_line);
+	start = offset_of(text, len, info->value);
+	end = offset_of(text, len, info->value_end);
+	if (start != end && (text[start] == '&' || text[start] == '!'))
+		return cannot(why, "the null at line %u carries an anchor or a tag", info->value.line);
+	if (start != end && !plain_null(text, start, end))
+		return cannot(why, "the null at line %u is not written as ~ or null", info->value.line);
+	/* the null is preceded, on the key's line, by the key's colon */
+	colon = start;
+	while (colon > 0 && (text[colon - 1] == ' ' || text[colon - 1] == '\t'))
+		colon--;
+	if (info->value.line != info->key.line || colon == 0 || text[colon - 1] != ':')
+		return cannot(why, "the null at line %u does not follow its key's colon", info->value.line);
+	if (pinfo->style == 'f') {
+		bool json = text[offset_of(text, len, info->key)] == '"';
+		char *mapping = flow_mapping(op->value, json), *spaced = NULL;
+		if (mapping && start == end && colon == start && asprintf(&spaced, " %s", mapping) < 0)
+			spaced = NULL;
+		if (spaced) {
+			free(mapping);
+			mapping = spaced;
+		}
+		return add_edit(edits, start, end, mapping);
+	}
+	key_at = offset_of(text, len, info->key);
+	if (!only_spaces(text, line_start(text, key_at), key_at))
+		return cannot(why, "the key at line %u does not begin its line", info->key.line);
+	if (!rest_is_comment(text, len, end))
+		return cannot(why, "the null at line %u is followed by more than a comment", info->value.line);
+	step = pinfo->key.line && info->key.column > pinfo->key.column ? (int)(info->key.column - pinfo->key.column) : 2;
+	indent = (int)info->key.column - 1 + step;
+	if (start != end && add_edit(edits, colon, end, strdup("")) < 0)
+		return -1;
+	lines = block_lines(op->value->child->string, op->value->child, indent, step, eol_at(text, len, key_at));
+	if (line_end(text, len, end) < len)
+		return add_edit(edits, next_line(text, len, end), next_line(text, len, end), lines);
+	/* the key's line is the last and has no line break: the new lines
+	 * follow a line break, and the last of them has none either (each
+	 * line block_lines() makes ends in eol) */
+	eol = eol_at(text, len, 0);
+	if (lines && asprintf(&out, "%s%.*s", eol, (int)(strlen(lines) - strlen(eol)), lines) < 0)
+		out = NULL;
+	free(lines);
+	return add_edit(edits, len, len, out);
+}
+
 int ds_fix_plan(const char *text, size_t len, const ds_document *doc, const cJSON *resource,
 		const ds_patch_op *op, ds_edit_list *edits, char **why)
 {
@@ -265,7 +398,10 @@ int ds_fix_plan(const char *text, size_t len, const ds_document *doc, const cJSO
 
 	*why = NULL;
 	if (op->kind == DS_PATCH_REPLACE) {
-		info = ds_document_where(doc, ds_pointer_get(resource, op->path));
+		const cJSON *old = ds_pointer_get(resource, op->path);
+		info = ds_document_where(doc, old);
+		if (info && cJSON_IsNull(old) && cJSON_IsObject(op->value) && op->value->child)
+			return plan_fill_null(text, len, doc, resource, op, edits, why);
 		if (!info || !cJSON_IsString(op->value))
 			return cannot(why, "%s cannot be rewritten in place", op->path);
 		return plan_replace(text, len, info, op->value->valuestring, edits, why);

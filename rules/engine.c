@@ -310,6 +310,16 @@ int ds_add_set_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource
 		parent = ds_pointer_get(resource, path);
 		if (!parent)
 			continue;
+		if (cJSON_IsNull(parent)) {
+			/* `spec: ~` or an empty `spec:`: the null becomes the objects
+			 * that hold the field. */
+			value = wrap_in_objects(pointer + strlen(path), value);
+			if (!value) {
+				free(path);
+				return -1;
+			}
+			return append_op(out, rule, DS_PATCH_REPLACE, path, value);
+		}
 		if (!cJSON_IsObject(parent))
 			break;
 		*cut = '/';

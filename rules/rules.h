@@ -164,9 +164,10 @@ struct ds_rule {
 	int (*check)(const cJSON *resource, const ds_context *ctx, const ds_rule *rule,
 		     ds_evaluation *out);
 	/* Appends the operations that fix `finding` (NULL: the rule has no
-	 * automatic fix). When it cannot fix it with this config it appends
-	 * nothing and sets *why_not to a constant sentence saying what to set.
-	 * Returns 0, or -1 out of memory. */
+	 * automatic fix). When it cannot fix it (with this config, or in an
+	 * object of this shape) it appends nothing and sets *why_not to a
+	 * constant sentence saying why, and what to set where that helps: a
+	 * fix does one or the other. Returns 0, or -1 out of memory. */
 	int (*fix)(const cJSON *resource, const ds_context *ctx, const ds_finding *finding,
 		   ds_evaluation *out, const char **why_not);
 };

@@ -68,6 +68,30 @@ static int check_priority_class(const cJSON *res, const ds_context *ctx, const d
 	return 0;
 }
 
+/* Why no field can be set in the pod template's spec of res: the first
+ * level on the way that is there but neither a mapping nor null (a null
+ * level or a missing one is made a mapping by the fix). NULL when every
+ * level can hold the field. */
+static const char *pod_spec_unreachable(const cJSON *res)
+{
+	static const struct {
+		const char *pointer, *why;
+	} levels[] = {
+		{"/spec", "spec is not a mapping"},
+		{"/spec/template", "spec.template is not a mapping"},
+		{DS_POD_SPEC, "spec.template.spec is not a mapping"},
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		const cJSON *level = ds_pointer_get(res, levels[i].pointer);
+		if (!level || cJSON_IsNull(level))
+			return NULL;
+		if (!cJSON_IsObject(level))
+			return levels[i].why;
+	}
+	return NULL;
+}
+
 static int fix_priority_class(const cJSON *res, const ds_context *ctx, const ds_finding *f, ds_evaluation *out,
 			      const char **why_not)
 {
@@ -78,6 +102,8 @@ static int fix_priority_class(const cJSON *res, const ds_context *ctx, const ds_
 		*why_not = "no default priority class: set rules.priority-class.default or --priority-class";
 		return 0;
 	}
+	if ((*why_not = pod_spec_unreachable(res)) != NULL)
+		return 0;
 	value = cJSON_CreateString(def);
 	return value ? ds_add_set_op(out, f->rule, res, PRIORITY_CLASS_POINTER, value) : -1;
 }

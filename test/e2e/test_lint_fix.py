@@ -14,7 +14,10 @@ from tap import BIN, ROOT, Tap, run, shared_dir
 from test_lint_corpus import is_daemonset, kubectl_objects
 
 CLASS = "node-agents"
-FIX_LINE = re.compile(r"priorityClassName|restartPolicy|^\s*spec:\s*$")
+# The lines a fix may touch: the fixed fields, a removed priority, and the
+# key of a mapping it created (a null spec or template made a mapping keeps
+# its comment).
+FIX_LINE = re.compile(r"priorityClassName|restartPolicy|^\s*priority:|^\s*(spec|template):\s*(~|null|Null|NULL)?\s*(#.*)?$")
 FIXTURES = os.path.join(ROOT, "test", "fixtures", "fix")
 
 
@@ -22,12 +25,18 @@ def strip_fixed_fields(obj):
     """obj without the two fields a fix may set (and a pod spec the fix
     created that holds nothing else)."""
     o = copy.deepcopy(obj)
+    # a null spec or template is what Kubernetes reads as absent
+    for parent, field in ((o, "spec"), (o.get("spec"), "template"), ((o.get("spec") or {}).get("template"), "spec")):
+        if isinstance(parent, dict) and field in parent and parent[field] is None:
+            del parent[field]
     template = (o.get("spec") or {}).get("template")
     if isinstance(template, dict) and isinstance(template.get("spec"), dict):
         template["spec"].pop("priorityClassName", None)
         template["spec"].pop("restartPolicy", None)
         if not template["spec"]:
             del template["spec"]
+    if template == {}:
+        del o["spec"]["template"]
     o.get("metadata", {}).get("annotations", {}).pop("oracle", None)
     return o
 
@@ -115,10 +124,25 @@ def main():
                 t.ok("the mapping comes from the anchor at line 11" in notes,
                      "alias.yaml: no edit through an alias; the anchor's line is named", notes)
                 t.ok(b"restartPolicy: &never Always" in fixed, "alias.yaml: the anchor stays on the value")
+            if n == "null-pod-spec.yaml":
+                t.eq(sorted(f["resourceName"] for f in report["findings"] if f.get("fixed")),
+                     ["empty", "flow", "last-line", "no-template", "tilde", "word"],
+                     "null-pod-spec.yaml: every null spec or template is made a mapping holding the class")
+                t.ok(b"    spec:   # filled in by the overlay\n      priorityClassName: node-agents\n" in fixed,
+                     "null-pod-spec.yaml: the comment stays on the key's line, the class goes one level deeper")
+                t.ok(not fixed.endswith(b"\n"), "null-pod-spec.yaml: a last line without a line break stays so")
         p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
         notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
         t.ok(any(n and "no default priority class" in n for n in notes),
              "without a default class DS001 is left and said so", notes)
+        for pod_spec, level in (("[]", "spec.template.spec"), ("x", "spec.template.spec")):
+            path = os.path.join(work, "not-a-mapping.yaml")
+            with open(path, "w") as f:
+                f.write("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: a, namespace: a}\n"
+                        f"spec:\n  template:\n    spec: {pod_spec}\n")
+            notes = [f.get("fixNote") for f in json.loads(fix(path, "--fix").stdout)["findings"]]
+            t.eq(notes, [f"{level} is not a mapping"],
+                 f"spec: {pod_spec} under template: DS001 says the pod spec is no mapping, not that a class is missing")
         shared = shared_dir(t, "--fix over the real-world corpus")
         if shared:
             corpus = os.path.join(shared, "corpus", "realworld")

@@ -74,11 +74,9 @@ def apply_patch(doc, patch):
 
 # ---- dsguard review ----
 
-def daemonset(pod_spec, name="agent", template=None):
-    """A DaemonSet whose pod template's spec is pod_spec (None: a null
-    spec); template replaces the whole template when given."""
-    if template is None:
-        template = {"metadata": {"labels": {"app": name}}, "spec": pod_spec}
+def daemonset(pod_spec, name="agent"):
+    """A DaemonSet whose pod template's spec is pod_spec (None: null)."""
+    template = {"metadata": {"labels": {"app": name}}, "spec": pod_spec}
     return {"apiVersion": "apps/v1", "kind": "DaemonSet",
             "metadata": {"name": name, "namespace": name},
             "spec": {"selector": {"matchLabels": {"app": name}}, "template": template}}
@@ -141,10 +139,37 @@ def test_empty_restart_policy(t, tmp):
     t.ok(code == 1 and resp.get("allowed") is False, "restartPolicy Never is still denied", resp)
 
 
+def test_null_pod_spec(t, tmp):
+    """A pod template whose spec (or a template that) is null: /mutate
+    replaces the null with a mapping holding the class."""
+    null_template = daemonset(None)
+    null_template["spec"]["template"] = None
+    for name, obj, path in (("spec: null", daemonset(None), "/spec/template/spec"),
+                            ("template: null", null_template, "/spec/template")):
+        code, resp = review(tmp, obj)
+        patch = patch_of(resp)
+        t.ok(code == 0 and resp.get("allowed") is True and patch is not None, f"{name}: /mutate patches", resp)
+        if patch is None:
+            continue
+        t.eq([(op["op"], op["path"]) for op in patch], [("replace", path)], f"{name}: one replace of the null")
+        try:
+            after = apply_patch(obj, patch)
+        except ValueError as e:
+            t.ok(False, f"{name}: the patch applies", e)
+            continue
+        t.eq(after["spec"]["template"]["spec"], {"priorityClassName": CLASS},
+             f"{name}: the pod spec holds the default class and nothing else")
+    obj = daemonset(["not", "a", "mapping"])
+    code, resp = review(tmp, obj)
+    t.ok(code == 1 and resp.get("allowed") is False and "patch" not in resp,
+         "a pod spec that is a list: /mutate cannot patch it and denies", resp)
+
+
 def main():
     t = Tap()
     with tempfile.TemporaryDirectory() as tmp:
         test_empty_restart_policy(t, tmp)
+        test_null_pod_spec(t, tmp)
     t.done()
 
 

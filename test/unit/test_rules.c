@@ -770,16 +770,45 @@ static void test_fix_blocked_by_non_object(void **state)
 	ds_evaluation ev;
 
 	DEFAULT_CLASS(&f->cfg) = strdup("pc");
-	/* a level on the way is not an object: no patch can add the field */
+	/* a level on the way is not an object: no patch can add the field,
+	 * and the finding says which level, not that a class is missing */
 	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':'x'}}",
 		 &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 1);
 	assert_int_equal(ev.op_count, 0);
+	assert_string_equal(ev.findings[0].unfixable, "spec.template is not a mapping");
 	ds_evaluation_free(&ev);
 	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':{'spec':[]}}}",
 		 &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 1);
 	assert_int_equal(ev.op_count, 0);
+	assert_string_equal(ev.findings[0].unfixable, "spec.template.spec is not a mapping");
+	ds_evaluation_free(&ev);
+	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':7}", &f->ctx, &ev);
+	assert_int_equal(ev.op_count, 0);
+	assert_string_equal(ev.findings[0].unfixable, "spec is not a mapping");
+	ds_evaluation_free(&ev);
+}
+
+static void test_fix_fills_null_levels(void **state)
+{
+	struct fixture *f = *state;
+	ds_evaluation ev;
+
+	DEFAULT_CLASS(&f->cfg) = strdup("pc");
+	/* `spec: ~` (or an empty `spec:`) under template: the null becomes the
+	 * pod spec holding the class */
+	expect_patch("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META
+		     ",'spec':{'template':{'metadata':{},'spec':null}}}",
+		     &f->ctx, "[{'op':'replace','path':'/spec/template/spec','value':{'priorityClassName':'pc'}}]");
+	expect_patch("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':null}}",
+		     &f->ctx,
+		     "[{'op':'replace','path':'/spec/template','value':{'spec':{'priorityClassName':'pc'}}}]");
+	expect_patch("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':null}", &f->ctx,
+		     "[{'op':'replace','path':'/spec','value':{'template':{'spec':{'priorityClassName':'pc'}}}}]");
+	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':{'spec':null}}}",
+		 &f->ctx, &ev);
+	assert_null(ev.findings[0].unfixable);
 	ds_evaluation_free(&ev);
 }
 
@@ -1132,6 +1161,7 @@ int main(void)
 		T(test_fix_replace_bad_priority_class),
 		T(test_fix_adds_missing_objects),
 		T(test_fix_blocked_by_non_object),
+		T(test_fix_fills_null_levels),
 		T(test_fix_replace_restart_policy),
 		T(test_fix_none_without_default_class),
 		T(test_fix_none_for_ds003),
