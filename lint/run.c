@@ -115,15 +115,17 @@ static ds_lint_finding *add_finding(struct run *r, const char *ns, const char *n
 }
 
 /* Plans the text edits for finding f of res (with --fix or --diff); marks
- * the lint finding fixed, or notes why not (the rule's reason, or why the
- * edit cannot be made in the text). */
+ * the lint finding fixed, or notes why not (the rule's reason, or why an
+ * edit cannot be made in the text). A fix is all its operations or none:
+ * when one cannot be made, the edits planned for the others are dropped.
+ * res_edits is where res's edits begin in the list. */
 static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, const ds_evaluation *ev,
-		     const ds_finding *f, ds_lint_finding *lf)
+		     const ds_finding *f, ds_lint_finding *lf, size_t res_edits)
 {
-	size_t planned = 0;
+	size_t planned = 0, first = r->edits.count;
 	char *why = NULL;
 
-	for (size_t i = 0; i < ev->op_count && !why; i++) {
+	for (size_t i = 0; i < ev->op_count && !why && !r->oom; i++) {
 		int rc;
 		if (ev->ops[i].rule != f->rule)
 			continue;
@@ -132,6 +134,10 @@ static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, co
 			r->oom = true;
 		planned += rc == 0;
 	}
+	if (!why && planned && ds_edits_clash(&r->edits, res_edits, first))
+		why = dup_or_flag(r, "its edit would overlap the edit of another fix");
+	if (why || r->oom)
+		ds_edit_list_truncate(&r->edits, first);
 	if (why)
 		lf->fix_note = why;
 	else if (planned)
@@ -195,6 +201,7 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 {
 	const ds_lint_daemonset *ds;
 	const char *ns, *name;
+	size_t res_edits = r->edits.count;
 	ds_evaluation ev;
 
 	r->report->summary.daemonsets++;
@@ -212,7 +219,7 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 		ds_lint_finding *lf = add_finding(r, ns, name, f, r->file,
 						  ds_document_locate(doc, res, f->pointer, NULL), r->file_index);
 		if (lf && !f->exempt && f->rule->fix && r->opts->fix != DS_FIX_NONE)
-			plan_fix(r, doc, res, &ev, f, lf);
+			plan_fix(r, doc, res, &ev, f, lf, res_edits);
 	}
 	ds_evaluation_free(&ev);
 	remember_namespace(r, doc, res, ns, name);

@@ -28,4 +28,8 @@ int ds_add_unknown(ds_evaluation *out, const ds_rule *rule, const ds_context *ct
 int ds_add_set_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource,
 		  const char *pointer, cJSON *value);
 
+/* Appends a remove of `pointer` when resource holds a value there; adds
+ * nothing when it does not. Returns 0, or -1 out of memory. */
+int ds_add_remove_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource, const char *pointer);
+
 #endif

@@ -127,12 +127,14 @@ typedef struct ds_finding {
 	const char *unfixable; /* why the rule's fix did not apply with this config, or NULL (static) */
 } ds_finding;
 
-typedef enum { DS_PATCH_ADD, DS_PATCH_REPLACE } ds_patch_kind;
+typedef enum { DS_PATCH_ADD, DS_PATCH_REPLACE, DS_PATCH_REMOVE } ds_patch_kind;
 
 /* One RFC 6902 operation. Owns path and value. */
 typedef struct ds_patch_op {
 	ds_patch_kind kind;
 	char *path;
+	/* add, replace: the new value. remove: a copy of the value the path
+	 * holds, what the operation takes away (not part of the JSONPatch). */
 	cJSON *value;
 	const ds_rule *rule; /* the rule whose fix this is */
 } ds_patch_op;

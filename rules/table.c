@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define PRIORITY_CLASS_POINTER DS_POD_SPEC "/priorityClassName"
+#define PRIORITY_POINTER DS_POD_SPEC "/priority"
 #define RESTART_POLICY_POINTER DS_POD_SPEC "/restartPolicy"
 #define NAMESPACE_POINTER "/metadata/namespace"
 
@@ -105,7 +106,16 @@ static int fix_priority_class(const cJSON *res, const ds_context *ctx, const ds_
 	if ((*why_not = pod_spec_unreachable(res)) != NULL)
 		return 0;
 	value = cJSON_CreateString(def);
-	return value ? ds_add_set_op(out, f->rule, res, PRIORITY_CLASS_POINTER, value) : -1;
+	if (!value || ds_add_set_op(out, f->rule, res, PRIORITY_CLASS_POINTER, value) < 0)
+		return -1;
+	/* The Priority admission plugin computes a pod's priority from its
+	 * class and refuses a pod whose integer spec.priority differs ("the
+	 * integer value of priority (N) must not be provided in pod spec"):
+	 * with the class set, a priority in the template would make every pod
+	 * of the DaemonSet refused. It goes with the same fix. */
+	if (cJSON_IsNull(ds_pointer_get(res, PRIORITY_POINTER)))
+		return 0;
+	return ds_add_remove_op(out, f->rule, res, PRIORITY_POINTER);
 }
 
 static int check_restart_policy(const cJSON *res, const ds_context *ctx, const ds_rule *rule, ds_evaluation *out)
@@ -188,7 +198,9 @@ const ds_rule ds_rules[] = {
 		       "networking agent.",
 		.remediation = "Set spec.template.spec.priorityClassName to a PriorityClass made for node agents, "
 			       "e.g. system-node-critical or one of your own.",
-		.fixes = "inserts the configured default class (rules.priority-class.default or --priority-class)",
+		.fixes = "inserts the configured default class (rules.priority-class.default or --priority-class) "
+			 "and removes spec.template.spec.priority: the Priority admission plugin sets a pod's "
+			 "priority from its class and refuses a pod whose own integer priority differs",
 		OPTIONS(priority_class_options),
 		.check = check_priority_class,
 		.fix = fix_priority_class,

@@ -21,9 +21,10 @@ FIX_LINE = re.compile(r"priorityClassName|restartPolicy|^\s*priority:|^\s*(spec|
 FIXTURES = os.path.join(ROOT, "test", "fixtures", "fix")
 
 
-def strip_fixed_fields(obj):
+def strip_fixed_fields(obj, class_fixed=False):
     """obj without the two fields a fix may set (and a pod spec the fix
-    created that holds nothing else)."""
+    created that holds nothing else); with class_fixed (DS001 was fixed),
+    without the priority that fix removes too."""
     o = copy.deepcopy(obj)
     # a null spec or template is what Kubernetes reads as absent
     for parent, field in ((o, "spec"), (o.get("spec"), "template"), ((o.get("spec") or {}).get("template"), "spec")):
@@ -33,6 +34,8 @@ def strip_fixed_fields(obj):
     if isinstance(template, dict) and isinstance(template.get("spec"), dict):
         template["spec"].pop("priorityClassName", None)
         template["spec"].pop("restartPolicy", None)
+        if class_fixed:
+            template["spec"].pop("priority", None)
         if not template["spec"]:
             del template["spec"]
     if template == {}:
@@ -56,26 +59,52 @@ def fix(path, *extra):
 
 def check_kubectl_reading(t, name, before, after, fixed):
     """kubectl reads the fixed file as the original plus exactly the fixed
-    fields."""
-    t.eq([strip_fixed_fields(o) for o in after], [strip_fixed_fields(o) for o in before],
+    fields (DS001's fix also takes away the priority)."""
+    class_fixed = {("DaemonSet", ns, n) for (ns, n, rule) in fixed if rule == "DS001"}
+    t.eq([strip_fixed_fields(o, key(o) in class_fixed) for o in after],
+         [strip_fixed_fields(o, key(o) in class_fixed) for o in before],
          f"{name}: kubectl reads nothing else changed")
     by_key = {key(o): o for o in after}
     for (ns, res_name, rule) in fixed:
         o = by_key.get(("DaemonSet", ns, res_name), {})
         field, value = ("priorityClassName", CLASS) if rule == "DS001" else ("restartPolicy", "Always")
         t.eq(pod_spec(o).get(field), value, f"{name}: {ns}/{res_name} {rule} fixed as kubectl reads it")
+        if rule == "DS001":
+            t.ok(pod_spec(o).get("priority") is None, f"{name}: {ns}/{res_name} has no priority beside the class",
+                 pod_spec(o))
+
+
+def indent(line):
+    return len(line) - len(line.lstrip(" "))
+
+
+def removed_outside_fixes(lines):
+    """The removed lines that are no fix line, nor a line of the value of
+    a removed `priority:` (more indented than it)."""
+    out, value_of = [], None
+    for l in lines:
+        if value_of is not None and l.strip() and indent(l) > value_of:
+            continue
+        value_of = indent(l) if re.match(r"\s*priority:", l) else None
+        if not FIX_LINE.search(l):
+            out.append(l)
+    return out
 
 
 def check_only_fix_lines(t, name, before, after):
     """No byte outside the edited lines changes, and edited lines hold the
     fixed fields."""
     a, b = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    # a line that lost its trailing comma to the last member of a flow
+    # mapping, which went with it
+    comma_taken = {l.rstrip("\r\n") for l in a if l.rstrip("\r\n").endswith(",")}
     bad = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
             continue
-        bad += [l for l in b[j1:j2] if not FIX_LINE.search(l)]
-        bad += [l for l in a[i1:i2] if not FIX_LINE.search(l) and len(a[i1:i2]) != len(b[j1:j2])]
+        bad += [l for l in b[j1:j2] if not FIX_LINE.search(l) and l.rstrip("\r\n") + "," not in comma_taken]
+        if len(a[i1:i2]) != len(b[j1:j2]):
+            bad += [l for l in removed_outside_fixes(a[i1:i2])]
     t.ok(not bad, f"{name}: only lines with the fixed fields changed", "".join(bad))
 
 
@@ -108,6 +137,37 @@ def check_file(t, src, workdir):
     return report, after_bytes
 
 
+PRIORITY_KEPT = [
+    # (name, pod spec lines from line 7 on, the reason DS001's fix gives for
+    # leaving it all)
+    ("anchor", "      priority: &prio 1000\n      containers: []\n      overhead: {x: *prio}\n",
+     "priority at line 7 carries an anchor"),
+    ("alias", "      containers: &prio []\n      priority: *prio\n",
+     "priority comes from the anchor at line 7"),
+    ("repeated", "      priority: 1\n      containers: []\n      priority: 2\n",
+     "priority is given twice in the mapping (lines 7 and 9)"),
+    ("merge-key", "      priority: 1\n      <<: {restartPolicy: Always}\n      containers: []\n",
+     "the mapping has a merge key (<<) at line 8, which may give priority too"),
+]
+
+
+def check_priority_kept(t, work):
+    """Where removing priority's text could break an alias or leave another
+    value for Kubernetes to read, DS001's fix is not made at all (no class
+    without the priority gone) and the finding says why."""
+    for name, lines, why in PRIORITY_KEPT:
+        path = os.path.join(work, f"priority-{name}.yaml")
+        text = ("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: a, namespace: a}\nspec:\n  template:\n"
+                "    spec:\n" + lines)
+        with open(path, "w") as f:
+            f.write(text)
+        report = json.loads(fix(path, "--fix").stdout)
+        ds001 = [f for f in report["findings"] if f["rule"] == "DS001"]
+        t.ok(len(ds001) == 1 and not ds001[0].get("fixed") and ds001[0].get("fixNote") == why,
+             f"priority through {name}: DS001 is left, and the finding says: {why}", ds001)
+        t.eq(open(path).read(), text, f"priority through {name}: the file is left as it was")
+
+
 def main():
     t = Tap()
     work = tempfile.mkdtemp()
@@ -131,6 +191,19 @@ def main():
                 t.ok(b"    spec:   # filled in by the overlay\n      priorityClassName: node-agents\n" in fixed,
                      "null-pod-spec.yaml: the comment stays on the key's line, the class goes one level deeper")
                 t.ok(not fixed.endswith(b"\n"), "null-pod-spec.yaml: a last line without a line break stays so")
+            if n == "priority.yaml":
+                t.eq(sorted(f["resourceName"] for f in report["findings"] if f["rule"] == "DS001" and f.get("fixed")),
+                     sorted(["first-key", "value-below", "flow-first", "flow-last", "flow-only", "flow-lines",
+                             "flow-lines-last", "null-priority", "last-line"]),
+                     "priority.yaml: DS001 is fixed in each style, priority and all")
+                t.ok(b"      priority: 1000000" not in fixed and b"# computed by hand" not in fixed,
+                     "priority.yaml: the priority line goes with its comment")
+                t.ok(b"spec: {priorityClassName: node-agents}\n" in fixed,
+                     "priority.yaml: the only member of a flow mapping is replaced by the class, no stray comma")
+                t.ok(b"priorityClassName: system-node-critical\n      priority: 2000001000\n" in fixed,
+                     "priority.yaml: a template that passes DS001 keeps its priority")
+                t.ok(not fixed.endswith(b"\n"), "priority.yaml: a last line without a line break stays so")
+        check_priority_kept(t, work)
         p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
         notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
         t.ok(any(n and "no default priority class" in n for n in notes),

@@ -4,8 +4,8 @@ decoded and applied to the object by the small RFC 6902 implementation
 below, which shares nothing with dsguard, and the result is checked by hand.
 
 - restartPolicy "" is unset to Kubernetes (defaulted to Always): no finding;
-- DS001's patch removes an integer spec.template.spec.priority, which the
-  Priority admission plugin refuses beside a class;
+- DS001's patch removes spec.template.spec.priority, which the Priority
+  admission plugin refuses beside a class it computes another from;
 - a pod template whose spec is null gets a spec holding the class."""
 import base64
 import copy
@@ -82,8 +82,9 @@ def daemonset(pod_spec, name="agent"):
             "spec": {"selector": {"matchLabels": {"app": name}}, "template": template}}
 
 
-def review(tmp, obj, mutate=True, default_class=CLASS):
-    """dsguard review of a CREATE of obj; returns (exit code, response)."""
+def review(tmp, obj, mutate=True, default_class=CLASS, allowed=()):
+    """dsguard review of a CREATE of obj, with DS001's default class and
+    allowed classes; returns (exit code, response)."""
     req = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
            "request": {"uid": "0b6f1f5e-8d2c-4c1e-9a57-3e1f2a4b5c6d",
                        "kind": {"group": "apps", "version": "v1", "kind": "DaemonSet"},
@@ -95,7 +96,8 @@ def review(tmp, obj, mutate=True, default_class=CLASS):
         json.dump(req, f)
     config = os.path.join(tmp, "config.yaml")
     with open(config, "w") as f:
-        f.write("rules:\n  priority-class:\n    default: %s\n" % (default_class or "null"))
+        f.write("rules:\n  priority-class:\n    default: %s\n    allowed: %s\n"
+                % (default_class or "null", json.dumps(list(allowed))))
     p = run(["review"] + (["--mutate"] if mutate else []) + ["--config", config, path])
     try:
         return p.returncode, json.loads(p.stdout)["response"]
@@ -165,11 +167,48 @@ def test_null_pod_spec(t, tmp):
          "a pod spec that is a list: /mutate cannot patch it and denies", resp)
 
 
+def test_priority_removed(t, tmp):
+    """DS001's patch removes spec.template.spec.priority: the Priority
+    admission plugin refuses a pod whose integer priority is not the one it
+    computes from the class."""
+    containers = [{"name": "a", "image": "a"}]
+    for name, pod_spec, allowed, ops in (
+            ("no class, priority 1000", {"priority": 1000, "containers": containers}, (),
+             [("add", "/spec/template/spec/priorityClassName"), ("remove", "/spec/template/spec/priority")]),
+            ("a class not allowed, priority 5", {"priorityClassName": "low", "priority": 5, "containers": containers},
+             (CLASS,),
+             [("replace", "/spec/template/spec/priorityClassName"), ("remove", "/spec/template/spec/priority")])):
+        code, resp = review(tmp, daemonset(pod_spec), allowed=allowed)
+        patch = patch_of(resp)
+        t.ok(code == 0 and resp.get("allowed") is True and patch is not None, f"{name}: /mutate patches", resp)
+        if patch is None:
+            continue
+        t.eq([(op["op"], op["path"]) for op in patch], ops, f"{name}: the class is set and the priority removed")
+        t.ok(all("value" not in op for op in patch if op["op"] == "remove"), f"{name}: the remove has no value",
+             patch)
+        try:
+            after = apply_patch(daemonset(pod_spec), patch)
+        except ValueError as e:
+            t.ok(False, f"{name}: the patch applies", e)
+            continue
+        t.eq(after["spec"]["template"]["spec"], {"priorityClassName": CLASS, "containers": containers},
+             f"{name}: the pod spec has the class and no priority")
+    # no default class: no patch, so the priority stays with the denial
+    code, resp = review(tmp, daemonset({"priority": 1000, "containers": containers}), default_class=None)
+    t.ok(code == 1 and resp.get("allowed") is False and "patch" not in resp,
+         "no default class: denied, nothing patched", resp)
+    # a null priority is no priority: nothing to remove
+    code, resp = review(tmp, daemonset({"priority": None, "containers": containers}))
+    t.eq([(op["op"], op["path"]) for op in patch_of(resp) or []],
+         [("add", "/spec/template/spec/priorityClassName")], "priority null: only the class is added")
+
+
 def main():
     t = Tap()
     with tempfile.TemporaryDirectory() as tmp:
         test_empty_restart_policy(t, tmp)
         test_null_pod_spec(t, tmp)
+        test_priority_removed(t, tmp)
     t.done()
 
 

@@ -764,6 +764,49 @@ static void test_fix_adds_missing_objects(void **state)
 		     "[{'op':'add','path':'/spec','value':{'template':{'spec':{'priorityClassName':'pc'}}}}]");
 }
 
+static void test_fix_removes_priority(void **state)
+{
+	struct fixture *f = *state;
+	ds_evaluation ev;
+	cJSON *patch;
+
+	DEFAULT_CLASS(&f->cfg) = strdup("node-agents");
+	/* the Priority admission plugin refuses a pod with a class and an
+	 * integer priority it did not compute: the fix that sets the class
+	 * removes the priority */
+	expect_patch(DAEMONSET(META, "{'priority':1000,'containers':[]}"), &f->ctx,
+		     "[{'op':'add','path':'/spec/template/spec/priorityClassName','value':'node-agents'},"
+		     "{'op':'remove','path':'/spec/template/spec/priority'}]");
+	set_list(&ALLOWED_CLASSES(&f->cfg), "node-agents", NULL);
+	expect_patch(DAEMONSET(META, "{'priorityClassName':'low','priority':5}"), &f->ctx,
+		     "[{'op':'replace','path':'/spec/template/spec/priorityClassName','value':'node-agents'},"
+		     "{'op':'remove','path':'/spec/template/spec/priority'}]");
+	/* a null priority is no priority: nothing to remove */
+	expect_patch(DAEMONSET(META, "{'priority':null}"), &f->ctx,
+		     "[{'op':'add','path':'/spec/template/spec/priorityClassName','value':'node-agents'}]");
+	/* a template that passes DS001 keeps its priority: no finding, no fix */
+	expect_patch(DAEMONSET(META, "{'priorityClassName':'node-agents','priority':5}"), &f->ctx, "[]");
+	/* the remove carries what it takes away, and no value in the JSONPatch */
+	evaluate(DAEMONSET(META, "{'priority':1000}"), &f->ctx, &ev);
+	assert_int_equal(ev.op_count, 2);
+	assert_int_equal(ev.ops[1].kind, DS_PATCH_REMOVE);
+	assert_ptr_equal(ev.ops[1].rule, DS001);
+	assert_true(cJSON_IsNumber(ev.ops[1].value));
+	assert_int_equal(ev.ops[1].value->valueint, 1000);
+	patch = ds_patch_to_json(&ev);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(patch, 1)), 2);
+	cJSON_Delete(patch);
+	ds_evaluation_free(&ev);
+}
+
+static void test_fix_keeps_priority_without_class(void **state)
+{
+	struct fixture *f = *state;
+
+	/* no default class: nothing is fixed, the priority stays too */
+	expect_patch(DAEMONSET(META, "{'priority':1000}"), &f->ctx, "[]");
+}
+
 static void test_fix_blocked_by_non_object(void **state)
 {
 	struct fixture *f = *state;
@@ -1160,6 +1203,8 @@ int main(void)
 		T(test_fix_add_priority_class),
 		T(test_fix_replace_bad_priority_class),
 		T(test_fix_adds_missing_objects),
+		T(test_fix_removes_priority),
+		T(test_fix_keeps_priority_without_class),
 		T(test_fix_blocked_by_non_object),
 		T(test_fix_fills_null_levels),
 		T(test_fix_replace_restart_policy),
