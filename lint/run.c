@@ -299,6 +299,22 @@ static void count_fixed(struct run *r)
 	}
 }
 
+/* The current file's findings that its edits fix stay open: the file was
+ * not written (the input error says why). Each says so. */
+static void keep_open(struct run *r)
+{
+	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;) {
+		ds_lint_finding *f = &r->report->findings[i];
+		if (!f->fixed)
+			continue;
+		f->fixed = false;
+		free(f->fix_note);
+		f->fix_note = strdup("the fixed file was not written; see the error for this file");
+		if (!f->fix_note)
+			r->oom = true;
+	}
+}
+
 /* Writes text over path through a temporary file beside it, keeping the
  * file's mode. Returns 0, or -1 with errno set. */
 static int replace_file(const char *path, const char *text, size_t len)
@@ -323,7 +339,8 @@ static int replace_file(const char *path, const char *text, size_t len)
 }
 
 /* Applies the current file's edits: prints the diff (--diff) or rewrites
- * the file (--fix). A file that cannot be written is an input error. */
+ * the file (--fix). A file that is not written is an input error, and its
+ * findings stay open. */
 static void apply_fixes(struct run *r, const char *path, const char *name)
 {
 	size_t fixed_len;
@@ -342,12 +359,14 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 			count_fixed(r);
 		if (mem)
 			fclose(mem);
-	} else if (!strcmp(path, "-")) {
+	} else if (r->input->is_stdin) {
 		add_problem(r, name, (ds_pos){0, 0}, true, "--fix cannot rewrite standard input; use --diff");
+		keep_open(r);
 	} else if (replace_file(path, fixed, fixed_len) < 0) {
 		if (asprintf(&message, "cannot write the fixed file: %s", strerror(errno)) < 0)
 			message = NULL;
 		add_problem(r, name, (ds_pos){0, 0}, true, message ? message : "cannot write the fixed file");
+		keep_open(r);
 		free(message);
 	} else {
 		count_fixed(r);
