@@ -1,5 +1,6 @@
 /* fix.h - private to lint/: the rules' JSONPatch fixes turned into minimal
- * text edits of the manifest, and the unified diff of the result. */
+ * text edits of the manifest, the unified diff of the result (--diff), and
+ * the result written over the file (--fix). */
 #ifndef DSGUARD_LINT_FIX_H
 #define DSGUARD_LINT_FIX_H
 
@@ -45,6 +46,19 @@ char *ds_edits_apply(const char *text, size_t len, ds_edit_list *edits, size_t *
 
 /* Releases the edits and empties the list. */
 void ds_edit_list_free(ds_edit_list *edits);
+
+/* Writes the fixed text over the file at path (--fix). The run reached
+ * path from root: a directory named on the command line, or (root_is_file)
+ * a file named there, which stands for the directory that holds it. What is
+ * written is the file path leads to through symbolic links, and only when
+ * it lies inside that directory; a file with more than one hard link, or
+ * one its user may not write, is left alone. The text replaces the file
+ * through a new file in the same directory, renamed over it (a reader sees
+ * the old file or the new, whole), with the old file's owner, group and
+ * mode. Returns 0, or -1 with *error set to a new message saying why
+ * nothing was written. */
+int ds_write_fixed(const char *path, const char *root, bool root_is_file, const char *text, size_t len,
+		   char **error);
 
 /* Writes a unified diff (3 lines of context) turning a into b, with `name`
  * as both file names so that `patch -p0` applies it. Writes nothing when

@@ -38,6 +38,11 @@ struct dir_chain {
 /* One file to read, found by the walk. Its index orders the output. */
 struct input {
 	const char *name; /* borrowed from the report's file names */
+	/* The path on the command line it was found from (borrowed from the
+	 * caller's paths): a directory it lies below, or the file itself
+	 * (root_is_file). --fix writes nothing outside it. */
+	const char *root;
+	bool root_is_file;
 	size_t index;
 	char *diff;       /* its --diff output, printed in input order */
 	size_t diff_len;
@@ -315,29 +320,6 @@ static void keep_open(struct run *r)
 	}
 }
 
-/* Writes text over path through a temporary file beside it, keeping the
- * file's mode. Returns 0, or -1 with errno set. */
-static int replace_file(const char *path, const char *text, size_t len)
-{
-	struct stat st;
-	char *tmp = NULL;
-	FILE *f;
-	int rc = -1;
-
-	if (stat(path, &st) < 0 || asprintf(&tmp, "%s.dsguard-fix", path) < 0)
-		return -1;
-	f = fopen(tmp, "wx");
-	if (f) {
-		bool ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fchmod(fileno(f), st.st_mode & 07777) == 0;
-		ok = fclose(f) == 0 && ok;
-		rc = ok ? rename(tmp, path) : -1;
-		if (rc < 0)
-			unlink(tmp);
-	}
-	free(tmp);
-	return rc;
-}
-
 /* Applies the current file's edits: prints the diff (--diff) or rewrites
  * the file (--fix). A file that is not written is an input error, and its
  * findings stay open. */
@@ -345,7 +327,7 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 {
 	size_t fixed_len;
 	char *fixed = ds_edits_apply(r->text, r->text_len, &r->edits, &fixed_len);
-	char *message = NULL;
+	char *message = NULL, *error = NULL;
 
 	if (!fixed) {
 		r->oom = true;
@@ -362,12 +344,12 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 	} else if (r->input->is_stdin) {
 		add_problem(r, name, (ds_pos){0, 0}, true, "--fix cannot rewrite standard input; use --diff");
 		keep_open(r);
-	} else if (replace_file(path, fixed, fixed_len) < 0) {
-		if (asprintf(&message, "cannot write the fixed file: %s", strerror(errno)) < 0)
-			message = NULL;
+	} else if (ds_write_fixed(path, r->input->root, r->input->root_is_file, fixed, fixed_len, &error) < 0) {
+		message = ds_format("cannot write the fixed file: %s", error ? error : "out of memory");
 		add_problem(r, name, (ds_pos){0, 0}, true, message ? message : "cannot write the fixed file");
 		keep_open(r);
 		free(message);
+		free(error);
 	} else {
 		count_fixed(r);
 	}
@@ -448,8 +430,9 @@ static int keep_file_name(ds_lint_report *rep, char *name)
 	return 0;
 }
 
-/* Adds the file `name` (standard input when is_stdin) to the inputs. */
-static void add_input(struct walk *w, bool is_stdin, const char *name)
+/* Adds the file `name` (standard input when is_stdin), found from `root`,
+ * to the inputs. */
+static void add_input(struct walk *w, bool is_stdin, const char *name, const char *root)
 {
 	struct input *grown = ds_array_grow(w->inputs, w->count, sizeof(*grown));
 	char *copy = grown ? strdup(name) : NULL;
@@ -460,7 +443,8 @@ static void add_input(struct walk *w, bool is_stdin, const char *name)
 		w->run->oom = true;
 		return;
 	}
-	grown[w->count++] = (struct input){.name = copy, .is_stdin = is_stdin, .index = ++w->run->file_index};
+	grown[w->count++] = (struct input){.name = copy, .root = root, .root_is_file = root == name,
+					   .is_stdin = is_stdin, .index = ++w->run->file_index};
 }
 
 /* A problem of the walk itself, at its place in the output order. */
@@ -480,9 +464,11 @@ static void walk_problem(struct walk *w, const char *path, const char *fmt, ...)
 	free(message);
 }
 
-static void walk_path(struct walk *w, const char *path, bool named, const struct dir_chain *up);
+static void walk_path(struct walk *w, const char *path, const char *root, const struct dir_chain *up);
 
-static void walk_dir(struct walk *w, const char *path, const struct stat *st, const struct dir_chain *up)
+/* Walks the directory `path` (of stat st), found from the named path root. */
+static void walk_dir(struct walk *w, const char *path, const char *root, const struct stat *st,
+		     const struct dir_chain *up)
 {
 	struct dir_chain here = {st->st_dev, st->st_ino, path, up};
 	struct dirent **entries = NULL;
@@ -503,7 +489,7 @@ static void walk_dir(struct walk *w, const char *path, const struct stat *st, co
 		char *child = NULL;
 		if (entries[i]->d_name[0] != '.' &&
 		    asprintf(&child, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", entries[i]->d_name) >= 0) {
-			walk_path(w, child, false, &here);
+			walk_path(w, child, root, &here);
 			free(child);
 		}
 		free(entries[i]);
@@ -511,15 +497,18 @@ static void walk_dir(struct walk *w, const char *path, const struct stat *st, co
 	free(entries);
 }
 
-static void walk_path(struct walk *w, const char *path, bool named, const struct dir_chain *up)
+/* Walks path, found from root: a path named on the command line (then
+ * path is root) or a directory it names. */
+static void walk_path(struct walk *w, const char *path, const char *root, const struct dir_chain *up)
 {
 	const ds_lint_options *opts = w->run->opts;
+	bool named = path == root;
 	struct stat st;
 
 	if (excluded(opts, path))
 		return;
 	if (!strcmp(path, "-") && named) {
-		add_input(w, true, opts->stdin_name ? opts->stdin_name : "-");
+		add_input(w, true, opts->stdin_name ? opts->stdin_name : "-", NULL);
 		return;
 	}
 	if (stat(path, &st) < 0) {
@@ -528,9 +517,9 @@ static void walk_path(struct walk *w, const char *path, bool named, const struct
 		return;
 	}
 	if (S_ISDIR(st.st_mode))
-		walk_dir(w, path, &st, up);
+		walk_dir(w, path, root, &st, up);
 	else if (named || (S_ISREG(st.st_mode) && has_manifest_extension(path)))
-		add_input(w, false, path);
+		add_input(w, false, path, root);
 }
 
 static int entry_order(const void *a, const void *b)
@@ -897,7 +886,7 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 
 	out->rewritten = opts->fix == DS_FIX_WRITE;
 	for (size_t i = 0; i < count && !r.oom; i++)
-		walk_path(&w, paths[i], true, NULL);
+		walk_path(&w, paths[i], paths[i], NULL);
 	if (!r.oom && lint_inputs(&r, w.inputs, w.count) < 0)
 		r.oom = true;
 	free_inputs(w.inputs, w.count);

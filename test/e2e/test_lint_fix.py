@@ -168,6 +168,142 @@ def check_priority_kept(t, work):
         t.eq(open(path).read(), text, f"priority through {name}: the file is left as it was")
 
 
+NEEDS_FIX = ("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: %s, namespace: %s}\nspec:\n"
+             "  template:\n    spec:\n      containers: [{name: a, image: a}]\n")
+
+
+def write_manifest(path, name):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(NEEDS_FIX % (name, name))
+    return path
+
+
+def fixed_classes(report):
+    return sorted(f["resourceName"] for f in report["findings"] if f["rule"] == "DS001" and f.get("fixed"))
+
+
+def as_nobody():
+    """The command prefix that runs dsguard as nobody (tests run as root,
+    which writes anywhere), or [] when the tests do not run as root."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def check_links(t, work):
+    """--fix writes the file a symbolic link leads to, when it lies inside
+    the directory given (the link stays a link), and nothing outside it; a
+    file with hard links is left whole, and said so."""
+    top = os.path.join(work, "links")
+    target = write_manifest(os.path.join(top, "tree", "releases", "v2.yaml"), "linked")
+    link = os.path.join(top, "tree", "current.yaml")
+    os.symlink("releases/v2.yaml", link)
+    report = json.loads(fix(link, "--fix").stdout)
+    t.ok(os.path.islink(link) and os.readlink(link) == "releases/v2.yaml",
+         "a symbolic link named to --fix stays a link to its target")
+    t.ok(fixed_classes(report) == ["linked"] and CLASS in open(target).read(),
+         "the file the link leads to is fixed", report)
+
+    outside = write_manifest(os.path.join(top, "outside", "agent.yaml"), "outside")
+    before = open(outside).read()
+    tree = os.path.join(top, "walked")
+    os.makedirs(tree)
+    os.symlink(outside, os.path.join(tree, "agent.yaml"))
+    p = fix(tree, "--fix")
+    report = json.loads(p.stdout)
+    errors = [e["message"] for e in report["errors"]]
+    t.ok(p.returncode == 2 and open(outside).read() == before and os.path.islink(os.path.join(tree, "agent.yaml")),
+         "a link from the tree to a file outside it: the file outside is left as it was, exit 2", p.stdout)
+    t.ok(len(errors) == 1 and f"it leads to {os.path.realpath(outside)}, outside {os.path.realpath(tree)}" in errors[0],
+         "... and the error says where the link leads", errors)
+    t.ok(fixed_classes(report) == [] and report["summary"]["errors"] == 1, "... and its finding stays", report)
+
+    # a directory of the tree that is a link out of it, named as the tree
+    # (or matched by a glob, as a file in it): its files are left alone
+    repo = os.path.join(top, "repo")
+    os.makedirs(repo)
+    os.symlink("../outside", os.path.join(repo, "addons"))
+    for named in ("addons", "addons/agent.yaml"):
+        p = run(["lint", "--format", "json", "--priority-class", CLASS, "--fix", named], cwd=repo)
+        report = json.loads(p.stdout)
+        errors = [e["message"] for e in report["errors"]]
+        t.ok(p.returncode == 2 and open(outside).read() == before and fixed_classes(report) == [],
+             f"{named} named from a tree where addons links out of it: nothing written, exit 2", p.stdout)
+        t.ok(len(errors) == 1 and f"addons leads out of the working directory, to {os.path.dirname(os.path.realpath(outside))}"
+             in errors[0], f"... and the error says where {named} leads", errors)
+
+    lone = write_manifest(os.path.join(top, "hard", "tree", "agent.yaml"), "hard")
+    other = os.path.join(top, "hard", "elsewhere.yaml")
+    os.link(lone, other)
+    before = open(lone).read()
+    p = fix(os.path.join(top, "hard", "tree"), "--fix")
+    report = json.loads(p.stdout)
+    errors = [e["message"] for e in report["errors"]]
+    st_a, st_b = os.stat(lone), os.stat(other)
+    t.ok((st_a.st_ino, st_a.st_nlink) == (st_b.st_ino, 2) and open(lone).read() == before,
+         "a file with two hard links: both names still name one file, left as it was")
+    t.ok(p.returncode == 2 and len(errors) == 1 and "it has 2 hard links" in errors[0]
+         and fixed_classes(report) == [], "... and the error says why, the finding stays", report)
+
+
+def check_owner_and_mode(t, work):
+    """A file written by --fix keeps its owner, group and mode, whoever
+    runs it."""
+    top = os.path.join(work, "owners")
+    for name, mode, owned in (("nobodys", 0o640, True), ("private", 0o600, False), ("shared", 0o664, False)):
+        path = write_manifest(os.path.join(top, name + ".yaml"), name)
+        os.chmod(path, mode)
+        if owned:
+            if os.geteuid() != 0:
+                t.skip("another user's file keeps its owner", "needs root to give the file away")
+                continue
+            os.chown(path, 65534, 65534)
+        before = os.stat(path)
+        report = json.loads(fix(path, "--fix").stdout)
+        after = os.stat(path)
+        t.ok(fixed_classes(report) == [name] and CLASS in open(path).read(), f"{name} ({mode:o}): fixed", report)
+        t.eq((after.st_uid, after.st_gid, oct(after.st_mode & 0o7777)),
+             (before.st_uid, before.st_gid, oct(mode)), f"{name}: owner, group and mode {mode:o} kept")
+
+
+def check_read_only_directory(t, work):
+    """In a directory its user may not write, --fix writes nothing, and the
+    file's findings stay (with the reason)."""
+    top = os.path.join(work, "read-only")
+    path = write_manifest(os.path.join(top, "dir", "agent.yaml"), "agent")
+    binary = os.path.join(top, "dsguard")
+    shutil.copy(BIN, binary)
+    for d in (work, top, os.path.dirname(path)):
+        os.chmod(d, 0o755)
+    os.chmod(binary, 0o755)
+    os.chmod(path, 0o644)
+    if os.geteuid() == 0:
+        os.chown(os.path.dirname(path), 65534, 65534)
+        os.chown(path, 65534, 65534)
+    os.chmod(os.path.dirname(path), 0o555)
+    before = open(path).read()
+    p = subprocess.run(as_nobody() + [binary, "lint", "--format", "json", "--priority-class", CLASS, "--fix",
+                                      "dir/agent.yaml"], cwd=top, capture_output=True, text=True, timeout=120)
+    os.chmod(os.path.dirname(path), 0o755)
+    try:
+        report = json.loads(p.stdout)
+    except ValueError:
+        t.ok(False, "read-only directory: JSON output", p.stdout + p.stderr)
+        return
+    ds001 = [f for f in report["findings"] if f["rule"] == "DS001"]
+    t.ok(p.returncode == 2 and open(path).read() == before, "read-only directory: nothing written, exit 2",
+         p.stdout + p.stderr)
+    t.ok([e["message"] for e in report["errors"]] == [
+        f"cannot write the fixed file: cannot create a file in {os.path.realpath(os.path.dirname(path))}: "
+        "Permission denied"], "read-only directory: the error says why", report["errors"])
+    t.ok(len(ds001) == 1 and not ds001[0].get("fixed") and ds001[0].get("fixNote")
+         == "the fixed file was not written; see the error for this file",
+         "read-only directory: the finding stays, not fixed, and says why", ds001)
+    t.eq((report["summary"]["errors"], report["summary"]["fixed"]), (1, 0),
+         "read-only directory: the summary counts the error, nothing fixed")
+
+
 def main():
     t = Tap()
     work = tempfile.mkdtemp()
@@ -204,6 +340,9 @@ def main():
                      "priority.yaml: a template that passes DS001 keeps its priority")
                 t.ok(not fixed.endswith(b"\n"), "priority.yaml: a last line without a line break stays so")
         check_priority_kept(t, work)
+        check_links(t, work)
+        check_owner_and_mode(t, work)
+        check_read_only_directory(t, work)
         p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
         notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
         t.ok(any(n and "no default priority class" in n for n in notes),

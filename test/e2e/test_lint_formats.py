@@ -469,7 +469,7 @@ def test_fix_unwritable(t, sarif, shared):
             os.chown(ro, 65534, 65534)
             os.chown(os.path.join(ro, "agents.yaml"), 65534, 65534)
         os.chmod(ro, 0o555)
-        error = "cannot write the fixed file: Permission denied"
+        error = f"cannot write the fixed file: cannot create a file in {ro}: Permission denied"
 
         p = run_unwritable(top, "text")
         t.eq((p.returncode, p.stdout.splitlines()), (2, [
