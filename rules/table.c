@@ -210,7 +210,8 @@ const ds_rule ds_rules[] = {
 		.name = "restart-policy",
 		.default_severity = DS_SEVERITY_ERROR,
 		.scope = DS_SCOPE_OBJECT,
-		.summary = "The pod template's spec.template.spec.restartPolicy is Always or unset.",
+		.summary = "The pod template's spec.template.spec.restartPolicy is Always or unset (an empty value "
+			   "is unset: Kubernetes defaults it to Always).",
 		.why = "A pod template whose restartPolicy is not Always cannot be a long-running daemon; the "
 		       "API server rejects it late, at apply time.",
 		.remediation = "Remove spec.template.spec.restartPolicy or set it to Always.",
