@@ -12,9 +12,12 @@
  * - the fixed file reads as well as the input did (no new input error),
  *   and for each DaemonSet (namespace/name) and rule, DS001 and DS002
  *   report no more findings than the first run left unfixed: a fix that
- *   is claimed holds, and no fix makes a new finding. */
+ *   is claimed holds, and no fix makes a new finding;
+ * - a DaemonSet whose DS001 was fixed has no priority beside its class
+ *   (the Priority admission plugin would refuse its pods). */
 #include "fuzz/fuzz.h"
 #include "lint/lint.h"
+#include "yaml/document.h"
 #include "test/rule_access.h"
 
 #include <stdint.h>
@@ -212,6 +215,98 @@ static void check_relint(const ds_lint_report *before, const ds_lint_report *aft
 		    "the fixed file has an input error the original had not");
 }
 
+/* ---- the priority DS001's fix removes ---- */
+
+/* The DaemonSets of the fixed file, by namespace/name, in two passes: the
+ * first counts them, the second checks each. */
+struct priority_walk {
+	const ds_lint_report *report; /* the --fix run */
+	char **names;                 /* "namespace/name" of each DaemonSet (first pass) */
+	size_t count;
+	bool checking;                /* the second pass */
+};
+
+/* How many DS001 findings of the DaemonSet ns/name the report fixed, or
+ * SIZE_MAX when one of them was left. */
+static size_t class_fixes(const ds_lint_report *report, const char *ns, const char *name)
+{
+	size_t fixed = 0;
+
+	for (size_t i = 0; i < report->finding_count; i++) {
+		const ds_lint_finding *f = &report->findings[i];
+		if (f->rule != DS001 || strcmp(f->namespace, ns) || strcmp(f->name, name))
+			continue;
+		if (!f->fixed)
+			return SIZE_MAX;
+		fixed++;
+	}
+	return fixed;
+}
+
+static void walk_priority(struct priority_walk *w, const cJSON *obj, int depth)
+{
+	static const ds_context ctx = {.config = &config};
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "kind"));
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(obj, "items"), *item;
+	const cJSON *priority;
+	char *key = NULL;
+	size_t same = 0;
+
+	if (!cJSON_IsObject(obj))
+		return;
+	if (kind && strcmp(kind, "DaemonSet") && strlen(kind) >= 4 && !strcmp(kind + strlen(kind) - 4, "List") &&
+	    cJSON_IsArray(items) && depth < 8) {
+		cJSON_ArrayForEach(item, items)
+			walk_priority(w, item, depth + 1);
+		return;
+	}
+	if (!ds_is_daemonset(obj))
+		return;
+	FUZZ_ASSERT(asprintf(&key, "%s/%s", ds_resource_namespace(obj, &ctx), ds_resource_name(obj)) >= 0,
+		    "out of memory");
+	if (!w->checking) {
+		w->names = realloc(w->names, (w->count + 1) * sizeof(*w->names));
+		FUZZ_ASSERT(w->names != NULL, "out of memory");
+		w->names[w->count++] = key;
+		return;
+	}
+	for (size_t i = 0; i < w->count; i++)
+		same += !strcmp(w->names[i], key);
+	free(key);
+	/* every DaemonSet of that namespace/name had DS001 fixed */
+	if (class_fixes(w->report, ds_resource_namespace(obj, &ctx), ds_resource_name(obj)) != same)
+		return;
+	priority = ds_pointer_get(obj, "/spec/template/spec/priority");
+	FUZZ_ASSERT(!priority || cJSON_IsNull(priority), "DS001 was fixed, and a priority stays beside the class");
+}
+
+static int on_fixed_document(void *data, ds_document *doc)
+{
+	walk_priority(data, doc->root, 0);
+	ds_document_free(doc);
+	return 0;
+}
+
+/* No DaemonSet whose DS001 the --fix run fixed has a priority left in the
+ * file it wrote. */
+static void check_priority_gone(const ds_lint_report *fixed)
+{
+	struct priority_walk w = {.report = fixed};
+	ds_diag_list diags = {0};
+	size_t len;
+	char *text = fuzz_read_file(path, &len);
+
+	for (int pass = 0; pass < 2; pass++) {
+		w.checking = pass == 1;
+		ds_yaml_load(text, len, on_fixed_document, &w, &diags);
+		ds_diag_list_free(&diags);
+	}
+	for (size_t i = 0; i < w.count; i++)
+		free(w.names[i]);
+	free(w.names);
+	free(text);
+}
+
 /* Checks the written file against the input and the diff. */
 static void check_written(const uint8_t *data, size_t size, const char *diff, size_t diff_len, size_t fixed)
 {
@@ -243,6 +338,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lint_file(DS_FIX_WRITE, &fixed, NULL, NULL);
 	FUZZ_ASSERT(diffed.summary.fixed == fixed.summary.fixed, "--diff and --fix fix different findings");
 	check_written(data, size, diff, diff_len, fixed.summary.fixed);
+	check_priority_gone(&fixed);
 	lint_file(DS_FIX_NONE, &again, NULL, NULL);
 	check_relint(&fixed, &again);
 	ds_lint_report_free(&diffed);

@@ -68,7 +68,8 @@ static int add_edit(ds_edit_list *edits, size_t start, size_t end, char *text)
 		return -1;
 	}
 	edits->items = grown;
-	grown[edits->count++] = (ds_edit){start, end, text};
+	grown[edits->count] = (ds_edit){start, end, text, edits->count};
+	edits->count++;
 	return 0;
 }
 
@@ -255,6 +256,327 @@ static int insert_flow(const char *text, size_t len, const ds_document *doc, con
 	return add_edit(edits, at + 1, at + 1, n < 0 ? NULL : out);
 }
 
+/* The offset where the line holding `at` ends (its "\n", "\r\n" or "\r"),
+ * or len. */
+static size_t line_end(const char *text, size_t len, size_t at)
+{
+	while (at < len && text[at] != '\n' && text[at] != '\r')
+		at++;
+	return at;
+}
+
+/* The offset just past the end of the line holding `at` (past its line
+ * break), or len. */
+static size_t next_line(const char *text, size_t len, size_t at)
+{
+	at = line_end(text, len, at);
+	if (at < len && text[at] == '\r')
+		at++;
+	if (at < len && text[at] == '\n')
+		at++;
+	return at;
+}
+
+/* Whether only blanks, then perhaps a comment, follow `at` on its line. A
+ * '#' starts a comment only after a blank (or where a line starts). */
+static bool rest_is_comment(const char *text, size_t len, size_t at)
+{
+	size_t from = at;
+
+	while (at < len && (text[at] == ' ' || text[at] == '\t'))
+		at++;
+	if (at >= len || text[at] == '\n' || text[at] == '\r')
+		return true;
+	return text[at] == '#' && (at > from || at == 0 || text[at - 1] == ' ' || text[at - 1] == '\t' ||
+				   text[at - 1] == '\n' || text[at - 1] == '\r');
+}
+
+/* Whether text[from, to) is a plain null: ~, null, Null or NULL. */
+static bool plain_null(const char *text, size_t from, size_t to)
+{
+	static const char *const words[] = {"~", "null", "Null", "NULL"};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (to - from == strlen(words[i]) && !memcmp(text + from, words[i], to - from))
+			return true;
+	return false;
+}
+
+/* The member `value` holds (an object of one member, as a fix makes it) as
+ * the text of a flow mapping: "{key: value}" (JSON when json is set). */
+static char *flow_mapping(const cJSON *value, bool json)
+{
+	char *member = value->child ? flow_member(value->child->string, value->child, json) : NULL;
+	char *out = NULL;
+
+	if (member && asprintf(&out, "{%s}", member) < 0)
+		out = NULL;
+	free(member);
+	return out;
+}
+
+/* Turns the null at op->path (`spec: ~`, an empty `spec:`, `"spec": null`)
+ * into the mapping op->value: in block style the null goes and the
+ * mapping's lines follow the key's line, one level deeper (comments on the
+ * key's line stay there); in a flow mapping or JSON object the null is
+ * rewritten as a flow mapping. */
+static int plan_fill_null(const char *text, size_t len, const ds_document *doc, const cJSON *resource,
+			  const ds_patch_op *op, ds_edit_list *edits, char **why)
+{
+	const ds_node_info *info = ds_document_where(doc, ds_pointer_get(resource, op->path));
+	char *parent_path = strdup(op->path), *cut = parent_path ? strrchr(parent_path, '/') : NULL;
+	const ds_node_info *pinfo;
+	size_t key_at, start, end, colon;
+	char *lines, *out = NULL;
+	const char *eol;
+	int indent, step;
+
+	if (!cut) {
+		free(parent_path);
+		return -1;
+	}
+	*cut = '\0';
+	pinfo = ds_document_where(doc, ds_pointer_get(resource, parent_path));
+	free(parent_path);
+	if (!info || !pinfo || !info->key.line)
+		return cannot(why, "%s is not a value of a mapping in the file", op->path);
+	if (info->anchor_line)
+		return cannot(why, "the value comes from the anchor at line %u", info->anchor_line);
+	if (pinfo->anchor_line)
+		return cannot(why, "the mapping comes from the anchor at line %u", pinfo->anchor_line);
+	start = offset_of(text, len, info->value);
+	end = offset_of(text, len, info->value_end);
+	if (start != end && (text[start] == '&' || text[start] == '!'))
+		return cannot(why, "the null at line %u carries an anchor or a tag", info->value.line);
+	if (start != end && !plain_null(text, start, end))
+		return cannot(why, "the null at line %u is not written as ~ or null", info->value.line);
+	/* the null is preceded, on the key's line, by the key's colon */
+	colon = start;
+	while (colon > 0 && (text[colon - 1] == ' ' || text[colon - 1] == '\t'))
+		colon--;
+	if (info->value.line != info->key.line || colon == 0 || text[colon - 1] != ':')
+		return cannot(why, "the null at line %u does not follow its key's colon", info->value.line);
+	if (pinfo->style == 'f') {
+		bool json = text[offset_of(text, len, info->key)] == '"';
+		char *mapping = flow_mapping(op->value, json), *spaced = NULL;
+		if (mapping && start == end && colon == start && asprintf(&spaced, " %s", mapping) < 0)
+			spaced = NULL;
+		if (spaced) {
+			free(mapping);
+			mapping = spaced;
+		}
+		return add_edit(edits, start, end, mapping);
+	}
+	key_at = offset_of(text, len, info->key);
+	if (!only_spaces(text, line_start(text, key_at), key_at))
+		return cannot(why, "the key at line %u does not begin its line", info->key.line);
+	if (!rest_is_comment(text, len, end))
+		return cannot(why, "the null at line %u is followed by more than a comment", info->value.line);
+	step = pinfo->key.line && info->key.column > pinfo->key.column ? (int)(info->key.column - pinfo->key.column) : 2;
+	indent = (int)info->key.column - 1 + step;
+	if (start != end && add_edit(edits, colon, end, strdup("")) < 0)
+		return -1;
+	lines = block_lines(op->value->child->string, op->value->child, indent, step, eol_at(text, len, key_at));
+	if (line_end(text, len, end) < len)
+		return add_edit(edits, next_line(text, len, end), next_line(text, len, end), lines);
+	/* the key's line is the last and has no line break: the new lines
+	 * follow a line break, and the last of them has none either (each
+	 * line block_lines() makes ends in eol) */
+	eol = eol_at(text, len, 0);
+	if (lines && asprintf(&out, "%s%.*s", eol, (int)(strlen(lines) - strlen(eol)), lines) < 0)
+		out = NULL;
+	free(lines);
+	return add_edit(edits, len, len, out);
+}
+
+static int pos_cmp(ds_pos a, ds_pos b)
+{
+	if (a.line != b.line)
+		return a.line < b.line ? -1 : 1;
+	return a.column < b.column ? -1 : a.column > b.column;
+}
+
+/* The offset past the blanks, line breaks and comments from `at`. */
+static size_t skip_blank(const char *text, size_t len, size_t at)
+{
+	while (at < len) {
+		if (text[at] == ' ' || text[at] == '\t' || text[at] == '\r' || text[at] == '\n')
+			at++;
+		else if (text[at] == '#' && rest_is_comment(text, len, at))
+			at = line_end(text, len, at);
+		else
+			break;
+	}
+	return at;
+}
+
+/* The line of the first merge key (a plain `<<` key) that may belong to a
+ * mapping written in text[from, to), which starts on line `line`; 0 when
+ * there is none. In block style (flow false) such a key begins its line,
+ * indented at most max_indent (deeper lines belong to nested values, or to
+ * a block scalar's text); in flow style it follows '{' or ','. */
+static unsigned merge_key_line(const char *text, size_t from, size_t to, unsigned line, bool flow,
+			       size_t max_indent)
+{
+	size_t indent = 0;         /* blanks since the line began */
+	bool key_may_start = true; /* only blanks (block), or '{' or ',' and blanks (flow), since then */
+
+	for (size_t at = from; at < to; at++) {
+		char c = text[at];
+		if (c == '\n' || (c == '\r' && (at + 1 >= to || text[at + 1] != '\n'))) {
+			line++;
+			indent = 0;
+			key_may_start = true;
+		} else if (c == '<' && key_may_start && (flow || indent <= max_indent) && at + 1 < to &&
+			   text[at + 1] == '<') {
+			size_t after = at + 2;
+			while (after < to && (text[after] == ' ' || text[after] == '\t'))
+				after++;
+			if (after < to && text[after] == ':')
+				return line;
+			key_may_start = false;
+		} else if (c == ' ' || c == '\t') {
+			indent++;
+		} else if (c != '\r') {
+			key_may_start = flow && (c == '{' || c == ',');
+		}
+	}
+	return 0;
+}
+
+/* Whether the properties in front of the scalar at `at` (an anchor &name,
+ * a tag !tag) hold an anchor: text an alias elsewhere may need. */
+static bool has_anchor(const char *text, size_t len, size_t at)
+{
+	while (at < len && (text[at] == '&' || text[at] == '!')) {
+		if (text[at] == '&')
+			return true;
+		while (at < len && text[at] != ' ' && text[at] != '\t' && text[at] != '\n' && text[at] != '\r')
+			at++;
+		while (at < len && (text[at] == ' ' || text[at] == '\t'))
+			at++;
+	}
+	return false;
+}
+
+/* When a fix has put a member first in the flow mapping whose first
+ * character is at `at` (the edit inserting there), and the mapping's only
+ * other member goes: that member ends the mapping, without its ", ". */
+static void drop_separator(ds_edit_list *edits, size_t at)
+{
+	for (size_t i = 0; i < edits->count; i++) {
+		ds_edit *e = &edits->items[i];
+		size_t n = strlen(e->text);
+		if (e->start != at || e->end != at)
+			continue;
+		if (n >= 2 && !strcmp(e->text + n - 2, ", "))
+			e->text[n - 2] = '\0';
+		else if (n >= 1 && e->text[n - 1] == ',')
+			e->text[n - 1] = '\0';
+	}
+}
+
+/* Removes member `key` (positions info) of a block mapping: its whole
+ * lines, with a comment on them. */
+static int remove_block(const char *text, size_t len, const ds_node_info *info, const char *key,
+			ds_edit_list *edits, char **why)
+{
+	size_t k = offset_of(text, len, info->key), e = offset_of(text, len, info->value_end);
+	size_t start = line_start(text, k), end = next_line(text, len, e);
+
+	if (!only_spaces(text, start, k))
+		return cannot(why, "%s at line %u does not begin its line", key, info->key.line);
+	if (!rest_is_comment(text, len, e))
+		return cannot(why, "%s at line %u is followed by more than a comment", key, info->value_end.line);
+	if (line_end(text, len, e) == len && start > 0) {
+		/* the last line, without a line break: the one before it goes */
+		start--;
+		if (start > 0 && text[start] == '\n' && text[start - 1] == '\r')
+			start--;
+	}
+	return add_edit(edits, start, end, strdup(""));
+}
+
+/* Removes member `key` (positions info) of a flow mapping or JSON object,
+ * with one comma: the one after it, or for the last member the one
+ * before it. A member on lines of its own goes with its lines. */
+static int remove_flow(const char *text, size_t len, const ds_node_info *info, const char *key,
+		       ds_edit_list *edits, char **why)
+{
+	size_t k = offset_of(text, len, info->key), e = offset_of(text, len, info->value_end);
+	size_t after = skip_blank(text, len, e), before = k, next;
+	bool own_lines = only_spaces(text, line_start(text, k), k);
+
+	while (before > 0 && strchr(" \t\r\n", text[before - 1]))
+		before--;
+	if (after >= len || (text[after] != ',' && text[after] != '}'))
+		return cannot(why, "%s at line %u is not followed by ',' or '}'", key, info->value_end.line);
+	if (before == 0 || (text[before - 1] != ',' && text[before - 1] != '{'))
+		return cannot(why, "%s at line %u does not follow '{' or ',' (a comment stands before it?)", key,
+			      info->key.line);
+	if (text[after] == ',') {
+		if (own_lines && rest_is_comment(text, len, after + 1))
+			return add_edit(edits, line_start(text, k), next_line(text, len, after), strdup(""));
+		for (next = after + 1; next < len && (text[next] == ' ' || text[next] == '\t'); next++)
+			;
+		if (next >= len || text[next] == '\n' || text[next] == '\r' || text[next] == '#')
+			next = after + 1;
+		return add_edit(edits, k, next, strdup(""));
+	}
+	if (text[before - 1] == ',')
+		return add_edit(edits, before - 1, own_lines && rest_is_comment(text, len, e) ? line_end(text, len, e) : e,
+				strdup(""));
+	/* the only member: everything from the '{' to the value's end goes */
+	drop_separator(edits, before);
+	return add_edit(edits, before, e, strdup(""));
+}
+
+/* Removes the member at op->path from the text, when no other text gives
+ * Kubernetes a value for it once it is gone (a repeated key, a merge key)
+ * and no alias needs it. */
+static int plan_remove(const char *text, size_t len, const ds_document *doc, const cJSON *resource,
+		       const ds_patch_op *op, ds_edit_list *edits, char **why)
+{
+	const cJSON *item = ds_pointer_get(resource, op->path);
+	const ds_node_info *info = ds_document_where(doc, item), *pinfo;
+	char *parent_path = strdup(op->path), *cut = parent_path ? strrchr(parent_path, '/') : NULL;
+	const char *key = item ? item->string : NULL;
+	unsigned merge_line;
+
+	if (!cut) {
+		free(parent_path);
+		return -1;
+	}
+	*cut = '\0';
+	pinfo = ds_document_where(doc, ds_pointer_get(resource, parent_path));
+	free(parent_path);
+	if (!info || !pinfo || !key || !info->key.line)
+		return cannot(why, "%s is not a member of a mapping in the file", op->path);
+	if (info->anchor_line)
+		return cannot(why, "%s comes from the anchor at line %u", key, info->anchor_line);
+	if (pinfo->anchor_line)
+		return cannot(why, "the mapping comes from the anchor at line %u", pinfo->anchor_line);
+	if (info->style != 'p' && info->style != '\'' && info->style != '"')
+		return cannot(why, "%s at line %u is not a simple value", key, info->value.line);
+	if (has_anchor(text, len, offset_of(text, len, info->key)) ||
+	    has_anchor(text, len, offset_of(text, len, info->value)))
+		return cannot(why, "%s at line %u carries an anchor", key, info->key.line);
+	for (const cJSON *r = doc->replaced ? doc->replaced->child : NULL; r; r = r->next) {
+		const ds_node_info *rinfo = r->string && !strcmp(r->string, key) ? ds_document_where(doc, r) : NULL;
+		if (rinfo && pos_cmp(rinfo->key, pinfo->value) >= 0 && pos_cmp(rinfo->key, pinfo->value_end) < 0)
+			return cannot(why, "%s is given twice in the mapping (lines %u and %u)", key,
+				      rinfo->key.line < info->key.line ? rinfo->key.line : info->key.line,
+				      rinfo->key.line < info->key.line ? info->key.line : rinfo->key.line);
+	}
+	merge_line = merge_key_line(text, offset_of(text, len, pinfo->value), offset_of(text, len, pinfo->value_end),
+				    pinfo->value.line, pinfo->style == 'f', info->key.column - 1);
+	if (merge_line)
+		return cannot(why, "the mapping has a merge key (<<) at line %u, which may give %s too", merge_line,
+			      key);
+	return pinfo->style == 'f' ? remove_flow(text, len, info, key, edits, why)
+				   : remove_block(text, len, info, key, edits, why);
+}
+
 int ds_fix_plan(const char *text, size_t len, const ds_document *doc, const cJSON *resource,
 		const ds_patch_op *op, ds_edit_list *edits, char **why)
 {
@@ -265,11 +587,16 @@ int ds_fix_plan(const char *text, size_t len, const ds_document *doc, const cJSO
 
 	*why = NULL;
 	if (op->kind == DS_PATCH_REPLACE) {
-		info = ds_document_where(doc, ds_pointer_get(resource, op->path));
+		const cJSON *old = ds_pointer_get(resource, op->path);
+		info = ds_document_where(doc, old);
+		if (info && cJSON_IsNull(old) && cJSON_IsObject(op->value) && op->value->child)
+			return plan_fill_null(text, len, doc, resource, op, edits, why);
 		if (!info || !cJSON_IsString(op->value))
 			return cannot(why, "%s cannot be rewritten in place", op->path);
 		return plan_replace(text, len, info, op->value->valuestring, edits, why);
 	}
+	if (op->kind == DS_PATCH_REMOVE)
+		return plan_remove(text, len, doc, resource, op, edits, why);
 	parent_path = strdup(op->path);
 	if (!parent_path || !(cut = strrchr(parent_path, '/'))) {
 		free(parent_path);
@@ -290,10 +617,45 @@ int ds_fix_plan(const char *text, size_t len, const ds_document *doc, const cJSO
 	return rc;
 }
 
+/* Edits by start; at one start, an insertion before the edit that
+ * replaces text from there (both are made), then in the order planned. */
 static int edit_order(const void *a, const void *b)
 {
 	const ds_edit *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Whether ds_edits_apply() would drop one of x and y: they overlap, or one
+ * inserts text strictly inside what the other replaces. */
+static bool edits_clash(const ds_edit *x, const ds_edit *y)
+{
+	size_t lo = x->start > y->start ? x->start : y->start, hi = x->end < y->end ? x->end : y->end;
+
+	if (lo < hi)
+		return true;
+	if (x->start == x->end)
+		return y->start < x->start && x->start < y->end;
+	return y->start == y->end && x->start < y->start && y->start < x->end;
+}
+
+bool ds_edits_clash(const ds_edit_list *edits, size_t from, size_t first_new)
+{
+	for (size_t i = first_new; i < edits->count; i++)
+		for (size_t j = from; j < edits->count; j++)
+			if (i != j && edits_clash(&edits->items[i], &edits->items[j]))
+				return true;
+	return false;
+}
+
+void ds_edit_list_truncate(ds_edit_list *edits, size_t count)
+{
+	while (edits->count > count)
+		free(edits->items[--edits->count].text);
 }
 
 char *ds_edits_apply(const char *text, size_t len, ds_edit_list *edits, size_t *out_len)

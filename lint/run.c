@@ -38,6 +38,11 @@ struct dir_chain {
 /* One file to read, found by the walk. Its index orders the output. */
 struct input {
 	const char *name; /* borrowed from the report's file names */
+	/* The path on the command line it was found from (borrowed from the
+	 * caller's paths): a directory it lies below, or the file itself
+	 * (root_is_file). --fix writes nothing outside it. */
+	const char *root;
+	bool root_is_file;
 	size_t index;
 	char *diff;       /* its --diff output, printed in input order */
 	size_t diff_len;
@@ -115,15 +120,17 @@ static ds_lint_finding *add_finding(struct run *r, const char *ns, const char *n
 }
 
 /* Plans the text edits for finding f of res (with --fix or --diff); marks
- * the lint finding fixed, or notes why not (the rule's reason, or why the
- * edit cannot be made in the text). */
+ * the lint finding fixed, or notes why not (the rule's reason, or why an
+ * edit cannot be made in the text). A fix is all its operations or none:
+ * when one cannot be made, the edits planned for the others are dropped.
+ * res_edits is where res's edits begin in the list. */
 static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, const ds_evaluation *ev,
-		     const ds_finding *f, ds_lint_finding *lf)
+		     const ds_finding *f, ds_lint_finding *lf, size_t res_edits)
 {
-	size_t planned = 0;
+	size_t planned = 0, first = r->edits.count;
 	char *why = NULL;
 
-	for (size_t i = 0; i < ev->op_count && !why; i++) {
+	for (size_t i = 0; i < ev->op_count && !why && !r->oom; i++) {
 		int rc;
 		if (ev->ops[i].rule != f->rule)
 			continue;
@@ -132,6 +139,10 @@ static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, co
 			r->oom = true;
 		planned += rc == 0;
 	}
+	if (!why && planned && ds_edits_clash(&r->edits, res_edits, first))
+		why = dup_or_flag(r, "its edit would overlap the edit of another fix");
+	if (why || r->oom)
+		ds_edit_list_truncate(&r->edits, first);
 	if (why)
 		lf->fix_note = why;
 	else if (planned)
@@ -195,6 +206,7 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 {
 	const ds_lint_daemonset *ds;
 	const char *ns, *name;
+	size_t res_edits = r->edits.count;
 	ds_evaluation ev;
 
 	r->report->summary.daemonsets++;
@@ -212,7 +224,7 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 		ds_lint_finding *lf = add_finding(r, ns, name, f, r->file,
 						  ds_document_locate(doc, res, f->pointer, NULL), r->file_index);
 		if (lf && !f->exempt && f->rule->fix && r->opts->fix != DS_FIX_NONE)
-			plan_fix(r, doc, res, &ev, f, lf);
+			plan_fix(r, doc, res, &ev, f, lf, res_edits);
 	}
 	ds_evaluation_free(&ev);
 	remember_namespace(r, doc, res, ns, name);
@@ -292,36 +304,30 @@ static void count_fixed(struct run *r)
 	}
 }
 
-/* Writes text over path through a temporary file beside it, keeping the
- * file's mode. Returns 0, or -1 with errno set. */
-static int replace_file(const char *path, const char *text, size_t len)
+/* The current file's findings that its edits fix stay open: the file was
+ * not written (the input error says why). Each says so. */
+static void keep_open(struct run *r)
 {
-	struct stat st;
-	char *tmp = NULL;
-	FILE *f;
-	int rc = -1;
-
-	if (stat(path, &st) < 0 || asprintf(&tmp, "%s.dsguard-fix", path) < 0)
-		return -1;
-	f = fopen(tmp, "wx");
-	if (f) {
-		bool ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fchmod(fileno(f), st.st_mode & 07777) == 0;
-		ok = fclose(f) == 0 && ok;
-		rc = ok ? rename(tmp, path) : -1;
-		if (rc < 0)
-			unlink(tmp);
+	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;) {
+		ds_lint_finding *f = &r->report->findings[i];
+		if (!f->fixed)
+			continue;
+		f->fixed = false;
+		free(f->fix_note);
+		f->fix_note = strdup("the fixed file was not written; see the error for this file");
+		if (!f->fix_note)
+			r->oom = true;
 	}
-	free(tmp);
-	return rc;
 }
 
 /* Applies the current file's edits: prints the diff (--diff) or rewrites
- * the file (--fix). A file that cannot be written is an input error. */
+ * the file (--fix). A file that is not written is an input error, and its
+ * findings stay open. */
 static void apply_fixes(struct run *r, const char *path, const char *name)
 {
 	size_t fixed_len;
 	char *fixed = ds_edits_apply(r->text, r->text_len, &r->edits, &fixed_len);
-	char *message = NULL;
+	char *message = NULL, *error = NULL;
 
 	if (!fixed) {
 		r->oom = true;
@@ -335,13 +341,15 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 			count_fixed(r);
 		if (mem)
 			fclose(mem);
-	} else if (!strcmp(path, "-")) {
+	} else if (r->input->is_stdin) {
 		add_problem(r, name, (ds_pos){0, 0}, true, "--fix cannot rewrite standard input; use --diff");
-	} else if (replace_file(path, fixed, fixed_len) < 0) {
-		if (asprintf(&message, "cannot write the fixed file: %s", strerror(errno)) < 0)
-			message = NULL;
+		keep_open(r);
+	} else if (ds_write_fixed(path, r->input->root, r->input->root_is_file, fixed, fixed_len, &error) < 0) {
+		message = ds_format("cannot write the fixed file: %s", error ? error : "out of memory");
 		add_problem(r, name, (ds_pos){0, 0}, true, message ? message : "cannot write the fixed file");
+		keep_open(r);
 		free(message);
+		free(error);
 	} else {
 		count_fixed(r);
 	}
@@ -422,8 +430,9 @@ static int keep_file_name(ds_lint_report *rep, char *name)
 	return 0;
 }
 
-/* Adds the file `name` (standard input when is_stdin) to the inputs. */
-static void add_input(struct walk *w, bool is_stdin, const char *name)
+/* Adds the file `name` (standard input when is_stdin), found from `root`,
+ * to the inputs. */
+static void add_input(struct walk *w, bool is_stdin, const char *name, const char *root)
 {
 	struct input *grown = ds_array_grow(w->inputs, w->count, sizeof(*grown));
 	char *copy = grown ? strdup(name) : NULL;
@@ -434,7 +443,8 @@ static void add_input(struct walk *w, bool is_stdin, const char *name)
 		w->run->oom = true;
 		return;
 	}
-	grown[w->count++] = (struct input){.name = copy, .is_stdin = is_stdin, .index = ++w->run->file_index};
+	grown[w->count++] = (struct input){.name = copy, .root = root, .root_is_file = root == name,
+					   .is_stdin = is_stdin, .index = ++w->run->file_index};
 }
 
 /* A problem of the walk itself, at its place in the output order. */
@@ -454,9 +464,11 @@ static void walk_problem(struct walk *w, const char *path, const char *fmt, ...)
 	free(message);
 }
 
-static void walk_path(struct walk *w, const char *path, bool named, const struct dir_chain *up);
+static void walk_path(struct walk *w, const char *path, const char *root, const struct dir_chain *up);
 
-static void walk_dir(struct walk *w, const char *path, const struct stat *st, const struct dir_chain *up)
+/* Walks the directory `path` (of stat st), found from the named path root. */
+static void walk_dir(struct walk *w, const char *path, const char *root, const struct stat *st,
+		     const struct dir_chain *up)
 {
 	struct dir_chain here = {st->st_dev, st->st_ino, path, up};
 	struct dirent **entries = NULL;
@@ -477,7 +489,7 @@ static void walk_dir(struct walk *w, const char *path, const struct stat *st, co
 		char *child = NULL;
 		if (entries[i]->d_name[0] != '.' &&
 		    asprintf(&child, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", entries[i]->d_name) >= 0) {
-			walk_path(w, child, false, &here);
+			walk_path(w, child, root, &here);
 			free(child);
 		}
 		free(entries[i]);
@@ -485,15 +497,18 @@ static void walk_dir(struct walk *w, const char *path, const struct stat *st, co
 	free(entries);
 }
 
-static void walk_path(struct walk *w, const char *path, bool named, const struct dir_chain *up)
+/* Walks path, found from root: a path named on the command line (then
+ * path is root) or a directory it names. */
+static void walk_path(struct walk *w, const char *path, const char *root, const struct dir_chain *up)
 {
 	const ds_lint_options *opts = w->run->opts;
+	bool named = path == root;
 	struct stat st;
 
 	if (excluded(opts, path))
 		return;
 	if (!strcmp(path, "-") && named) {
-		add_input(w, true, opts->stdin_name ? opts->stdin_name : "-");
+		add_input(w, true, opts->stdin_name ? opts->stdin_name : "-", NULL);
 		return;
 	}
 	if (stat(path, &st) < 0) {
@@ -502,9 +517,9 @@ static void walk_path(struct walk *w, const char *path, bool named, const struct
 		return;
 	}
 	if (S_ISDIR(st.st_mode))
-		walk_dir(w, path, &st, up);
+		walk_dir(w, path, root, &st, up);
 	else if (named || (S_ISREG(st.st_mode) && has_manifest_extension(path)))
-		add_input(w, false, path);
+		add_input(w, false, path, root);
 }
 
 static int entry_order(const void *a, const void *b)
@@ -871,7 +886,7 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 
 	out->rewritten = opts->fix == DS_FIX_WRITE;
 	for (size_t i = 0; i < count && !r.oom; i++)
-		walk_path(&w, paths[i], true, NULL);
+		walk_path(&w, paths[i], paths[i], NULL);
 	if (!r.oom && lint_inputs(&r, w.inputs, w.count) < 0)
 		r.oom = true;
 	free_inputs(w.inputs, w.count);

@@ -21,10 +21,15 @@ int ds_add_unknown(ds_evaluation *out, const ds_rule *rule, const ds_context *ct
 
 /* Appends the operations that make `pointer` (an object path) hold `value`:
  * a replace when the field exists, else an add at the first missing level
- * carrying the missing objects. Takes ownership of value. Adds nothing when
- * a level on the way exists but is not an object. Returns 0, or -1 out of
- * memory. */
+ * carrying the missing objects; a level on the way that is null is replaced
+ * by the objects below it. Takes ownership of value. Adds nothing when a
+ * level on the way exists but is neither an object nor null. Returns 0, or
+ * -1 out of memory. */
 int ds_add_set_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource,
 		  const char *pointer, cJSON *value);
+
+/* Appends a remove of `pointer` when resource holds a value there; adds
+ * nothing when it does not. Returns 0, or -1 out of memory. */
+int ds_add_remove_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource, const char *pointer);
 
 #endif

@@ -310,6 +310,16 @@ int ds_add_set_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource
 		parent = ds_pointer_get(resource, path);
 		if (!parent)
 			continue;
+		if (cJSON_IsNull(parent)) {
+			/* `spec: ~` or an empty `spec:`: the null becomes the objects
+			 * that hold the field. */
+			value = wrap_in_objects(pointer + strlen(path), value);
+			if (!value) {
+				free(path);
+				return -1;
+			}
+			return append_op(out, rule, DS_PATCH_REPLACE, path, value);
+		}
 		if (!cJSON_IsObject(parent))
 			break;
 		*cut = '/';
@@ -324,6 +334,24 @@ int ds_add_set_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource
 	free(path);
 	cJSON_Delete(value);
 	return 0;
+}
+
+int ds_add_remove_op(ds_evaluation *out, const ds_rule *rule, const cJSON *resource, const char *pointer)
+{
+	const cJSON *old = ds_pointer_get(resource, pointer);
+	cJSON *copy;
+	char *path;
+
+	if (!old)
+		return 0;
+	copy = cJSON_Duplicate(old, 1);
+	path = strdup(pointer);
+	if (!copy || !path) {
+		cJSON_Delete(copy);
+		free(path);
+		return -1;
+	}
+	return append_op(out, rule, DS_PATCH_REMOVE, path, copy);
 }
 
 /* Whether rule is to be evaluated for scopes under ctx. */
@@ -371,22 +399,28 @@ void ds_evaluation_free(ds_evaluation *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
+static const char *const patch_kind_names[] = {
+	[DS_PATCH_ADD] = "add", [DS_PATCH_REPLACE] = "replace", [DS_PATCH_REMOVE] = "remove"};
+
 cJSON *ds_patch_to_json(const ds_evaluation *ev)
 {
 	cJSON *patch = cJSON_CreateArray();
 
 	for (size_t i = 0; patch && i < ev->op_count; i++) {
+		const ds_patch_op *o = &ev->ops[i];
 		cJSON *op = cJSON_CreateObject();
-		cJSON *value = cJSON_Duplicate(ev->ops[i].value, 1);
+		/* a remove carries no value (RFC 6902, 4.2) */
+		cJSON *value = o->kind == DS_PATCH_REMOVE ? NULL : cJSON_Duplicate(o->value, 1);
 		cJSON_AddItemToArray(patch, op);
-		if (!op || !value ||
-		    !cJSON_AddStringToObject(op, "op", ev->ops[i].kind == DS_PATCH_ADD ? "add" : "replace") ||
-		    !cJSON_AddStringToObject(op, "path", ev->ops[i].path)) {
+		if (!op || (o->kind != DS_PATCH_REMOVE && !value) ||
+		    !cJSON_AddStringToObject(op, "op", patch_kind_names[o->kind]) ||
+		    !cJSON_AddStringToObject(op, "path", o->path)) {
 			cJSON_Delete(value);
 			cJSON_Delete(patch);
 			return NULL;
 		}
-		cJSON_AddItemToObject(op, "value", value);
+		if (value)
+			cJSON_AddItemToObject(op, "value", value);
 	}
 	return patch;
 }

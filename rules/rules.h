@@ -127,12 +127,14 @@ typedef struct ds_finding {
 	const char *unfixable; /* why the rule's fix did not apply with this config, or NULL (static) */
 } ds_finding;
 
-typedef enum { DS_PATCH_ADD, DS_PATCH_REPLACE } ds_patch_kind;
+typedef enum { DS_PATCH_ADD, DS_PATCH_REPLACE, DS_PATCH_REMOVE } ds_patch_kind;
 
 /* One RFC 6902 operation. Owns path and value. */
 typedef struct ds_patch_op {
 	ds_patch_kind kind;
 	char *path;
+	/* add, replace: the new value. remove: a copy of the value the path
+	 * holds, what the operation takes away (not part of the JSONPatch). */
 	cJSON *value;
 	const ds_rule *rule; /* the rule whose fix this is */
 } ds_patch_op;
@@ -164,9 +166,10 @@ struct ds_rule {
 	int (*check)(const cJSON *resource, const ds_context *ctx, const ds_rule *rule,
 		     ds_evaluation *out);
 	/* Appends the operations that fix `finding` (NULL: the rule has no
-	 * automatic fix). When it cannot fix it with this config it appends
-	 * nothing and sets *why_not to a constant sentence saying what to set.
-	 * Returns 0, or -1 out of memory. */
+	 * automatic fix). When it cannot fix it (with this config, or in an
+	 * object of this shape) it appends nothing and sets *why_not to a
+	 * constant sentence saying why, and what to set where that helps: a
+	 * fix does one or the other. Returns 0, or -1 out of memory. */
 	int (*fix)(const cJSON *resource, const ds_context *ctx, const ds_finding *finding,
 		   ds_evaluation *out, const char **why_not);
 };

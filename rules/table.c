@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define PRIORITY_CLASS_POINTER DS_POD_SPEC "/priorityClassName"
+#define PRIORITY_POINTER DS_POD_SPEC "/priority"
 #define RESTART_POLICY_POINTER DS_POD_SPEC "/restartPolicy"
 #define NAMESPACE_POINTER "/metadata/namespace"
 
@@ -68,6 +69,30 @@ static int check_priority_class(const cJSON *res, const ds_context *ctx, const d
 	return 0;
 }
 
+/* Why no field can be set in the pod template's spec of res: the first
+ * level on the way that is there but neither a mapping nor null (a null
+ * level or a missing one is made a mapping by the fix). NULL when every
+ * level can hold the field. */
+static const char *pod_spec_unreachable(const cJSON *res)
+{
+	static const struct {
+		const char *pointer, *why;
+	} levels[] = {
+		{"/spec", "spec is not a mapping"},
+		{"/spec/template", "spec.template is not a mapping"},
+		{DS_POD_SPEC, "spec.template.spec is not a mapping"},
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		const cJSON *level = ds_pointer_get(res, levels[i].pointer);
+		if (!level || cJSON_IsNull(level))
+			return NULL;
+		if (!cJSON_IsObject(level))
+			return levels[i].why;
+	}
+	return NULL;
+}
+
 static int fix_priority_class(const cJSON *res, const ds_context *ctx, const ds_finding *f, ds_evaluation *out,
 			      const char **why_not)
 {
@@ -78,15 +103,30 @@ static int fix_priority_class(const cJSON *res, const ds_context *ctx, const ds_
 		*why_not = "no default priority class: set rules.priority-class.default or --priority-class";
 		return 0;
 	}
+	if ((*why_not = pod_spec_unreachable(res)) != NULL)
+		return 0;
 	value = cJSON_CreateString(def);
-	return value ? ds_add_set_op(out, f->rule, res, PRIORITY_CLASS_POINTER, value) : -1;
+	if (!value || ds_add_set_op(out, f->rule, res, PRIORITY_CLASS_POINTER, value) < 0)
+		return -1;
+	/* The Priority admission plugin computes a pod's priority from its
+	 * class and refuses a pod whose integer spec.priority differs ("the
+	 * integer value of priority (N) must not be provided in pod spec"):
+	 * with the class set, a priority in the template would make every pod
+	 * of the DaemonSet refused. It goes with the same fix. */
+	if (cJSON_IsNull(ds_pointer_get(res, PRIORITY_POINTER)))
+		return 0;
+	return ds_add_remove_op(out, f->rule, res, PRIORITY_POINTER);
 }
 
 static int check_restart_policy(const cJSON *res, const ds_context *ctx, const ds_rule *rule, ds_evaluation *out)
 {
 	const cJSON *rp = ds_pointer_get(res, RESTART_POLICY_POINTER);
 
-	if (!rp || cJSON_IsNull(rp) || (cJSON_IsString(rp) && !strcmp(rp->valuestring, "Always")))
+	/* An empty restartPolicy is unset: Kubernetes defaults "" to Always
+	 * (SetDefaults_PodSpec in pkg/apis/core/v1/defaults.go: `if
+	 * obj.RestartPolicy == "" { obj.RestartPolicy = v1.RestartPolicyAlways }`). */
+	if (!rp || cJSON_IsNull(rp) ||
+	    (cJSON_IsString(rp) && (!*rp->valuestring || !strcmp(rp->valuestring, "Always"))))
 		return 0;
 	if (!cJSON_IsString(rp))
 		return ds_add_finding(out, rule, ctx, RESTART_POLICY_POINTER,
@@ -158,7 +198,9 @@ const ds_rule ds_rules[] = {
 		       "networking agent.",
 		.remediation = "Set spec.template.spec.priorityClassName to a PriorityClass made for node agents, "
 			       "e.g. system-node-critical or one of your own.",
-		.fixes = "inserts the configured default class (rules.priority-class.default or --priority-class)",
+		.fixes = "inserts the configured default class (rules.priority-class.default or --priority-class) "
+			 "and removes spec.template.spec.priority: the Priority admission plugin sets a pod's "
+			 "priority from its class and refuses a pod whose own integer priority differs",
 		OPTIONS(priority_class_options),
 		.check = check_priority_class,
 		.fix = fix_priority_class,
@@ -168,7 +210,8 @@ const ds_rule ds_rules[] = {
 		.name = "restart-policy",
 		.default_severity = DS_SEVERITY_ERROR,
 		.scope = DS_SCOPE_OBJECT,
-		.summary = "The pod template's spec.template.spec.restartPolicy is Always or unset.",
+		.summary = "The pod template's spec.template.spec.restartPolicy is Always or unset (an empty value "
+			   "is unset: Kubernetes defaults it to Always).",
 		.why = "A pod template whose restartPolicy is not Always cannot be a long-running daemon; the "
 		       "API server rejects it late, at apply time.",
 		.remediation = "Remove spec.template.spec.restartPolicy or set it to Always.",

@@ -435,6 +435,120 @@ def test_github(t, top):
     t.eq((p.returncode, p.stdout), (0, ""), "github: nothing to say about a clean file")
 
 
+# ---------------------------------------------------------------- --fix, file not written
+
+NOT_WRITTEN = "the fixed file was not written; see the error for this file"
+SHARED_MSG = "namespace logging is shared with DaemonSet logging/%s; each DaemonSet needs a namespace of its own"
+DS002_MSG = 'spec.template.spec.restartPolicy is "Never"; it must be Always or unset'
+
+
+def run_unwritable(top, fmt):
+    """lint --fix of ro/agents.yaml, which sits in a directory its user may
+    not write (run as nobody: the tests run as root, which writes
+    anywhere)."""
+    cmd = [os.path.join(top, "dsguard"), "lint", "--fix", "--priority-class", "node-agents", "--format", fmt,
+           "ro/agents.yaml"]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+    return subprocess.run(cmd, cwd=top, capture_output=True, text=True, timeout=120)
+
+
+def test_fix_unwritable(t, sarif, shared):
+    """--fix that cannot write a file reports it as an input error, and the
+    file's findings as they still stand, in every format."""
+    top = os.path.realpath(tempfile.mkdtemp(prefix="dsguard-unwritable-"))
+    ro = os.path.join(top, "ro")
+    try:
+        write(os.path.join(ro, "agents.yaml"), AGENTS)
+        shutil.copy(os.environ.get("DSGUARD_BIN", os.path.join(ROOT, "build", "dsguard")),
+                    os.path.join(top, "dsguard"))
+        os.chmod(os.path.join(top, "dsguard"), 0o755)
+        os.chmod(top, 0o755)
+        os.chmod(os.path.join(ro, "agents.yaml"), 0o644)
+        if os.geteuid() == 0:  # nobody's file, in nobody's directory that nobody may not write
+            os.chown(ro, 65534, 65534)
+            os.chown(os.path.join(ro, "agents.yaml"), 65534, 65534)
+        os.chmod(ro, 0o555)
+        error = f"cannot write the fixed file: cannot create a file in {ro}: Permission denied"
+
+        p = run_unwritable(top, "text")
+        t.eq((p.returncode, p.stdout.splitlines()), (2, [
+            f"ro/agents.yaml: error: {error}",
+            "ro/agents.yaml:5:14: error: DaemonSet logging/fluentd: " + SHARED_MSG % "promtail"
+            + " [DS003 dedicated-namespace]",
+            f"ro/agents.yaml:8:5: error: DaemonSet logging/fluentd: {DS001_MSG} [DS001 priority-class]"
+            f" (cannot fix: {NOT_WRITTEN})",
+            f"ro/agents.yaml:9:22: error: DaemonSet logging/fluentd: {DS002_MSG} [DS002 restart-policy]"
+            f" (cannot fix: {NOT_WRITTEN})",
+            "1 file, 3 resources, 2 DaemonSets: 3 errors, 0 warnings, 1 exempted, 1 input error"]),
+            "--fix, file not written, text: the input error and the findings as errors, none fixed")
+
+        p = run_unwritable(top, "json")
+        try:
+            out = json.loads(p.stdout)
+        except ValueError:
+            t.ok(False, "--fix, file not written, json: JSON output", p.stdout + p.stderr)
+        else:
+            t.eq([(f["rule"], f["line"], f.get("fixed", False), f.get("fixNote")) for f in out["findings"]],
+                 [("DS003", 5, False, None), ("DS001", 8, False, NOT_WRITTEN), ("DS002", 9, False, NOT_WRITTEN),
+                  ("DS003", 16, False, None)],
+                 "--fix, file not written, json: no finding is fixed; the fixable ones say why not")
+            t.eq(out["errors"], [{"file": "ro/agents.yaml", "message": error}],
+                 "--fix, file not written, json: the input error")
+            t.eq(out["summary"], {"files": 1, "resources": 3, "daemonsets": 2, "errors": 3, "warnings": 0,
+                                  "exempted": 1, "inputErrors": 1, "fixed": 0},
+                 "--fix, file not written, json: the summary agrees with the findings")
+
+        p = run_unwritable(top, "sarif")
+        try:
+            log = json.loads(p.stdout)
+        except ValueError:
+            t.ok(False, "--fix, file not written, sarif: JSON output", p.stdout + p.stderr)
+        else:
+            sarif.check(t, log, "--fix, file not written")
+            r0 = log["runs"][0]
+            t.eq([(r["ruleId"], location_of(r)[1], location_of(r)[2], "suppressions" in r) for r in r0["results"]],
+                 [("DS003", 5, 14, False), ("DS001", 8, 5, False), ("DS002", 9, 22, False), ("DS003", 16, 14, True)],
+                 "--fix, file not written, sarif: DS001 and DS002 stay results")
+            inv = r0["invocations"][0]
+            t.eq((inv["executionSuccessful"], [(n["level"], n["message"]["text"])
+                                               for n in inv["toolExecutionNotifications"]]),
+                 (False, [("error", error)]), "--fix, file not written, sarif: the input error is a notification")
+
+        p = run_unwritable(top, "junit")
+        try:
+            root = ET.fromstring(p.stdout)
+        except ET.ParseError as e:
+            t.ok(False, "--fix, file not written, junit: XML output", f"{e}\n{p.stdout}{p.stderr}")
+        else:
+            xsd_check(t, shared, p.stdout, "--fix, file not written")
+            fl, pr = "logging/fluentd", "logging/promtail"
+            (suite,) = root.findall("testsuite")
+            t.eq([(c, n, [k[0:2] for k in kids]) for c, n, kids in cases_of(suite)],
+                 [(fl, "DS001 priority-class", [("failure", "error")]),
+                  (fl, "DS002 restart-policy", [("failure", "error")]),
+                  (fl, "DS003 dedicated-namespace", [("failure", "error")]),
+                  (pr, "DS001 priority-class", []), (pr, "DS002 restart-policy", []),
+                  (pr, "DS003 dedicated-namespace", [("skipped", "exempt")]),
+                  ("ro/agents.yaml", "input", [("error", "input error")])],
+                 "--fix, file not written, junit: DS001 and DS002 fail, the input error is an <error>")
+            t.eq(counts_of(root), ("7", "3", "1"), "--fix, file not written, junit: totals")
+
+        p = run_unwritable(top, "github")
+        t.eq((p.returncode, p.stdout.splitlines()[:4]), (2, [
+            f"::error file=ro/agents.yaml,title=input error::{error}",
+            "::error file=ro/agents.yaml,line=5,col=14,title=DS003 dedicated-namespace::DaemonSet logging/fluentd: "
+            + SHARED_MSG % "promtail",
+            f"::error file=ro/agents.yaml,line=8,col=5,title=DS001 priority-class::DaemonSet logging/fluentd: "
+            f"{DS001_MSG}",
+            f"::error file=ro/agents.yaml,line=9,col=22,title=DS002 restart-policy::DaemonSet logging/fluentd: "
+            f"{DS002_MSG}"]), "--fix, file not written, github: the input error, then DS001 and DS002 as errors")
+        t.eq(open(os.path.join(ro, "agents.yaml")).read(), AGENTS, "--fix, file not written: the file is as it was")
+    finally:
+        os.chmod(ro, 0o755)
+        shutil.rmtree(top, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- all
 
 def test_exit_codes(t, top):
@@ -466,6 +580,7 @@ def main():
         test_junit_escaping(t, shared, top)
         test_junit_doc_example(t, shared)
         test_github(t, top)
+        test_fix_unwritable(t, sarif, shared)
         test_exit_codes(t, top)
     finally:
         shutil.rmtree(top, ignore_errors=True)

@@ -366,6 +366,8 @@ static void test_ds002(void **state)
 	expect_none(DAEMONSET(META, "{'priorityClassName':'p'}"), &f->ctx);
 	expect_none(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':'Always'}"), &f->ctx);
 	expect_none(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':null}"), &f->ctx);
+	/* Kubernetes defaults an empty restartPolicy to Always: it is unset */
+	expect_none(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':''}"), &f->ctx);
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':'OnFailure'}"), &f->ctx, "DS002", RP,
 		   "spec.template.spec.restartPolicy is \"OnFailure\"; it must be Always or unset");
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':'Never'}"), &f->ctx, "DS002", RP,
@@ -373,7 +375,6 @@ static void test_ds002(void **state)
 	/* values are case-sensitive in Kubernetes */
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':'always'}"), &f->ctx, "DS002", RP,
 		   NULL);
-	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':''}"), &f->ctx, "DS002", RP, NULL);
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':true}"), &f->ctx, "DS002", RP,
 		   "spec.template.spec.restartPolicy is not a string; it must be Always or unset");
 	expect_one(DAEMONSET(META, "{'priorityClassName':'p','restartPolicy':1}"), &f->ctx, "DS002", RP,
@@ -763,22 +764,94 @@ static void test_fix_adds_missing_objects(void **state)
 		     "[{'op':'add','path':'/spec','value':{'template':{'spec':{'priorityClassName':'pc'}}}}]");
 }
 
+static void test_fix_removes_priority(void **state)
+{
+	struct fixture *f = *state;
+	ds_evaluation ev;
+	cJSON *patch;
+
+	DEFAULT_CLASS(&f->cfg) = strdup("node-agents");
+	/* the Priority admission plugin refuses a pod with a class and an
+	 * integer priority it did not compute: the fix that sets the class
+	 * removes the priority */
+	expect_patch(DAEMONSET(META, "{'priority':1000,'containers':[]}"), &f->ctx,
+		     "[{'op':'add','path':'/spec/template/spec/priorityClassName','value':'node-agents'},"
+		     "{'op':'remove','path':'/spec/template/spec/priority'}]");
+	set_list(&ALLOWED_CLASSES(&f->cfg), "node-agents", NULL);
+	expect_patch(DAEMONSET(META, "{'priorityClassName':'low','priority':5}"), &f->ctx,
+		     "[{'op':'replace','path':'/spec/template/spec/priorityClassName','value':'node-agents'},"
+		     "{'op':'remove','path':'/spec/template/spec/priority'}]");
+	/* a null priority is no priority: nothing to remove */
+	expect_patch(DAEMONSET(META, "{'priority':null}"), &f->ctx,
+		     "[{'op':'add','path':'/spec/template/spec/priorityClassName','value':'node-agents'}]");
+	/* a template that passes DS001 keeps its priority: no finding, no fix */
+	expect_patch(DAEMONSET(META, "{'priorityClassName':'node-agents','priority':5}"), &f->ctx, "[]");
+	/* the remove carries what it takes away, and no value in the JSONPatch */
+	evaluate(DAEMONSET(META, "{'priority':1000}"), &f->ctx, &ev);
+	assert_int_equal(ev.op_count, 2);
+	assert_int_equal(ev.ops[1].kind, DS_PATCH_REMOVE);
+	assert_ptr_equal(ev.ops[1].rule, DS001);
+	assert_true(cJSON_IsNumber(ev.ops[1].value));
+	assert_int_equal(ev.ops[1].value->valueint, 1000);
+	patch = ds_patch_to_json(&ev);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(patch, 1)), 2);
+	cJSON_Delete(patch);
+	ds_evaluation_free(&ev);
+}
+
+static void test_fix_keeps_priority_without_class(void **state)
+{
+	struct fixture *f = *state;
+
+	/* no default class: nothing is fixed, the priority stays too */
+	expect_patch(DAEMONSET(META, "{'priority':1000}"), &f->ctx, "[]");
+}
+
 static void test_fix_blocked_by_non_object(void **state)
 {
 	struct fixture *f = *state;
 	ds_evaluation ev;
 
 	DEFAULT_CLASS(&f->cfg) = strdup("pc");
-	/* a level on the way is not an object: no patch can add the field */
+	/* a level on the way is not an object: no patch can add the field,
+	 * and the finding says which level, not that a class is missing */
 	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':'x'}}",
 		 &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 1);
 	assert_int_equal(ev.op_count, 0);
+	assert_string_equal(ev.findings[0].unfixable, "spec.template is not a mapping");
 	ds_evaluation_free(&ev);
 	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':{'spec':[]}}}",
 		 &f->ctx, &ev);
 	assert_int_equal(ev.finding_count, 1);
 	assert_int_equal(ev.op_count, 0);
+	assert_string_equal(ev.findings[0].unfixable, "spec.template.spec is not a mapping");
+	ds_evaluation_free(&ev);
+	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':7}", &f->ctx, &ev);
+	assert_int_equal(ev.op_count, 0);
+	assert_string_equal(ev.findings[0].unfixable, "spec is not a mapping");
+	ds_evaluation_free(&ev);
+}
+
+static void test_fix_fills_null_levels(void **state)
+{
+	struct fixture *f = *state;
+	ds_evaluation ev;
+
+	DEFAULT_CLASS(&f->cfg) = strdup("pc");
+	/* `spec: ~` (or an empty `spec:`) under template: the null becomes the
+	 * pod spec holding the class */
+	expect_patch("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META
+		     ",'spec':{'template':{'metadata':{},'spec':null}}}",
+		     &f->ctx, "[{'op':'replace','path':'/spec/template/spec','value':{'priorityClassName':'pc'}}]");
+	expect_patch("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':null}}",
+		     &f->ctx,
+		     "[{'op':'replace','path':'/spec/template','value':{'spec':{'priorityClassName':'pc'}}}]");
+	expect_patch("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':null}", &f->ctx,
+		     "[{'op':'replace','path':'/spec','value':{'template':{'spec':{'priorityClassName':'pc'}}}}]");
+	evaluate("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':" META ",'spec':{'template':{'spec':null}}}",
+		 &f->ctx, &ev);
+	assert_null(ev.findings[0].unfixable);
 	ds_evaluation_free(&ev);
 }
 
@@ -1130,7 +1203,10 @@ int main(void)
 		T(test_fix_add_priority_class),
 		T(test_fix_replace_bad_priority_class),
 		T(test_fix_adds_missing_objects),
+		T(test_fix_removes_priority),
+		T(test_fix_keeps_priority_without_class),
 		T(test_fix_blocked_by_non_object),
+		T(test_fix_fills_null_levels),
 		T(test_fix_replace_restart_policy),
 		T(test_fix_none_without_default_class),
 		T(test_fix_none_for_ds003),
