@@ -8,7 +8,7 @@
  * - a 200 is an AdmissionReview in the request's apiVersion whose
  *   response.uid is request.uid, whole, and whose `allowed` is a boolean;
  *   a denial carries status.code 403;
- * - a patch is patchType JSONPatch, base64 of a JSON array of add/replace
+ * - a patch is patchType JSONPatch, base64 of a JSON array of add/replace/remove
  *   operations that apply to request.object under RFC 6902 (checked by
  *   the applier below, which shares no code with the webhook), and the
  *   patched object has no DS001 or DS002 error;
@@ -146,7 +146,8 @@ static int put(cJSON *parent, const char *token, cJSON *value, bool replace)
 }
 
 /* Applies one operation to *doc. Returns 0, or -1 when it is not a well-
- * formed add/replace whose target RFC 6902 accepts. */
+ * formed add/replace/remove whose target RFC 6902 accepts (a remove has
+ * no value, and its target must exist). */
 static int apply_op(cJSON **doc, const cJSON *op)
 {
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "op"));
@@ -154,11 +155,14 @@ static int apply_op(cJSON **doc, const cJSON *op)
 	const cJSON *value = cJSON_GetObjectItemCaseSensitive(op, "value");
 	cJSON *parent = NULL, *at = *doc;
 	char token[4096] = "";
-	bool replace;
+	bool replace, remove;
 
-	if (!kind || !path || !value || (strcmp(kind, "add") && strcmp(kind, "replace")))
+	if (!kind || !path || (strcmp(kind, "add") && strcmp(kind, "replace") && strcmp(kind, "remove")))
 		return -1;
 	replace = !strcmp(kind, "replace");
+	remove = !strcmp(kind, "remove");
+	if (remove ? value != NULL || !*path : value == NULL)
+		return -1;
 	if (!*path) { /* the whole document */
 		cJSON_Delete(*doc);
 		*doc = cJSON_Duplicate(value, true);
@@ -172,6 +176,12 @@ static int apply_op(cJSON **doc, const cJSON *op)
 			return -1;
 		parent = at;
 		at = child(parent, token);
+	}
+	if (remove) {
+		if (!at)
+			return -1;
+		cJSON_Delete(cJSON_DetachItemViaPointer(parent, at));
+		return 0;
 	}
 	return put(parent, token, cJSON_Duplicate(value, true), replace);
 }

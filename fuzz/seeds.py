@@ -72,7 +72,7 @@ def admission_seeds(objs):
         if i % 3 == 0:
             old = copy.deepcopy(obj)
             yield review(obj, "admission.k8s.io/v1beta1", "UPDATE", old)  # template unchanged
-            spec = (obj.get("spec") or {}).get("template", {}).get("spec")
+            spec = ((obj.get("spec") or {}).get("template") or {}).get("spec")
             if isinstance(spec, dict):
                 changed = copy.deepcopy(obj)
                 changed["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
