@@ -348,8 +348,17 @@ def test_rules(t, srv, patch_srv):
                  f"{v} /mutate {name}: the patched object passes /validate", resp)
         req = review_request(daemonset(pod_spec={"restartPolicy": "Never"}), api=api)
         status, resp = srv.review("/mutate", req)
-        t.ok(resp["response"]["allowed"] is False and "DS001" in resp["response"]["status"]["message"],
+        r = resp["response"]
+        t.ok(r["allowed"] is False and "DS001" in r["status"]["message"],
              f"{v} /mutate without a default class denies DS001", resp)
+        # A denial patches nothing (the API server applies no patch of a
+        # denial): DS002, which a fix would have patched, is named in the
+        # message with DS001, and no warning says "patched".
+        t.ok(r["status"]["code"] == 403 and r["status"]["reason"] == "Forbidden"
+             and r["status"]["status"] == "Failure" and "patch" not in r and "patchType" not in r
+             and 'DS002 restart-policy: spec.template.spec.restartPolicy is "Never"' in r["status"]["message"]
+             and not any("patched" in w for w in r.get("warnings", [])),
+             f"{v} /mutate denying: nothing patched, DS002 named in the denial, no 'patched' warning", resp)
 
 
 def test_ds003_off(t, srv):

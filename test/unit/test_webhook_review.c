@@ -659,6 +659,64 @@ static void test_ds003_reservation_held_by_another(void **state)
 	ds_review_result_free(&r);
 }
 
+/* Checks a denial as AdmissionReview v1 defines it: allowed false, a
+ * status of code 403, reason Forbidden, status Failure; no patch and no
+ * patchType; no warning saying "patched:". */
+static void expect_denial_without_patch(const cJSON *doc, const ds_review_result *r)
+{
+	const cJSON *w;
+
+	assert_false(allowed(doc));
+	assert_int_equal(ds_pointer_get(doc, "/response/status/code")->valueint, 403);
+	assert_string_equal(ds_pointer_get(doc, "/response/status/reason")->valuestring, "Forbidden");
+	assert_string_equal(ds_pointer_get(doc, "/response/status/status")->valuestring, "Failure");
+	assert_null(ds_pointer_get(doc, "/response/patch"));
+	assert_null(ds_pointer_get(doc, "/response/patchType"));
+	cJSON_ArrayForEach(w, ds_pointer_get(doc, "/response/warnings"))
+		if (strstr(w->valuestring, "patched"))
+			fail_msg("a denial warns '%s'", w->valuestring);
+	assert_false(r->allowed);
+	assert_false(r->patched);
+}
+
+/* /mutate answering with a denial patches nothing: a finding that a fix
+ * would have patched is named in the denial with the others, and no
+ * warning says it was patched. */
+static void test_mutate_denial_patches_nothing(void **state)
+{
+	struct fake_cluster c = {.synced = true};
+	ds_cluster cluster = fake(&c, false);
+	ds_config cfg;
+	ds_review_result r;
+	char *text;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg); /* no default class: DS001 cannot be patched */
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{'restartPolicy':'Never'}"), NULL,
+			   DS_REVIEW_MUTATE, &cfg, &r);
+	expect_denial_without_patch(doc, &r);
+	assert_string_equal(message(doc), "DaemonSet logging/fluentd is not allowed: DS001 priority-class: "
+					  "spec.template.spec.priorityClassName is not set; DS002 restart-policy: "
+					  "spec.template.spec.restartPolicy is \"Never\"; it must be Always or unset");
+	assert_int_equal(warning_count(doc), 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	DEFAULT_CLASS(&cfg) = strdup("node-agents"); /* both fixable, DS003 denies */
+	text = request(API_V1_NAME, "CREATE", daemonset("shared", "{'restartPolicy':'Never'}"), NULL);
+	doc = review(text, DS_REVIEW_MUTATE, &cfg, &cluster, &r);
+	expect_denial_without_patch(doc, &r);
+	assert_non_null(strstr(message(doc), "DS001 priority-class: spec.template.spec.priorityClassName is not set"));
+	assert_non_null(strstr(message(doc), "DS002 restart-policy: spec.template.spec.restartPolicy is \"Never\""));
+	assert_non_null(strstr(message(doc), "DS003 dedicated-namespace: namespace shared is shared"));
+	assert_int_equal(c.reserves, 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	free(text);
+	ds_config_free(&cfg);
+}
+
 /* Reviews op in ns while the cluster is not synced. */
 static cJSON *review_unsynced(const char *op, const char *ns, bool deny, const ds_config *cfg, ds_review_result *r,
 			      struct fake_cluster *c)
@@ -1037,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_ds003_reserves_an_admitted_create),
 		cmocka_unit_test(test_ds003_reservation_held_by_another),
 		cmocka_unit_test(test_ds003_before_the_cluster_is_synced),
+		cmocka_unit_test(test_mutate_denial_patches_nothing),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_body_with_nul_and_no_terminator),
 		cmocka_unit_test(test_long_values_are_cut),
