@@ -9,6 +9,7 @@
 #define JSON_TYPE "application/json"
 #define TEXT_TYPE "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define MAX_LOGGED_PATH 128 /* longest URL path kept for the log */
 
 /* What one request carries from its first call to its completion. */
 struct request {
@@ -22,7 +23,7 @@ struct request {
 	int status;
 	ds_result result;
 	const char *refusal;      /* why the HTTP layer refused it, for the log */
-	char path[128];           /* the URL path, cut, for the log */
+	char *path;               /* the URL path, cut by ds_text_cut(), for the log */
 	ds_review_result review;  /* for /validate and /mutate */
 };
 
@@ -152,10 +153,16 @@ static enum MHD_Result begin(struct generation *gen, struct MHD_Connection *c, c
 
 	if (!req)
 		return MHD_NO;
+	/* Cut on a character boundary: a path of UTF-8 characters cut by bytes
+	 * would make the log line invalid UTF-8. */
+	req->path = ds_text_cut(url, MAX_LOGGED_PATH);
+	if (!req->path) {
+		free(req);
+		return MHD_NO;
+	}
 	req->gen = gen;
 	req->start = ds_monotonic();
 	req->endpoint = route < ROUTE_COUNT ? routes[route].endpoint : DS_EP_OTHER;
-	snprintf(req->path, sizeof(req->path), "%s", url);
 	*req_cls = req;
 	atomic_fetch_add(&gen->srv->metrics.in_flight, 1);
 	if (route == ROUTE_COUNT)
@@ -341,6 +348,7 @@ void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **r
 	atomic_fetch_sub(&req->gen->srv->metrics.in_flight, 1);
 	ds_review_result_free(&req->review);
 	free(req->body);
+	free(req->path);
 	free(req);
 	*req_cls = NULL;
 }

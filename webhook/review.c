@@ -272,6 +272,47 @@ static int decide(struct review *r)
 	return 0;
 }
 
+/* Writes text to f cut to max bytes by ds_text_cut(): on a UTF-8
+ * character boundary, so that the answer stays valid UTF-8 (a byte count
+ * such as "%.*s" can end inside a character). Returns 0, or -1 out of
+ * memory. */
+static int put_cut(FILE *f, const char *text, size_t max)
+{
+	char *cut = ds_text_cut(text, max);
+
+	if (!cut)
+		return -1;
+	fputs(cut, f);
+	free(cut);
+	return 0;
+}
+
+/* Writes the denial of every finding answered ANSWER_DENY to f: the
+ * DaemonSet, then each rule with its message. Returns whether any was
+ * denied, or -1 out of memory. */
+static int put_denial(FILE *f, const struct review *r)
+{
+	int any = 0;
+
+	fputs("DaemonSet ", f);
+	if (put_cut(f, ds_resource_namespace(r->object, &r->ctx), MAX_LABEL) < 0)
+		return -1;
+	fputc('/', f);
+	if (put_cut(f, ds_resource_name(r->object), MAX_LABEL) < 0)
+		return -1;
+	fputs(" is not allowed:", f);
+	for (size_t i = 0; i < r->ev.finding_count; i++) {
+		const ds_finding *fd = &r->ev.findings[i];
+		if (r->answers[i] != ANSWER_DENY)
+			continue;
+		fprintf(f, "%s %s %s: ", any ? ";" : "", fd->rule->id, fd->rule->name);
+		if (put_cut(f, fd->unknown ? UNCHECKED " (--on-unsynced deny)" : fd->message, MAX_DENY_DETAIL) < 0)
+			return -1;
+		any = 1;
+	}
+	return any;
+}
+
 /* The denial message: every finding answered ANSWER_DENY, with its rule.
  * Returns a new string, NULL when nothing is denied (*oom false) or out of
  * memory (*oom true). */
@@ -280,23 +321,14 @@ static char *deny_message(const struct review *r, bool *oom)
 	char *msg = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&msg, &size);
-	bool any = false;
+	int any;
 
 	*oom = !f;
 	if (!f)
 		return NULL;
-	fprintf(f, "DaemonSet %.*s/%.*s is not allowed:", MAX_LABEL, ds_resource_namespace(r->object, &r->ctx),
-		MAX_LABEL, ds_resource_name(r->object));
-	for (size_t i = 0; i < r->ev.finding_count; i++) {
-		const ds_finding *fd = &r->ev.findings[i];
-		if (r->answers[i] != ANSWER_DENY)
-			continue;
-		fprintf(f, "%s %s %s: %.*s", any ? ";" : "", fd->rule->id, fd->rule->name, MAX_DENY_DETAIL,
-			fd->unknown ? UNCHECKED " (--on-unsynced deny)" : fd->message);
-		any = true;
-	}
-	*oom = fclose(f) != 0 || !msg;
-	if (!any || *oom) {
+	any = put_denial(f, r);
+	*oom = fclose(f) != 0 || !msg || any < 0;
+	if (any <= 0) {
 		free(msg);
 		return NULL;
 	}

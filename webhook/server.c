@@ -27,20 +27,25 @@ double ds_monotonic(void)
 }
 
 /* Routes libmicrohttpd's own messages (TLS handshake failures and the
- * like) to the log at debug level. */
+ * like) to the log at debug level. The message is formatted whole: the log
+ * cuts a line too long on a character boundary, where a fixed buffer
+ * would cut it inside one. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char text[512];
+	char *text;
 	size_t len;
 
 	(void)cls;
 	if (!ds_log_enabled(DS_LOG_DEBUG))
 		return;
-	vsnprintf(text, sizeof(text), fmt, ap);
+	text = ds_vformat(fmt, ap);
+	if (!text)
+		return;
 	len = strlen(text);
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
 	ds_log(DS_LOG_DEBUG, "libmicrohttpd: %s", text);
+	free(text);
 }
 
 /* With --client-ca: makes each new TLS session require a client

@@ -794,6 +794,43 @@ def test_idle_timeout(t, tmp, ca, cert, key):
     t.eq(srv.stop(), 0, "idle server exits 0")
 
 
+def test_utf8_cuts(t, tmp, ca, cert, key):
+    """Text cut to a length is cut on a UTF-8 character boundary: a denial
+    quotes the namespace and name cut to 253 bytes and each message cut to
+    512 (each ending "..." within those bytes), and the log keeps a request
+    path cut to 128 bytes. Each here has multibyte characters across both
+    the byte before "..." and the byte count: the answer and every log line
+    must be valid UTF-8."""
+    srv = Server(tmp, ca, cert, key, "--log-level", "debug", name="utf8")
+    obj = daemonset(ns="a" * 249 + "\u20ac" * 3, name="a" * 249 + "\u00e9" * 4,
+                    pod_spec={"priorityClassName": "pc", "restartPolicy": "a" * 471 + "\u20ac" * 20})
+    req = review_request(obj)
+    status, _, data = srv.request("POST", "/validate", json.dumps(req).encode())
+    try:
+        msg = json.loads(data.decode("utf-8"))["response"]["status"]["message"]
+    except (UnicodeDecodeError, ValueError, KeyError) as e:
+        msg = repr(e)
+    want = (f"DaemonSet {'a' * 249}.../{'a' * 249}... is not allowed: DS002 restart-policy: "
+            f'spec.template.spec.restartPolicy is "{"a" * 471}...')
+    t.eq((status, msg), (200, want), "a denial's namespace, name and message are cut on character boundaries, "
+                                     "the answer valid UTF-8")
+    path = "/" + "p" * 125 + "%C3%A9" * 3  # é at bytes 126-127, 128-129 of the path the server sees
+    t.eq(srv.request("GET", path)[0], 404, "a long path with multibyte characters: 404")
+    t.eq(srv.stop(), 0, "utf8.log: exit 0")
+    raw = open(srv.log_path, "rb").read()
+    bad, logged = [], []
+    for line in raw.split(b"\n")[:-1]:
+        try:
+            x = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            bad.append((repr(e), line[:200]))
+            continue
+        if x.get("status") == 404:
+            logged.append(x.get("path"))
+    t.ok(not bad and logged == ["/" + "p" * 124 + "..."],
+         "every log line is valid UTF-8 and JSON, the path cut on a character boundary", (bad[:3], logged))
+
+
 def test_load(t, srv):
     deny = json.dumps(review_request(daemonset())).encode()
     allow = json.dumps(review_request(daemonset(pod_spec={"priorityClassName": "pc"}))).encode()
@@ -905,6 +942,7 @@ def main():
             test_sighup(t, tmp, ca[0], cert, key)
             test_sigterm_drain(t, tmp, ca[0], cert, key)
             test_idle_timeout(t, tmp, ca[0], cert, key)
+            test_utf8_cuts(t, tmp, ca[0], cert, key)
             test_load(t, srv)
             test_log_lines_whole_through_a_pipe(t, tmp, ca[0], cert, key)
         finally:

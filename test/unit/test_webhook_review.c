@@ -898,6 +898,86 @@ static void test_text_cut_keeps_utf8_whole(void **state)
 	free(cut);
 }
 
+/* Whether the n bytes at s are well-formed UTF-8 (RFC 3629: no overlong
+ * form, no surrogate, nothing past U+10FFFF), written here apart from the
+ * code under test. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i], lo = 0x80, hi = 0xBF;
+		size_t need = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
+						    : c >= 0xF0 && c <= 0xF4 ? 3 : 4;
+		if (need > 3 || i + need >= n)
+			return false; /* not a lead byte, or a sequence cut short */
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+		else if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+		for (size_t k = 1; k <= need; k++, lo = 0x80, hi = 0xBF)
+			if (s[i + k] < lo || s[i + k] > hi)
+				return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+/* `count` copies of `unit` after `prefix` copies of 'a', as a new string. */
+static char *repeat(size_t prefix, const char *unit, size_t count)
+{
+	char *s = calloc(prefix + strlen(unit) * count + 1, 1);
+
+	assert_non_null(s);
+	memset(s, 'a', prefix);
+	for (size_t i = 0; i < count; i++)
+		strcat(s, unit);
+	return s;
+}
+
+/* A denial quotes the namespace and name, each cut to 253 bytes, and each
+ * finding's message, cut to 512, a cut ending "..." in those bytes. Each
+ * is made here with multibyte characters across both the byte where the
+ * text is cut (250 and 509, before "...") and the byte count itself: the
+ * cut must fall back to the character boundary, and the answer stay valid
+ * UTF-8. */
+static void test_denial_cut_on_utf8_boundaries(void **state)
+{
+	char *name = repeat(249, "\xc3\xa9", 4);       /* é at bytes 249-250, ..., 253-254 */
+	char *ns = repeat(249, "\xe2\x82\xac", 3);     /* € at bytes 249-251, 252-254 */
+	char *policy = repeat(471, "\xe2\x82\xac", 20); /* € at bytes 508-510 and 511-513 of the message */
+	char *a249 = repeat(249, "", 0), *a471 = repeat(471, "", 0), *want;
+	cJSON *object = daemonset("x", "{'priorityClassName':'pc'}"), *doc;
+	ds_config cfg;
+	ds_review_result r;
+
+	(void)state;
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(object, "metadata"), "name", cJSON_CreateString(name));
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(object, "metadata"), "namespace", cJSON_CreateString(ns));
+	cJSON_AddStringToObject(ds_pointer_get(object, "/spec/template/spec"), "restartPolicy", policy);
+	ds_config_init(&cfg);
+	doc = review_parts(API_V1_NAME, "CREATE", object, NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_true(utf8_valid((const unsigned char *)r.body, strlen(r.body)));
+	assert_true(asprintf(&want, "DaemonSet %s.../%s... is not allowed: DS002 restart-policy: "
+				    "spec.template.spec.restartPolicy is \"%s...", a249, a249, a471) > 0);
+	assert_string_equal(message(doc), want);
+	assert_true(utf8_valid((const unsigned char *)r.namespace, strlen(r.namespace)));
+	assert_true(utf8_valid((const unsigned char *)r.name, strlen(r.name)));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	free(want);
+	free(a249);
+	free(a471);
+	free(name);
+	free(ns);
+	free(policy);
+}
+
 static void test_base64(void **state)
 {
 	char *b;
@@ -1101,6 +1181,7 @@ int main(void)
 		cmocka_unit_test(test_long_values_are_cut),
 		cmocka_unit_test(test_warnings_limits),
 		cmocka_unit_test(test_text_cut_keeps_utf8_whole),
+		cmocka_unit_test(test_denial_cut_on_utf8_boundaries),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_operation_names),
 		cmocka_unit_test(test_arena_large_review_spills_and_starts_again),
