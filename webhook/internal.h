@@ -46,6 +46,14 @@ char *ds_text_cut(const char *s, size_t max);
 void ds_arena_begin(void);
 void ds_arena_end(void);
 
+/* Whether a and b are the same JSON value as the API server reads them:
+ * objects by member name whatever the order, the last of a repeated name
+ * counting (Go's decoder keeps the last, cJSON every one); arrays item by
+ * item in order; numbers by value. Two NULLs are equal. Time and memory
+ * grow with the size of the trees (sorting each object's names once).
+ * Returns 1 when equal, 0 when not, -1 out of memory. */
+int ds_json_equal(const cJSON *a, const cJSON *b);
+
 /* Base64 of `len` bytes (one line, no newline). Returns a new string, or
  * NULL out of memory. */
 char *ds_base64(const char *data, size_t len);

@@ -178,16 +178,19 @@ static int decode_envelope(const cJSON *doc, struct review *r)
 	return 1;
 }
 
-/* Whether an UPDATE leaves spec.template as it was in oldObject. */
-static bool template_unchanged(const struct review *r)
+/* Whether an UPDATE leaves spec.template as it was in oldObject: 1 when
+ * it does, 0 when it does not (or is no UPDATE), -1 out of memory. The
+ * comparison grows with the size of the templates (ds_json_equal), so
+ * that the size of the body bounds the cost of a review. */
+static int template_unchanged(const struct review *r)
 {
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(r->request, "oldObject");
 	const cJSON *now_t = ds_pointer_get(r->object, "/spec/template");
 	const cJSON *old_t = ds_pointer_get(old, "/spec/template");
 
 	if (r->out->operation != DS_OP_UPDATE || !now_t || !old_t)
-		return false;
-	return cJSON_Compare(now_t, old_t, true);
+		return 0;
+	return ds_json_equal(now_t, old_t);
 }
 
 /* Whether the evaluation carries a fix for rule. */
@@ -254,10 +257,11 @@ static int report(struct review *r, size_t i, bool keep)
  * being reported as patched. Returns 0, or -1 out of memory. */
 static int decide(struct review *r)
 {
-	bool keep = template_unchanged(r), denied = false;
+	int unchanged = template_unchanged(r);
+	bool keep = unchanged == 1, denied = false;
 
 	r->answers = calloc(r->ev.finding_count + 1, sizeof(*r->answers));
-	if (!r->answers)
+	if (!r->answers || unchanged < 0)
 		return -1;
 	for (size_t i = 0; i < r->ev.finding_count; i++) {
 		r->answers[i] = choose(r, i, keep);

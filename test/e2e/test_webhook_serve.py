@@ -29,6 +29,7 @@ import tap  # noqa: E402
 V1 = "admission.k8s.io/v1"
 V1BETA1 = "admission.k8s.io/v1beta1"
 SLOW = os.environ.get("DSGUARD_SANITIZE") == "1"
+VALGRIND = os.environ.get("DSGUARD_VALGRIND") == "1"
 
 
 # ---- certificates ----
@@ -794,6 +795,53 @@ def test_idle_timeout(t, tmp, ca, cert, key):
     t.eq(srv.stop(), 0, "idle server exits 0")
 
 
+def big_update(keys, last_value):
+    """An UPDATE whose pod template has `keys` labels, in reverse order in
+    oldObject; the last label of the new object has last_value (the old
+    one has "v"). Returns the request's JSON text."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    names = ["".join(alphabet[i // 36 ** k % 36] for k in range(4)) for i in range(keys)]
+    new, old = daemonset(), daemonset()
+    new["spec"]["template"]["metadata"]["labels"] = {n: "v" for n in names[:-1]}
+    new["spec"]["template"]["metadata"]["labels"][names[-1]] = last_value
+    old["spec"]["template"]["metadata"]["labels"] = {n: "v" for n in reversed(names)}
+    return json.dumps(review_request(new, op="UPDATE", old=old), separators=(",", ":")).encode()
+
+
+def test_large_update(t, tmp, ca, cert, key):
+    """Every cost of a review grows with the size of its body: an UPDATE
+    whose pod template has 300,000 labels (over 6 MB, under the 8 MiB limit)
+    is answered in well under a second, the comparison of its template with
+    oldObject's included (quadratic, it took hours). Not timed under
+    valgrind; given more time under the sanitizers."""
+    srv = Server(tmp, ca, cert, key, name="large-update")
+    limit = 5.0 if SLOW else 1.0
+    for last, unchanged in (("v", True), ("w", False)):
+        body = big_update(300000, last)
+        conn = srv.connection(timeout=600 if VALGRIND else 60)
+        began = time.monotonic()
+        try:
+            status, _, data = srv.request("POST", "/validate", body, conn=conn)
+            r = json.loads(data)["response"]
+        except (OSError, ValueError, KeyError) as e:
+            status, r = None, repr(e)
+        took = time.monotonic() - began
+        conn.close()
+        what = "leaving the template as it was" if unchanged else "changing one label"
+        want = (isinstance(r, dict) and r.get("allowed") is unchanged
+                and any("this update leaves spec.template as it was" in w for w in r.get("warnings", []))
+                == unchanged)
+        t.ok(status == 200 and want and len(body) < 8 << 20,
+             f"an UPDATE of {len(body) / 1e6:.1f} MB with 300,000 labels {what}: answered as such", (status, r))
+        line = srv.log_line(json.loads(body)["request"]["uid"]) or {}
+        if VALGRIND:
+            t.skip(f"... in under {limit:.0f} s", "not timed under valgrind")
+        else:
+            t.ok(took < limit, f"... in under {limit:.0f} s ({took:.2f} s, of which the server's own "
+                               f"{line.get('durationMs', 0) / 1000:.2f} s)")
+    t.eq(srv.stop(), 0, "large-update.log: exit 0")
+
+
 def test_utf8_cuts(t, tmp, ca, cert, key):
     """Text cut to a length is cut on a UTF-8 character boundary: a denial
     quotes the namespace and name cut to 253 bytes and each message cut to
@@ -943,6 +991,7 @@ def main():
             test_sigterm_drain(t, tmp, ca[0], cert, key)
             test_idle_timeout(t, tmp, ca[0], cert, key)
             test_utf8_cuts(t, tmp, ca[0], cert, key)
+            test_large_update(t, tmp, ca[0], cert, key)
             test_load(t, srv)
             test_log_lines_whole_through_a_pipe(t, tmp, ca[0], cert, key)
         finally:

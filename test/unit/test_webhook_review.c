@@ -403,6 +403,75 @@ static void test_update_changing_template_is_patched(void **state)
 	ds_config_free(&cfg);
 }
 
+/* Whether two JSON texts (single-quoted) are equal as the API server reads them. */
+static int json_equal(const char *a, const char *b)
+{
+	cJSON *x = json(a), *y = json(b);
+	int rc = ds_json_equal(x, y);
+
+	assert_int_equal(ds_json_equal(y, x), rc);
+	cJSON_Delete(x);
+	cJSON_Delete(y);
+	return rc;
+}
+
+/* The comparison of templates: objects whatever the order of their
+ * members, the last of a repeated name counting as in Go's decoder (and
+ * the API server), arrays in order, values by type and value. */
+static void test_json_equal(void **state)
+{
+	(void)state;
+	assert_int_equal(json_equal("{'a':1,'b':[1,'x',{'c':null}]}", "{'b':[1,'x',{'c':null}],'a':1}"), 1);
+	assert_int_equal(json_equal("{'a':1,'b':2}", "{'a':1,'b':3}"), 0);
+	assert_int_equal(json_equal("{'a':1,'b':2}", "{'a':1}"), 0);
+	assert_int_equal(json_equal("{'a':1}", "{'a':1,'a':1}"), 1);
+	assert_int_equal(json_equal("{'a':1,'a':2}", "{'a':2}"), 1);       /* the last one counts */
+	assert_int_equal(json_equal("{'a':1,'a':2}", "{'a':1}"), 0);
+	assert_int_equal(json_equal("{'a':2,'b':0,'a':1}", "{'b':0,'a':1}"), 1);
+	assert_int_equal(json_equal("{'x':{'a':{},'a':{'b':[]}}}", "{'x':{'a':{'b':[]}}}"), 1);
+	assert_int_equal(json_equal("{'x':{'a':{},'a':{'b':[]}}}", "{'x':{'a':{}}}"), 0);
+	assert_int_equal(json_equal("[1,2]", "[2,1]"), 0);                   /* arrays in order */
+	assert_int_equal(json_equal("[1,2]", "[1,2,3]"), 0);
+	assert_int_equal(json_equal("[]", "{}"), 0);
+	assert_int_equal(json_equal("{'a':1}", "{'a':'1'}"), 0);
+	assert_int_equal(json_equal("{'a':null}", "{'a':false}"), 0);
+	assert_int_equal(json_equal("{'a':true}", "{'a':false}"), 0);
+	assert_int_equal(json_equal("{'a':1}", "{'a':1.0}"), 1);              /* numbers by value */
+	assert_int_equal(json_equal("{'a':1e2}", "{'a':100}"), 1);
+	assert_int_equal(json_equal("{'a':1}", "{'a':1.0000001}"), 0);
+	assert_int_equal(json_equal("{'':1}", "{'':1}"), 1);
+	assert_int_equal(json_equal("{'A':1}", "{'a':1}"), 0);                /* names are exact */
+	assert_int_equal(ds_json_equal(NULL, NULL), 1);
+}
+
+/* An UPDATE whose template is the old one with its members in another
+ * order, or with a repeated name whose last value is the old one, leaves the
+ * template as it was: findings only warn. One whose last value differs
+ * changes it: they are denied. */
+static void test_update_template_compared_as_the_api_server_reads_it(void **state)
+{
+	static const char *const labels_old = "{'app':'f','team':'obs','tier':'node'}";
+	static const char *const same[] = {"{'tier':'node','team':'obs','app':'f'}",
+					   "{'app':'f','team':'x','tier':'node','team':'obs'}"};
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *now, *old;
+
+	(void)state;
+	ds_config_init(&cfg);
+	for (size_t i = 0; i < 3; i++) {
+		now = daemonset("logging", "{}");
+		old = daemonset("logging", "{}");
+		cJSON_ReplaceItemInObject(ds_pointer_get(old, "/spec/template/metadata"), "labels", json(labels_old));
+		cJSON_ReplaceItemInObject(ds_pointer_get(now, "/spec/template/metadata"), "labels",
+					  json(i < 2 ? same[i] : "{'app':'f','team':'obs','tier':'node','team':'x'}"));
+		doc = review_parts(API_V1_NAME, "UPDATE", now, old, DS_REVIEW_VALIDATE, &cfg, &r);
+		assert_int_equal(allowed(doc), i < 2);
+		cJSON_Delete(doc);
+		ds_review_result_free(&r);
+	}
+}
+
 static void test_delete_connect_and_other_kinds_are_allowed_untouched(void **state)
 {
 	static const char *const ops[] = {"DELETE", "CONNECT"};
@@ -1168,6 +1237,8 @@ int main(void)
 		cmocka_unit_test(test_exemption_is_a_warning),
 		cmocka_unit_test(test_update_with_untouched_template_only_warns),
 		cmocka_unit_test(test_update_changing_template_is_patched),
+		cmocka_unit_test(test_json_equal),
+		cmocka_unit_test(test_update_template_compared_as_the_api_server_reads_it),
 		cmocka_unit_test(test_delete_connect_and_other_kinds_are_allowed_untouched),
 		cmocka_unit_test(test_subresource_is_allowed_untouched),
 		cmocka_unit_test(test_dry_run_gives_the_same_answer),
