@@ -814,7 +814,8 @@ def test_large_update(t, tmp, ca, cert, key):
     is answered in well under a second, the comparison of its template with
     oldObject's included (quadratic, it took hours). Not timed under
     valgrind; given more time under the sanitizers."""
-    srv = Server(tmp, ca, cert, key, name="large-update")
+    # Under valgrind such a review takes longer than the default --request-timeout.
+    srv = Server(tmp, ca, cert, key, *(["--request-timeout", "600"] if VALGRIND else []), name="large-update")
     limit = 5.0 if SLOW else 1.0
     for last, unchanged in (("v", True), ("w", False)):
         body = big_update(300000, last)
