@@ -82,9 +82,9 @@ typedef enum {
 	DS_RESULT_COUNT
 } ds_result;
 
-/* Why the server closed a connection before its request was in. */
+/* Why the server closed a connection early. */
 typedef enum {
-	DS_CLOSED_REQUEST_TIMEOUT = 0, /* its request was not in within --request-timeout */
+	DS_CLOSED_REQUEST_TIMEOUT = 0, /* its request was not in and answered within --request-timeout */
 	DS_CLOSED_SERVER_FULL,         /* it had waited longest when a newcomer found the server full */
 	DS_CLOSED_COUNT
 } ds_closed_reason;
@@ -108,7 +108,7 @@ typedef struct ds_metrics {
 	atomic_llong cert_not_after; /* unix seconds */
 	atomic_uint in_flight;
 	atomic_bool cluster_state;   /* DS003 has cluster state */
-	atomic_ulong connections_closed[DS_CLOSED_COUNT]; /* closed by the server before their request was in */
+	atomic_ulong connections_closed[DS_CLOSED_COUNT]; /* connections the server closed early, by reason */
 } ds_metrics;
 
 /* Counts one finished request and its duration. */
