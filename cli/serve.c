@@ -11,7 +11,8 @@
 
 #define DRAIN_SECONDS 25      /* at most this long for requests in flight at SIGTERM */
 #define DEFAULT_IDLE_TIMEOUT 30
-#define CONNECTION_LIMIT 1024
+#define DEFAULT_REQUEST_TIMEOUT 10
+#define DEFAULT_MAX_CONNECTIONS 1024
 
 enum {
 	OPT_LISTEN,
@@ -25,6 +26,8 @@ enum {
 	OPT_ON_UNSYNCED,
 	OPT_MAX_BODY,
 	OPT_IDLE_TIMEOUT,
+	OPT_REQUEST_TIMEOUT,
+	OPT_MAX_CONNECTIONS,
 	OPT_LOG_FORMAT,
 	OPT_LOG_LEVEL,
 	OPT_COUNT
@@ -43,7 +46,16 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE",
 			     "DS003 until the cluster cache has synced: allow (default, with a warning), deny", false},
 	[OPT_MAX_BODY] = {"max-body-bytes", 0, "N", "answer 413 to bodies larger than N bytes (default 8388608)", false},
-	[OPT_IDLE_TIMEOUT] = {"idle-timeout", 0, "SECONDS", "close connections idle this long (default 30)", false},
+	[OPT_IDLE_TIMEOUT] = {"idle-timeout", 0, "SECONDS",
+			      "close a connection that sends nothing this long (default 30)", false},
+	[OPT_REQUEST_TIMEOUT] = {"request-timeout", 0, "SECONDS",
+				 "close a connection whose request is not in and answered this long after its first byte, "
+				 "however slowly it sends (default 10)",
+				 false},
+	[OPT_MAX_CONNECTIONS] = {"max-connections", 0, "N",
+				 "connections held at once; a newcomer past it closes the one waiting longest for its "
+				 "request (default 1024)",
+				 false},
 	[OPT_LOG_FORMAT] = {"log-format", 0, "FORMAT", "json (default) or text", false},
 	[OPT_LOG_LEVEL] = {"log-level", 0, "LEVEL", "debug, info (default), warn or error", false},
 };
@@ -102,7 +114,7 @@ static int read_cluster_options(const struct cli_args *args, bool *on)
  * is wanted. Returns 0 or DS_EXIT_USAGE. */
 static int read_options(const struct cli_args *args, ds_server_options *opts, bool *cluster)
 {
-	unsigned long max_body, idle;
+	unsigned long max_body, idle, request, conns;
 
 	if (!cli_has(args, OPT_CERT) || !cli_has(args, OPT_KEY))
 		return cli_usage_error("serve", "--tls-cert and --tls-key are required");
@@ -111,10 +123,13 @@ static int read_options(const struct cli_args *args, ds_server_options *opts, bo
 	if (ds_log_setup(cli_get(args, OPT_LOG_FORMAT, "json"), cli_get(args, OPT_LOG_LEVEL, "info")) < 0)
 		return cli_usage_error("serve", "--log-format must be json or text, --log-level debug, info, warn or error");
 	if (cli_get_ulong(&serve_command, args, OPT_MAX_BODY, DS_REVIEW_MAX_BODY, 1ul << 30, &max_body) ||
-	    cli_get_ulong(&serve_command, args, OPT_IDLE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, 3600, &idle))
+	    cli_get_ulong(&serve_command, args, OPT_IDLE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, 3600, &idle) ||
+	    cli_get_ulong(&serve_command, args, OPT_REQUEST_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, 3600, &request) ||
+	    cli_get_ulong(&serve_command, args, OPT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS, 1u << 20, &conns))
 		return DS_EXIT_USAGE;
-	if (max_body == 0 || idle == 0)
-		return cli_usage_error("serve", "--max-body-bytes and --idle-timeout must be at least 1");
+	if (max_body == 0 || idle == 0 || request == 0 || conns == 0)
+		return cli_usage_error("serve", "--max-body-bytes, --idle-timeout, --request-timeout and "
+						"--max-connections must be at least 1");
 	*opts = (ds_server_options){
 		.listen = cli_get(args, OPT_LISTEN, ":8443"),
 		.cert_path = cli_get(args, OPT_CERT, NULL),
@@ -124,7 +139,8 @@ static int read_options(const struct cli_args *args, ds_server_options *opts, bo
 		.deny_unsynced = !strcmp(cli_get(args, OPT_ON_UNSYNCED, "allow"), "deny"),
 		.max_body_bytes = max_body,
 		.idle_timeout = (unsigned)idle,
-		.connection_limit = CONNECTION_LIMIT,
+		.request_timeout = (unsigned)request,
+		.connection_limit = (unsigned)conns,
 	};
 	return 0;
 }

@@ -24,7 +24,7 @@ static int config_error(struct config_reader *r, const cJSON *item, bool at_valu
 
 static int config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
 {
-	const ds_node_info *info = r->doc ? ds_document_where(r->doc, item) : NULL;
+	const ds_node_info *info = r->doc && item ? ds_document_where(r->doc, item) : NULL;
 	ds_pos pos = {1, 1};
 	char *message = NULL;
 	va_list ap;
@@ -206,8 +206,14 @@ static int read_top(struct config_reader *r, const cJSON *root, ds_config *cfg)
 {
 	const cJSON *item;
 
+	/* No document, or an empty one: a file truncated by mistake, or
+	 * emptied by a failed edit. Taking it for the defaults would silently
+	 * drop every setting (serve would stop patching on its next reload).
+	 * The error is the whole file's: at 1:1. */
 	if (!root || cJSON_IsNull(root))
-		return 0;
+		return config_error(r, NULL, true,
+				    "the config is empty (no settings, only comments or whitespace); it must hold a YAML "
+				    "mapping of settings, e.g. \"enforce: true\" (for the defaults, give no config file)");
 	if (!cJSON_IsObject(root))
 		return config_error(r, root, true, "the config must be a mapping");
 	cJSON_ArrayForEach(item, root) {

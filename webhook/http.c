@@ -9,6 +9,7 @@
 #define JSON_TYPE "application/json"
 #define TEXT_TYPE "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define MAX_LOGGED_PATH 128 /* longest URL path kept for the log */
 
 /* What one request carries from its first call to its completion. */
 struct request {
@@ -22,7 +23,7 @@ struct request {
 	int status;
 	ds_result result;
 	const char *refusal;      /* why the HTTP layer refused it, for the log */
-	char path[128];           /* the URL path, cut, for the log */
+	char *path;               /* the URL path, cut by ds_text_cut(), for the log */
 	ds_review_result review;  /* for /validate and /mutate */
 };
 
@@ -46,10 +47,20 @@ static size_t find_route(const char *url)
 	return ROUTE_COUNT;
 }
 
+/* The connection's record in the server's connections (connections.c),
+ * or NULL when it has none. */
+static ds_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
 /* Queues `body` (malloc'd; taken, NULL for an empty body) with `status`,
- * and an Allow header when `allow` is not NULL. A retired generation or a
- * stopping server closes the connection after it. Returns what
- * MHD_queue_response returned. */
+ * and an Allow header when `allow` is not NULL: the request is in (or
+ * answered early), and the connection is being answered. A retired
+ * generation or a stopping server closes the connection after it.
+ * Returns what MHD_queue_response returned. */
 static enum MHD_Result answer(struct request *req, struct MHD_Connection *c, int status, const char *type, char *body,
 			      ds_result result, const char *allow)
 {
@@ -68,6 +79,7 @@ static enum MHD_Result answer(struct request *req, struct MHD_Connection *c, int
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	rc = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
+	ds_conns_answering(&req->gen->srv->conns, conn_of(c), ds_monotonic());
 	req->answered = true;
 	req->status = status;
 	req->result = result;
@@ -152,10 +164,16 @@ static enum MHD_Result begin(struct generation *gen, struct MHD_Connection *c, c
 
 	if (!req)
 		return MHD_NO;
+	/* Cut on a character boundary: a path of UTF-8 characters cut by bytes
+	 * would make the log line invalid UTF-8. */
+	req->path = ds_text_cut(url, MAX_LOGGED_PATH);
+	if (!req->path) {
+		free(req);
+		return MHD_NO;
+	}
 	req->gen = gen;
 	req->start = ds_monotonic();
 	req->endpoint = route < ROUTE_COUNT ? routes[route].endpoint : DS_EP_OTHER;
-	snprintf(req->path, sizeof(req->path), "%s", url);
 	*req_cls = req;
 	atomic_fetch_add(&gen->srv->metrics.in_flight, 1);
 	if (route == ROUTE_COUNT)
@@ -329,11 +347,13 @@ static void account(struct request *req)
 void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 			  enum MHD_RequestTerminationCode toe)
 {
+	struct generation *gen = cls;
 	struct request *req = *req_cls;
 
-	(void)cls;
-	(void)connection;
-	(void)toe;
+	/* Answered, and kept alive: the idle timeout holds it until a byte of
+	 * its next request comes (any other ending closes the connection). */
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		ds_conns_waiting(&gen->srv->conns, conn_of(connection), ds_monotonic());
 	if (!req)
 		return;
 	if (req->answered)
@@ -341,6 +361,7 @@ void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **r
 	atomic_fetch_sub(&req->gen->srv->metrics.in_flight, 1);
 	ds_review_result_free(&req->review);
 	free(req->body);
+	free(req->path);
 	free(req);
 	*req_cls = NULL;
 }

@@ -46,6 +46,14 @@ char *ds_text_cut(const char *s, size_t max);
 void ds_arena_begin(void);
 void ds_arena_end(void);
 
+/* Whether a and b are the same JSON value as the API server reads them:
+ * objects by member name whatever the order, the last of a repeated name
+ * counting (Go's decoder keeps the last, cJSON every one); arrays item by
+ * item in order; numbers by value. Two NULLs are equal. Time and memory
+ * grow with the size of the trees (sorting each object's names once).
+ * Returns 1 when equal, 0 when not, -1 out of memory. */
+int ds_json_equal(const cJSON *a, const cJSON *b);
+
 /* Base64 of `len` bytes (one line, no newline). Returns a new string, or
  * NULL out of memory. */
 char *ds_base64(const char *data, size_t len);
@@ -74,6 +82,13 @@ typedef enum {
 	DS_RESULT_COUNT
 } ds_result;
 
+/* Why the server closed a connection early. */
+typedef enum {
+	DS_CLOSED_REQUEST_TIMEOUT = 0, /* its request was not in and answered within --request-timeout */
+	DS_CLOSED_SERVER_FULL,         /* it had waited longest when a newcomer found the server full */
+	DS_CLOSED_COUNT
+} ds_closed_reason;
+
 /* Upper bounds of the latency histogram, in seconds: 100 µs up to the
  * API server's 30 s webhook timeout. */
 #define DS_LATENCY_BUCKETS 17
@@ -93,6 +108,7 @@ typedef struct ds_metrics {
 	atomic_llong cert_not_after; /* unix seconds */
 	atomic_uint in_flight;
 	atomic_bool cluster_state;   /* DS003 has cluster state */
+	atomic_ulong connections_closed[DS_CLOSED_COUNT]; /* connections the server closed early, by reason */
 } ds_metrics;
 
 /* Counts one finished request and its duration. */
@@ -162,6 +178,72 @@ bool ds_file_sig_equal(const ds_file_sig *a, const ds_file_sig *b);
  * into `bound` (at least 64 bytes), or returns -1 with *error set. */
 int ds_listen(const char *addr, char *bound, size_t bound_size, char **error);
 
+/* ---- connections: a deadline for each request, room for newcomers ---- */
+
+/* Where a connection stands. Waiting: kept alive after an answer, no byte
+ * of its next request seen yet (the idle timeout is its bound). Reading:
+ * from the first byte of a request (for a new connection, from the accept:
+ * the TLS handshake is part of getting its request in) until its headers
+ * and body are in. Answering: from then until its answer is sent. */
+typedef enum { DS_CONN_WAITING = 0, DS_CONN_READING, DS_CONN_ANSWERING, DS_CONN_PHASES } ds_conn_phase;
+
+/* One connection libmicrohttpd holds, from its STARTED notification to its
+ * CLOSED one. Owned by its ds_conns. */
+typedef struct ds_conn {
+	int fd;                      /* libmicrohttpd's socket, open until CLOSED */
+	ds_conn_phase phase;
+	double since;                /* monotonic seconds: when its request began (waiting: its last answer) */
+	unsigned long long bytes_in; /* waiting: TCP bytes received when a sweep first saw it wait */
+	bool counted;                /* waiting: bytes_in is set */
+	bool closing;                /* shut down by the server; on no list any more */
+	struct ds_conn *prev, *next; /* in the list of its phase, oldest first */
+} ds_conn;
+
+/* The connections of a server (of every certificate generation), by
+ * phase, under one lock. */
+typedef struct ds_conns {
+	pthread_mutex_t lock;
+	ds_conn *head[DS_CONN_PHASES], *tail[DS_CONN_PHASES];
+	unsigned open;     /* connections on the lists (not closing) */
+	unsigned limit;    /* --max-connections */
+	double timeout;    /* --request-timeout, seconds */
+	ds_metrics *metrics;
+} ds_conns;
+
+/* Starts tracking connections, at most `limit` at once, each request in
+ * and answered within `timeout` seconds (0: no deadline), closings
+ * counted in metrics (borrowed). */
+void ds_conns_init(ds_conns *c, unsigned limit, unsigned timeout, ds_metrics *metrics);
+
+/* Releases c and any connection still tracked (none once every daemon is
+ * stopped). */
+void ds_conns_destroy(ds_conns *c);
+
+/* A new connection on socket fd, reading its request from `now`. When
+ * `limit` connections are open already, first closes the one that has
+ * waited longest for its request: the oldest reading one, else the oldest
+ * waiting one (one being answered is left to finish). Returns its record,
+ * or NULL out of memory (the connection is then closed). */
+ds_conn *ds_conns_open(ds_conns *c, int fd, double now);
+
+/* k's request is in (or answered early): it is being answered. NULL is
+ * ignored. */
+void ds_conns_answering(ds_conns *c, ds_conn *k, double now);
+
+/* k's answer is sent and the connection kept alive: it waits for its next
+ * request. NULL is ignored. */
+void ds_conns_waiting(ds_conns *c, ds_conn *k, double now);
+
+/* libmicrohttpd closes k (its CLOSED notification): forgets and frees it.
+ * NULL is ignored. */
+void ds_conns_closed(ds_conns *c, ds_conn *k);
+
+/* Once a second or so: a waiting connection that has received a byte
+ * since its last answer starts reading, and a connection reading or
+ * being answered for `timeout` seconds since its request began is closed,
+ * however steadily it sends. */
+void ds_conns_sweep(ds_conns *c, double now);
+
 /* ---- the server's state, shared by server.c and http.c ---- */
 
 /* One libmicrohttpd daemon with the certificate it was started with. A
@@ -189,6 +271,7 @@ struct ds_server {
 	struct generation *retired;
 	ds_metrics metrics;
 	ds_file_sig cert_sig, key_sig, ca_sig, config_sig;
+	ds_conns conns;               /* the connections of every generation */
 	atomic_bool stopping;
 };
 
@@ -197,7 +280,8 @@ enum MHD_Result ds_http_on_request(void *cls, struct MHD_Connection *connection,
 				   const char *method, const char *version, const char *upload_data,
 				   size_t *upload_data_size, void **req_cls);
 
-/* The MHD completion callback: counts, logs and frees a request. */
+/* The MHD completion callback (cls is the generation): counts, logs and
+ * frees a request; a connection kept alive waits for its next one. */
 void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 			  enum MHD_RequestTerminationCode toe);
 

@@ -105,6 +105,11 @@ static void render_state(FILE *out, ds_metrics *m)
 		"# HELP dsguard_requests_in_flight Requests being answered now.\n"
 		"# TYPE dsguard_requests_in_flight gauge\n"
 		"dsguard_requests_in_flight %u\n"
+		"# HELP dsguard_connections_closed_total Connections the server closed early, by reason: a request "
+		"not in and answered within --request-timeout, or room made for a newcomer.\n"
+		"# TYPE dsguard_connections_closed_total counter\n"
+		"dsguard_connections_closed_total{reason=\"request_timeout\"} %lu\n"
+		"dsguard_connections_closed_total{reason=\"server_full\"} %lu\n"
 		"# HELP dsguard_cluster_state_enabled Whether DS003 has cluster state (1) or is off (0).\n"
 		"# TYPE dsguard_cluster_state_enabled gauge\n"
 		"dsguard_cluster_state_enabled %d\n"
@@ -114,6 +119,8 @@ static void render_state(FILE *out, ds_metrics *m)
 		atomic_load(&m->config_reloads[0]), atomic_load(&m->config_reloads[1]),
 		atomic_load(&m->cert_reloads[0]), atomic_load(&m->cert_reloads[1]),
 		(long long)atomic_load(&m->cert_not_after), atomic_load(&m->in_flight),
+		atomic_load(&m->connections_closed[DS_CLOSED_REQUEST_TIMEOUT]),
+		atomic_load(&m->connections_closed[DS_CLOSED_SERVER_FULL]),
 		atomic_load(&m->cluster_state) ? 1 : 0, DSGUARD_VERSION);
 }
 

@@ -178,16 +178,19 @@ static int decode_envelope(const cJSON *doc, struct review *r)
 	return 1;
 }
 
-/* Whether an UPDATE leaves spec.template as it was in oldObject. */
-static bool template_unchanged(const struct review *r)
+/* Whether an UPDATE leaves spec.template as it was in oldObject: 1 when
+ * it does, 0 when it does not (or is no UPDATE), -1 out of memory. The
+ * comparison grows with the size of the templates (ds_json_equal), so
+ * that the size of the body bounds the cost of a review. */
+static int template_unchanged(const struct review *r)
 {
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(r->request, "oldObject");
 	const cJSON *now_t = ds_pointer_get(r->object, "/spec/template");
 	const cJSON *old_t = ds_pointer_get(old, "/spec/template");
 
 	if (r->out->operation != DS_OP_UPDATE || !now_t || !old_t)
-		return false;
-	return cJSON_Compare(now_t, old_t, true);
+		return 0;
+	return ds_json_equal(now_t, old_t);
 }
 
 /* Whether the evaluation carries a fix for rule. */
@@ -199,63 +202,119 @@ static bool has_fix(const ds_evaluation *ev, const ds_rule *rule)
 	return false;
 }
 
-/* Answers a namespace rule that could not decide (the cluster is not
- * synced): nothing for an exempt DaemonSet; at error with --on-unsynced
- * deny, a denial; else a warning. It is not a finding and is not counted as
- * one. Returns 0, or -1 out of memory. */
-static int decide_unchecked(struct review *r, size_t i)
+/* How finding i is answered on its own. A namespace rule that could not
+ * decide (the cluster is not synced) denies only at error with
+ * --on-unsynced deny. An error-level finding is patched on /mutate when its
+ * rule has a fix, else denied; but not on an UPDATE that leaves the template
+ * as it was (`keep`), where it only warns. */
+static answer choose(const struct review *r, size_t i, bool keep)
 {
 	const ds_finding *f = &r->ev.findings[i];
 
-	if (f->exempt)
-		return 0;
-	r->out->unsynced = true;
-	if (f->severity == DS_SEVERITY_ERROR && r->cluster->deny_unsynced) {
-		r->answers[i] = ANSWER_DENY;
-		return 0;
-	}
-	return ds_warnings_add(&r->warnings, "%s %s: %s", f->rule->id, f->rule->name, UNCHECKED);
+	if (f->unknown)
+		return !f->exempt && f->severity == DS_SEVERITY_ERROR && r->cluster->deny_unsynced ? ANSWER_DENY
+												   : ANSWER_WARN;
+	if (f->exempt || f->severity != DS_SEVERITY_ERROR || keep)
+		return ANSWER_WARN;
+	return r->mode == DS_REVIEW_MUTATE && has_fix(&r->ev, f->rule) ? ANSWER_PATCH : ANSWER_DENY;
 }
 
-/* Decides each finding's answer, counts it and writes its warning.
- * Returns 0, or -1 out of memory. */
+/* Counts finding i and writes the warning its answer carries. A namespace
+ * rule that could not decide is not a finding and is not counted as one;
+ * an exempt one says nothing. Returns 0, or -1 out of memory. */
+static int report(struct review *r, size_t i, bool keep)
+{
+	const ds_finding *f = &r->ev.findings[i];
+	const char *id = f->rule->id, *name = f->rule->name;
+	size_t rule = ds_rule_index(f->rule);
+
+	if (f->unknown) {
+		r->out->unsynced |= !f->exempt;
+		if (f->exempt || r->answers[i] == ANSWER_DENY)
+			return 0;
+		return ds_warnings_add(&r->warnings, "%s %s: %s", id, name, UNCHECKED);
+	}
+	if (f->exempt) {
+		r->out->exempted[rule]++;
+		return ds_warnings_add(&r->warnings, "%s %s exempted by annotation dsguard.io/ignore: %s", id, name,
+				       f->message);
+	}
+	r->out->findings[rule]++;
+	if (r->answers[i] == ANSWER_PATCH)
+		return ds_warnings_add(&r->warnings, "%s %s: patched: %s", id, name, f->message);
+	if (r->answers[i] == ANSWER_DENY)
+		return 0;
+	if (f->severity == DS_SEVERITY_ERROR && keep)
+		return ds_warnings_add(&r->warnings, "%s %s: %s (this update leaves spec.template as it was)", id,
+				       name, f->message);
+	return ds_warnings_add(&r->warnings, "%s %s: %s", id, name, f->message);
+}
+
+/* Decides each finding's answer, counts it and writes its warning. The
+ * answer is one: when anything is denied, nothing is patched (the API
+ * server applies no patch of a denial), so each finding a fix would have
+ * patched is denied with the others and named in the denial instead of
+ * being reported as patched. Returns 0, or -1 out of memory. */
 static int decide(struct review *r)
 {
-	bool keep = template_unchanged(r);
+	int unchanged = template_unchanged(r);
+	bool keep = unchanged == 1, denied = false;
 
 	r->answers = calloc(r->ev.finding_count + 1, sizeof(*r->answers));
-	if (!r->answers)
+	if (!r->answers || unchanged < 0)
 		return -1;
 	for (size_t i = 0; i < r->ev.finding_count; i++) {
-		const ds_finding *f = &r->ev.findings[i];
-		const char *id = f->rule->id, *name = f->rule->name;
-		size_t rule = ds_rule_index(f->rule);
-		int rc;
-		if (f->unknown) {
-			rc = decide_unchecked(r, i);
-		} else if (f->exempt) {
-			r->out->exempted[rule]++;
-			rc = ds_warnings_add(&r->warnings, "%s %s exempted by annotation dsguard.io/ignore: %s", id,
-					     name, f->message);
-		} else if (f->severity != DS_SEVERITY_ERROR) {
-			r->out->findings[rule]++;
-			rc = ds_warnings_add(&r->warnings, "%s %s: %s", id, name, f->message);
-		} else if (keep) {
-			r->out->findings[rule]++;
-			rc = ds_warnings_add(&r->warnings, "%s %s: %s (this update leaves spec.template as it was)",
-					     id, name, f->message);
-		} else {
-			r->out->findings[rule]++;
-			r->answers[i] = r->mode == DS_REVIEW_MUTATE && has_fix(&r->ev, f->rule) ? ANSWER_PATCH
-												 : ANSWER_DENY;
-			rc = r->answers[i] == ANSWER_PATCH
-				     ? ds_warnings_add(&r->warnings, "%s %s: patched: %s", id, name, f->message)
-				     : 0;
-		}
-		if (rc < 0)
+		r->answers[i] = choose(r, i, keep);
+		denied |= r->answers[i] == ANSWER_DENY;
+	}
+	for (size_t i = 0; i < r->ev.finding_count; i++) {
+		if (denied && r->answers[i] == ANSWER_PATCH)
+			r->answers[i] = ANSWER_DENY;
+		if (report(r, i, keep) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Writes text to f cut to max bytes by ds_text_cut(): on a UTF-8
+ * character boundary, so that the answer stays valid UTF-8 (a byte count
+ * such as "%.*s" can end inside a character). Returns 0, or -1 out of
+ * memory. */
+static int put_cut(FILE *f, const char *text, size_t max)
+{
+	char *cut = ds_text_cut(text, max);
+
+	if (!cut)
+		return -1;
+	fputs(cut, f);
+	free(cut);
+	return 0;
+}
+
+/* Writes the denial of every finding answered ANSWER_DENY to f: the
+ * DaemonSet, then each rule with its message. Returns whether any was
+ * denied, or -1 out of memory. */
+static int put_denial(FILE *f, const struct review *r)
+{
+	int any = 0;
+
+	fputs("DaemonSet ", f);
+	if (put_cut(f, ds_resource_namespace(r->object, &r->ctx), MAX_LABEL) < 0)
+		return -1;
+	fputc('/', f);
+	if (put_cut(f, ds_resource_name(r->object), MAX_LABEL) < 0)
+		return -1;
+	fputs(" is not allowed:", f);
+	for (size_t i = 0; i < r->ev.finding_count; i++) {
+		const ds_finding *fd = &r->ev.findings[i];
+		if (r->answers[i] != ANSWER_DENY)
+			continue;
+		fprintf(f, "%s %s %s: ", any ? ";" : "", fd->rule->id, fd->rule->name);
+		if (put_cut(f, fd->unknown ? UNCHECKED " (--on-unsynced deny)" : fd->message, MAX_DENY_DETAIL) < 0)
+			return -1;
+		any = 1;
+	}
+	return any;
 }
 
 /* The denial message: every finding answered ANSWER_DENY, with its rule.
@@ -266,23 +325,14 @@ static char *deny_message(const struct review *r, bool *oom)
 	char *msg = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&msg, &size);
-	bool any = false;
+	int any;
 
 	*oom = !f;
 	if (!f)
 		return NULL;
-	fprintf(f, "DaemonSet %.*s/%.*s is not allowed:", MAX_LABEL, ds_resource_namespace(r->object, &r->ctx),
-		MAX_LABEL, ds_resource_name(r->object));
-	for (size_t i = 0; i < r->ev.finding_count; i++) {
-		const ds_finding *fd = &r->ev.findings[i];
-		if (r->answers[i] != ANSWER_DENY)
-			continue;
-		fprintf(f, "%s %s %s: %.*s", any ? ";" : "", fd->rule->id, fd->rule->name, MAX_DENY_DETAIL,
-			fd->unknown ? UNCHECKED " (--on-unsynced deny)" : fd->message);
-		any = true;
-	}
-	*oom = fclose(f) != 0 || !msg;
-	if (!any || *oom) {
+	any = put_denial(f, r);
+	*oom = fclose(f) != 0 || !msg || any < 0;
+	if (any <= 0) {
 		free(msg);
 		return NULL;
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@
 #define EXPIRY_WARN_DAYS 30   /* warn when the certificate expires sooner */
 #define DRAIN_QUIET 0.2       /* seconds without a request in flight that end a drain */
 #define DRAIN_STEP_NS 10000000L
+#define ROOM 64               /* connections libmicrohttpd takes past --max-connections (see daemon_options) */
+#define SPARE_FILES 256       /* open files besides connections: listen sockets, epoll, the cluster client */
 
 double ds_monotonic(void)
 {
@@ -27,32 +30,46 @@ double ds_monotonic(void)
 }
 
 /* Routes libmicrohttpd's own messages (TLS handshake failures and the
- * like) to the log at debug level. */
+ * like) to the log at debug level. The message is formatted whole: the log
+ * cuts a line too long on a character boundary, where a fixed buffer
+ * would cut it inside one. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char text[512];
+	char *text;
 	size_t len;
 
 	(void)cls;
 	if (!ds_log_enabled(DS_LOG_DEBUG))
 		return;
-	vsnprintf(text, sizeof(text), fmt, ap);
+	text = ds_vformat(fmt, ap);
+	if (!text)
+		return;
 	len = strlen(text);
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
 	ds_log(DS_LOG_DEBUG, "libmicrohttpd: %s", text);
+	free(text);
 }
 
-/* With --client-ca: makes each new TLS session require a client
- * certificate signed by the CA before its handshake. */
+/* Follows each connection of gen (cls) from its start to its close, for
+ * the request deadline and room for newcomers (connections.c); the
+ * record is the connection's socket context. With --client-ca, also makes
+ * each new TLS session require a client certificate signed by the CA
+ * before its handshake. */
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
+	struct generation *gen = cls;
 	const union MHD_ConnectionInfo *info;
 
-	(void)cls;
-	(void)socket_context;
-	if (code != MHD_CONNECTION_NOTIFY_STARTED)
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		ds_conns_closed(&gen->srv->conns, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	*socket_context = info ? ds_conns_open(&gen->srv->conns, info->connect_fd, ds_monotonic()) : NULL;
+	if (!gen->files.client_ca_pem)
 		return;
 	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (info && info->tls_session)
@@ -69,16 +86,18 @@ static int daemon_options(const struct generation *gen, struct MHD_OptionItem *o
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, gen->files.cert_pem};
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, gen->files.key_pem};
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, srv->opts.connection_limit, NULL};
+	/* Room past the limit: libmicrohttpd must accept the newcomer that
+	 * makes connections.c close the oldest, and count that one until it is
+	 * gone. */
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, srv->opts.connection_limit + ROOM, NULL};
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout, NULL};
-	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)ds_http_on_completed, NULL};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)ds_http_on_completed, (void *)gen};
+	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, (void *)gen};
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
 	if (srv->threads > 1)
 		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->threads, NULL};
-	if (gen->files.client_ca_pem) {
+	if (gen->files.client_ca_pem)
 		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, gen->files.client_ca_pem};
-		ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL};
-	}
 	ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	return n;
 }
@@ -274,6 +293,7 @@ void ds_server_poll(ds_server *srv)
 	if (changed(srv->opts.config_path, &srv->config_sig))
 		reload_config(srv);
 	reap_retired(srv, false);
+	ds_conns_sweep(&srv->conns, ds_monotonic());
 }
 
 const char *ds_server_address(const ds_server *srv)
@@ -289,6 +309,24 @@ static unsigned thread_count(unsigned asked)
 	if (asked)
 		return asked > MAX_THREADS ? MAX_THREADS : asked;
 	return cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (unsigned)cores;
+}
+
+/* Raises the soft limit on open files to `want` when the hard limit
+ * allows (a shell's default of 1024 is below what --max-connections needs:
+ * past it accept() fails and libmicrohttpd stops accepting, newcomers
+ * included); warns when it cannot. */
+static void raise_file_limit(rlim_t want)
+{
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= want)
+		return;
+	lim.rlim_cur = lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= want ? want : lim.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < want)
+		ds_log(DS_LOG_WARN,
+		       "the open-file limit (%llu) is below what --max-connections needs (%llu): past it new "
+		       "connections wait; raise the limit (ulimit -n) or lower --max-connections",
+		       (unsigned long long)lim.rlim_cur, (unsigned long long)want);
 }
 
 /* Loads the config and certificate, binds and starts the first
@@ -328,6 +366,8 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 	srv->threads = thread_count(opts->threads);
 	if (srv->opts.connection_limit < srv->threads)
 		srv->opts.connection_limit = srv->threads;
+	ds_conns_init(&srv->conns, srv->opts.connection_limit, srv->opts.request_timeout, &srv->metrics);
+	raise_file_limit(srv->opts.connection_limit + ROOM + SPARE_FILES);
 	ds_config_init(&srv->config);
 	pthread_rwlock_init(&srv->config_lock, NULL);
 	atomic_store(&srv->metrics.cluster_state, opts->cluster != NULL);
@@ -382,6 +422,7 @@ void ds_server_stop(ds_server *srv, unsigned grace_seconds)
 	reap_retired(srv, true);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	ds_conns_destroy(&srv->conns); /* every daemon is stopped: no connection is left */
 	ds_config_free(&srv->config);
 	pthread_rwlock_destroy(&srv->config_lock);
 	free(srv);

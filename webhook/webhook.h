@@ -130,14 +130,19 @@ typedef struct ds_server_options {
 	bool deny_unsynced;         /* --on-unsynced deny */
 	size_t max_body_bytes;      /* larger bodies get 413 */
 	unsigned idle_timeout;      /* seconds a connection may sit idle */
-	unsigned connection_limit;  /* connections served at once */
+	unsigned request_timeout;   /* seconds a request may take from its first byte to its answer; 0: no limit */
+	/* Connections held at once. A newcomer past it closes the one that has
+	 * waited longest for its request (not one being answered). */
+	unsigned connection_limit;
 	unsigned threads;           /* worker threads; 0: one per online core */
 } ds_server_options;
 
 typedef struct ds_server ds_server;
 
 /* Loads the config and the certificate (refusing a key that does not match
- * it), binds the listen address and starts serving. Signals are the
+ * it), binds the listen address and starts serving. Raises the soft limit
+ * on open files to what connection_limit needs, when the hard limit
+ * allows (else it logs a warning). Signals are the
  * caller's: block them in the calling thread first so that the server's
  * threads inherit the mask. Returns a new server (stop it with
  * ds_server_stop()), or NULL after setting *error to a newly allocated
@@ -158,8 +163,9 @@ int ds_server_reload(ds_server *srv);
 
 /* Housekeeping, about once a second: reloads the certificate or the config
  * when their files changed on disk (a Kubernetes volume swapping its
- * `..data` link included), and stops old certificate generations whose
- * connections are gone. */
+ * `..data` link included), stops old certificate generations whose
+ * connections are gone, and closes the connections whose request is past
+ * request_timeout. */
 void ds_server_poll(ds_server *srv);
 
 /* Stops accepting connections (the listen socket is closed), lets the

@@ -6,7 +6,11 @@
 - A thousand idle, TLS-handshaken-but-silent and byte-trickling connections
   while ordinary reviews are still answered promptly; afterwards the idle
   timeout closes every one of them. Past the connection limit (1024): what an
-  established connection and a new one see.
+  established connection and a new one see, and which connections the
+  server closes to make room.
+- Slowloris: the server full of TLS connections each trickling a request
+  header a byte a second; new connections are still answered at once, and
+  each trickler is closed at --request-timeout.
 - Clients that disconnect in the middle of a body (FIN, close_notify, RST;
   declared and chunked; large): nothing breaks, nothing is counted as an
   error, nothing is left in flight.
@@ -41,7 +45,7 @@ from test_webhook_serve import Server, daemonset, make_ca, make_cert, metric, re
 VALGRIND = os.environ.get("DSGUARD_VALGRIND") == "1"
 SANITIZE = os.environ.get("DSGUARD_SANITIZE") == "1"
 SLOW = VALGRIND or SANITIZE
-CONNECTION_LIMIT = 1024          # what serve passes to libmicrohttpd (cli/serve.c)
+CONNECTION_LIMIT = 1024          # serve's default --max-connections (cli/serve.c)
 PROMPT = 10.0 if SLOW else 2.0   # seconds an ordinary request may take while the server is under attack
 WATCHDOG = 900 if VALGRIND else 300
 SERVERS = []
@@ -412,7 +416,8 @@ def test_many_connections(t, tmp, pki, hello):
     n = min(want, max(40, (limit - 512) // 2))
     label = f"{n} connections{FEWER}" + (" (the open-file limit allows no more)" if n < want else "")
     idle_timeout = 10 if SLOW else 5
-    srv = start(tmp, pki, "--idle-timeout", str(idle_timeout), name="many")
+    # About the idle timeout: the request deadline is set past the test.
+    srv = start(tmp, pki, "--idle-timeout", str(idle_timeout), "--request-timeout", "300", name="many")
     keep = Conn(srv)
     t.ok(ordinary(srv, keep)[1] is None, "many connections: a keep-alive connection is answered before")
     base = server_sockets(srv)
@@ -516,16 +521,19 @@ def test_many_connections(t, tmp, pki, hello):
 
 
 def test_over_the_limit(t, tmp, pki):
-    """More connections than the limit: libmicrohttpd stops accepting while
-    it is full, so the extra ones wait in the listen backlog (the kernel has
-    completed their TCP handshake) until the idle timeout frees slots;
-    connections already accepted are served as usual meanwhile."""
+    """More connections than the limit (--max-connections, 1024): each
+    newcomer past it makes the server close the connection that has waited
+    longest for its request (libmicrohttpd takes a few past the limit for
+    that), so a new connection is answered at once instead of waiting in the
+    listen backlog for the idle timeout. A keep-alive connection between two
+    requests is closed for room only when none is reading one: here it is
+    answered as usual."""
     extra = 50
     if raise_fd_limit(2 * (CONNECTION_LIMIT + extra) + 512) < 2 * (CONNECTION_LIMIT + extra) + 256:
         t.skip("over the connection limit", "the open-file limit is too low")
         return
-    idle_timeout = 6 if SLOW else 3
-    srv = start(tmp, pki, "--idle-timeout", str(idle_timeout), name="limit")
+    idle_timeout = 20 if SLOW else 10
+    srv = start(tmp, pki, "--idle-timeout", str(idle_timeout), "--request-timeout", "60", name="limit")
     keep = Conn(srv)
     t.ok(ordinary(srv, keep)[1] is None, "over the limit: a keep-alive connection is answered before")
     flood = []
@@ -533,24 +541,140 @@ def test_over_the_limit(t, tmp, pki):
         filled = time.monotonic()
         for _ in range(CONNECTION_LIMIT + extra):
             flood.append(socket.create_connection(("127.0.0.1", srv.port), timeout=30))
+        opened = time.monotonic() - filled
         time.sleep(0.5)
         took, problem = ordinary(srv, keep)
         t.ok(problem is None and took < PROMPT,
-             f"over the limit ({CONNECTION_LIMIT} + {extra} idle): an established keep-alive connection is still "
-             f"answered at once ({took:.2f} s)", problem)
+             f"over the limit ({CONNECTION_LIMIT} + {extra} idle, opened in {opened:.1f} s): an established "
+             f"keep-alive connection is still answered at once ({took:.2f} s)", problem)
         took, problem = ordinary(srv)
-        waited = time.monotonic() - filled
-        t.ok(problem is None and waited < idle_timeout + (10 if SLOW else 4),
-             f"over the limit: a new connection waits for a free slot and is answered once the idle timeout has "
-             f"closed idle ones ({took:.1f} s; --idle-timeout {idle_timeout})", problem)
-        closed = wait_closed(flood, time.monotonic() + idle_timeout + 5)
-        t.eq(len(closed), len(flood), "over the limit: every idle connection is closed in the end, "
-             "the ones that waited in the backlog included")
+        t.ok(problem is None and took < PROMPT,
+             f"over the limit: a new connection is answered at once ({took:.2f} s), not once the idle timeout "
+             f"({idle_timeout} s) has freed a slot", problem)
+        gone = wait_closed(flood, time.monotonic() + 1)
+        # The oldest by the server's clock: two threads accept, so two
+        # connections opened close together may be taken in either order.
+        oldest = set(flood[:extra + 2 + 16])
+        t.ok(len(gone) == extra + 2 and set(gone) <= oldest,
+             f"over the limit: {extra + 2} of the oldest idle connections are closed at once, one for each "
+             f"newcomer past the limit (the keep-alive one counts; {len(gone)} closed)")
     finally:
         close_all(flood)
         keep.close()
+    m = srv.metrics()
+    t.eq(metric(m, "dsguard_connections_closed_total", reason="server_full"), float(extra + 2),
+         "over the limit: each is counted in dsguard_connections_closed_total{reason=\"server_full\"}")
     t.ok(ordinary(srv)[1] is None and not log_problems(srv), "over the limit: answered afterwards, nothing logged")
     t.eq(srv.stop(), 0, "over the limit: exit 0")
+
+
+def open_tricklers(srv, n, problems):
+    """n TLS connections with their handshake done, opened from four
+    threads. Returns [(socket, monotonic time it was opened)]."""
+    socks, lock = [], threading.Lock()
+
+    def opener(count):
+        for _ in range(count):
+            try:
+                s = open_tls(srv, 60)
+            except (OSError, ssl.SSLError) as e:
+                problems.append(repr(e))
+                continue
+            with lock:
+                socks.append((s, time.monotonic()))
+    threads = [threading.Thread(target=opener, args=(n // 4 + (i < n % 4),), daemon=True) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(300)
+    return socks
+
+
+def probe(srv, path, body=None):
+    """One request on a new connection: (seconds until its answer, status or the error)."""
+    began = time.monotonic()
+    conn = None
+    try:
+        conn = Conn(srv, timeout=30)
+        conn.send(post(path, body) if body else b"GET %s HTTP/1.1\r\nHost: dsguard\r\n\r\n" % path.encode())
+        status, _, data = conn.response()
+        result = status if body is None else (status, json.loads(data)["response"]["allowed"])
+    except (OSError, ssl.SSLError, Unanswered, Cut, ValueError, KeyError) as e:
+        result = repr(e)
+    finally:
+        if conn:
+            conn.close()
+    return time.monotonic() - began, result
+
+
+def test_slowloris(t, tmp, pki):
+    """Slowloris: the server full of TLS connections, each trickling a
+    request header one byte a second. A newcomer still gets in at once
+    (the connection that has waited longest for its request is closed to
+    make room), and each trickler is closed once --request-timeout has
+    passed since it connected, however steadily it sends."""
+    n = scaled(CONNECTION_LIMIT, 64)
+    if raise_fd_limit(2 * n + 512) < 2 * n + 256:
+        t.skip("slowloris", "the open-file limit is too low")
+        return
+    deadline = 60 if SLOW else 15
+    limit = [] if n == CONNECTION_LIMIT else ["--max-connections", str(n)]
+    srv = start(tmp, pki, "--request-timeout", str(deadline), *limit, name="slowloris")
+    problems = []
+    opened = time.monotonic()
+    tricklers = open_tricklers(srv, n, problems)
+    setup = time.monotonic() - opened
+    t.ok(not problems and len(tricklers) == n,
+         f"slowloris: {n} TLS connections{FEWER}, handshakes done ({setup:.1f} s to open), as many as "
+         f"the server holds", problems[:5])
+    header = b"POST /validate HTTP/1.1\r\nHost: dsguard\r\nContent-Type: application/json\r\nX-Slow: " + b"s" * 4096
+    closed_at, stop = {}, threading.Event()
+
+    def trickle():
+        i = 0
+        while not stop.is_set():
+            for s, _ in tricklers:
+                if s in closed_at:
+                    continue
+                try:
+                    s.sendall(header[i:i + 1])
+                except (OSError, ssl.SSLError):
+                    closed_at[s] = time.monotonic()
+            i += 1
+            stop.wait(1.0)
+    tr = threading.Thread(target=trickle, daemon=True)
+    tr.start()
+    time.sleep(2.5)
+    took, result = probe(srv, "/healthz")
+    t.ok(result == 200 and took < PROMPT,
+         f"slowloris: a new connection's GET /healthz is answered within {PROMPT:.0f} s ({took:.2f} s)", result)
+    req = compliant("newcomer")
+    took, result = probe(srv, "/validate", json.dumps(req).encode())
+    t.ok(result == (200, True) and took < PROMPT,
+         f"slowloris: a new connection's /validate is answered within {PROMPT:.0f} s ({took:.2f} s)", result)
+    # Each trickler is closed by the deadline: not before it (but for the
+    # two closed to make room for the newcomers), and not much after.
+    socks = [s for s, _ in tricklers]
+    seen = wait_closed(socks, max(at for _, at in tricklers) + deadline + 10)
+    stop.set()
+    tr.join(10)
+    for s in socks:
+        closed_at.setdefault(s, seen.get(s))
+    ages = sorted(round(closed_at[s] - at, 1) if closed_at[s] else None for s, at in tricklers)
+    early = [a for a in ages if a is not None and a < deadline - 1]
+    late = [a for a in ages if a is None or a > deadline + 5]
+    t.ok(len(early) <= 2 and not late,
+         f"slowloris: each trickler is closed {deadline} s (--request-timeout) after it connected, though it "
+         f"keeps sending ({len(early)} closed earlier to make room for the newcomers)", (early, late[:5], ages[-5:]))
+    close_all(socks)
+    m = srv.metrics()
+    closed = (metric(m, "dsguard_connections_closed_total", reason="request_timeout"),
+              metric(m, "dsguard_connections_closed_total", reason="server_full"))
+    t.ok(closed[0] >= n - 2 and 1 <= closed[1] <= 2 and not error_results(m) and not log_problems(srv),
+         f"slowloris: the closings are counted ({closed[0]:.0f} past the deadline, {closed[1]:.0f} for room); "
+         f"no 5xx, no error logged", (closed, error_results(m), log_problems(srv)[:3]))
+    t.ok(ordinary(srv)[1] is None, "slowloris: answered afterwards")
+    t.eq(srv.stop(), 0, "slowloris: exit 0")
 
 
 # ---- 3. Clients that disconnect in the middle of a body ----
@@ -820,6 +944,7 @@ def main():
             test_sigterm_under_load(t, tmp, pki)
             test_many_connections(t, tmp, pki, hello)
             test_over_the_limit(t, tmp, pki)
+            test_slowloris(t, tmp, pki)
             test_disconnect_mid_body(t, tmp, pki)
             test_body_limit(t, tmp, pki)
             test_junk(t, tmp, pki, hello)

@@ -29,6 +29,7 @@ import tap  # noqa: E402
 V1 = "admission.k8s.io/v1"
 V1BETA1 = "admission.k8s.io/v1beta1"
 SLOW = os.environ.get("DSGUARD_SANITIZE") == "1"
+VALGRIND = os.environ.get("DSGUARD_VALGRIND") == "1"
 
 
 # ---- certificates ----
@@ -348,8 +349,17 @@ def test_rules(t, srv, patch_srv):
                  f"{v} /mutate {name}: the patched object passes /validate", resp)
         req = review_request(daemonset(pod_spec={"restartPolicy": "Never"}), api=api)
         status, resp = srv.review("/mutate", req)
-        t.ok(resp["response"]["allowed"] is False and "DS001" in resp["response"]["status"]["message"],
+        r = resp["response"]
+        t.ok(r["allowed"] is False and "DS001" in r["status"]["message"],
              f"{v} /mutate without a default class denies DS001", resp)
+        # A denial patches nothing (the API server applies no patch of a
+        # denial): DS002, which a fix would have patched, is named in the
+        # message with DS001, and no warning says "patched".
+        t.ok(r["status"]["code"] == 403 and r["status"]["reason"] == "Forbidden"
+             and r["status"]["status"] == "Failure" and "patch" not in r and "patchType" not in r
+             and 'DS002 restart-policy: spec.template.spec.restartPolicy is "Never"' in r["status"]["message"]
+             and not any("patched" in w for w in r.get("warnings", [])),
+             f"{v} /mutate denying: nothing patched, DS002 named in the denial, no 'patched' warning", resp)
 
 
 def test_ds003_off(t, srv):
@@ -785,6 +795,91 @@ def test_idle_timeout(t, tmp, ca, cert, key):
     t.eq(srv.stop(), 0, "idle server exits 0")
 
 
+def big_update(keys, last_value):
+    """An UPDATE whose pod template has `keys` labels, in reverse order in
+    oldObject; the last label of the new object has last_value (the old
+    one has "v"). Returns the request's JSON text."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    names = ["".join(alphabet[i // 36 ** k % 36] for k in range(4)) for i in range(keys)]
+    new, old = daemonset(), daemonset()
+    new["spec"]["template"]["metadata"]["labels"] = {n: "v" for n in names[:-1]}
+    new["spec"]["template"]["metadata"]["labels"][names[-1]] = last_value
+    old["spec"]["template"]["metadata"]["labels"] = {n: "v" for n in reversed(names)}
+    return json.dumps(review_request(new, op="UPDATE", old=old), separators=(",", ":")).encode()
+
+
+def test_large_update(t, tmp, ca, cert, key):
+    """Every cost of a review grows with the size of its body: an UPDATE
+    whose pod template has 300,000 labels (over 6 MB, under the 8 MiB limit)
+    is answered in well under a second, the comparison of its template with
+    oldObject's included (quadratic, it took hours). Not timed under
+    valgrind; given more time under the sanitizers."""
+    # Under valgrind such a review takes longer than the default --request-timeout.
+    srv = Server(tmp, ca, cert, key, *(["--request-timeout", "600"] if VALGRIND else []), name="large-update")
+    limit = 5.0 if SLOW else 1.0
+    for last, unchanged in (("v", True), ("w", False)):
+        body = big_update(300000, last)
+        conn = srv.connection(timeout=600 if VALGRIND else 60)
+        began = time.monotonic()
+        try:
+            status, _, data = srv.request("POST", "/validate", body, conn=conn)
+            r = json.loads(data)["response"]
+        except (OSError, ValueError, KeyError) as e:
+            status, r = None, repr(e)
+        took = time.monotonic() - began
+        conn.close()
+        what = "leaving the template as it was" if unchanged else "changing one label"
+        want = (isinstance(r, dict) and r.get("allowed") is unchanged
+                and any("this update leaves spec.template as it was" in w for w in r.get("warnings", []))
+                == unchanged)
+        t.ok(status == 200 and want and len(body) < 8 << 20,
+             f"an UPDATE of {len(body) / 1e6:.1f} MB with 300,000 labels {what}: answered as such", (status, r))
+        line = srv.log_line(json.loads(body)["request"]["uid"]) or {}
+        if VALGRIND:
+            t.skip(f"... in under {limit:.0f} s", "not timed under valgrind")
+        else:
+            t.ok(took < limit, f"... in under {limit:.0f} s ({took:.2f} s, of which the server's own "
+                               f"{line.get('durationMs', 0) / 1000:.2f} s)")
+    t.eq(srv.stop(), 0, "large-update.log: exit 0")
+
+
+def test_utf8_cuts(t, tmp, ca, cert, key):
+    """Text cut to a length is cut on a UTF-8 character boundary: a denial
+    quotes the namespace and name cut to 253 bytes and each message cut to
+    512 (each ending "..." within those bytes), and the log keeps a request
+    path cut to 128 bytes. Each here has multibyte characters across both
+    the byte before "..." and the byte count: the answer and every log line
+    must be valid UTF-8."""
+    srv = Server(tmp, ca, cert, key, "--log-level", "debug", name="utf8")
+    obj = daemonset(ns="a" * 249 + "\u20ac" * 3, name="a" * 249 + "\u00e9" * 4,
+                    pod_spec={"priorityClassName": "pc", "restartPolicy": "a" * 471 + "\u20ac" * 20})
+    req = review_request(obj)
+    status, _, data = srv.request("POST", "/validate", json.dumps(req).encode())
+    try:
+        msg = json.loads(data.decode("utf-8"))["response"]["status"]["message"]
+    except (UnicodeDecodeError, ValueError, KeyError) as e:
+        msg = repr(e)
+    want = (f"DaemonSet {'a' * 249}.../{'a' * 249}... is not allowed: DS002 restart-policy: "
+            f'spec.template.spec.restartPolicy is "{"a" * 471}...')
+    t.eq((status, msg), (200, want), "a denial's namespace, name and message are cut on character boundaries, "
+                                     "the answer valid UTF-8")
+    path = "/" + "p" * 125 + "%C3%A9" * 3  # é at bytes 126-127, 128-129 of the path the server sees
+    t.eq(srv.request("GET", path)[0], 404, "a long path with multibyte characters: 404")
+    t.eq(srv.stop(), 0, "utf8.log: exit 0")
+    raw = open(srv.log_path, "rb").read()
+    bad, logged = [], []
+    for line in raw.split(b"\n")[:-1]:
+        try:
+            x = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            bad.append((repr(e), line[:200]))
+            continue
+        if x.get("status") == 404:
+            logged.append(x.get("path"))
+    t.ok(not bad and logged == ["/" + "p" * 124 + "..."],
+         "every log line is valid UTF-8 and JSON, the path cut on a character boundary", (bad[:3], logged))
+
+
 def test_load(t, srv):
     deny = json.dumps(review_request(daemonset())).encode()
     allow = json.dumps(review_request(daemonset(pod_spec={"priorityClassName": "pc"}))).encode()
@@ -896,6 +991,8 @@ def main():
             test_sighup(t, tmp, ca[0], cert, key)
             test_sigterm_drain(t, tmp, ca[0], cert, key)
             test_idle_timeout(t, tmp, ca[0], cert, key)
+            test_utf8_cuts(t, tmp, ca[0], cert, key)
+            test_large_update(t, tmp, ca[0], cert, key)
             test_load(t, srv)
             test_log_lines_whole_through_a_pipe(t, tmp, ca[0], cert, key)
         finally:

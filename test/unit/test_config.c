@@ -196,17 +196,21 @@ static void test_nulls_mean_none(void **state)
 	assert_defaults(&f->cfg);
 }
 
-static void test_empty_file_is_defaults(void **state)
+/* A config without settings (an empty file, comments, whitespace, an
+ * empty document) is an error naming the file: a config truncated by
+ * mistake must not turn into the defaults, where /mutate patches nothing. */
+static void test_error_empty_file(void **state)
 {
+	static const char *const empty[] = {"", "# nothing configured yet\n\n", "  \n    \n\n", "\xef\xbb\xbf",
+					    "\r\n", "---\n", "--- # empty\n...\n", "~\n", "null\n"};
 	struct fixture *f = *state;
 
-	f->cfg.enforce = false; /* the load resets what was there */
-	assert_int_equal(load(f, ""), 0);
-	assert_null(f->error);
-	assert_defaults(&f->cfg);
-	assert_int_equal(load(f, "# nothing configured yet\n\n"), 0);
-	assert_defaults(&f->cfg);
-	assert_int_equal(load(f, "---\n"), 0);
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		f->cfg.enforce = false; /* a failed load leaves the defaults */
+		expect_error(f, empty[i], 1, 1, "the config is empty");
+		assert_non_null(strstr(f->error, "it must hold a YAML mapping of settings"));
+	}
+	assert_int_equal(load(f, "{}\n"), 0); /* an empty mapping says: the defaults */
 	assert_defaults(&f->cfg);
 }
 
@@ -420,7 +424,7 @@ int main(void)
 		T(test_severity_off_quoted),
 		T(test_severity_off_plain),
 		T(test_nulls_mean_none),
-		T(test_empty_file_is_defaults),
+		T(test_error_empty_file),
 		T(test_load_replaces_earlier_config),
 		T(test_bom_crlf_and_json),
 		T(test_rule_named_twice),

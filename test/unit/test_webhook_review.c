@@ -403,6 +403,75 @@ static void test_update_changing_template_is_patched(void **state)
 	ds_config_free(&cfg);
 }
 
+/* Whether two JSON texts (single-quoted) are equal as the API server reads them. */
+static int json_equal(const char *a, const char *b)
+{
+	cJSON *x = json(a), *y = json(b);
+	int rc = ds_json_equal(x, y);
+
+	assert_int_equal(ds_json_equal(y, x), rc);
+	cJSON_Delete(x);
+	cJSON_Delete(y);
+	return rc;
+}
+
+/* The comparison of templates: objects whatever the order of their
+ * members, the last of a repeated name counting as in Go's decoder (and
+ * the API server), arrays in order, values by type and value. */
+static void test_json_equal(void **state)
+{
+	(void)state;
+	assert_int_equal(json_equal("{'a':1,'b':[1,'x',{'c':null}]}", "{'b':[1,'x',{'c':null}],'a':1}"), 1);
+	assert_int_equal(json_equal("{'a':1,'b':2}", "{'a':1,'b':3}"), 0);
+	assert_int_equal(json_equal("{'a':1,'b':2}", "{'a':1}"), 0);
+	assert_int_equal(json_equal("{'a':1}", "{'a':1,'a':1}"), 1);
+	assert_int_equal(json_equal("{'a':1,'a':2}", "{'a':2}"), 1);       /* the last one counts */
+	assert_int_equal(json_equal("{'a':1,'a':2}", "{'a':1}"), 0);
+	assert_int_equal(json_equal("{'a':2,'b':0,'a':1}", "{'b':0,'a':1}"), 1);
+	assert_int_equal(json_equal("{'x':{'a':{},'a':{'b':[]}}}", "{'x':{'a':{'b':[]}}}"), 1);
+	assert_int_equal(json_equal("{'x':{'a':{},'a':{'b':[]}}}", "{'x':{'a':{}}}"), 0);
+	assert_int_equal(json_equal("[1,2]", "[2,1]"), 0);                   /* arrays in order */
+	assert_int_equal(json_equal("[1,2]", "[1,2,3]"), 0);
+	assert_int_equal(json_equal("[]", "{}"), 0);
+	assert_int_equal(json_equal("{'a':1}", "{'a':'1'}"), 0);
+	assert_int_equal(json_equal("{'a':null}", "{'a':false}"), 0);
+	assert_int_equal(json_equal("{'a':true}", "{'a':false}"), 0);
+	assert_int_equal(json_equal("{'a':1}", "{'a':1.0}"), 1);              /* numbers by value */
+	assert_int_equal(json_equal("{'a':1e2}", "{'a':100}"), 1);
+	assert_int_equal(json_equal("{'a':1}", "{'a':1.0000001}"), 0);
+	assert_int_equal(json_equal("{'':1}", "{'':1}"), 1);
+	assert_int_equal(json_equal("{'A':1}", "{'a':1}"), 0);                /* names are exact */
+	assert_int_equal(ds_json_equal(NULL, NULL), 1);
+}
+
+/* An UPDATE whose template is the old one with its members in another
+ * order, or with a repeated name whose last value is the old one, leaves the
+ * template as it was: findings only warn. One whose last value differs
+ * changes it: they are denied. */
+static void test_update_template_compared_as_the_api_server_reads_it(void **state)
+{
+	static const char *const labels_old = "{'app':'f','team':'obs','tier':'node'}";
+	static const char *const same[] = {"{'tier':'node','team':'obs','app':'f'}",
+					   "{'app':'f','team':'x','tier':'node','team':'obs'}"};
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *now, *old;
+
+	(void)state;
+	ds_config_init(&cfg);
+	for (size_t i = 0; i < 3; i++) {
+		now = daemonset("logging", "{}");
+		old = daemonset("logging", "{}");
+		cJSON_ReplaceItemInObject(ds_pointer_get(old, "/spec/template/metadata"), "labels", json(labels_old));
+		cJSON_ReplaceItemInObject(ds_pointer_get(now, "/spec/template/metadata"), "labels",
+					  json(i < 2 ? same[i] : "{'app':'f','team':'obs','tier':'node','team':'x'}"));
+		doc = review_parts(API_V1_NAME, "UPDATE", now, old, DS_REVIEW_VALIDATE, &cfg, &r);
+		assert_int_equal(allowed(doc), i < 2);
+		cJSON_Delete(doc);
+		ds_review_result_free(&r);
+	}
+}
+
 static void test_delete_connect_and_other_kinds_are_allowed_untouched(void **state)
 {
 	static const char *const ops[] = {"DELETE", "CONNECT"};
@@ -659,6 +728,64 @@ static void test_ds003_reservation_held_by_another(void **state)
 	ds_review_result_free(&r);
 }
 
+/* Checks a denial as AdmissionReview v1 defines it: allowed false, a
+ * status of code 403, reason Forbidden, status Failure; no patch and no
+ * patchType; no warning saying "patched:". */
+static void expect_denial_without_patch(const cJSON *doc, const ds_review_result *r)
+{
+	const cJSON *w;
+
+	assert_false(allowed(doc));
+	assert_int_equal(ds_pointer_get(doc, "/response/status/code")->valueint, 403);
+	assert_string_equal(ds_pointer_get(doc, "/response/status/reason")->valuestring, "Forbidden");
+	assert_string_equal(ds_pointer_get(doc, "/response/status/status")->valuestring, "Failure");
+	assert_null(ds_pointer_get(doc, "/response/patch"));
+	assert_null(ds_pointer_get(doc, "/response/patchType"));
+	cJSON_ArrayForEach(w, ds_pointer_get(doc, "/response/warnings"))
+		if (strstr(w->valuestring, "patched"))
+			fail_msg("a denial warns '%s'", w->valuestring);
+	assert_false(r->allowed);
+	assert_false(r->patched);
+}
+
+/* /mutate answering with a denial patches nothing: a finding that a fix
+ * would have patched is named in the denial with the others, and no
+ * warning says it was patched. */
+static void test_mutate_denial_patches_nothing(void **state)
+{
+	struct fake_cluster c = {.synced = true};
+	ds_cluster cluster = fake(&c, false);
+	ds_config cfg;
+	ds_review_result r;
+	char *text;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg); /* no default class: DS001 cannot be patched */
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{'restartPolicy':'Never'}"), NULL,
+			   DS_REVIEW_MUTATE, &cfg, &r);
+	expect_denial_without_patch(doc, &r);
+	assert_string_equal(message(doc), "DaemonSet logging/fluentd is not allowed: DS001 priority-class: "
+					  "spec.template.spec.priorityClassName is not set; DS002 restart-policy: "
+					  "spec.template.spec.restartPolicy is \"Never\"; it must be Always or unset");
+	assert_int_equal(warning_count(doc), 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	DEFAULT_CLASS(&cfg) = strdup("node-agents"); /* both fixable, DS003 denies */
+	text = request(API_V1_NAME, "CREATE", daemonset("shared", "{'restartPolicy':'Never'}"), NULL);
+	doc = review(text, DS_REVIEW_MUTATE, &cfg, &cluster, &r);
+	expect_denial_without_patch(doc, &r);
+	assert_non_null(strstr(message(doc), "DS001 priority-class: spec.template.spec.priorityClassName is not set"));
+	assert_non_null(strstr(message(doc), "DS002 restart-policy: spec.template.spec.restartPolicy is \"Never\""));
+	assert_non_null(strstr(message(doc), "DS003 dedicated-namespace: namespace shared is shared"));
+	assert_int_equal(c.reserves, 0);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	free(text);
+	ds_config_free(&cfg);
+}
+
 /* Reviews op in ns while the cluster is not synced. */
 static cJSON *review_unsynced(const char *op, const char *ns, bool deny, const ds_config *cfg, ds_review_result *r,
 			      struct fake_cluster *c)
@@ -838,6 +965,86 @@ static void test_text_cut_keeps_utf8_whole(void **state)
 	cut = ds_text_cut("short", 255);
 	assert_string_equal(cut, "short");
 	free(cut);
+}
+
+/* Whether the n bytes at s are well-formed UTF-8 (RFC 3629: no overlong
+ * form, no surrogate, nothing past U+10FFFF), written here apart from the
+ * code under test. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i], lo = 0x80, hi = 0xBF;
+		size_t need = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
+						    : c >= 0xF0 && c <= 0xF4 ? 3 : 4;
+		if (need > 3 || i + need >= n)
+			return false; /* not a lead byte, or a sequence cut short */
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+		else if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+		for (size_t k = 1; k <= need; k++, lo = 0x80, hi = 0xBF)
+			if (s[i + k] < lo || s[i + k] > hi)
+				return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+/* `count` copies of `unit` after `prefix` copies of 'a', as a new string. */
+static char *repeat(size_t prefix, const char *unit, size_t count)
+{
+	char *s = calloc(prefix + strlen(unit) * count + 1, 1);
+
+	assert_non_null(s);
+	memset(s, 'a', prefix);
+	for (size_t i = 0; i < count; i++)
+		strcat(s, unit);
+	return s;
+}
+
+/* A denial quotes the namespace and name, each cut to 253 bytes, and each
+ * finding's message, cut to 512, a cut ending "..." in those bytes. Each
+ * is made here with multibyte characters across both the byte where the
+ * text is cut (250 and 509, before "...") and the byte count itself: the
+ * cut must fall back to the character boundary, and the answer stay valid
+ * UTF-8. */
+static void test_denial_cut_on_utf8_boundaries(void **state)
+{
+	char *name = repeat(249, "\xc3\xa9", 4);       /* é at bytes 249-250, ..., 253-254 */
+	char *ns = repeat(249, "\xe2\x82\xac", 3);     /* € at bytes 249-251, 252-254 */
+	char *policy = repeat(471, "\xe2\x82\xac", 20); /* € at bytes 508-510 and 511-513 of the message */
+	char *a249 = repeat(249, "", 0), *a471 = repeat(471, "", 0), *want;
+	cJSON *object = daemonset("x", "{'priorityClassName':'pc'}"), *doc;
+	ds_config cfg;
+	ds_review_result r;
+
+	(void)state;
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(object, "metadata"), "name", cJSON_CreateString(name));
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(object, "metadata"), "namespace", cJSON_CreateString(ns));
+	cJSON_AddStringToObject(ds_pointer_get(object, "/spec/template/spec"), "restartPolicy", policy);
+	ds_config_init(&cfg);
+	doc = review_parts(API_V1_NAME, "CREATE", object, NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_true(utf8_valid((const unsigned char *)r.body, strlen(r.body)));
+	assert_true(asprintf(&want, "DaemonSet %s.../%s... is not allowed: DS002 restart-policy: "
+				    "spec.template.spec.restartPolicy is \"%s...", a249, a249, a471) > 0);
+	assert_string_equal(message(doc), want);
+	assert_true(utf8_valid((const unsigned char *)r.namespace, strlen(r.namespace)));
+	assert_true(utf8_valid((const unsigned char *)r.name, strlen(r.name)));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	free(want);
+	free(a249);
+	free(a471);
+	free(name);
+	free(ns);
+	free(policy);
 }
 
 static void test_base64(void **state)
@@ -1030,6 +1237,8 @@ int main(void)
 		cmocka_unit_test(test_exemption_is_a_warning),
 		cmocka_unit_test(test_update_with_untouched_template_only_warns),
 		cmocka_unit_test(test_update_changing_template_is_patched),
+		cmocka_unit_test(test_json_equal),
+		cmocka_unit_test(test_update_template_compared_as_the_api_server_reads_it),
 		cmocka_unit_test(test_delete_connect_and_other_kinds_are_allowed_untouched),
 		cmocka_unit_test(test_subresource_is_allowed_untouched),
 		cmocka_unit_test(test_dry_run_gives_the_same_answer),
@@ -1037,11 +1246,13 @@ int main(void)
 		cmocka_unit_test(test_ds003_reserves_an_admitted_create),
 		cmocka_unit_test(test_ds003_reservation_held_by_another),
 		cmocka_unit_test(test_ds003_before_the_cluster_is_synced),
+		cmocka_unit_test(test_mutate_denial_patches_nothing),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_body_with_nul_and_no_terminator),
 		cmocka_unit_test(test_long_values_are_cut),
 		cmocka_unit_test(test_warnings_limits),
 		cmocka_unit_test(test_text_cut_keeps_utf8_whole),
+		cmocka_unit_test(test_denial_cut_on_utf8_boundaries),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_operation_names),
 		cmocka_unit_test(test_arena_large_review_spills_and_starts_again),
