@@ -590,16 +590,7 @@ int kube_stream(kube_client *client, const char *path, size_t max_line, double s
  * when it is too long; "" when item is not a string. */
 static void copy_cut(char *dst, size_t size, const cJSON *item)
 {
-	size_t n = cJSON_IsString(item) ? strlen(item->valuestring) : 0;
-
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)item->valuestring[n] & 0xc0) == 0x80)
-			n--;
-	}
-	if (n)
-		memcpy(dst, item->valuestring, n);
-	dst[n] = '\0';
+	ds_text_copy(dst, size, cJSON_IsString(item) ? item->valuestring : "");
 }
 
 bool kube_status_read(const kube_response *r, kube_status *out)
@@ -633,11 +624,12 @@ int kube_status_error(const kube_response *r, const char *what, char **error)
 {
 	kube_status st;
 	bool with_reason;
+	char cut[304]; /* 300 bytes of the message, and "..." */
 
 	kube_status_read(r, &st);
 	with_reason = *st.reason && strcmp(st.reason, st.message) != 0;
 	if (*st.message)
-		return ds_fail(error, "%s: HTTP %ld: %.300s%s%s%s", what, r->status, st.message,
+		return ds_fail(error, "%s: HTTP %ld: %s%s%s%s", what, r->status, ds_text_copy(cut, sizeof(cut), st.message),
 			       with_reason ? " (reason " : "", with_reason ? st.reason : "", with_reason ? ")" : "");
 	if (with_reason)
 		return ds_fail(error, "%s: HTTP %ld (reason %s)", what, r->status, st.reason);

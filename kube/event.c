@@ -43,8 +43,7 @@ static int parse_status(const cJSON *object, kube_event *ev, char **error)
 		return ds_fail(error, "an ERROR event without a Status code");
 	ev->code = code->valueint;
 	if (cJSON_IsString(message)) {
-		strncpy(ev->message, message->valuestring, sizeof(ev->message) - 1);
-		ev->message[sizeof(ev->message) - 1] = '\0';
+		ds_text_copy(ev->message, sizeof(ev->message), message->valuestring);
 	}
 	return 0;
 }

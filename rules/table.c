@@ -11,15 +11,17 @@
 #define RESTART_POLICY_POINTER DS_POD_SPEC "/restartPolicy"
 #define NAMESPACE_POINTER "/metadata/namespace"
 
-/* Joins list's items with ", " into buf (truncated to size). */
+/* Joins list's items with ", " into buf, cut to its size on a character
+ * boundary. */
 static const char *join_list(const ds_string_list *list, char *buf, size_t size)
 {
+	char joined[4096];
 	size_t used = 0;
 
-	buf[0] = '\0';
-	for (size_t i = 0; i < list->count && used < size; i++)
-		used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", list->items[i]);
-	return buf;
+	joined[0] = '\0';
+	for (size_t i = 0; i < list->count && used < sizeof(joined); i++)
+		used += (size_t)snprintf(joined + used, sizeof(joined) - used, "%s%s", i ? ", " : "", list->items[i]);
+	return ds_text_copy(buf, size, joined);
 }
 
 /* DS001's option slots. */

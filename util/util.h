@@ -55,6 +55,21 @@ void *ds_array_grow(void *array, size_t count, size_t size);
  * out of memory or on overflow, the array then unchanged. */
 void *ds_array_reserve(void *array, size_t count, size_t more, size_t size);
 
+/* ---- text cut to a size (text.c) ---- */
+
+/* The longest prefix of s (of length len) no longer than max bytes that
+ * does not end inside a UTF-8 character. */
+size_t ds_utf8_prefix(const char *s, size_t len, size_t max);
+
+/* Copies at most `max` (at least 3) bytes of s, cut back to a UTF-8
+ * character boundary, ending "..." when it was cut. Returns a new string,
+ * or NULL out of memory. The one way text is cut (messages, warnings,
+ * logs). */
+char *ds_text_cut(const char *s, size_t max);
+
+/* As ds_text_cut(), into buf of `size` bytes (NUL included). Returns buf. */
+const char *ds_text_copy(char *buf, size_t size, const char *s);
+
 /* ---- JSON Pointers over cJSON trees (pointer.c) ---- */
 
 /* Escapes one reference token for a JSON Pointer (RFC 6901: "~" -> "~0",

@@ -33,10 +33,6 @@ void ds_warnings_free(ds_warnings *w);
  * of memory. */
 cJSON *ds_warnings_to_json(const ds_warnings *w);
 
-/* Copies at most `max` (at least 3) bytes of s, cut back to a UTF-8
- * character boundary, ending "..." when it was cut. Returns a
- * new string, or NULL out of memory. */
-char *ds_text_cut(const char *s, size_t max);
 
 /* A scope whose cJSON allocations come from the thread's arena (when
  * ds_arena_install() ran; else malloc). Scopes nest; leaving the outermost

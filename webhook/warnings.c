@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ELLIPSIS "..."
 #define LEFT_OUT_NOTE_MAX 64 /* room kept for "N more warnings left out" */
 
 int ds_warnings_add(ds_warnings *w, const char *fmt, ...)
@@ -32,35 +31,6 @@ void ds_warnings_free(ds_warnings *w)
 		free(w->items[i]);
 	free(w->items);
 	memset(w, 0, sizeof(*w));
-}
-
-/* The longest prefix of s (of length len) no longer than max bytes that
- * does not end inside a UTF-8 character. */
-static size_t utf8_prefix(const char *s, size_t len, size_t max)
-{
-	size_t n = len < max ? len : max;
-
-	if (n == len)
-		return n;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
-char *ds_text_cut(const char *s, size_t max)
-{
-	size_t len = strlen(s), keep;
-	char *out;
-
-	if (len <= max)
-		return strdup(s);
-	keep = utf8_prefix(s, len, max - (sizeof(ELLIPSIS) - 1));
-	out = malloc(keep + sizeof(ELLIPSIS));
-	if (!out)
-		return NULL;
-	memcpy(out, s, keep);
-	memcpy(out + keep, ELLIPSIS, sizeof(ELLIPSIS));
-	return out;
 }
 
 /* Appends a copy of text to the array. Returns 0, or -1 out of memory. */
