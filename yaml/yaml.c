@@ -443,6 +443,12 @@ static void on_skipped_event(struct builder *b, yaml_event_t *ev)
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
+		/* The nesting limit holds here too: it is what keeps libyaml
+		 * linear (its scanner walks every open flow level per token). */
+		if (b->depth + b->skip_level >= DS_YAML_MAX_DEPTH) {
+			fail(b, ev->start_mark, "nesting is deeper than %d levels", DS_YAML_MAX_DEPTH);
+			break;
+		}
 		if (top)
 			b->skip_collection_is_key = b->skip_expect_key;
 		b->skip_level++;

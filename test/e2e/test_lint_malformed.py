@@ -1,5 +1,6 @@
 """dsguard lint over malformed and hostile input: truncated YAML, invalid
-UTF-8, tabs as indentation, 10,000 levels of nesting, an alias bomb, a
+UTF-8, tabs as indentation, 10,000 levels of nesting (100,000 in a document
+lint does not read whole), an alias bomb, a
 100 MB file, a binary file, an unreadable file, a symlink loop between two
 directories. Each must give exit 2 and an error naming the file (with line
 and column where the problem has a position), never a crash, and a good
@@ -220,6 +221,19 @@ def run_all(tap, root):
     # column 7 + 4 * 511
     check(tap, "10,000 levels inside a DaemonSet" + note, root, "deep_ds.yaml", (5, 7 + 4 * 511),
           words=["512"], limited=limited, max_seconds=10)
+
+    # A document lint does not read whole is held to the same limit: a
+    # ConfigMap with 100,000 levels of flow mappings took 52 s and passed.
+    # "x: " is 3 columns, each "{a: " 4: the root is the first level, the
+    # 512th "{" (column 4 + 4 * 511) opens the 513th.
+    for kind in ("ConfigMap", "Secret"):
+        name = f"deep_{kind.lower()}.yaml"
+        write(root, name, f"apiVersion: v1\nkind: {kind}\nx: " + "{a: " * 100000 + "x" + "}" * 100000 + "\n")
+        check(tap, f"100,000 levels inside a {kind} (a kind lint skips)" + note, root, name, (3, 4 + 4 * 511),
+              words=["512"], limited=limited, max_seconds=5)
+    write(root, "deep_skipped_seq.yaml", "kind: ConfigMap\nx: " + "[" * 200000 + "]" * 200000 + "\n")
+    check(tap, "200,000 levels of [[[ inside a ConfigMap" + note, root, "deep_skipped_seq.yaml", (2, 4 + 511),
+          words=["512"], limited=limited, max_seconds=5)
 
     # --- alias bomb ("billion laughs"): 10^9 strings if expanded
     write(root, "bomb.yaml", alias_bomb(10))

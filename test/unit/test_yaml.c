@@ -106,6 +106,22 @@ static void load_n(const char *text, size_t len, struct loaded *l)
 	l->rc = ds_yaml_load(text, len, collect, l, &l->diags);
 }
 
+/* What lint reads whole: DaemonSets and lists. */
+static bool lint_wants(const char *kind)
+{
+	size_t len = kind ? strlen(kind) : 0;
+
+	return kind && (!strcmp(kind, "DaemonSet") || (len >= 4 && !strcmp(kind + len - 4, "List")));
+}
+
+/* As load_n(), through the filtered load lint uses. */
+static void load_filtered_n(const char *text, size_t len, struct loaded *l)
+{
+	memset(l, 0, sizeof(*l));
+	hold_load(l);
+	l->rc = ds_yaml_load_filtered(text, len, lint_wants, collect, l, &l->diags);
+}
+
 static void load(const char *text, struct loaded *l)
 {
 	load_n(text, strlen(text), l);
@@ -1174,6 +1190,97 @@ static void test_nesting_deep_mappings(void **state)
 	drop(text);
 }
 
+/* "kind: KIND\nx: " and n levels of nesting opened by `open` (each
+ * `width` columns wide) and closed by `close`. The caller frees it. */
+static char *deep_after_kind(const char *kind, int n, const char *open, const char *close, size_t *len)
+{
+	size_t ol = strlen(open), cl = strlen(close), cap = strlen(kind) + 16 + (size_t)n * (ol + cl);
+	char *buf = hold(malloc(cap));
+	size_t at = (size_t)snprintf(buf, cap, "kind: %s\nx: ", kind);
+
+	for (int i = 0; i < n; i++, at += ol)
+		memcpy(buf + at, open, ol);
+	buf[at++] = 'v';
+	for (int i = 0; i < n; i++, at += cl)
+		memcpy(buf + at, close, cl);
+	buf[at++] = '\n';
+	buf[at] = '\0';
+	*len = at;
+	return buf;
+}
+
+static void test_nesting_limit_in_skipped_documents(void **state)
+{
+	/* A document lint does not read whole (a ConfigMap) is held to the
+	 * same limit, at the same place, as one it reads: 100,000 levels
+	 * took minutes when only libyaml looked at them. */
+	static const char *const kinds[] = {"ConfigMap", "DaemonSet"};
+	static const struct {
+		const char *open, *close;
+	} shapes[] = {{"{a: ", "}"}, {"[", "]"}};
+	static struct loaded l;
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t s = 0; s < 2; s++) {
+			size_t len;
+			char *text = deep_after_kind(kinds[k], 100000, shapes[s].open, shapes[s].close, &len);
+			unsigned width = (unsigned)strlen(shapes[s].open);
+			clock_t t0 = clock();
+			const ds_diag *d;
+			double secs;
+			for (int filtered = 0; filtered < 2; filtered++) {
+				if (filtered)
+					load_filtered_n(text, len, &l);
+				else
+					load_n(text, len, &l);
+				secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+				assert_int_equal(l.rc, -1);
+				assert_int_equal(l.count, 0);
+				d = first_error(&l);
+				assert_non_null(strstr(d->message, "deeper than 512"));
+				/* the root mapping is the first level, the jth opening
+				 * the (j+1)th: the 513th level opens at the 512th, on
+				 * line 2 after "x: " (3 columns) */
+				assert_int_equal(d->pos.line, 2);
+				assert_int_equal(d->pos.column, 4 + width * (DS_YAML_MAX_DEPTH - 1));
+				release(&l);
+			}
+			if (!RUNNING_ON_VALGRIND && secs > 1.0)
+				fail_msg("kind: %s then 100,000 levels of %s: refused in %.2fs", kinds[k], shapes[s].open,
+					 secs);
+			drop(text);
+		}
+	}
+}
+
+static void test_nesting_limit_in_skipped_block_documents(void **state)
+{
+	/* block nesting after the kind: line 2 holds a key of the root (the
+	 * first level), line k >= 3 opens level k - 1 with "a:" indented
+	 * k - 2 columns: level 513 opens on line 514, column 513 */
+	int n = DS_YAML_MAX_DEPTH + 50;
+	size_t cap = (size_t)n * (size_t)(n + 4) + 32, used;
+	char *text = hold(malloc(cap));
+	static struct loaded l;
+
+	(void)state;
+	used = (size_t)snprintf(text, cap, "kind: ConfigMap\n");
+	for (int i = 0; i < n; i++)
+		used += (size_t)snprintf(text + used, cap - used, "%*sa:\n", i, "");
+	for (int filtered = 0; filtered < 2; filtered++) {
+		if (filtered)
+			load_filtered_n(text, used, &l);
+		else
+			load_n(text, used, &l);
+		assert_int_equal(l.rc, -1);
+		assert_int_equal(first_error(&l)->pos.line, DS_YAML_MAX_DEPTH + 2);
+		assert_int_equal(first_error(&l)->pos.column, DS_YAML_MAX_DEPTH + 1);
+		release(&l);
+	}
+	drop(text);
+}
+
 /* A "billion laughs" document of `levels` levels of 10 aliases each. */
 static char *alias_bomb(int levels)
 {
@@ -1348,6 +1455,8 @@ int main(void)
 		TEST(test_nesting_too_deep),
 		TEST(test_nesting_refused_in_linear_time),
 		TEST(test_nesting_deep_mappings),
+		TEST(test_nesting_limit_in_skipped_documents),
+		TEST(test_nesting_limit_in_skipped_block_documents),
 		TEST(test_alias_bomb),
 		TEST(test_alias_bomb_error_points_at_an_alias),
 		TEST(test_alias_small_is_fine),
