@@ -65,6 +65,10 @@ struct builder {
 	 * next top-level node is (a key, the value of a `kind` key, ...). */
 	size_t skip_level;
 	bool skip_expect_key, skip_key_is_kind, skip_collection_is_key;
+	/* The first string holding a NUL: an error once the document is
+	 * known to be read whole (a skipped one may hold any string). */
+	bool nul;
+	yaml_mark_t nul_at;
 	bool failed;
 };
 
@@ -141,6 +145,64 @@ static void oom(struct builder *b)
 	if (!b->failed)
 		ds_diag_add(b->diags, (ds_pos){0, 0}, true, "out of memory");
 	b->failed = true;
+}
+
+/* Resolves the scalar of ev into s. Returns 0, or -1 after recording why
+ * Kubernetes cannot read it. A string holding a NUL is noted. */
+static int resolve_scalar(struct builder *b, const yaml_event_t *ev, ds_scalar *s)
+{
+	char *error = NULL;
+
+	if (ds_scalar_resolve((const char *)ev->data.scalar.value, ev->data.scalar.length, ev->data.scalar.style,
+			      (const char *)ev->data.scalar.tag, s, &error) < 0) {
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+		free(error);
+		return -1;
+	}
+	if (ds_scalar_has_nul(s) && !b->nul) {
+		b->nul = true;
+		b->nul_at = ev->start_mark;
+	}
+	return 0;
+}
+
+/* The JSON value of the scalar of ev: a new item, or NULL after recording
+ * why there is none. Sets *has_nul when it is a string holding a NUL. */
+static cJSON *scalar_value(struct builder *b, const yaml_event_t *ev, bool *has_nul)
+{
+	char *error = NULL;
+	cJSON *item;
+	ds_scalar s;
+
+	if (resolve_scalar(b, ev, &s) < 0)
+		return NULL;
+	*has_nul = ds_scalar_has_nul(&s);
+	item = ds_scalar_json(&s, &error);
+	if (!item)
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+	free(error);
+	ds_scalar_free(&s);
+	return item;
+}
+
+/* The key text of the scalar of ev, as a new string, or NULL after
+ * recording why there is none. */
+static char *scalar_key(struct builder *b, const yaml_event_t *ev)
+{
+	char *error = NULL, number[64], *copy = NULL;
+	const char *key;
+	ds_scalar s;
+
+	if (resolve_scalar(b, ev, &s) < 0)
+		return NULL;
+	key = ds_scalar_key(&s, number, sizeof(number), &error);
+	if (!key)
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+	else if (!(copy = strdup(key)))
+		oom(b);
+	free(error);
+	ds_scalar_free(&s);
+	return copy;
 }
 
 static size_t key_hash(const char *s)
@@ -398,13 +460,16 @@ static bool unwanted_kind(struct builder *b, const struct frame *top, const cJSO
  * just replaces the first. */
 static void skip_kind_again(struct builder *b, yaml_event_t *ev)
 {
-	cJSON *value = ds_yaml_scalar((const char *)ev->data.scalar.value, ev->data.scalar.style,
-				      (const char *)ev->data.scalar.tag);
+	bool has_nul = false;
+	cJSON *value = scalar_value(b, ev, &has_nul);
 	const char *kind = cJSON_GetStringValue(value); /* NULL: no kind after all (kind: ~) */
 	char *copy = NULL;
 
-	if (!value) {
-		oom(b);
+	if (!value)
+		return;
+	if (has_nul) {
+		fail(b, ev->start_mark, "the kind holds a NUL character, which dsguard cannot compare: remove it");
+		cJSON_Delete(value);
 		return;
 	}
 	if (kind && b->wanted(kind)) {
@@ -535,20 +600,33 @@ static void on_scalar(struct builder *b, yaml_event_t *ev)
 	yaml_scalar_style_t style = ev->data.scalar.style;
 	char *anchor = ev->data.scalar.anchor ? strdup((const char *)ev->data.scalar.anchor) : NULL;
 	ds_node_info info = {NULL, {0, 0}, mark_pos(ev->start_mark), mark_pos(ev->end_mark), 0, scalar_style(style)};
+	struct frame *top = b->depth ? &b->stack[b->depth - 1] : NULL;
+	bool has_nul = false;
+	cJSON *item;
 
 	if (expects_key(b)) {
-		struct frame *top = &b->stack[b->depth - 1];
 		free(anchor);
-		char number[32];
-		top->key = strdup(ds_yaml_key_text(text, style, number, sizeof(number)));
+		top->merge = ds_scalar_is_merge(text, ev->data.scalar.length, style, (const char *)ev->data.scalar.tag);
+		top->key = top->merge ? strdup("<<") : scalar_key(b, ev);
 		top->key_pos = mark_pos(ev->start_mark);
 		top->key_pending = true;
-		top->merge = style == YAML_PLAIN_SCALAR_STYLE && !strcmp(text, "<<");
-		if (!top->key)
+		if (!top->key && !b->failed)
 			oom(b);
 		return;
 	}
-	attach(b, ds_yaml_scalar(text, style, (const char *)ev->data.scalar.tag), info, anchor, 1);
+	item = scalar_value(b, ev, &has_nul);
+	if (!item) {
+		free(anchor);
+		return;
+	}
+	if (has_nul && b->depth == 1 && top->mapping && !strcmp(top->key, "kind")) {
+		/* which kind it is decides how the document is read */
+		fail(b, ev->start_mark, "the kind holds a NUL character, which dsguard cannot compare: remove it");
+		cJSON_Delete(item);
+		free(anchor);
+		return;
+	}
+	attach(b, item, info, anchor, 1);
 }
 
 static void on_start(struct builder *b, yaml_event_t *ev, bool mapping)
@@ -678,6 +756,7 @@ static void builder_reset(struct builder *b)
 	b->alias_nodes = 0;
 	b->skip_kind = NULL;
 	b->skip = false;
+	b->nul = false;
 }
 
 static int start_document(struct builder *b)
@@ -698,6 +777,13 @@ static int finish_document(struct builder *b, ds_document_cb cb, void *data)
 {
 	ds_document *doc = b->doc;
 
+	if (b->nul && !b->skip) {
+		/* The rules compare strings as C strings: "Always\0x" must never
+		 * read as "Always". */
+		fail(b, b->nul_at, "a string holds a NUL character (\\0 or \\u0000), which dsguard cannot compare: "
+				   "remove it");
+		return -1;
+	}
 	if (b->skip) {
 		cJSON_Delete(doc->root);
 		doc->root = cJSON_CreateObject();

@@ -278,6 +278,34 @@ def run_all(tap, root):
     write(root, "noise.json", bytes(rnd.getrandbits(8) | 0x80 for _ in range(4096)))
     check(tap, "random high bytes (.json)", root, "noise.json", "any")
 
+    # --- scalars Kubernetes refuses (kubectl: "json: unsupported value:
+    # +Inf", "cannot decode !!str `Always` as a !!null", "invalid base64"),
+    # and a NUL, which must never let "Always\0..." read as "Always".
+    # Line 7 or 8: "      priorityClassName: " is 25 columns, "      restartPolicy: " 21.
+    head = ("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: s, namespace: s}\n"
+            "spec:\n  template:\n    spec:\n")
+    for name, body, pos, words in (
+            ("restart_nul.yaml", '      priorityClassName: p\n      restartPolicy: "Always\\u0000"\n', (8, 22), ["NUL"]),
+            ("restart_nul0.yaml", '      priorityClassName: p\n      restartPolicy: "Always\\0 or not"\n', (8, 22),
+             ["NUL"]),
+            ("restart_null_tag.yaml", "      priorityClassName: p\n      restartPolicy: !!null Always\n", (8, 22),
+             ["!!null"]),
+            ("restart_bad_binary.yaml", "      priorityClassName: p\n      restartPolicy: !!binary QWx3 YXlz\n",
+             (8, 22), ["base64"]),
+            ("class_inf.yaml", "      priorityClassName: .inf\n", (7, 26), ["JSON"]),
+            ("class_nan.yaml", "      priorityClassName: .NaN\n", (7, 26), ["JSON"])):
+        write(root, name, head + body)
+        check(tap, f"scalar Kubernetes refuses or dsguard cannot compare ({name})", root, name, pos, words=words)
+    # !!binary is decoded as kubectl decodes it: QWx3YXlz is "Always"
+    # (no finding), T25GYWlsdXJl "OnFailure" (DS002 at the value, 8:22)
+    for name, b64, want in (("restart_binary.yaml", "QWx3YXlz", []),
+                            ("restart_binary_bad_policy.yaml", "T25GYWlsdXJl", [("DS002", 8, 22, "OnFailure")])):
+        write(root, name, head + f"      priorityClassName: p\n      restartPolicy: !!binary {b64}\n")
+        p, _ = lint([name], root)
+        out = json.loads(p.stdout)
+        got = [(f["rule"], f["line"], f["column"], f["message"].split('"')[1]) for f in out["findings"]]
+        tap.eq((p.returncode, got), (1 if want else 0, want), f"restartPolicy: !!binary {b64} read as kubectl reads it")
+
     # --- a named pipe: refused at once, never waited on
     os.mkfifo(os.path.join(root, "pipe.yaml"))
     check(tap, "a named pipe", root, "pipe.yaml", None, max_seconds=10)

@@ -492,18 +492,183 @@ static void test_scalars_number_prefixes_as_kubectl(void **state)
 	want_number("0B11", 3);
 }
 
-static void test_scalars_infinity_and_nan_not_numbers(void **state)
+/* Loads "v: TEXT" (len bytes of text, which may hold NULs), which must be
+ * an input error at line 1, column 4, whose message holds `words`. */
+static void want_refused_n(const char *text, size_t len, const char *words)
+{
+	char buf[256];
+	static struct loaded l;
+	const ds_diag *d;
+
+	assert_true(len + 4 < sizeof(buf));
+	memcpy(buf, "v: ", 3);
+	memcpy(buf + 3, text, len);
+	buf[3 + len] = '\n';
+	load_n(buf, len + 4, &l);
+	if (l.rc != -1 || l.count != 0) {
+		release(&l);
+		fail_msg("v: %s: read, but Kubernetes refuses it", text);
+	}
+	d = first_error(&l);
+	if (d->pos.line != 1 || d->pos.column != 4 || !strstr(d->message, words)) {
+		char got[512];
+		snprintf(got, sizeof(got), "%u:%u %s", d->pos.line, d->pos.column, d->message);
+		release(&l);
+		fail_msg("v: %s: error %s, want 1:4 and \"%s\"", text, got, words);
+	}
+	release(&l);
+}
+
+static void want_refused(const char *text, const char *words)
+{
+	want_refused_n(text, strlen(text), words);
+}
+
+static void test_scalars_infinity_and_nan_refused(void **state)
+{
+	static const char *const words[] = {".inf", "-.inf", "+.inf", ".Inf", "-.INF", ".NaN", ".nan", ".NAN",
+					    "!!float .inf", "!!float .nan"};
+
+	(void)state;
+	/* kubectl: "json: unsupported value: +Inf": JSON has no infinities
+	 * or NaN, so Kubernetes refuses the file */
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		want_refused(words[i], "JSON");
+	/* quoted or tagged !!str, they are the strings kubectl reads */
+	want_string("\".inf\"", ".inf");
+	want_string("'.NaN'", ".NaN");
+	want_string("!!str .inf", ".inf");
+	/* not in go-yaml's table: plain strings */
+	want_string(".infinity", ".infinity");
+	want_string("inf", "inf");
+	want_string("NaN", "NaN");
+}
+
+static void test_scalars_underflow_is_zero(void **state)
 {
 	(void)state;
-	/* JSON has no infinities or NaN: they never become numbers */
-	static const char *const words[] = {".inf", "-.inf", "+.inf", ".Inf", ".NaN", ".nan", ".NAN"};
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		cJSON *v = value_of(words[i]);
-		bool number = cJSON_IsNumber(v);
-		cJSON_Delete(v);
-		if (number)
-			fail_msg("%s became a number", words[i]);
-	}
+	/* kubectl reads 1e-400 as 0 (Go's ParseFloat rounds an underflow
+	 * to zero), but 1e400 as a string (an overflow is no float) */
+	want_number("1e-400", 0);
+	want_number(".1e-400", 0);
+	want_number("-1e-400", 0);
+	want_string("1e400", "1e400");
+	want_string(".5e400", ".5e400");
+	/* go-yaml reads a leading "." with Go's ParseFloat: underscores only
+	 * between digits */
+	want_number(".5_0", 0.5);
+	want_string("._5", "._5");
+}
+
+static void test_scalars_binary(void **state)
+{
+	static struct loaded l;
+	ds_document *doc;
+
+	(void)state;
+	/* kubectl decodes !!binary (base64; line breaks ignored) and reads
+	 * the bytes as a string, each byte that starts no UTF-8 character
+	 * replaced by U+FFFD */
+	want_string("!!binary QWx3YXlz", "Always");
+	want_string("!!binary \"QWx3YXlz\"", "Always");
+	want_string("!!binary T25GYWlsdXJl", "OnFailure");
+	want_string("!!binary /w==", "\xEF\xBF\xBD");
+	want_string("!!binary 4oKs", "\xE2\x82\xAC");
+	want_string("!!binary 4oJB", "\xEF\xBF\xBD\xEF\xBF\xBD" "A");
+	want_string("!!binary ''", "");
+	doc = load_one("v: !!binary |\n  QWx3\n  YXlz\n", &l);
+	assert_string_equal(string_at(doc, "/v"), "Always");
+	expect_pos(doc, "/v", 1, 1, 1, 4);
+	release(&l);
+	/* kubectl: "!!binary value contains invalid base64 data" */
+	want_refused("!!binary QWx3 YXlz", "base64");
+	want_refused("!!binary QWx3YXl", "base64");
+	want_refused("!!binary QQ==QQ==", "base64");
+	want_refused("!!binary 12", "base64");
+	/* a key: !!binary a2luZA== is "kind" */
+	doc = load_one("apiVersion: v1\n!!binary a2luZA==: DaemonSet\n", &l);
+	assert_string_equal(string_at(doc, "/kind"), "DaemonSet");
+	expect_pos(doc, "/kind", 2, 1, 2, 20); /* "!!binary a2luZA==: " is 19 columns */
+	release(&l);
+}
+
+static void test_scalars_tags_that_do_not_fit_refused(void **state)
+{
+	(void)state;
+	/* kubectl: "cannot decode !!str `Always` as a !!null" and the like */
+	want_refused("!!null Always", "!!null");
+	want_refused("!!null 0", "!!null");
+	want_refused("!!int abc", "!!int");
+	want_refused("!!int 1.5", "!!int");
+	want_refused("!!int \"1\\0\"", "!!int");
+	want_refused("!!bool Always", "!!bool");
+	want_refused("!!bool 1", "!!bool");
+	want_refused("!!float 1e400", "!!float");
+	want_refused("!!float abc", "!!float");
+	want_refused("!!float 18446744073709551615", "!!float");
+	want_refused("!!timestamp abc", "!!timestamp");
+	want_refused("!!timestamp 2001-02-29", "!!timestamp");
+	want_refused("!!timestamp 2001-12-14T21:59:43", "!!timestamp");
+	want_refused("!<tag:yaml.org,2002:null> x", "!!null");
+	/* and what fits, as kubectl reads it */
+	want_null("!!null");
+	want_null("!!null ''");
+	want_null("!!null ~");
+	want_number("!!int \"12\"", 12);
+	want_number("!!int 0x10", 16);
+	want_number("!!float 12", 12);
+	want_bool("!!bool yes", true);
+	want_bool("!!bool \"off\"", false);
+	want_string("!!timestamp 2001-12-14", "2001-12-14");
+	want_string("!!timestamp 2000-02-29", "2000-02-29");
+	want_string("!!timestamp 2001-12-14T21:59:43.10Z", "2001-12-14T21:59:43.10Z");
+	want_string("!!timestamp 2001-12-14t21:59:43-05:00", "2001-12-14t21:59:43-05:00");
+	want_string("!!timestamp 2001-12-14 21:59:43.10", "2001-12-14 21:59:43.10");
+	/* tags go-yaml does not resolve keep the text a string */
+	want_string("!foo bar", "bar");
+	want_string("!!foo 12", "12");
+	want_string("!!merge x", "x");
+	want_string("!!map x", "x");
+	want_string("!<tag:yaml.org,2002:str> 12", "12");
+}
+
+/* A string holding a NUL cannot be compared as a C string: "Always\0"
+ * must never read as "Always". */
+static void test_scalars_nul_refused(void **state)
+{
+	static struct loaded l;
+	static const char configmap[] = "apiVersion: v1\ndata: {x: \"a\\0b\"}\nkind: ConfigMap\n";
+
+	(void)state;
+	want_refused("\"Always\\u0000\"", "NUL");
+	want_refused("\"Always\\0\"", "NUL");
+	want_refused("\"Always\\x00\"", "NUL");
+	want_refused("\"\\U00000000\"", "NUL");
+	want_refused("!!binary QWx3YXlzAA==", "NUL");
+	/* a key too: at the key */
+	load("a: 1\n\"k\\0\": 2\n", &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(first_error(&l)->pos.line, 2);
+	assert_int_equal(first_error(&l)->pos.column, 1);
+	assert_non_null(strstr(first_error(&l)->message, "NUL"));
+	release(&l);
+	/* lint does not read a ConfigMap whole: its strings may hold
+	 * anything (as `kubectl get -o yaml` writes it, data before kind) */
+	load_filtered_n(configmap, sizeof(configmap) - 1, &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 1);
+	assert_string_equal(string_at(l.docs[0], "/kind"), "ConfigMap");
+	release(&l);
+	load_n(configmap, sizeof(configmap) - 1, &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(first_error(&l)->pos.line, 2);
+	assert_int_equal(first_error(&l)->pos.column, 11);
+	release(&l);
+	/* a kind holding a NUL is no kind it could be compared with */
+	load_filtered_n("kind: \"DaemonSet\\0\"\n", 20, &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(first_error(&l)->pos.column, 7);
+	release(&l);
 }
 
 static void test_scalars_explicit_tags(void **state)
@@ -537,6 +702,81 @@ static void test_keys_numbers_as_kubectl(void **state)
 	(void)state;
 	/* kubectl reads the key 0x10 as the integer 16 and writes it "16" */
 	assert_non_null(ds_pointer_get(doc->root, "/16"));
+	release(&l);
+}
+
+static void test_keys_spelled_as_kubectl_writes_them(void **state)
+{
+	static struct loaded l;
+	static const char *const keys[][2] = {
+		/* floats: Go's FormatFloat(f, 'g', -1, 32), as sigs.k8s.io/yaml
+		 * writes a float key */
+		{"1e6", "1e+06"}, {"1000000", "1000000"}, {"0.1", "0.1"}, {"1.0", "1"}, {"123456.5", "123456.5"},
+		{"3.14159265358979", "3.1415927"}, {"0.00001", "1e-05"}, {"0.0001", "0.0001"}, {"-0.0", "-0"},
+		{".Inf", ".inf"}, {"+.inf", ".inf"}, {"-.INF", "-.inf"}, {".NaN", ".nan"}, {"1e300", ".inf"},
+		{"!!float 12", "12"},
+		/* integers: exact, however large */
+		{"9223372036854775807", "9223372036854775807"}, {"-9223372036854775808", "-9223372036854775808"},
+		{"9007199254740993", "9007199254740993"}, {"0x10", "16"}, {"0o17", "15"},
+		/* the rest */
+		{"yes", "true"}, {"Off", "false"}, {"2001-12-14", "2001-12-14"}, {"\"~\"", "~"}, {"!!str 1", "1"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "%s: x\n", keys[i][0]);
+		load(text, &l);
+		if (l.rc != 0 || l.count != 1 || !l.docs[0]->root->child ||
+		    strcmp(l.docs[0]->root->child->string, keys[i][1])) {
+			const char *got = l.count && l.docs[0]->root->child ? l.docs[0]->root->child->string : "(none)";
+			char shown[64];
+			snprintf(shown, sizeof(shown), "%s", got);
+			release(&l);
+			fail_msg("key %s: \"%s\", want \"%s\"", keys[i][0], shown, keys[i][1]);
+		}
+		release(&l);
+	}
+}
+
+static void test_keys_kubectl_refuses(void **state)
+{
+	static const char *const keys[] = {"~", "null", "NULL", "!!null x0", "18446744073709551615", "0xFFFFFFFFFFFFFFFF"};
+	static struct loaded l;
+
+	(void)state;
+	/* kubectl: "unsupported map key of type: %!s(<nil>)", "... uint64" */
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "a: 1\n%s: x\n", keys[i]);
+		load(text, &l);
+		if (l.rc != -1 || first_error(&l)->pos.line != 2 || first_error(&l)->pos.column != 1) {
+			release(&l);
+			fail_msg("key %s: read, or refused elsewhere than at 2:1", keys[i]);
+		}
+		release(&l);
+	}
+}
+
+static void test_merge_keys_by_tag(void **state)
+{
+	static struct loaded l;
+	ds_document *doc = load_one("b: &b {x: 1}\n"
+				    "m1: {! <<: *b}\n"
+				    "m2: {!!merge <<: *b}\n"
+				    "m3: {\"<<\": *b}\n"
+				    "m4: {!!str <<: *b}\n"
+				    "m5: {<<: *b}\n",
+				    &l);
+
+	(void)state;
+	/* go-yaml: "<<" is a merge key when plain (or tagged ! or !!merge);
+	 * quoted or !!str it is a key like any other (kubectl agrees) */
+	assert_true(number_at(doc, "/m1/x") == 1);
+	assert_true(number_at(doc, "/m2/x") == 1);
+	assert_true(number_at(doc, "/m3/<</x") == 1);
+	assert_true(number_at(doc, "/m4/<</x") == 1);
+	assert_true(number_at(doc, "/m5/x") == 1);
 	release(&l);
 }
 
@@ -1418,10 +1658,17 @@ int main(void)
 		TEST(test_scalars_nulls),
 		TEST(test_scalars_numbers),
 		TEST(test_scalars_number_prefixes_as_kubectl),
-		TEST(test_scalars_infinity_and_nan_not_numbers),
+		TEST(test_scalars_infinity_and_nan_refused),
+		TEST(test_scalars_underflow_is_zero),
+		TEST(test_scalars_binary),
+		TEST(test_scalars_tags_that_do_not_fit_refused),
+		TEST(test_scalars_nul_refused),
 		TEST(test_scalars_explicit_tags),
 		TEST(test_keys_resolved),
 		TEST(test_keys_numbers_as_kubectl),
+		TEST(test_keys_spelled_as_kubectl_writes_them),
+		TEST(test_keys_kubectl_refuses),
+		TEST(test_merge_keys_by_tag),
 		TEST(test_anchors_and_aliases),
 		TEST(test_merge_explicit_keys_win),
 		TEST(test_merge_list_earlier_wins),
