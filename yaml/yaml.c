@@ -59,12 +59,11 @@ struct builder {
 	size_t anchor_slots;    /* 0 or a power of two */
 	size_t anchor_count;
 	size_t alias_nodes;
-	char *skip_kind; /* set when the document is not wanted whole */
+	/* Set when the document is not wanted whole: it is then followed
+	 * without being built, on frames without items (for its nesting,
+	 * keys, anchors and aliases), down to its end. */
 	bool skip;
-	/* While skipping: the nesting below the root mapping, and what the
-	 * next top-level node is (a key, the value of a `kind` key, ...). */
-	size_t skip_level;
-	bool skip_expect_key, skip_key_is_kind, skip_collection_is_key;
+	char *skip_kind; /* its kind as it stands: NULL when not a string */
 	/* The first string holding a NUL: an error once the document is
 	 * known to be read whole (a skipped one may hold any string). */
 	bool nul;
@@ -447,87 +446,9 @@ static bool unwanted_kind(struct builder *b, const struct frame *top, const cJSO
 		return false;
 	b->skip_kind = strdup(value->valuestring);
 	b->skip = true;
-	b->skip_level = 0;
-	b->skip_expect_key = true;
 	if (!b->skip_kind)
 		oom(b);
 	return true;
-}
-
-/* A top-level `kind` met again in a document being skipped: Kubernetes
- * takes the last one, so a later kind the filter wants cannot be skipped.
- * That is an error (the repeated key is a mistake); another unwanted kind
- * just replaces the first. */
-static void skip_kind_again(struct builder *b, yaml_event_t *ev)
-{
-	bool has_nul = false;
-	cJSON *value = scalar_value(b, ev, &has_nul);
-	const char *kind = cJSON_GetStringValue(value); /* NULL: no kind after all (kind: ~) */
-	char *copy = NULL;
-
-	if (!value)
-		return;
-	if (has_nul) {
-		fail(b, ev->start_mark, "the kind holds a NUL character, which dsguard cannot compare: remove it");
-		cJSON_Delete(value);
-		return;
-	}
-	if (kind && b->wanted(kind)) {
-		fail(b, ev->start_mark, "kind is given twice at the top of this document (%s, then %s); Kubernetes "
-					"takes the last: remove the repeated key", b->skip_kind ? b->skip_kind : "none", kind);
-		cJSON_Delete(value);
-		return;
-	}
-	if (kind && !(copy = strdup(kind)))
-		oom(b);
-	free(b->skip_kind);
-	b->skip_kind = copy;
-	cJSON_Delete(value);
-}
-
-/* Follows the top level of a document being skipped, for a repeated
- * `kind` (and a `<<` merge key, which could bring one). */
-static void on_skipped_event(struct builder *b, yaml_event_t *ev)
-{
-	bool top = b->skip_level == 0;
-
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-	case YAML_ALIAS_EVENT:
-		if (!top)
-			break;
-		if (!b->skip_expect_key && b->skip_key_is_kind && ev->type == YAML_SCALAR_EVENT)
-			skip_kind_again(b, ev);
-		if (b->skip_expect_key && ev->type == YAML_SCALAR_EVENT &&
-		    !strcmp((const char *)ev->data.scalar.value, "<<"))
-			fail(b, ev->start_mark, "a merge key (<<) at the top of a document after its kind: dsguard "
-						"reads the kind where it first stands; put kind after the merge key");
-		b->skip_key_is_kind = b->skip_expect_key && ev->type == YAML_SCALAR_EVENT &&
-				      !strcmp((const char *)ev->data.scalar.value, "kind");
-		b->skip_expect_key = !b->skip_expect_key;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		/* The nesting limit holds here too: it is what keeps libyaml
-		 * linear (its scanner walks every open flow level per token). */
-		if (b->depth + b->skip_level >= DS_YAML_MAX_DEPTH) {
-			fail(b, ev->start_mark, "nesting is deeper than %d levels", DS_YAML_MAX_DEPTH);
-			break;
-		}
-		if (top)
-			b->skip_collection_is_key = b->skip_expect_key;
-		b->skip_level++;
-		break;
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		if (b->skip_level > 0 && --b->skip_level == 0) {
-			b->skip_key_is_kind = false;
-			b->skip_expect_key = !b->skip_collection_is_key;
-		}
-		break;
-	default:
-		break;
-	}
 }
 
 /* Places a finished node: records its position (the key comes from the
@@ -588,6 +509,9 @@ static char scalar_style(yaml_scalar_style_t style)
 	}
 }
 
+static void skipped_kind_is(struct builder *b, yaml_mark_t at, const cJSON *value);
+static void skipped_value_done(struct builder *b);
+
 /* Whether the next node would be a mapping key: keys must be scalars. */
 static bool expects_key(const struct builder *b)
 {
@@ -644,15 +568,17 @@ static void on_start(struct builder *b, yaml_event_t *ev, bool mapping)
 		fail(b, ev->start_mark, "nesting is deeper than %d levels", DS_YAML_MAX_DEPTH);
 		return;
 	}
+	if (b->skip)
+		skipped_kind_is(b, ev->start_mark, NULL); /* when this is the value of `kind` */
 	f = &b->stack[b->depth++];
 	memset(f, 0, sizeof(*f));
-	f->item = mapping ? cJSON_CreateObject() : cJSON_CreateArray();
+	f->item = b->skip ? NULL : mapping ? cJSON_CreateObject() : cJSON_CreateArray();
 	f->mapping = mapping;
 	f->start = ev->start_mark;
 	f->style = flow ? 'f' : 'b';
 	f->anchor = anchor ? strdup((const char *)anchor) : NULL;
 	f->nodes = 1;
-	if (!f->item || (anchor && !f->anchor))
+	if ((!f->item && !b->skip) || (anchor && !f->anchor))
 		oom(b);
 }
 
@@ -673,7 +599,14 @@ static void on_end(struct builder *b, yaml_event_t *ev)
 	free(f.key);
 	free(f.merged);
 	free(f.seen.slots);
-	attach(b, f.item, info, f.anchor, f.nodes);
+	if (!b->skip) {
+		attach(b, f.item, info, f.anchor, f.nodes);
+		return;
+	}
+	cJSON_Delete(f.item); /* the root mapping, built up to its kind */
+	if (f.anchor) /* an alias of it is no string: enough to tell a kind */
+		add_anchor(b, f.anchor, NULL, info.value.line, 1);
+	skipped_value_done(b);
 }
 
 static const struct anchor *find_anchor(const struct builder *b, const char *name)
@@ -710,6 +643,140 @@ static void on_alias(struct builder *b, yaml_event_t *ev)
 	info = src ? *src : (ds_node_info){0};
 	info.anchor_line = a->line;
 	attach(b, copy_with_positions(b, a->item, a->line), info, NULL, a->nodes);
+}
+
+/* ---- documents followed without being built ---- */
+
+/* The top-level `kind` of a skipped document is given again, as value
+ * (NULL when not a string: a collection, a number, an alias of one).
+ * Kubernetes takes the last kind, so a later kind the filter wants cannot
+ * be skipped: that is an error (the repeated key is a mistake); another
+ * kind replaces the first. Does nothing unless the node at hand is the
+ * value of a top-level `kind`. */
+static void skipped_kind_is(struct builder *b, yaml_mark_t at, const cJSON *value)
+{
+	const struct frame *top = b->depth == 1 ? &b->stack[0] : NULL;
+	const char *kind = cJSON_GetStringValue(value);
+	char *copy = NULL;
+
+	if (!top || !top->key_pending || !top->key || strcmp(top->key, "kind"))
+		return;
+	if (kind && b->wanted(kind)) {
+		fail(b, at, "kind is given twice at the top of this document (%s, then %s); Kubernetes takes the last: "
+			    "remove the repeated key", b->skip_kind ? b->skip_kind : "none", kind);
+		return;
+	}
+	if (kind && !(copy = strdup(kind)))
+		oom(b);
+	free(b->skip_kind);
+	b->skip_kind = copy;
+}
+
+/* A node of a skipped document is complete: its mapping awaits a key. */
+static void skipped_value_done(struct builder *b)
+{
+	struct frame *top = b->depth ? &b->stack[b->depth - 1] : NULL;
+
+	if (!top || !top->mapping)
+		return;
+	free(top->key);
+	top->key = NULL;
+	top->key_pending = false;
+}
+
+/* Checks a scalar of a skipped document for what makes Kubernetes refuse
+ * it (a tag it does not fit, .inf, a null key), as a built document is
+ * checked; a string holding a NUL is no error here. Most scalars are
+ * decided by their first byte. */
+static void check_skipped_scalar(struct builder *b, const yaml_event_t *ev, bool key)
+{
+	const char *text = (const char *)ev->data.scalar.value;
+	char *error = NULL, number[64];
+	ds_scalar s;
+	cJSON *item;
+
+	if (!ev->data.scalar.tag && (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+				     (*text && !strchr("+-.0123456789yYnNtTfFoO~", *text))))
+		return;
+	if (resolve_scalar(b, ev, &s) < 0)
+		return;
+	if (key && !ds_scalar_key(&s, number, sizeof(number), &error))
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+	if (!key && (item = ds_scalar_json(&s, &error)) == NULL)
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+	else if (!key)
+		cJSON_Delete(item);
+	free(error);
+	ds_scalar_free(&s);
+}
+
+/* A scalar of a skipped document. Top-level keys are read whole, for a
+ * repeated `kind` and for a merge key (which could bring one). */
+static void skipped_scalar(struct builder *b, yaml_event_t *ev)
+{
+	struct frame *top = &b->stack[b->depth - 1];
+	const char *anchor = (const char *)ev->data.scalar.anchor;
+	bool has_nul = false;
+	cJSON *value;
+
+	if (expects_key(b)) {
+		bool merge = ds_scalar_is_merge((const char *)ev->data.scalar.value, ev->data.scalar.length,
+						ev->data.scalar.style, (const char *)ev->data.scalar.tag);
+		if (b->depth == 1 && merge)
+			fail(b, ev->start_mark, "a merge key (<<) at the top of a document after its kind: dsguard "
+						"reads the kind where it first stands; put kind after the merge key");
+		else if (b->depth == 1)
+			top->key = scalar_key(b, ev);
+		else if (!merge)
+			check_skipped_scalar(b, ev, true);
+		top->key_pending = true;
+		return;
+	}
+	if (!anchor && (b->depth != 1 || !top->key || strcmp(top->key, "kind"))) {
+		check_skipped_scalar(b, ev, false);
+		skipped_value_done(b);
+		return;
+	}
+	/* the value of a top-level kind, or an anchored value an alias may
+	 * make a kind: its value is needed */
+	value = scalar_value(b, ev, &has_nul);
+	if (!value)
+		return;
+	if (has_nul && b->depth == 1 && top->key && !strcmp(top->key, "kind"))
+		fail(b, ev->start_mark, "the kind holds a NUL character, which dsguard cannot compare: remove it");
+	skipped_kind_is(b, ev->start_mark, value);
+	if (anchor) {
+		char *name = strdup(anchor);
+		if (!name) {
+			cJSON_Delete(value);
+			oom(b);
+			return;
+		}
+		add_anchor(b, name, value, ev->start_mark.line + 1, 1);
+		retire(b, value);
+	} else {
+		cJSON_Delete(value);
+	}
+	skipped_value_done(b);
+}
+
+/* An alias in a skipped document: not expanded, but its anchor must
+ * exist, and it must not stand as a key. */
+static void skipped_alias(struct builder *b, yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	const struct anchor *a = find_anchor(b, name);
+
+	if (!a) {
+		fail(b, ev->start_mark, "found undefined alias \"%s\"", name);
+		return;
+	}
+	if (expects_key(b)) {
+		fail(b, ev->start_mark, "an alias cannot be a mapping key here");
+		return;
+	}
+	skipped_kind_is(b, ev->start_mark, a->item);
+	skipped_value_done(b);
 }
 
 /* Turns libyaml's error into a diagnostic with the best position it has:
@@ -785,8 +852,18 @@ static int finish_document(struct builder *b, ds_document_cb cb, void *data)
 		return -1;
 	}
 	if (b->skip) {
+		/* {"kind": KIND} alone, with no positions: none of what was
+		 * built before the kind is part of it */
 		cJSON_Delete(doc->root);
+		cJSON_Delete(doc->replaced);
+		doc->replaced = NULL;
+		ds_posmap_free(doc->positions);
+		doc->positions = ds_posmap_new();
 		doc->root = cJSON_CreateObject();
+		if (!doc->positions) {
+			oom(b);
+			return -1;
+		}
 		if (!doc->root || (b->skip_kind && !cJSON_AddStringToObject(doc->root, "kind", b->skip_kind))) {
 			oom(b);
 			return -1;
@@ -799,13 +876,12 @@ static int finish_document(struct builder *b, ds_document_cb cb, void *data)
 /* Builds from one event of a document's content. */
 static void on_event(struct builder *b, yaml_event_t *ev)
 {
-	if (b->skip) {
-		on_skipped_event(b, ev);
-		return;
-	}
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
-		on_scalar(b, ev);
+		if (b->skip)
+			skipped_scalar(b, ev);
+		else
+			on_scalar(b, ev);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
@@ -816,7 +892,10 @@ static void on_event(struct builder *b, yaml_event_t *ev)
 		on_end(b, ev);
 		break;
 	case YAML_ALIAS_EVENT:
-		on_alias(b, ev);
+		if (b->skip)
+			skipped_alias(b, ev);
+		else
+			on_alias(b, ev);
 		break;
 	default:
 		break;

@@ -306,6 +306,18 @@ def run_all(tap, root):
         got = [(f["rule"], f["line"], f["column"], f["message"].split('"')[1]) for f in out["findings"]]
         tap.eq((p.returncode, got), (1 if want else 0, want), f"restartPolicy: !!binary {b64} read as kubectl reads it")
 
+    # --- a DaemonSet whose first kind says otherwise: Kubernetes takes the
+    # last kind, however it is spelled, so lint must not skip the document
+    # (it did, and passed): a !!binary key that is "kind" (a2luZA==), an
+    # alias of an anchor set after the first kind, an alias as the key.
+    tail = "metadata: {name: hidden, namespace: hidden}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n"
+    for name, text, pos in (
+            ("hidden_binary_key.yaml", "apiVersion: apps/v1\nkind: ConfigMap\n!!binary a2luZA==: DaemonSet\n", (3, 20)),
+            ("hidden_alias.yaml", "apiVersion: apps/v1\nkind: ConfigMap\nx: &k DaemonSet\nkind: *k\n", (4, 7)),
+            ("hidden_alias_key.yaml", "apiVersion: apps/v1\nx: &k kind\nkind: ConfigMap\n*k : DaemonSet\n", (4, 1))):
+        write(root, name, text + tail)
+        check(tap, f"a DaemonSet behind a first kind that says otherwise ({name})", root, name, pos)
+
     # --- a named pipe: refused at once, never waited on
     os.mkfifo(os.path.join(root, "pipe.yaml"))
     check(tap, "a named pipe", root, "pipe.yaml", None, max_seconds=10)

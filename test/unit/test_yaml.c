@@ -1077,6 +1077,117 @@ static void test_non_mapping_roots(void **state)
 	release(&l);
 }
 
+/* ---- the filtered load lint uses ---- */
+
+/* The kind of doc, "(none)" when it is not a string. */
+static const char *kind_or_none(const ds_document *doc)
+{
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc->root, "kind"));
+
+	return kind ? kind : "(none)";
+}
+
+/* Loads text whole and filtered: both read it, with one document whose
+ * kind is `kind`. */
+static void expect_kind_both_ways(const char *text, const char *kind)
+{
+	static struct loaded whole, filtered;
+
+	load(text, &whole);
+	load_filtered_n(text, strlen(text), &filtered);
+	if (whole.rc != 0 || filtered.rc != 0 || whole.count != 1 || filtered.count != 1 ||
+	    strcmp(kind_or_none(whole.docs[0]), kind) || strcmp(kind_or_none(filtered.docs[0]), kind)) {
+		char got[256];
+		snprintf(got, sizeof(got), "whole rc %d kind %s, filtered rc %d kind %s", whole.rc,
+			 whole.count ? kind_or_none(whole.docs[0]) : "-", filtered.rc,
+			 filtered.count ? kind_or_none(filtered.docs[0]) : "-");
+		release(&whole);
+		release(&filtered);
+		fail_msg("%s: %s; want kind %s both ways", text, got, kind);
+	}
+	release(&whole);
+	release(&filtered);
+}
+
+/* Loads text filtered: an input error at line:column, holding words. */
+static void expect_filtered_error(const char *text, unsigned line, unsigned column, const char *words)
+{
+	static struct loaded l;
+	const ds_diag *d;
+
+	load_filtered_n(text, strlen(text), &l);
+	if (l.rc != -1) {
+		release(&l);
+		fail_msg("%s: read without error (%zu documents)", text, l.count);
+	}
+	d = first_error(&l);
+	if (d->pos.line != line || d->pos.column != column || !strstr(d->message, words)) {
+		char got[512];
+		snprintf(got, sizeof(got), "%u:%u %s", d->pos.line, d->pos.column, d->message);
+		release(&l);
+		fail_msg("%s: error %s, want %u:%u \"%s\"", text, got, line, column, words);
+	}
+	release(&l);
+}
+
+static void test_filtered_kind_given_again(void **state)
+{
+	(void)state;
+	/* a repeated kind that is no string leaves no kind (Kubernetes takes
+	 * the last): as a mapping (what the fuzzer found), a sequence, null,
+	 * a number, or an alias of a mapping */
+	expect_kind_both_ways("kind: ConfigMap\nkind:\n  podSelector: {}\n", "(none)");
+	expect_kind_both_ways("kind: ConfigMap\nkind: [DaemonSet]\n", "(none)");
+	expect_kind_both_ways("kind: ConfigMap\nkind: ~\n", "(none)");
+	expect_kind_both_ways("kind: ConfigMap\nkind: 5\n", "(none)");
+	expect_kind_both_ways("m: &m {a: 1}\nkind: ConfigMap\nkind: *m\n", "(none)");
+	expect_kind_both_ways("kind: ConfigMap\nx: &m {a: 1}\nkind: *m\n", "(none)");
+	/* another kind lint does not want replaces the first */
+	expect_kind_both_ways("kind: ConfigMap\nkind: Secret\n", "Secret");
+	expect_kind_both_ways("kind: ConfigMap\nx: &s Secret\nkind: *s\n", "Secret");
+	expect_kind_both_ways("kind: ConfigMap\n\"kind\": !!binary U2VjcmV0\n", "Secret");
+	/* a kind lint wants, however it is spelled, cannot be skipped: an
+	 * alias of an anchor before the kind or after it, a !!binary value,
+	 * a !!binary key that is "kind" (a2luZA==) */
+	expect_filtered_error("a: &k DaemonSet\nkind: ConfigMap\nkind: *k\n", 3, 7, "kind is given twice");
+	expect_filtered_error("kind: ConfigMap\nx: &k DaemonSet\nkind: *k\n", 3, 7, "kind is given twice");
+	expect_filtered_error("kind: ConfigMap\nkind: !!binary RGFlbW9uU2V0\n", 2, 7, "kind is given twice");
+	expect_filtered_error("kind: ConfigMap\n!!binary a2luZA==: DaemonSet\n", 2, 20, "kind is given twice");
+	expect_filtered_error("kind: ConfigMap\nkind: List\n", 2, 7, "kind is given twice");
+}
+
+static void test_filtered_errors_as_whole(void **state)
+{
+	(void)state;
+	/* a document lint skips is refused where a whole one is (and
+	 * Kubernetes refuses the file): an alias as a key (it could be
+	 * "kind"), a collection as a key, an undefined alias, a scalar
+	 * Kubernetes cannot read, a null key */
+	expect_filtered_error("a: &k kind\nkind: ConfigMap\n*k : DaemonSet\n", 3, 1, "alias cannot be a mapping key");
+	expect_filtered_error("kind: ConfigMap\ndata: {*k : x}\n", 2, 8, "undefined alias");
+	expect_filtered_error("a: &k x\nkind: ConfigMap\ndata: {*k : x}\n", 3, 8, "alias cannot be a mapping key");
+	expect_filtered_error("kind: ConfigMap\n? [a]\n: b\n", 2, 3, "key must be a scalar");
+	expect_filtered_error("kind: ConfigMap\ndata: {? [a] : b}\n", 2, 10, "key must be a scalar");
+	expect_filtered_error("kind: ConfigMap\ndata: {x: *nope}\n", 2, 11, "undefined alias");
+	expect_filtered_error("kind: ConfigMap\ndata: {x: .inf}\n", 2, 11, "JSON");
+	expect_filtered_error("kind: ConfigMap\ndata: [!!null x]\n", 2, 8, "!!null");
+	expect_filtered_error("kind: ConfigMap\ndata: {~: x}\n", 2, 8, "null mapping key");
+	expect_filtered_error("kind: ConfigMap\n~: x\n", 2, 1, "null mapping key");
+	expect_filtered_error("kind: ConfigMap\n!!binary QQ: x\n", 2, 1, "base64");
+	expect_filtered_error("kind: ConfigMap\nx: &a [*a]\n", 2, 8, "undefined alias");
+	/* and read where a whole one is read: .inf as a key, a string with
+	 * a NUL (which only what lint compares may not hold) */
+	expect_kind_both_ways("kind: ConfigMap\ndata: {.inf: x, y: [.5, -1, 0x10, yes]}\n", "ConfigMap");
+	{
+		static struct loaded l;
+		static const char text[] = "kind: ConfigMap\ndata: {x: \"\\0\"}\n";
+		load_filtered_n(text, sizeof(text) - 1, &l);
+		assert_int_equal(l.rc, 0);
+		assert_int_equal(l.count, 1);
+		release(&l);
+	}
+}
+
 static int stop_after_first(void *data, ds_document *doc)
 {
 	int *calls = data;
@@ -1685,6 +1796,8 @@ int main(void)
 		TEST(test_multiple_documents),
 		TEST(test_empty_documents),
 		TEST(test_non_mapping_roots),
+		TEST(test_filtered_kind_given_again),
+		TEST(test_filtered_errors_as_whole),
 		TEST(test_callback_stops),
 		TEST(test_length_not_nul),
 		TEST(test_locate),
