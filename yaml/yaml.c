@@ -1,6 +1,7 @@
 /* yaml.c - reads YAML and JSON text into cJSON documents with positions,
  * straight from libyaml's event stream, resolving anchors, aliases and
  * merge keys the way Kubernetes (sigs.k8s.io/yaml over YAML 1.1) does. */
+#include "yaml/members.h"
 #include "yaml/posmap.h"
 #include "yaml/scalar.h"
 #include "util/util.h"
@@ -10,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-
-/* Mappings with more members than this check repeated keys with a hash set. */
-#define KEY_SET_MIN 16
-
-/* The keys of one large mapping, so that spotting a repeated key stays
- * linear in the mapping's size. Open addressing over borrowed strings. */
-struct key_set {
-	const char **slots;
-	size_t mask;
-};
 
 /* An anchored node, for the aliases that follow it. */
 struct anchor {
@@ -44,7 +35,7 @@ struct frame {
 	bool merge; /* the pending key is "<<" */
 	const cJSON **merged; /* members that came from "<<": replacing them is no repeat */
 	size_t merged_count;
-	struct key_set seen;
+	ds_member_index seen;
 	size_t members;
 };
 
@@ -204,56 +195,6 @@ static char *scalar_key(struct builder *b, const yaml_event_t *ev)
 	return copy;
 }
 
-static size_t key_hash(const char *s)
-{
-	size_t h = 14695981039346656037u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h;
-}
-
-/* The slot of key: the one holding an equal key, or the empty one where
- * it belongs. */
-static const char **key_set_slot(struct key_set *set, const char *key)
-{
-	size_t i = key_hash(key) & set->mask;
-
-	for (; set->slots[i]; i = (i + 1) & set->mask)
-		if (!strcmp(set->slots[i], key))
-			break;
-	return &set->slots[i];
-}
-
-/* Records key, which must live as long as the mapping (a member's own
- * name): an equal key recorded before is replaced by it. Returns true when
- * there was one. */
-static bool key_set_add(struct key_set *set, const char *key)
-{
-	const char **slot = key_set_slot(set, key);
-	bool had = *slot != NULL;
-
-	*slot = key;
-	return had;
-}
-
-/* Starts a key set holding obj's members, sized for `expected` keys.
- * Returns 0 or -1 out of memory. */
-static int key_set_start(struct key_set *set, const cJSON *obj, size_t expected)
-{
-	size_t cap = 64;
-
-	while (cap < expected * 2)
-		cap *= 2;
-	set->slots = calloc(cap, sizeof(*set->slots));
-	if (!set->slots)
-		return -1;
-	set->mask = cap - 1;
-	for (const cJSON *m = obj->child; m; m = m->next)
-		key_set_add(set, m->string);
-	return 0;
-}
-
 /* Keeps a displaced item alive, so that positions and anchors never point
  * at freed memory. */
 static void retire(struct builder *b, cJSON *item)
@@ -266,19 +207,10 @@ static void retire(struct builder *b, cJSON *item)
 	}
 }
 
-/* Whether obj already has key: through the key set once the mapping is
- * large, else by a walk over its members. */
+/* The member of the mapping of frame f called key, or NULL. */
 static cJSON *existing_member(struct frame *f, const char *key)
 {
-	if (f->seen.slots && f->members * 2 > f->seen.mask) { /* half full: start over, larger */
-		free(f->seen.slots);
-		f->seen.slots = NULL;
-	}
-	if (f->seen.slots)
-		return *key_set_slot(&f->seen, key) ? cJSON_GetObjectItemCaseSensitive(f->item, key) : NULL;
-	if (f->members >= KEY_SET_MIN && key_set_start(&f->seen, f->item, f->members * 2) == 0)
-		return existing_member(f, key);
-	return cJSON_GetObjectItemCaseSensitive(f->item, key);
+	return ds_member_find(&f->seen, f->item, f->members, key);
 }
 
 /* Adds the pending key with value to the mapping of frame f; a repeated key
@@ -308,8 +240,7 @@ static void put_member(struct builder *b, struct frame *f, cJSON *value)
 		oom(b);
 		return;
 	}
-	if (f->seen.slots) /* the member's copy of the key, not f->key, which is freed next */
-		key_set_add(&f->seen, value->string);
+	ds_member_index_add(&f->seen, value);
 	f->members++;
 }
 
@@ -370,8 +301,7 @@ static void merge_over(struct builder *b, struct frame *f, const cJSON *src, yam
 			f->members--;
 		}
 		cJSON_AddItemToObject(f->item, m->string, copy);
-		if (f->seen.slots)
-			key_set_add(&f->seen, copy->string);
+		ds_member_index_add(&f->seen, copy);
 		f->members++;
 		f->merged[f->merged_count++] = copy;
 	}
@@ -395,7 +325,7 @@ static void apply_merge(struct builder *b, struct frame *f, cJSON *value, yaml_m
  * it is, or the empty slot where it would go. */
 static struct anchor *anchor_slot(struct anchor *table, size_t slots, const char *name)
 {
-	size_t i = key_hash(name) & (slots - 1);
+	size_t i = ds_key_hash(name) & (slots - 1);
 
 	while (table[i].name && strcmp(table[i].name, name))
 		i = (i + 1) & (slots - 1);
@@ -588,7 +518,7 @@ static void free_frame(struct frame *f)
 	free(f->anchor);
 	free(f->key);
 	free(f->merged);
-	free(f->seen.slots);
+	ds_member_index_free(&f->seen);
 }
 
 static void on_end(struct builder *b, yaml_event_t *ev)
@@ -598,7 +528,7 @@ static void on_end(struct builder *b, yaml_event_t *ev)
 
 	free(f.key);
 	free(f.merged);
-	free(f.seen.slots);
+	ds_member_index_free(&f.seen);
 	if (!b->skip) {
 		attach(b, f.item, info, f.anchor, f.nodes);
 		return;

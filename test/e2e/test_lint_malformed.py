@@ -365,6 +365,13 @@ def run_all(tap, root):
         f"---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: d{i}, namespace: shared}}\n"
         f"spec: {{template: {{spec: {{priorityClassName: p}}}}}}\n" for i in range(n)))
     quick(tap, f"{n:,} DaemonSets sharing a namespace", root, "many.yaml", limit, ("many.yaml", "DS003", 4, 33))
+    # a label repeated n times in a mapping of n: each repeat must find the
+    # member it replaces without walking the others
+    write(root, "repeats.yaml", "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: repeats\n"
+          "  namespace: repeats\n  labels:\n" + "".join(f"    k{i}: v\n" for i in range(n))
+          + f"    k{n - 1}: w\n" * n)
+    quick(tap, f"a label repeated {n:,} times in a mapping of {n:,}", root, "repeats.yaml", limit,
+          ("repeats.yaml", "DS001", 1, 1))
     # DS003 across files looks up each DaemonSet's namespace: a name repeated
     # n times must not make each lookup walk past the n repeats.
     write(root, "same.yaml", "".join(

@@ -969,6 +969,36 @@ static void test_repeated_key_warned_once_through_aliases(void **state)
 	release(&l);
 }
 
+static void test_repeated_keys_read_in_linear_time(void **state)
+{
+	/* 40,000 keys, then the last of them 40,000 times again: each repeat
+	 * used to walk every member to find the one it replaces */
+	static struct loaded l;
+	int n = 40000;
+	size_t cap = (size_t)n * 32 + 64, used;
+	char *text = hold(malloc(cap));
+	clock_t t0;
+	double secs;
+
+	(void)state;
+	used = (size_t)snprintf(text, cap, "kind: DaemonSet\nlabels:\n");
+	for (int i = 0; i < n; i++)
+		used += (size_t)snprintf(text + used, cap - used, "  k%d: v\n", i);
+	for (int i = 0; i < n; i++)
+		used += (size_t)snprintf(text + used, cap - used, "  k%d: w\n", n - 1);
+	t0 = clock();
+	load_n(text, used, &l);
+	secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.diags.count, (size_t)n);
+	assert_int_equal(cJSON_GetArraySize(ds_pointer_get(l.docs[0]->root, "/labels")), n);
+	assert_string_equal(string_at(l.docs[0], "/labels/k39999"), "w");
+	release(&l);
+	drop(text);
+	if (!RUNNING_ON_VALGRIND && secs > 2.0)
+		fail_msg("a key repeated 40,000 times in a mapping of 40,000: read in %.2fs", secs);
+}
+
 static void test_repeated_key_in_json(void **state)
 {
 	static struct loaded l;
@@ -1790,6 +1820,7 @@ int main(void)
 		TEST(test_repeated_key_last_wins),
 		TEST(test_repeated_key_nested_and_spelled_differently),
 		TEST(test_repeated_key_warned_once_through_aliases),
+		TEST(test_repeated_keys_read_in_linear_time),
 		TEST(test_repeated_key_in_json),
 		TEST(test_bom),
 		TEST(test_crlf),
