@@ -350,9 +350,7 @@ static int base64_digit(char c)
 	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
-/* The length of the valid UTF-8 character at s[0..n) as Go's
- * utf8.DecodeRune accepts it, or 0. */
-static size_t utf8_char(const unsigned char *s, size_t n)
+size_t ds_utf8_char(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
 	size_t len;
@@ -431,7 +429,7 @@ static int decode_binary(const char *text, size_t length, ds_scalar *out, char *
 		return ds_fail(error, "out of memory");
 	}
 	for (size_t i = 0; i < n;) {
-		size_t len = utf8_char(bytes + i, n - i);
+		size_t len = ds_utf8_char(bytes + i, n - i);
 		if (!len) {
 			memcpy(utf8 + at, "\xEF\xBF\xBD", 3);
 			at += 3;

@@ -63,6 +63,11 @@ const char *ds_scalar_key(const ds_scalar *s, char *buf, size_t size, char **err
  * tagged "!" or !!merge. */
 bool ds_scalar_is_merge(const char *text, size_t length, yaml_scalar_style_t style, const char *tag);
 
+/* The length of the valid UTF-8 character at s[0..n) (n > 0) as Go's
+ * utf8.DecodeRune accepts it (no surrogates, no overlong forms, nothing
+ * above U+10FFFF), or 0 when there is none. */
+size_t ds_utf8_char(const unsigned char *s, size_t n);
+
 /* Releases what s owns and empties it. */
 void ds_scalar_free(ds_scalar *s);
 

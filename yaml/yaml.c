@@ -1,6 +1,7 @@
 /* yaml.c - reads YAML and JSON text into cJSON documents with positions,
  * straight from libyaml's event stream, resolving anchors, aliases and
  * merge keys the way Kubernetes (sigs.k8s.io/yaml over YAML 1.1) does. */
+#include "yaml/json.h"
 #include "yaml/members.h"
 #include "yaml/posmap.h"
 #include "yaml/scalar.h"
@@ -832,13 +833,9 @@ static void on_event(struct builder *b, yaml_event_t *ev)
 	}
 }
 
-int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags)
-{
-	return ds_yaml_load_filtered(buf, len, NULL, cb, data, diags);
-}
-
-int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
-			  ds_diag_list *diags)
+/* Reads the YAML stream buf[0..len): see ds_yaml_load_filtered(). */
+static int load_yaml(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
+		     ds_diag_list *diags)
 {
 	struct builder b = {.diags = diags, .wanted = wanted};
 	yaml_parser_t parser;
@@ -870,6 +867,19 @@ int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds
 	builder_reset(&b);
 	yaml_parser_delete(&parser);
 	return rc < 0 || b.failed ? -1 : 0;
+}
+
+int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags)
+{
+	return load_yaml(buf, len, NULL, cb, data, diags);
+}
+
+int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
+			  ds_diag_list *diags)
+{
+	if (ds_json_sniff(buf, len))
+		return ds_json_load(buf, len, wanted, cb, data, diags);
+	return load_yaml(buf, len, wanted, cb, data, diags);
 }
 
 ds_pos ds_document_locate(const ds_document *doc, const cJSON *resource, const char *pointer,

@@ -314,6 +314,266 @@ static void test_json_minified_and_tabs(void **state)
 	release(&l);
 }
 
+/* ---- JSON streams, as kubectl reads a file that starts with "{" ---- */
+
+/* As load_n(), reading a manifest (JSON streams as JSON) whole. */
+static void load_manifest_n(const char *text, size_t len, struct loaded *l)
+{
+	memset(l, 0, sizeof(*l));
+	hold_load(l);
+	l->rc = ds_yaml_load_filtered(text, len, NULL, collect, l, &l->diags);
+}
+
+static void load_manifest(const char *text, struct loaded *l)
+{
+	load_manifest_n(text, strlen(text), l);
+}
+
+/* Whether a and b (items of docs da and db) have the same positions,
+ * and so everything inside them. */
+static bool same_positions(const ds_document *da, const cJSON *a, const ds_document *db, const cJSON *b,
+			   char *why, size_t size)
+{
+	const ds_node_info *ia = ds_document_where(da, a), *ib = ds_document_where(db, b);
+
+	if (!ia || !ib || memcmp(&ia->key, &ib->key, sizeof(ds_pos)) || memcmp(&ia->value, &ib->value, sizeof(ds_pos)) ||
+	    memcmp(&ia->value_end, &ib->value_end, sizeof(ds_pos)) || ia->style != ib->style) {
+		if (ia && ib)
+			snprintf(why, size, "%s: key %u:%u/%u:%u value %u:%u/%u:%u end %u:%u/%u:%u style %c/%c",
+				 a->string ? a->string : "(item)", ia->key.line, ia->key.column, ib->key.line,
+				 ib->key.column, ia->value.line, ia->value.column, ib->value.line, ib->value.column,
+				 ia->value_end.line, ia->value_end.column, ib->value_end.line, ib->value_end.column,
+				 ia->style, ib->style);
+		else
+			snprintf(why, size, "%s: no position", a->string ? a->string : "(item)");
+		return false;
+	}
+	for (a = a->child, b = b->child; a && b; a = a->next, b = b->next)
+		if (!same_positions(da, a, db, b, why, size))
+			return false;
+	return true;
+}
+
+/* Valid JSON of one document: the JSON reader reads it as libyaml does,
+ * tree, positions and warnings alike (lint --fix edits by them). */
+static void expect_json_as_yaml(const char *text)
+{
+	static struct loaded y, j;
+	char why[256] = "";
+
+	load(text, &y);
+	load_manifest(text, &j);
+	if (y.rc != 0 || j.rc != 0 || y.count != 1 || j.count != 1 ||
+	    !cJSON_Compare(y.docs[0]->root, j.docs[0]->root, true) ||
+	    !same_positions(y.docs[0], y.docs[0]->root, j.docs[0], j.docs[0]->root, why, sizeof(why)) ||
+	    y.diags.count != j.diags.count ||
+	    (y.diags.count && memcmp(&y.diags.items[0].pos, &j.diags.items[0].pos, sizeof(ds_pos)))) {
+		if (!*why)
+			snprintf(why, sizeof(why), "rc %d/%d, %zu/%zu documents, %zu/%zu diagnostics", y.rc, j.rc, y.count,
+				 j.count, y.diags.count, j.diags.count);
+		release(&y);
+		release(&j);
+		fail_msg("%s\n(YAML/JSON) %s", text, why);
+	}
+	release(&y);
+	release(&j);
+}
+
+static void test_json_read_as_yaml_reads_it(void **state)
+{
+	(void)state;
+	expect_json_as_yaml(json_text);
+	expect_json_as_yaml("{\"a\":1,\"b\":[true,\"s\"],\"c\":{\"d\":\"e\"}}");
+	expect_json_as_yaml("{\n\t\"a\": {\n\t\t\"b\": \"c\"\n\t}\n}\n");
+	expect_json_as_yaml("{\"s\": \"a\\\"b\\\\c\\/d\\u00e9\\n\\t\\b\\f\\r\", \"e\": \"\", \"n\": [-0, 1.5e3, 2E-2, 0.5]}");
+	expect_json_as_yaml("\xEF\xBB\xBF{\"a\": 1}");
+	expect_json_as_yaml("{\"a\": 1,\r\n \"b\": {\"c\": [1,\r\n 2]}}\r\n");
+	expect_json_as_yaml("{\"a\": 1,\r \"b\": 2}\r");
+	expect_json_as_yaml("{\"é\": {\"日本\": \"x\", \"b\": [null, false]}, \"c\": {}}");
+	expect_json_as_yaml("  \n\n  {\"a\": [[], [{}], {\"b\": {\"c\": \"d\"}}]}  \n");
+	expect_json_as_yaml("{\"a\": 1, \"b\": 2, \"a\": 3}");
+	expect_json_as_yaml("{\"k\": 12345678901234567890123, \"l\": 1e-400}");
+}
+
+static void test_json_surrogates_as_kubectl(void **state)
+{
+	static struct loaded l;
+	ds_document *doc;
+
+	(void)state;
+	/* kubectl (Go): a surrogate pair is one character (what Python's
+	 * json.dumps writes for an emoji); a surrogate without its pair is
+	 * U+FFFD, and what follows it is read on its own */
+	load_manifest("{\"p\": \"\\ud83d\\ude00\", \"hi\": \"\\ud83d\", \"lo\": \"\\ude00\", \"ha\": \"\\ud83dA\","
+		      " \"hu\": \"\\ud83d\\u0041\", \"hh\": \"\\ud83d\\ud83d\\ude00\", \"lh\": \"\\ude00\\ud83d\","
+		      " \"\\ud83d\\ude00\": 1, \"up\": \"\\uD83D\\uDE00\"}", &l);
+	assert_int_equal(l.rc, 0);
+	doc = l.docs[0];
+	assert_string_equal(string_at(doc, "/p"), "\xF0\x9F\x98\x80");
+	assert_string_equal(string_at(doc, "/hi"), "\xEF\xBF\xBD");
+	assert_string_equal(string_at(doc, "/lo"), "\xEF\xBF\xBD");
+	assert_string_equal(string_at(doc, "/ha"), "\xEF\xBF\xBD" "A");
+	assert_string_equal(string_at(doc, "/hu"), "\xEF\xBF\xBD" "A");
+	assert_string_equal(string_at(doc, "/hh"), "\xEF\xBF\xBD\xF0\x9F\x98\x80");
+	assert_string_equal(string_at(doc, "/lh"), "\xEF\xBF\xBD\xEF\xBF\xBD");
+	assert_string_equal(string_at(doc, "/up"), "\xF0\x9F\x98\x80");
+	assert_true(number_at(doc, "/\xF0\x9F\x98\x80") == 1);
+	/* columns count the text as written: "\ud83d\ude00" is 14 */
+	expect_pos(doc, "/hi", 1, 23, 1, 29);
+	release(&l);
+	/* and a character written as itself is one column */
+	load_manifest("{\"e\": \"\xF0\x9F\x98\x80\", \"b\": 1}", &l);
+	assert_int_equal(l.rc, 0);
+	expect_pos(l.docs[0], "/b", 1, 12, 1, 17);
+	release(&l);
+}
+
+static void test_json_stream_of_values(void **state)
+{
+	static struct loaded l;
+
+	(void)state;
+	/* kubectl reads every value: objects one after the other, with or
+	 * without white space between; a null is no object */
+	load_manifest("{\"kind\": \"A\"}{\"kind\": \"B\"} {\"kind\": \"C\"}\n{\"kind\":\n \"D\"}\nnull {}", &l);
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 6);
+	assert_string_equal(string_at(l.docs[0], "/kind"), "A");
+	assert_string_equal(string_at(l.docs[1], "/kind"), "B");
+	expect_pos(l.docs[1], "/kind", 1, 15, 1, 23);
+	expect_pos(l.docs[2], "/kind", 1, 29, 1, 37);
+	expect_pos(l.docs[3], "/kind", 2, 2, 3, 2);
+	expect_pos(l.docs[3], "", 0, 0, 2, 1);
+	assert_true(cJSON_IsNull(l.docs[4]->root));
+	assert_true(cJSON_IsObject(l.docs[5]->root));
+	release(&l);
+	/* leading white space as Go's unicode.IsSpace has it still makes the
+	 * text JSON (then refused where JSON allows no such space), within
+	 * the first 4096 bytes; further in, the text is YAML */
+	load_manifest("\xEF\xBB\xBF \r\n{\"a\": \"\\ud83d\\ude00\"}", &l);
+	assert_int_equal(l.rc, 0);
+	assert_string_equal(string_at(l.docs[0], "/a"), "\xF0\x9F\x98\x80");
+	expect_pos(l.docs[0], "/a", 2, 2, 2, 7);
+	release(&l);
+	load_manifest("\xC2\xA0{\"a\": 1}", &l);
+	assert_int_equal(l.rc, -1);
+	assert_int_equal(first_error(&l)->pos.column, 1);
+	release(&l);
+	{
+		char *text = hold(malloc(4200));
+		size_t n;
+		for (size_t spaces = 4095; spaces <= 4096; spaces++) {
+			memset(text, ' ', spaces);
+			n = spaces + (size_t)sprintf(text + spaces, "{\"a\": \"\\ud83d\\ude00\"}");
+			load_manifest_n(text, n, &l);
+			/* libyaml refuses the surrogate escapes: read as YAML */
+			assert_int_equal(l.rc, spaces < 4096 ? 0 : -1);
+			release(&l);
+		}
+		drop(text);
+	}
+	/* a sequence first is YAML */
+	load_manifest("[{\"a\": 1}, {\"a\": 2}]\n", &l);
+	assert_int_equal(l.rc, 0);
+	assert_true(cJSON_IsArray(l.docs[0]->root));
+	release(&l);
+}
+
+/* Loads text as a manifest: an input error at line:column, with words in
+ * its message, after `docs` documents. */
+static void expect_json_error(const char *text, size_t docs, unsigned line, unsigned column, const char *words)
+{
+	static struct loaded l;
+	const ds_diag *d;
+
+	load_manifest(text, &l);
+	if (l.rc != -1 || l.count != docs) {
+		release(&l);
+		fail_msg("%s: rc %d, %zu documents; want an error after %zu", text, l.rc, l.count, docs);
+	}
+	d = first_error(&l);
+	if (d->pos.line != line || d->pos.column != column || !strstr(d->message, words)) {
+		char got[512];
+		snprintf(got, sizeof(got), "%u:%u %s", d->pos.line, d->pos.column, d->message);
+		release(&l);
+		fail_msg("%s: error %s, want %u:%u \"%s\"", text, got, line, column, words);
+	}
+	release(&l);
+}
+
+static void test_json_errors_as_kubectl(void **state)
+{
+	(void)state;
+	/* where kubectl refuses the file (the documents before still read) */
+	expect_json_error("{\"a\": 1}\n---\n{\"b\": 2}\n", 1, 2, 2, "in numeric literal");
+	expect_json_error("{\"a\": 1}\napiVersion: v1\n", 1, 2, 1, "looking for beginning of value");
+	expect_json_error("{apiVersion: v1, kind: ConfigMap}\n", 0, 1, 2, "is JSON, as kubectl reads it");
+	expect_json_error("{\"a\": 1,}", 0, 1, 9, "beginning of object key string");
+	expect_json_error("{\"a\": 1, # no\n \"b\": 2}", 0, 1, 10, "'#'");
+	expect_json_error("{\"a\": 1e400}", 0, 1, 7, "1e400");
+	expect_json_error("{\"a\": -}", 0, 1, 8, "numeric literal");
+	expect_json_error("{\"a\": 1.}", 0, 1, 9, "decimal point");
+	expect_json_error("{\"a\": 1e+}", 0, 1, 10, "exponent");
+	expect_json_error("{\"a\": tru}", 0, 1, 10, "literal true");
+	expect_json_error("{\"a\": 'x'}", 0, 1, 7, "beginning of value");
+	expect_json_error("{\"a\": \"\\x41\"}", 0, 1, 9, "string escape code");
+	expect_json_error("{\"a\": \"\\u12g4\"}", 0, 1, 12, "hexadecimal");
+	expect_json_error("{\"a\": \"x\ty\"}", 0, 1, 9, "in string literal");
+	expect_json_error("{\"a\": \"x\xff\"}", 0, 1, 9, "UTF-8");
+	expect_json_error("{\"a\": \"x", 0, 1, 9, "end of JSON input");
+	expect_json_error("{\"a\": [1, 2}", 0, 1, 12, "after array element");
+	expect_json_error("{\"a\" 1}", 0, 1, 6, "after object key");
+	expect_json_error("{\"a\": 1 \"b\": 2}", 0, 1, 9, "key:value pair");
+	expect_json_error("{\"a\": 1}}", 1, 1, 9, "beginning of value");
+	expect_json_error("{\"a\": \"\\u0000\"}", 0, 1, 7, "NUL");
+	expect_json_error("{\"a\": 1,\n", 0, 2, 1, "end of JSON input");
+}
+
+static void test_json_nesting_limit(void **state)
+{
+	static struct loaded l;
+	size_t n = 100000, cap = n * 7 + 64, used;
+	char *text = hold(malloc(cap));
+	static const size_t depths[] = {DS_YAML_MAX_DEPTH, DS_YAML_MAX_DEPTH + 1, 100000};
+	clock_t t0;
+
+	(void)state;
+	/* {"kind": "DaemonSet", "x": {"a": {"a": ... {}}}}: the root is the
+	 * first level, the jth {"a": (at column 28 + 6 * (j - 1)) the
+	 * (j + 1)th, the innermost {} the deepest. 512 levels are read; the
+	 * 513th is refused at its "{", column 28 + 6 * 511, in documents lint
+	 * reads and in those it skips; 100,000 levels are refused at once */
+	for (int kind = 0; kind < 2; kind++) {
+		for (size_t d = 0; d < 3; d++) {
+			size_t levels = depths[d];
+			used = (size_t)snprintf(text, cap, "{\"kind\": \"%s\", \"x\": ", kind ? "ConfigMap" : "DaemonSet");
+			for (size_t i = 0; i + 2 < levels; i++)
+				used += (size_t)snprintf(text + used, cap - used, "{\"a\": ");
+			used += (size_t)snprintf(text + used, cap - used, "{}");
+			for (size_t i = 0; i + 1 < levels; i++)
+				text[used++] = '}';
+			t0 = clock();
+			for (int filtered = 0; filtered < 2; filtered++) {
+				memset(&l, 0, sizeof(l));
+				hold_load(&l);
+				l.rc = ds_yaml_load_filtered(text, used, filtered ? lint_wants : NULL, collect, &l, &l.diags);
+				if (levels == DS_YAML_MAX_DEPTH) {
+					assert_int_equal(l.rc, 0);
+				} else {
+					assert_int_equal(l.rc, -1);
+					assert_non_null(strstr(first_error(&l)->message, "deeper than 512"));
+					assert_int_equal(first_error(&l)->pos.line, 1);
+					assert_int_equal(first_error(&l)->pos.column, 28 + 6 * 511);
+				}
+				release(&l);
+			}
+			if (!RUNNING_ON_VALGRIND && (double)(clock() - t0) / CLOCKS_PER_SEC > 1.0)
+				fail_msg("%zu levels of JSON: %.2fs", levels, (double)(clock() - t0) / CLOCKS_PER_SEC);
+		}
+	}
+	drop(text);
+}
+
 static void test_flow_positions(void **state)
 {
 	static struct loaded l;
@@ -1123,7 +1383,7 @@ static void expect_kind_both_ways(const char *text, const char *kind)
 {
 	static struct loaded whole, filtered;
 
-	load(text, &whole);
+	load_manifest(text, &whole);
 	load_filtered_n(text, strlen(text), &filtered);
 	if (whole.rc != 0 || filtered.rc != 0 || whole.count != 1 || filtered.count != 1 ||
 	    strcmp(kind_or_none(whole.docs[0]), kind) || strcmp(kind_or_none(filtered.docs[0]), kind)) {
@@ -1216,6 +1476,52 @@ static void test_filtered_errors_as_whole(void **state)
 		assert_int_equal(l.count, 1);
 		release(&l);
 	}
+}
+
+static void test_json_filtered_reads_kind_as_kubectl(void **state)
+{
+	static struct loaded l;
+
+	(void)state;
+	/* the last kind is the kind (Go keeps the last of a repeated key):
+	 * a document lint wants after all is read again, whole */
+	expect_kind_both_ways("{\"kind\": \"DaemonSet\", \"kind\": \"ConfigMap\"}", "ConfigMap");
+	expect_kind_both_ways("{\"kind\": \"ConfigMap\", \"kind\": 5}", "(none)");
+	expect_kind_both_ways("{\"kind\": \"ConfigMap\", \"kind\": {\"a\": \"DaemonSet\"}}", "(none)");
+	expect_kind_both_ways("{\"kind\": \"ConfigMap\", \"k\\u0069nd\": \"Secret\"}", "Secret");
+	{
+		/* "d" is the 77th column: {"a": {"b": [1]}, (18 columns)
+		 * "kind": "ConfigMap", (21) "c": 1, (8) "c": 2, (8) "kind":
+		 * "DaemonSet", (21), then the key; its value 5 further */
+		static const char text[] = "{\"a\": {\"b\": [1]}, \"kind\": \"ConfigMap\", \"c\": 1, \"c\": 2, "
+					   "\"kind\": \"DaemonSet\", \"d\": 3}";
+		load_filtered_n(text, sizeof(text) - 1, &l);
+	}
+	assert_int_equal(l.rc, 0);
+	assert_int_equal(l.count, 1);
+	assert_string_equal(string_at(l.docs[0], "/kind"), "DaemonSet");
+	assert_true(number_at(l.docs[0], "/a/b/0") == 1);
+	assert_true(number_at(l.docs[0], "/c") == 2);
+	expect_pos(l.docs[0], "/d", 1, 77, 1, 82);
+	/* the repeated keys warned once each, not once per reading */
+	assert_int_equal(l.diags.count, 2);
+	release(&l);
+	/* a string in a skipped object may hold a NUL (read whole, it may
+	 * not); a key "kind\0" is not "kind" */
+	{
+		static const char *const texts[] = {"{\"kind\": \"ConfigMap\", \"data\": {\"x\": \"\\u0000\"}}",
+						    "{\"kind\": \"ConfigMap\", \"kind\\u0000\": \"DaemonSet\"}"};
+		for (size_t i = 0; i < 2; i++) {
+			load_filtered_n(texts[i], strlen(texts[i]), &l);
+			assert_int_equal(l.rc, 0);
+			assert_string_equal(kind_or_none(l.docs[0]), "ConfigMap");
+			release(&l);
+		}
+	}
+	/* a skipped object is still checked for what Kubernetes refuses */
+	expect_filtered_error("{\"kind\": \"ConfigMap\", \"data\": {\"x\": 1e400}}", 1, 37, "1e400");
+	expect_filtered_error("{\"kind\": \"ConfigMap\", \"data\": {\"x\": \"\\q\"}}", 1, 39, "escape");
+	expect_filtered_error("{\"kind\": \"Daemon\\u0000Set\"}", 1, 10, "NUL");
 }
 
 static int stop_after_first(void *data, ds_document *doc)
@@ -1792,6 +2098,12 @@ int main(void)
 		TEST(test_indentless_sequence_positions),
 		TEST(test_json_positions),
 		TEST(test_json_minified_and_tabs),
+		TEST(test_json_read_as_yaml_reads_it),
+		TEST(test_json_surrogates_as_kubectl),
+		TEST(test_json_stream_of_values),
+		TEST(test_json_errors_as_kubectl),
+		TEST(test_json_nesting_limit),
+		TEST(test_json_filtered_reads_kind_as_kubectl),
 		TEST(test_flow_positions),
 		TEST(test_utf8_columns_count_characters),
 		TEST(test_block_scalars),
