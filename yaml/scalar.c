@@ -31,7 +31,8 @@ static char hint_of(const char *text, size_t length)
 	return strchr("yYnNtTfFoO~", c) && c ? 'M' : 0;
 }
 
-/* go-yaml's table of words: booleans, nulls, infinities and NaN. */
+/* go-yaml's table of words: booleans, nulls, infinities and NaN (none
+ * longer than 5 bytes). */
 static const struct word {
 	const char *text;
 	ds_scalar_type type;
@@ -296,7 +297,7 @@ static const char *implicit_type(const char *text, size_t length, ds_scalar *out
 
 	if (!hint || memchr(text, '\0', length))
 		return "str";
-	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+	for (size_t w = 0; length <= 5 && w < sizeof(words) / sizeof(words[0]); w++) {
 		if (strcmp(text, words[w].text))
 			continue;
 		out->type = words[w].type;

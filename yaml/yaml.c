@@ -615,6 +615,16 @@ static void skipped_value_done(struct builder *b)
 	top->key_pending = false;
 }
 
+/* Whether an untagged plain scalar could be one Kubernetes refuses: as a
+ * value only .inf, .nan and their signed forms; as a key also a null and
+ * an integer above the 64-bit signed ones. */
+static bool may_be_refused(const char *text, bool key)
+{
+	if (key)
+		return !*text || strchr("~nN+-.0123456789", *text);
+	return text[0] == '.' || ((text[0] == '+' || text[0] == '-') && text[1] == '.');
+}
+
 /* Checks a scalar of a skipped document for what makes Kubernetes refuse
  * it (a tag it does not fit, .inf, a null key), as a built document is
  * checked; a string holding a NUL is no error here. Most scalars are
@@ -626,8 +636,8 @@ static void check_skipped_scalar(struct builder *b, const yaml_event_t *ev, bool
 	ds_scalar s;
 	cJSON *item;
 
-	if (!ev->data.scalar.tag && (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-				     (*text && !strchr("+-.0123456789yYnNtTfFoO~", *text))))
+	if (!ev->data.scalar.tag &&
+	    (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !may_be_refused(text, key)))
 		return;
 	if (resolve_scalar(b, ev, &s) < 0)
 		return;
