@@ -161,6 +161,11 @@ CASES = [
     ("kind-binary-key.yaml", CM + "!!binary a2luZA==: Secret\n", "same"),
     ("kind-alias.yaml", "apiVersion: v1\nx: &s Secret\nkind: ConfigMap\nkind: *s\nmetadata: {name: c}\n", "same"),
     ("kind-mapping.yaml", CM + "kind:\n  podSelector: {}\n", "no resource"),
+    # --- documents
+    ("flow-after-dashes.yaml", "---\n{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}\n", "same"),
+    ("after-dots.yaml", CM + "...\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\n", "dsguard refuses"),
+    ("number.yaml", "5\n", "no resource"),
+    ("workflow.yaml", "on: push\njobs: {build: {runs-on: ubuntu-latest}}\n", "no resource"),
 ]
 
 
