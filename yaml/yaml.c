@@ -1,6 +1,7 @@
-/* yaml.c - reads YAML and JSON text into cJSON documents with positions,
- * straight from libyaml's event stream, resolving anchors, aliases and
- * merge keys the way Kubernetes (sigs.k8s.io/yaml over YAML 1.1) does. */
+/* yaml.c - reads YAML text into cJSON documents with positions, straight
+ * from libyaml's event stream, resolving anchors, aliases and merge keys
+ * the way Kubernetes (sigs.k8s.io/yaml over go-yaml v2) does; a manifest
+ * that kubectl would read as JSON goes to json.c. */
 #include "yaml/json.h"
 #include "yaml/members.h"
 #include "yaml/posmap.h"
@@ -795,20 +796,20 @@ static int finish_document(struct builder *b, ds_document_cb cb, void *data)
 	if (b->skip) {
 		/* {"kind": KIND} alone, with no positions: none of what was
 		 * built before the kind is part of it */
+		cJSON *stub = cJSON_CreateObject();
+		ds_posmap *none = ds_posmap_new();
+		if (!stub || !none || (b->skip_kind && !cJSON_AddStringToObject(stub, "kind", b->skip_kind))) {
+			cJSON_Delete(stub);
+			ds_posmap_free(none);
+			oom(b);
+			return -1;
+		}
 		cJSON_Delete(doc->root);
 		cJSON_Delete(doc->replaced);
-		doc->replaced = NULL;
 		ds_posmap_free(doc->positions);
-		doc->positions = ds_posmap_new();
-		doc->root = cJSON_CreateObject();
-		if (!doc->positions) {
-			oom(b);
-			return -1;
-		}
-		if (!doc->root || (b->skip_kind && !cJSON_AddStringToObject(doc->root, "kind", b->skip_kind))) {
-			oom(b);
-			return -1;
-		}
+		doc->root = stub;
+		doc->replaced = NULL;
+		doc->positions = none;
 	}
 	b->doc = NULL;
 	return cb(data, doc);
