@@ -202,7 +202,9 @@ static int plan_replace(const char *text, size_t len, const ds_node_info *info, 
 	if (tag_at != SIZE_MAX)
 		start = tag_at;
 	quoted = quote(value, info->style);
-	if (quoted && (glued || (start == end && start > 0 && text[start - 1] == ':'))) {
+	/* An empty value right after "key:" or a tag needs a space before the
+	 * new one, or it would read as part of the key or the tag. */
+	if (quoted && (glued || (start == end && start > 0 && text[start - 1] != ' ' && text[start - 1] != '\t'))) {
 		if (asprintf(&spaced, " %s", quoted) < 0)
 			spaced = NULL;
 		free(quoted);
