@@ -45,6 +45,15 @@ static const char *eol_at(const char *text, size_t len, size_t at)
 	return at > 0 && at < len && text[at - 1] == '\r' ? "\r\n" : "\n";
 }
 
+/* The line break of the line before the one holding `at`; "\n" when it is
+ * the first. */
+static const char *eol_before(const char *text, size_t at)
+{
+	while (at > 0 && text[at - 1] != '\n')
+		at--;
+	return at >= 2 && text[at - 2] == '\r' ? "\r\n" : "\n";
+}
+
 static int cannot(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int cannot(char **why, const char *fmt, ...)
@@ -399,13 +408,14 @@ static int plan_fill_null(const char *text, size_t len, const ds_document *doc, 
 	indent = (int)info->key.column - 1 + step;
 	if (start != end && add_edit(edits, colon, end, strdup("")) < 0)
 		return -1;
-	lines = block_lines(op->value->child->string, op->value->child, indent, step, eol_at(text, len, key_at));
+	/* the last line, without a line break, takes the one before it */
+	eol = line_end(text, len, end) < len ? eol_at(text, len, key_at) : eol_before(text, key_at);
+	lines = block_lines(op->value->child->string, op->value->child, indent, step, eol);
 	if (line_end(text, len, end) < len)
 		return add_edit(edits, next_line(text, len, end), next_line(text, len, end), lines);
 	/* the key's line is the last and has no line break: the new lines
 	 * follow a line break, and the last of them has none either (each
 	 * line block_lines() makes ends in eol) */
-	eol = eol_at(text, len, 0);
 	if (lines && asprintf(&out, "%s%.*s", eol, (int)(strlen(lines) - strlen(eol)), lines) < 0)
 		out = NULL;
 	free(lines);
