@@ -416,4 +416,46 @@ int kube_cache_snapshot(kube_cache *cache, const char *ns, kube_snapshot *out);
 /* Releases what s owns and empties it. */
 void kube_snapshot_free(kube_snapshot *s);
 
+/* ---- leader election ---- */
+
+/* How a process takes part in electing one leader among its replicas, with
+ * a coordination.k8s.io/v1 Lease (docs/audit.md). Zero values take the
+ * defaults given (those of client-go's leaderelection). */
+typedef struct kube_lease_options {
+	const char *namespace;  /* where the Lease lives */
+	const char *name;       /* the Lease's name */
+	const char *identity;   /* this process's holderIdentity, unique among the replicas */
+	double duration;        /* leaseDurationSeconds: how long a holder's renewal counts; 15 */
+	double renew_deadline;  /* a holder that could not renew for this long stops leading; 10 */
+	double retry_period;    /* between two attempts, and each request's deadline; 2 */
+	/* Told from the election's thread when this process starts or stops
+	 * leading. NULL: nobody is told. */
+	void (*on_change)(void *data, bool leading);
+	void *change_data;
+	kube_log_fn log;        /* NULL: silent */
+	void *log_data;
+} kube_lease_options;
+
+typedef struct kube_lease kube_lease;
+
+/* Starts a thread that every retry period reads the Lease and, as client-go
+ * does, creates it when absent, renews it when this process holds it, takes
+ * it when its holder let it lapse (no renewal seen for leaseDurationSeconds)
+ * or released it, and else leaves it alone. MicroTimes are written with six
+ * fractional digits. Takes ownership of client (freed by kube_lease_stop(),
+ * also when this fails). Copies the strings of opts. Returns the running
+ * election, or NULL with *error set (a missing namespace, name or
+ * identity; renew_deadline + retry_period not below duration; out of
+ * memory; no thread). */
+kube_lease *kube_lease_start(kube_client *client, const kube_lease_options *opts, char **error);
+
+/* Whether this process leads now: it holds the Lease and renewed it less
+ * than renew_deadline ago. Any thread. */
+bool kube_lease_held(kube_lease *lease);
+
+/* Stops the thread, releases the Lease when this process holds it (the
+ * holder emptied, so that another replica takes it at its next attempt)
+ * and frees the election and its client. NULL is allowed. */
+void kube_lease_stop(kube_lease *lease);
+
 #endif
