@@ -428,10 +428,6 @@ typedef struct kube_lease_options {
 	double duration;        /* leaseDurationSeconds: how long a holder's renewal counts; 15 */
 	double renew_deadline;  /* a holder that could not renew for this long stops leading; 10 */
 	double retry_period;    /* between two attempts, and each request's deadline; 2 */
-	/* Told from the election's thread when this process starts or stops
-	 * leading. NULL: nobody is told. */
-	void (*on_change)(void *data, bool leading);
-	void *change_data;
 	kube_log_fn log;        /* NULL: silent */
 	void *log_data;
 } kube_lease_options;

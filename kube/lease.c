@@ -18,8 +18,6 @@ struct kube_lease {
 	double duration, renew_deadline, retry_period;
 	kube_log_fn log;
 	void *log_data;
-	void (*on_change)(void *data, bool leading);
-	void *change_data;
 	pthread_t thread;
 
 	pthread_mutex_t mu; /* guards stop, leading, renewed */
@@ -113,8 +111,6 @@ static void set_leading(kube_lease *l, bool leading, double renewed)
 		return;
 	lease_log(l, KUBE_LOG_INFO, leading ? "Lease %s/%s: %s is the leader now" : "Lease %s/%s: %s leads no more",
 		  l->ns, l->name, l->identity);
-	if (l->on_change)
-		l->on_change(l->change_data, leading);
 }
 
 /* A Lease object holding l as its holder (holder NULL: released), with the
@@ -384,8 +380,6 @@ kube_lease *kube_lease_start(kube_client *client, const kube_lease_options *opts
 	l->retry_period = opts->retry_period > 0 ? opts->retry_period : 2;
 	l->log = opts->log;
 	l->log_data = opts->log_data;
-	l->on_change = opts->on_change;
-	l->change_data = opts->change_data;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&l->cond, &ca);
