@@ -29,6 +29,7 @@ struct kube_lease {
 	/* The thread's own: what the Lease looked like, and since when. */
 	char *seen;         /* holderIdentity, renewTime and resourceVersion last read */
 	double seen_at;     /* monotonic time they were first read so */
+	double lapses_at;   /* monotonic time another holder's Lease lapses; 0: none */
 	long transitions;
 };
 
@@ -212,12 +213,13 @@ static double observe(kube_lease *l, const struct record *rec, double now)
 	return now;
 }
 
-/* Whether the record's holder has let it lapse. Expiry runs from when this
- * process first saw the current renewal, as client-go counts it (no clock
- * of another machine is trusted), except that a renewTime no older than
- * one retry period before that is taken as the renewal's time: the record
- * may have been read up to a retry period after it was written. */
-static bool expired(kube_lease *l, const struct record *rec, double seen_at, double now)
+/* When the record's holder lets it lapse (monotonic). Expiry runs from
+ * when this process first saw the current renewal, as client-go counts it
+ * (no clock of another machine is trusted), except that a renewTime no
+ * older than one retry period before that is taken as the renewal's time:
+ * the record may have been read up to a retry period after it was
+ * written. */
+static double lapses_at(kube_lease *l, const struct record *rec, double seen_at, double now)
 {
 	double renewed_at = seen_at, renew_wall, duration = rec->duration ? rec->duration : l->duration;
 	struct timespec wall;
@@ -229,7 +231,7 @@ static bool expired(kube_lease *l, const struct record *rec, double seen_at, dou
 		if (at < seen_at && at >= seen_at - l->retry_period)
 			renewed_at = at;
 	}
-	return now >= renewed_at + duration;
+	return renewed_at + duration;
 }
 
 /* What an attempt found. */
@@ -272,9 +274,14 @@ static enum outcome attempt(kube_lease *l)
 	kube_response_free(&r);
 	read_record(lease, &rec);
 	mine = rec.holder && !strcmp(rec.holder, l->identity);
-	if (!mine && rec.holder && *rec.holder && rec.rv && !expired(l, &rec, observe(l, &rec, now), now)) {
-		cJSON_Delete(lease);
-		return OTHER;
+	l->lapses_at = 0;
+	if (!mine && rec.holder && *rec.holder && rec.rv) {
+		double lapses = lapses_at(l, &rec, observe(l, &rec, now), now);
+		if (now < lapses) {
+			l->lapses_at = lapses;
+			cJSON_Delete(lease);
+			return OTHER;
+		}
 	}
 	status = rec.rv ? send_lease(l, rec.rv, l->identity, mine ? rec.acquired : NULL,
 				     mine ? rec.transitions : rec.transitions + 1, (int)l->duration)
@@ -301,6 +308,7 @@ static bool pause_for(kube_lease *l, double seconds)
 static void *run(void *data)
 {
 	kube_lease *l = data;
+	double wait;
 
 	do {
 		double started = kube_now();
@@ -313,7 +321,11 @@ static void *run(void *data)
 			set_leading(l, true, started);
 		else if (got == OTHER || !kube_lease_held(l))
 			set_leading(l, false, 0);
-	} while (pause_for(l, l->retry_period));
+		/* a standby tries again at once when the holder's Lease lapses */
+		wait = l->retry_period;
+		if (got == OTHER && l->lapses_at - kube_now() < wait)
+			wait = l->lapses_at - kube_now() > 0.001 ? l->lapses_at - kube_now() : 0.001;
+	} while (pause_for(l, wait));
 	return NULL;
 }
 

@@ -786,7 +786,7 @@ void ds_reports_metrics(ds_reports *r, FILE *out)
 		"dsguard_policy_reports_served %d\n"
 		"# HELP dsguard_policy_report_writes_total PolicyReport writes, by operation and result.\n"
 		"# TYPE dsguard_policy_report_writes_total counter\n",
-		atomic_load(&r->leading) ? 1 : 0, atomic_load(&r->served) ? 1 : 0);
+		!r->lease || kube_lease_held(r->lease) ? 1 : 0, atomic_load(&r->served) ? 1 : 0);
 	for (int op = 0; op < OP_COUNT; op++)
 		fprintf(out,
 			"dsguard_policy_report_writes_total{operation=\"%s\",result=\"success\"} %lu\n"
