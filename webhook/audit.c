@@ -4,6 +4,7 @@
  * PolicyReports (reports.c). */
 #include "webhook/internal.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,9 @@ static void evaluate_all(ds_audit *a)
 	}
 	free(stale);
 	kube_snapshot_free(&snap);
+	/* a list and a whole pass leave much memory free (pages of the list,
+	 * the snapshot): give it back rather than keep it as the high mark */
+	malloc_trim(0);
 }
 
 /* Logs the audit's totals once, after its first whole pass. */
@@ -410,6 +414,8 @@ static void *run(void *data)
 				log_summary(a);
 			pthread_mutex_lock(&a->mu);
 			a->evaluated = true;
+			if (!a->last_change) /* the verdicts, none included, exist from now */
+				a->last_change = time(NULL);
 			if (a->reports)
 				ds_reports_wake(a->reports);
 			continue;
