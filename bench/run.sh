@@ -22,6 +22,8 @@ The load generator runs on the same cores as the server."
 echo
 "$python" "$root/bench/webhook.py"
 echo
+"$python" "$root/bench/audit.py"
+echo
 echo "### Linter: dsguard lint --format json against cat and the libyaml parse floor"
 echo
 RUNS=${LINT_RUNS:-3} sh "$root/bench/lint.sh"

@@ -5,14 +5,18 @@
 #include "webhook/webhook.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DRAIN_SECONDS 25      /* at most this long for requests in flight at SIGTERM */
 #define DEFAULT_IDLE_TIMEOUT 30
 #define DEFAULT_REQUEST_TIMEOUT 10
 #define DEFAULT_MAX_CONNECTIONS 1024
+#define AUDIT_LEASE "dsguard-audit" /* the Lease of the replica that writes PolicyReports */
 
 enum {
 	OPT_LISTEN,
@@ -30,6 +34,9 @@ enum {
 	OPT_MAX_CONNECTIONS,
 	OPT_LOG_FORMAT,
 	OPT_LOG_LEVEL,
+	OPT_AUDIT_DETAIL,
+	OPT_POLICY_REPORTS,
+	OPT_LEASE_NAMESPACE,
 	OPT_COUNT
 };
 
@@ -58,6 +65,18 @@ static const struct cli_option options[OPT_COUNT] = {
 				 false},
 	[OPT_LOG_FORMAT] = {"log-format", 0, "FORMAT", "json (default) or text", false},
 	[OPT_LOG_LEVEL] = {"log-level", 0, "LEVEL", "debug, info (default), warn or error", false},
+	[OPT_AUDIT_DETAIL] = {"audit-metrics-detail", 0, NULL,
+			      "also expose dsguard_violation{rule,namespace,name} per violating DaemonSet (one series "
+			      "each: mind the cardinality)",
+			      false},
+	[OPT_POLICY_REPORTS] = {"policy-reports", 0, NULL,
+				"write a wgpolicyk8s.io/v1alpha2 PolicyReport named dsguard in each namespace holding "
+				"DaemonSets; the replica holding the Lease " AUDIT_LEASE " writes them",
+				false},
+	[OPT_LEASE_NAMESPACE] = {"lease-namespace", 0, "NS",
+				 "namespace of that Lease (default: the Pod's, else the kubeconfig context's, else "
+				 "default)",
+				 false},
 };
 
 static const struct cli_command serve_command = {
@@ -69,12 +88,15 @@ static const struct cli_command serve_command = {
 		   "certificate; SIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.\n"
 		   "DS003 needs cluster state: a list+watch cache of the cluster's DaemonSets, through the\n"
 		   "Pod's service account or --kubeconfig; /readyz answers 503 until it has synced. Without\n"
-		   "it (--cluster off) DS003 is not evaluated.",
+		   "it (--cluster off) DS003 is not evaluated. With it every DaemonSet is audited all the time:\n"
+		   "dsguard_violations in /metrics, GET /audit (lint's JSON), and with --policy-reports\n"
+		   "PolicyReports (docs/audit.md).",
 	.options = options,
 	.option_count = OPT_COUNT,
 	.examples = "  dsguard serve --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key --cluster off\n"
 		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --on-unsynced deny\n"
-		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n",
+		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n"
+		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --policy-reports\n",
 };
 
 /* Whether value is one of the NULL-terminated names. */
@@ -103,6 +125,11 @@ static int read_cluster_options(const struct cli_args *args, bool *on)
 		return cli_usage_error("serve", "--context needs --kubeconfig");
 	if (!strcmp(cluster, "off") && cli_has(args, OPT_KUBECONFIG))
 		return cli_usage_error("serve", "--kubeconfig is for the cluster cache, which --cluster off turns off");
+	if (!strcmp(cluster, "off") && (cli_has(args, OPT_POLICY_REPORTS) || cli_has(args, OPT_AUDIT_DETAIL)))
+		return cli_usage_error("serve", "--policy-reports and --audit-metrics-detail audit the cluster cache, "
+						"which --cluster off turns off");
+	if (cli_has(args, OPT_LEASE_NAMESPACE) && !cli_has(args, OPT_POLICY_REPORTS))
+		return cli_usage_error("serve", "--lease-namespace is for --policy-reports");
 	if (!strcmp(cluster, "auto"))
 		*on = cli_has(args, OPT_KUBECONFIG) || kube_in_cluster(NULL);
 	else
@@ -141,6 +168,7 @@ static int read_options(const struct cli_args *args, ds_server_options *opts, bo
 		.idle_timeout = (unsigned)idle,
 		.request_timeout = (unsigned)request,
 		.connection_limit = (unsigned)conns,
+		.audit_metrics_detail = cli_has(args, OPT_AUDIT_DETAIL),
 	};
 	return 0;
 }
@@ -174,31 +202,101 @@ static void on_cache_log(void *data, kube_log_level level, const char *message)
 	ds_log(level == KUBE_LOG_WARN ? DS_LOG_WARN : DS_LOG_INFO, "cluster cache: %s", message);
 }
 
+/* Passes the leader election's log lines on to the log. */
+static void on_lease_log(void *data, kube_log_level level, const char *message)
+{
+	(void)data;
+	ds_log(level == KUBE_LOG_WARN ? DS_LOG_WARN : DS_LOG_INFO, "policy reports: %s", message);
+}
+
+/* This process's identity among the replicas: the host name (the Pod's
+ * name) and a random suffix, as client-go's leader election makes it.
+ * Writes it into buf and returns it. */
+static const char *identity(char *buf, size_t size)
+{
+	char host[256] = "dsguard";
+	unsigned suffix = (unsigned)getpid() ^ (unsigned)time(NULL);
+
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		strcpy(host, "dsguard");
+	host[sizeof(host) - 1] = '\0';
+	if (getrandom(&suffix, sizeof(suffix), 0) != sizeof(suffix))
+		suffix ^= (unsigned)clock();
+	snprintf(buf, size, "%.200s_%08x", host, suffix);
+	return buf;
+}
+
+/* Starts the election of the replica that writes PolicyReports, on a
+ * clone of client, in --lease-namespace, else ns (the Pod's or the
+ * context's), else "default". Returns it, or NULL after logging why. */
+static kube_lease *start_lease(const struct cli_args *args, kube_client *client, const char *ns)
+{
+	char id[300], *error = NULL;
+	kube_client *own = kube_client_clone(client, &error);
+	kube_lease_options lo = {.namespace = cli_get(args, OPT_LEASE_NAMESPACE, ns && *ns ? ns : "default"),
+				 .name = AUDIT_LEASE, .identity = identity(id, sizeof(id)), .log = on_lease_log};
+	kube_lease *lease = own ? kube_lease_start(own, &lo, &error) : NULL;
+
+	if (lease)
+		ds_log(DS_LOG_INFO, "policy reports: electing their writer with Lease %s/%s as %s", lo.namespace,
+		       AUDIT_LEASE, id);
+	else
+		ds_log(DS_LOG_ERROR, "cannot start the leader election: %s", error ? error : "out of memory");
+	free(error);
+	return lease;
+}
+
+/* What start_cluster() starts. */
+struct cluster {
+	kube_cache *cache;
+	kube_client *reports; /* for the PolicyReport writer, with --policy-reports */
+	kube_lease *lease;    /* with --policy-reports */
+};
+
 /* Starts the cluster cache from --kubeconfig (and --context), else from
- * the Pod's service account. An API server that cannot be reached is no
- * error: the cache keeps trying with backoff. Returns the running cache,
- * or NULL after logging why (a bad kubeconfig is named by file and line). */
-static kube_cache *start_cluster(const struct cli_args *args)
+ * the Pod's service account, keeping what the audit reads of each
+ * DaemonSet; with --policy-reports also a client for the writer and the
+ * leader election. An API server that cannot be reached is no error: the
+ * cache keeps trying with backoff. Returns 0, or -1 after logging why (a
+ * bad kubeconfig is named by file and line). */
+static int start_cluster(const struct cli_args *args, struct cluster *out)
 {
 	const char *path = cli_get(args, OPT_KUBECONFIG, NULL);
 	kube_cache_options cache_opts = {.log = on_cache_log};
 	kube_client *client = NULL;
-	kube_cache *cache = NULL;
 	kube_config kc;
-	char *error = NULL;
+	char *error = NULL, *ns = NULL;
 	int rc = path ? kube_config_load(path, cli_get(args, OPT_CONTEXT, NULL), &kc, &error)
 		      : kube_config_in_cluster(NULL, &kc, &error);
 
-	if (rc == 0)
+	memset(out, 0, sizeof(*out));
+	cache_opts.keep = ds_server_audit_fields(&cache_opts.keep_count);
+	if (rc == 0) {
+		ns = kc.namespace ? strdup(kc.namespace) : NULL;
 		client = kube_client_new(&kc, &error);
+	}
+	if (client && cli_has(args, OPT_POLICY_REPORTS)) {
+		out->reports = kube_client_clone(client, &error);
+		out->lease = out->reports ? start_lease(args, client, ns) : NULL;
+		if (!out->lease) {
+			kube_client_free(client);
+			client = NULL;
+		}
+	}
 	if (client) {
 		ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", kube_client_server(client));
-		cache = kube_cache_start(client, &cache_opts, &error);
+		out->cache = kube_cache_start(client, &cache_opts, &error);
 	}
-	if (!cache)
-		ds_log(DS_LOG_ERROR, "cannot start the cluster cache: %s", error ? error : "out of memory");
+	if (!out->cache) {
+		if (error || !cli_has(args, OPT_POLICY_REPORTS))
+			ds_log(DS_LOG_ERROR, "cannot start the cluster cache: %s", error ? error : "out of memory");
+		kube_lease_stop(out->lease);
+		kube_client_free(out->reports);
+		memset(out, 0, sizeof(*out));
+	}
 	free(error);
-	return cache;
+	free(ns);
+	return out->cache ? 0 : -1;
 }
 
 /* Logs where the server listens and what it checks. */
@@ -213,6 +311,10 @@ static void log_start(const ds_server *srv, const ds_server_options *opts)
 	cJSON_AddBoolToObject(f, "cluster", opts->cluster != NULL);
 	if (opts->cluster)
 		cJSON_AddStringToObject(f, "onUnsynced", opts->deny_unsynced ? "deny" : "allow");
+	if (opts->cluster) {
+		cJSON_AddBoolToObject(f, "auditMetricsDetail", opts->audit_metrics_detail);
+		cJSON_AddBoolToObject(f, "policyReports", opts->lease != NULL);
+	}
 	ds_log_fields(DS_LOG_INFO, "serving", f);
 	if (!opts->cluster)
 		ds_log(DS_LOG_WARN, "DS003 dedicated-namespace is off: the webhook has no cluster state (--cluster off, "
@@ -253,7 +355,7 @@ int cmd_serve(int argc, char **argv)
 {
 	struct cli_args args;
 	ds_server_options opts;
-	kube_cache *cache = NULL;
+	struct cluster state = {0};
 	sigset_t signals;
 	bool cluster = false;
 	int rc;
@@ -268,15 +370,18 @@ int cmd_serve(int argc, char **argv)
 	if (rc == 0) {
 		ds_arena_install(); /* before the cache's thread parses anything */
 		block_signals(&signals);
-		cache = cluster ? start_cluster(&args) : NULL;
-		rc = cluster && !cache ? DS_EXIT_USAGE : DS_EXIT_OK;
+		rc = cluster && start_cluster(&args, &state) < 0 ? DS_EXIT_USAGE : DS_EXIT_OK;
 	}
 	if (rc == 0) {
-		opts.cluster = cache;
+		opts.cluster = state.cache;
+		opts.policy_reports = state.reports; /* taken by the server */
+		opts.lease = state.lease;
 		rc = serve(&opts, &signals);
 	}
-	/* The server is stopped (drained) by now: nothing asks the cache. */
-	kube_cache_stop(cache);
+	/* The server is stopped (drained, its audit and writer too) by now:
+	 * nothing asks the cache, and the Lease can be released. */
+	kube_lease_stop(state.lease);
+	kube_cache_stop(state.cache);
 	if (rc == 0)
 		ds_log(DS_LOG_INFO, "stopped");
 	cli_args_free(&args);

@@ -77,6 +77,10 @@ typedef struct ds_lint_report {
 	size_t daemonset_count;
 	char **files; /* the name of each file read, once: what findings and DaemonSets borrow */
 	size_t file_count;
+	/* Where the objects came from, for the JSON format's "source" ("cluster"
+	 * for objects read from the API); NULL: files, and no "source" member.
+	 * A static string. */
+	const char *source;
 } ds_lint_report;
 
 /* Lints every path (file, directory walked recursively, or "-" for
@@ -88,9 +92,22 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 
 /* Lints objects read from a live cluster (a cJSON array of DaemonSets), as
  * ds_lint_paths() lints files: each is reported under its API path
- * ("apis/apps/v1/namespaces/NS/daemonsets/NAME") with no line or column.
- * Returns 0 with out filled, or -1 out of memory. */
+ * ("apis/apps/v1/namespaces/NS/daemonsets/NAME") with no line or column,
+ * and the report's source is "cluster". Returns 0 with out filled, or -1
+ * out of memory. */
 int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out);
+
+/* Hands out the next object of a ds_lint_objects_from() run: an object
+ * borrowed until the next call, or NULL when there is none left. A source
+ * that fails (out of memory) returns NULL and tells its caller through
+ * `data`: the report is then incomplete. */
+typedef const cJSON *(*ds_lint_next_object)(void *data);
+
+/* As ds_lint_objects(), over the objects next() hands out one at a time, so
+ * that no more than one of them need be held at once (the namespace rules
+ * keep a small record of each DaemonSet, as for files). The report's
+ * source is "cluster". Returns 0 with out filled, or -1 out of memory. */
+int ds_lint_objects_from(ds_lint_next_object next, void *data, const ds_lint_options *opts, ds_lint_report *out);
 
 /* Releases what report owns and empties it. */
 void ds_lint_report_free(ds_lint_report *report);

@@ -156,7 +156,9 @@ static int put_problems(FILE *out, const ds_lint_report *report, bool is_error)
 int ds_report_json(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
 	(void)opts;
-	if (fputs("{\"version\":1,\"findings\":[", out) < 0)
+	if (fputs("{\"version\":1,", out) < 0 ||
+	    (report->source && fprintf(out, "\"source\":\"%s\",", report->source) < 0) ||
+	    fputs("\"findings\":[", out) < 0)
 		return -1;
 	for (size_t i = 0; i < report->finding_count; i++)
 		if ((i && fputc(',', out) == EOF) || put_json(out, json_finding(&report->findings[i])) < 0)

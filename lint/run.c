@@ -893,12 +893,12 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 	return finish_run(&r);
 }
 
-int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out)
+int ds_lint_objects_from(ds_lint_next_object next, void *data, const ds_lint_options *opts, ds_lint_report *out)
 {
 	struct run r = start_run(opts, out);
 	const cJSON *obj;
 
-	cJSON_ArrayForEach(obj, objects) {
+	while (!r.oom && (obj = next(data)) != NULL) {
 		char *name = NULL;
 		if (asprintf(&name, "apis/apps/v1/namespaces/%s/daemonsets/%s", ds_resource_namespace(obj, &r.ctx),
 			     ds_resource_name(obj)) < 0 ||
@@ -912,7 +912,29 @@ int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_r
 		check_object(&r, NULL, obj, 0);
 		r.file = NULL;
 	}
-	return finish_run(&r);
+	if (finish_run(&r) < 0)
+		return -1;
+	out->source = "cluster";
+	return 0;
+}
+
+/* ds_lint_next_object over the items of a cJSON array: data is a cursor
+ * (const cJSON **) at the next item. */
+static const cJSON *next_item(void *data)
+{
+	const cJSON **at = data;
+	const cJSON *item = *at;
+
+	if (item)
+		*at = item->next;
+	return item;
+}
+
+int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out)
+{
+	const cJSON *at = cJSON_IsArray(objects) ? objects->child : NULL;
+
+	return ds_lint_objects_from(next_item, &at, opts, out);
 }
 
 void ds_lint_report_free(ds_lint_report *report)

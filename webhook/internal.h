@@ -3,6 +3,7 @@
 #ifndef DSGUARD_WEBHOOK_INTERNAL_H
 #define DSGUARD_WEBHOOK_INTERNAL_H
 
+#include "lint/lint.h"
 #include "webhook/webhook.h"
 
 #include <microhttpd.h>
@@ -63,6 +64,7 @@ typedef enum {
 	DS_EP_HEALTHZ,
 	DS_EP_READYZ,
 	DS_EP_METRICS,
+	DS_EP_AUDIT,
 	DS_EP_OTHER,
 	DS_EP_COUNT
 } ds_endpoint;
@@ -240,6 +242,136 @@ void ds_conns_closed(ds_conns *c, ds_conn *k);
  * however steadily it sends. */
 void ds_conns_sweep(ds_conns *c, double now);
 
+/* ---- the continuous audit (audit.c) and its PolicyReports (reports.c) ---- */
+
+/* The fields the cluster cache keeps of each DaemonSet for the audit: what
+ * the rules and the engine read, the uid and resourceVersion, the labels. */
+extern const char *const ds_audit_fields[];
+extern const size_t ds_audit_field_count;
+
+/* One violation now, for dsguard_violation (--audit-metrics-detail). */
+typedef struct ds_audit_violation {
+	const ds_rule *rule;
+	char *name; /* the DaemonSet's */
+} ds_audit_violation;
+
+/* What the audit knows of one namespace. Owned by the audit, read and
+ * written under its lock. */
+typedef struct ds_audit_ns {
+	char *ns;
+	size_t daemonsets;
+	unsigned long violations[DS_RULE_COUNT][2]; /* non-exempt findings by rule; [0] warning, [1] error */
+	ds_audit_violation *list;
+	size_t list_count;
+	uint64_t hash;      /* of its verdicts: the DaemonSets' names and uids, the findings */
+	time_t changed_at;  /* wall clock when hash last changed */
+	bool dirty;         /* to be evaluated again */
+	/* reports.c's */
+	bool due;           /* its report may differ from the one in the cluster */
+	double due_first;   /* monotonic: when it became due */
+	double due_last;    /* monotonic: its last change since */
+	double retry_at;    /* monotonic: no write before this (after a failure) */
+	uint64_t written;   /* hash of the report as last written or found; 0: not known */
+	char *written_rv;   /* that report's resourceVersion; NULL: not known */
+} ds_audit_ns;
+
+typedef struct ds_reports ds_reports;
+
+/* The audit of every DaemonSet in the cluster cache (docs/audit.md). */
+typedef struct ds_audit {
+	kube_cache *cache;
+	const ds_config *config;      /* the server's, read under config_lock */
+	pthread_rwlock_t *config_lock;
+	bool detail;                  /* --audit-metrics-detail */
+	pthread_t thread;
+
+	pthread_mutex_t mu;           /* guards everything below */
+	pthread_cond_t cond;          /* wakes the audit's thread */
+	bool stop;
+	bool all_dirty;               /* everything is to be evaluated again */
+	size_t dirty_count;
+	bool evaluated;               /* a whole pass has run since the cache synced */
+	ds_audit_ns **spaces;         /* sorted by namespace */
+	size_t space_count;
+	unsigned long totals[DS_RULE_COUNT][2];
+	size_t daemonsets;
+	time_t last_change;           /* wall clock of the last change of any verdict; 0: none */
+	ds_reports *reports;          /* NULL: no PolicyReports */
+} ds_audit;
+
+/* How the audit runs. */
+typedef struct ds_audit_options {
+	kube_cache *cache;             /* borrowed; made with ds_audit_fields kept */
+	const ds_config *config;       /* borrowed, read under config_lock */
+	pthread_rwlock_t *config_lock;
+	bool detail;
+	kube_client *reports_client;   /* taken: writes the PolicyReports; NULL: none */
+	kube_lease *lease;             /* borrowed: reports are written while it is held */
+} ds_audit_options;
+
+/* Starts the audit's thread (and the PolicyReport writer's, with a
+ * client), subscribed to the cache. Returns the audit, or NULL with *error
+ * set (the client is freed either way on failure). */
+ds_audit *ds_audit_start(const ds_audit_options *opts, char **error);
+
+/* Unsubscribes, stops the threads and frees the audit. NULL is allowed. */
+void ds_audit_stop(ds_audit *a);
+
+/* The config changed: everything is evaluated again. */
+void ds_audit_reconfigured(ds_audit *a);
+
+/* Writes the audit's metrics (and the writer's) in the Prometheus text
+ * format. */
+void ds_audit_metrics(ds_audit *a, FILE *out);
+
+/* The /audit document: `dsguard lint --format json` of the cache's
+ * DaemonSets now, with "source": "cluster". Returns a new string, or NULL
+ * with *status 503 (the cache has not synced) or 500 (out of memory). */
+char *ds_audit_document(ds_audit *a, int *status);
+
+/* One namespace's DaemonSets evaluated: lint's report over their records
+ * and each one's uid, in the order of the records ("" for none). */
+typedef struct ds_audit_eval {
+	ds_lint_report report;
+	char **uids;
+	size_t count;
+} ds_audit_eval;
+
+/* Evaluates records (those of one namespace, or of all) under the server's
+ * config. Returns 0 with out filled (release it with
+ * ds_audit_eval_free()), or -1 out of memory. */
+int ds_audit_evaluate(ds_audit *a, const kube_record *records, size_t count, ds_audit_eval *out);
+
+void ds_audit_eval_free(ds_audit_eval *ev);
+
+/* The namespace's state (the caller holds a->mu), or NULL. */
+ds_audit_ns *ds_audit_find(ds_audit *a, const char *ns);
+
+/* The namespace's state, made (empty, not dirty) when there is none (the
+ * caller holds a->mu). Returns it, or NULL out of memory. */
+ds_audit_ns *ds_audit_ensure(ds_audit *a, const char *ns);
+
+/* Drops the namespace's state (the caller holds a->mu). */
+void ds_audit_drop(ds_audit *a, const char *ns);
+
+/* Starts the PolicyReport writer for a (reports.c). Takes client. Returns
+ * it, or NULL with *error set. */
+ds_reports *ds_reports_start(ds_audit *a, kube_client *client, kube_lease *lease, char **error);
+
+/* Wakes the writer: a report became due (the caller holds a->mu). */
+void ds_reports_wake(ds_reports *r);
+
+/* Stops the writer's thread and frees it. NULL is allowed. */
+void ds_reports_stop(ds_reports *r);
+
+/* Writes the writer's metrics. */
+void ds_reports_metrics(ds_reports *r, FILE *out);
+
+/* A 64-bit FNV-1a hash of len bytes, continuing from h (start:
+ * DS_FNV_START). */
+#define DS_FNV_START 14695981039346656037ull
+uint64_t ds_fnv(uint64_t h, const void *bytes, size_t len);
+
 /* ---- the server's state, shared by server.c and http.c ---- */
 
 /* One libmicrohttpd daemon with the certificate it was started with. A
@@ -269,6 +401,7 @@ struct ds_server {
 	ds_file_sig cert_sig, key_sig, ca_sig, config_sig;
 	ds_conns conns;               /* the connections of every generation */
 	atomic_bool stopping;
+	ds_audit *audit;              /* with cluster state; NULL: none */
 };
 
 /* The MHD access handler of every generation (cls is the generation). */

@@ -9,8 +9,8 @@ const double ds_latency_bounds[DS_LATENCY_BUCKETS] = {
 	0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,
 };
 
-static const char *const endpoint_names[DS_EP_COUNT] = {"/validate", "/mutate", "/healthz",
-							 "/readyz",   "/metrics", "other"};
+static const char *const endpoint_names[DS_EP_COUNT] = {"/validate", "/mutate",  "/healthz", "/readyz",
+							 "/metrics",  "/audit",   "other"};
 static const char *const result_names[DS_RESULT_COUNT] = {"allowed", "patched",     "denied",
 							   "ok",      "bad_request", "error"};
 

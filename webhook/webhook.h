@@ -135,7 +135,20 @@ typedef struct ds_server_options {
 	 * waited longest for its request (not one being answered). */
 	unsigned connection_limit;
 	unsigned threads;           /* worker threads; 0: one per online core */
+	/* The continuous audit (docs/audit.md) runs with cluster state, over
+	 * the cache, which must keep ds_server_audit_fields(). */
+	bool audit_metrics_detail;  /* dsguard_violation per DaemonSet (--audit-metrics-detail) */
+	/* The client that writes the audit's PolicyReports, taken by
+	 * ds_server_start() (freed, also when it fails); NULL: no PolicyReports. */
+	kube_client *policy_reports;
+	/* Whether this replica writes them: while it holds this Lease
+	 * (borrowed: stop it after the server). */
+	kube_lease *lease;
 } ds_server_options;
+
+/* The JSON Pointers of the fields the cluster cache is to keep of each
+ * DaemonSet for the audit (kube_cache_options.keep), and their count. */
+const char *const *ds_server_audit_fields(size_t *count);
 
 typedef struct ds_server ds_server;
 

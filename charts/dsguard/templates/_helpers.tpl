@@ -144,3 +144,10 @@ empty string or null means none and is left out. Empty when nothing is set. */}}
 {{- end }}
 {{- join "\n" $lines }}
 {{- end }}
+
+{{/* "true" when the server writes PolicyReports: policyReports.enabled true,
+or auto and the cluster serves wgpolicyk8s.io/v1alpha2; else empty. */}}
+{{- define "dsguard.policyReports" -}}
+{{- $on := .Values.policyReports.enabled }}
+{{- if or (eq (toString $on) "true") (and (eq (toString $on) "auto") (.Capabilities.APIVersions.Has "wgpolicyk8s.io/v1alpha2")) }}true{{ end }}
+{{- end }}
