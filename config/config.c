@@ -1,28 +1,14 @@
 /* config.c - the strict YAML config file shared by lint and serve. */
-#include "config/config.h"
-#include "yaml/document.h"
-#include "util/util.h"
+#include "config/private.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The state of reading one config file. */
-struct config_reader {
-	const char *path;
-	ds_document *doc;
-	int documents;
-	char *error;
-	const cJSON *set_at[DS_RULE_COUNT][DS_RULE_MAX_OPTIONS]; /* the value that set each option last */
-};
-
 /* Sets the reader's error to "path:line:col: message" at item's key (or
  * value). Returns -1. */
-static int config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
+int ds_config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
 {
 	const ds_node_info *info = r->doc && item ? ds_document_where(r->doc, item) : NULL;
 	ds_pos pos = {1, 1};
@@ -40,6 +26,8 @@ static int config_error(struct config_reader *r, const cJSON *item, bool at_valu
 	free(message);
 	return -1;
 }
+
+#define config_error ds_config_error
 
 static int keep_document(void *data, ds_document *doc)
 {
@@ -60,7 +48,7 @@ static int keep_document(void *data, ds_document *doc)
 	return 0;
 }
 
-static int read_bool(struct config_reader *r, const cJSON *item, bool *out)
+int ds_config_read_bool(struct config_reader *r, const cJSON *item, bool *out)
 {
 	if (!cJSON_IsBool(item))
 		return config_error(r, item, true, "%s must be true or false", item->string);
@@ -68,7 +56,7 @@ static int read_bool(struct config_reader *r, const cJSON *item, bool *out)
 	return 0;
 }
 
-static int read_string_list(struct config_reader *r, const cJSON *item, ds_string_list *out)
+int ds_config_read_list(struct config_reader *r, const cJSON *item, ds_string_list *out)
 {
 	const cJSON *el;
 	size_t n = 0;
@@ -147,7 +135,7 @@ static int read_rule_key(struct config_reader *r, const ds_rule *rule, const cJS
 		r->set_at[ds_rule_index(rule)][opt->slot] = item;
 		if (opt->type == DS_OPTION_NAME)
 			return read_name(r, item, opt, &rc->options[opt->slot].name);
-		return read_string_list(r, item, &rc->options[opt->slot].list);
+		return ds_config_read_list(r, item, &rc->options[opt->slot].list);
 	}
 	keys = rule_keys(rule);
 	rc_error = config_error(r, item, false, "unknown key \"%s\" in rules.%s (%s)", item->string, rule->name,
@@ -219,14 +207,16 @@ static int read_top(struct config_reader *r, const cJSON *root, ds_config *cfg)
 	cJSON_ArrayForEach(item, root) {
 		int rc;
 		if (!strcmp(item->string, "enforce"))
-			rc = read_bool(r, item, &cfg->enforce);
+			rc = ds_config_read_bool(r, item, &cfg->enforce);
 		else if (!strcmp(item->string, "allowExemptionAnnotation"))
-			rc = read_bool(r, item, &cfg->allow_exemption_annotation);
+			rc = ds_config_read_annotation(r, item, cfg);
+		else if (!strcmp(item->string, "exemptions"))
+			rc = ds_config_read_exemptions(r, item, cfg);
 		else if (!strcmp(item->string, "rules"))
 			rc = read_rules(r, item, cfg);
 		else
 			rc = config_error(r, item, false,
-					  "unknown key \"%s\" (known: enforce, allowExemptionAnnotation, rules)",
+					  "unknown key \"%s\" (known: enforce, allowExemptionAnnotation, exemptions, rules)",
 					  item->string);
 		if (rc < 0)
 			return -1;
@@ -265,6 +255,13 @@ int ds_config_load(const char *path, ds_config *cfg, char **error)
 		free(io_error);
 		return -1;
 	}
+	cfg->path = strdup(path);
+	if (!cfg->path) {
+		free(buf);
+		*error = strdup("out of memory");
+		return -1;
+	}
+	r.path = cfg->path;
 	if (ds_yaml_load(buf, len, keep_document, &r, &diags) < 0) {
 		if (!r.error)
 			syntax_error(&r, &diags);
