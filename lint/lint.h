@@ -31,6 +31,7 @@ typedef struct ds_lint_finding {
 	ds_exempt_source exempted_by;
 	char *exempt_reason;            /* why it is exempt (cut as ds_finding's is), or NULL: none given */
 	const ds_exemption *exemption;  /* by config: the entry (borrowed from the run's config) */
+	const ds_exemption *expired;    /* not exempt: an expired entry that would have exempted it, or NULL */
 	const char *exemption_refused;  /* why dsguard.io/ignore, naming the rule, does not count (static), or NULL */
 	bool fixed;        /* --fix/--diff made the edit that fixes it */
 	unsigned line, column;

@@ -113,7 +113,7 @@ static ds_lint_finding *add_finding(struct run *r, const char *ns, const char *n
 	grown[rep->finding_count++] = (ds_lint_finding){
 		.rule = f->rule, .severity = f->severity, .exempt = f->exempt, .exempted_by = f->exempted_by,
 		.exempt_reason = f->exempt_reason ? dup_or_flag(r, f->exempt_reason) : NULL,
-		.exemption = f->exemption, .exemption_refused = f->exemption_refused,
+		.exemption = f->exemption, .expired = f->expired, .exemption_refused = f->exemption_refused,
 		.line = pos.line, .column = pos.column, .message = dup_or_flag(r, f->message), .file = file,
 		.kind = daemonset_kind, .namespace = ns, .name = name, .file_index = file_index};
 	if (f->exempt)
