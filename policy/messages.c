@@ -65,13 +65,15 @@ oom:
 	return ds_fail(error, "out of memory");
 }
 
-void ds_cel_message(FILE *f, const char *message, const char *value, const char *other)
+void ds_cel_message_marks(FILE *f, const char *message, const char *const *exprs, size_t count)
 {
 	const char *p = message;
 	bool first = true;
 
 	for (;;) {
-		size_t len = strcspn(p, DS_MARK_VALUE DS_MARK_OTHER);
+		size_t len = 0;
+		while (p[len] && !((unsigned char)p[len] >= 1 && (unsigned char)p[len] <= count))
+			len++;
 		if (len || (first && !*p)) {
 			fputs(first ? "" : " + ", f);
 			ds_cel_quote_n(f, p, len);
@@ -80,8 +82,15 @@ void ds_cel_message(FILE *f, const char *message, const char *value, const char 
 		p += len;
 		if (!*p)
 			return;
-		fprintf(f, "%s%s", first ? "" : " + ", *p == *DS_MARK_VALUE ? (value ? value : "''") : (other ? other : "''"));
+		fprintf(f, "%s%s", first ? "" : " + ", exprs[*p - 1] ? exprs[*p - 1] : "''");
 		first = false;
 		p++;
 	}
+}
+
+void ds_cel_message(FILE *f, const char *message, const char *value, const char *other)
+{
+	const char *const exprs[] = {value, other};
+
+	ds_cel_message_marks(f, message, exprs, 2);
 }
