@@ -38,6 +38,7 @@ int ds_probe_rule(const ds_rule *rule, const ds_config *cfg, const char *resourc
 		return ds_fail(error, "internal error: a probe of %s is not JSON", rule->id);
 	settings.enforce = true;
 	settings.allow_exemption_annotation = false;
+	settings.exemption_count = 0;
 	for (size_t i = 0; i < DS_RULE_COUNT; i++)
 		settings.rules[i].severity = &ds_rules[i] == rule ? DS_SEVERITY_ERROR : DS_SEVERITY_OFF;
 	if (ds_evaluate(doc, &ctx, rule->scope, &ev) < 0) {
