@@ -28,8 +28,9 @@ typedef enum {
 	DS_SCOPE_OBJECT = 1 << 0,    /* the object alone */
 	/* The object among the other DaemonSets of its namespace, through
 	 * ds_context.namespaces. Such a rule reads only apiVersion, kind,
-	 * metadata.name, metadata.namespace and the exemption annotation:
-	 * the lint run keeps no more of an object once its file is read. */
+	 * metadata.name and metadata.namespace, and its exemptions the
+	 * exemption annotations and the labels config exemptions name: the
+	 * lint run keeps no more of an object once its file is read. */
 	DS_SCOPE_NAMESPACE = 1 << 1,
 } ds_scope;
 

@@ -236,6 +236,32 @@ def check_serve(t, d, config, kc):
     return verdicts
 
 
+def check_docs(t, d):
+    """The examples of README.md and docs/config.md work as written."""
+    readme = open(os.path.join(tap.ROOT, "README.md")).read()
+    section = readme[readme.index("## Exemptions with an owner"):readme.index("## Documentation")]
+    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    work = os.path.join(d, "readme")
+    shutil.copytree(os.path.join(tap.ROOT, "examples"), os.path.join(work, "examples"))
+    os.symlink(tap.BIN, os.path.join(work, "dsguard"))
+    p = subprocess.run(["sh", "-c", script], cwd=work, capture_output=True, text=True, timeout=60)
+    t.ok("(exempted by config exemptions.yaml:2: the vendor chart pins its own priority "
+         "(LOG-12))" in p.stdout and "findings it exempts: 1" in p.stdout,
+         "README's exemptions example runs as written", p.stdout + p.stderr)
+    config_md = open(os.path.join(tap.ROOT, "docs", "config.md")).read()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", config_md, re.S)
+              if b.startswith(("exemptions:", "allowExemptionAnnotation:"))]
+    bad = []
+    for i, block in enumerate(blocks):
+        path = os.path.join(d, f"doc-{i}.yaml")
+        with open(path, "w") as f:
+            f.write(block)
+        p = tap.run(["lint", "--config", path, "-"], stdin="")
+        if p.returncode != 0:
+            bad.append(p.stderr)
+    t.ok(len(blocks) >= 3 and not bad, f"docs/config.md's {len(blocks)} exemption examples load", bad)
+
+
 def main():
     t = tap.Tap()
     shared = tap.shared_dir(t, "SARIF and JUnit schemas")
@@ -258,6 +284,7 @@ def main():
         audit, kc = check_audit(t, d, config, stand_in.info)
         webhook = check_serve(t, d, config, kc)
         check_parity(t, lint, audit, webhook)
+        check_docs(t, d)
     finally:
         if stand_in:
             stand_in.stop()
