@@ -19,7 +19,7 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file (default: .dsguard.yaml when present)", false},
 	[OPT_FAIL_ON] = {"fail-on", 0, "LEVEL", "exit 1 on findings of this level or above: error (default) or warning",
 			 false},
-	[OPT_VERBOSE] = {"verbose", 'v', NULL, "also list findings exempted by dsguard.io/ignore", false},
+	[OPT_VERBOSE] = {"verbose", 'v', NULL, "also list exempted findings (by a config exemption or dsguard.io/ignore)", false},
 };
 
 static const struct cli_command audit_command = {
