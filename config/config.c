@@ -27,8 +27,6 @@ int ds_config_error(struct config_reader *r, const cJSON *item, bool at_value, c
 	return -1;
 }
 
-#define config_error ds_config_error
-
 static int keep_document(void *data, ds_document *doc)
 {
 	struct config_reader *r = data;
@@ -51,7 +49,7 @@ static int keep_document(void *data, ds_document *doc)
 int ds_config_read_bool(struct config_reader *r, const cJSON *item, bool *out)
 {
 	if (!cJSON_IsBool(item))
-		return config_error(r, item, true, "%s must be true or false", item->string);
+		return ds_config_error(r, item, true, "%s must be true or false", item->string);
 	*out = cJSON_IsTrue(item);
 	return 0;
 }
@@ -65,16 +63,16 @@ int ds_config_read_list(struct config_reader *r, const cJSON *item, ds_string_li
 	if (cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsArray(item))
-		return config_error(r, item, true, "%s must be a list of names", item->string);
+		return ds_config_error(r, item, true, "%s must be a list of names", item->string);
 	out->items = calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(char *));
 	if (!out->items)
-		return config_error(r, item, true, "out of memory");
+		return ds_config_error(r, item, true, "out of memory");
 	cJSON_ArrayForEach(el, item) {
 		if (!cJSON_IsString(el) || !*el->valuestring)
-			return config_error(r, el, true, "each item of %s must be a non-empty name", item->string);
+			return ds_config_error(r, el, true, "each item of %s must be a non-empty name", item->string);
 		out->items[n] = strdup(el->valuestring);
 		if (!out->items[n])
-			return config_error(r, el, true, "out of memory");
+			return ds_config_error(r, el, true, "out of memory");
 		out->count = ++n;
 	}
 	return 0;
@@ -86,7 +84,7 @@ static int read_severity(struct config_reader *r, const cJSON *item, ds_severity
 	int s = cJSON_IsFalse(item) ? DS_SEVERITY_OFF : cJSON_IsString(item) ? ds_severity_parse(item->valuestring) : -1;
 
 	if (s < 0)
-		return config_error(r, item, true, "severity must be error, warning or off");
+		return ds_config_error(r, item, true, "severity must be error, warning or off");
 	*out = (ds_severity)s;
 	return 0;
 }
@@ -98,9 +96,9 @@ static int read_name(struct config_reader *r, const cJSON *item, const ds_rule_o
 	if (cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsString(item) || !*item->valuestring)
-		return config_error(r, item, true, "%s must be %s", opt->key, opt->what);
+		return ds_config_error(r, item, true, "%s must be %s", opt->key, opt->what);
 	*out = strdup(item->valuestring);
-	return *out ? 0 : config_error(r, item, true, "out of memory");
+	return *out ? 0 : ds_config_error(r, item, true, "out of memory");
 }
 
 /* A message naming rule's keys: "known: severity, default, allowed". */
@@ -138,7 +136,7 @@ static int read_rule_key(struct config_reader *r, const ds_rule *rule, const cJS
 		return ds_config_read_list(r, item, &rc->options[opt->slot].list);
 	}
 	keys = rule_keys(rule);
-	rc_error = config_error(r, item, false, "unknown key \"%s\" in rules.%s (%s)", item->string, rule->name,
+	rc_error = ds_config_error(r, item, false, "unknown key \"%s\" in rules.%s (%s)", item->string, rule->name,
 				keys ? keys : "out of memory");
 	free(keys);
 	return rc_error;
@@ -153,7 +151,7 @@ static int validate_options(struct config_reader *r, const ds_config *cfg)
 			const ds_rule_option *opt = &ds_rules[i].options[j];
 			char *why = opt->validate ? opt->validate(&cfg->rules[i]) : NULL;
 			if (why) {
-				config_error(r, r->set_at[i][opt->slot], true, "%s", why);
+				ds_config_error(r, r->set_at[i][opt->slot], true, "%s", why);
 				free(why);
 				return -1;
 			}
@@ -169,12 +167,12 @@ static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cf
 	if (cJSON_IsNull(rules))
 		return 0;
 	if (!cJSON_IsObject(rules))
-		return config_error(r, rules, true, "rules must be a mapping of rule names");
+		return ds_config_error(r, rules, true, "rules must be a mapping of rule names");
 	cJSON_ArrayForEach(entry, rules) {
 		const ds_rule *rule = ds_rule_find(entry->string);
 		if (!rule) {
 			char *names = ds_rule_names();
-			config_error(r, entry, false, "unknown rule \"%s\" (%s)", entry->string,
+			ds_config_error(r, entry, false, "unknown rule \"%s\" (%s)", entry->string,
 				     names ? names : "out of memory");
 			free(names);
 			return -1;
@@ -182,7 +180,7 @@ static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cf
 		if (cJSON_IsNull(entry))
 			continue;
 		if (!cJSON_IsObject(entry))
-			return config_error(r, entry, true, "rules.%s must be a mapping", rule->name);
+			return ds_config_error(r, entry, true, "rules.%s must be a mapping", rule->name);
 		cJSON_ArrayForEach(item, entry)
 			if (read_rule_key(r, rule, item, &cfg->rules[ds_rule_index(rule)]) < 0)
 				return -1;
@@ -199,11 +197,11 @@ static int read_top(struct config_reader *r, const cJSON *root, ds_config *cfg)
 	 * drop every setting (serve would stop patching on its next reload).
 	 * The error is the whole file's: at 1:1. */
 	if (!root || cJSON_IsNull(root))
-		return config_error(r, NULL, true,
+		return ds_config_error(r, NULL, true,
 				    "the config is empty (no settings, only comments or whitespace); it must hold a YAML "
 				    "mapping of settings, e.g. \"enforce: true\" (for the defaults, give no config file)");
 	if (!cJSON_IsObject(root))
-		return config_error(r, root, true, "the config must be a mapping");
+		return ds_config_error(r, root, true, "the config must be a mapping");
 	cJSON_ArrayForEach(item, root) {
 		int rc;
 		if (!strcmp(item->string, "enforce"))
@@ -215,7 +213,7 @@ static int read_top(struct config_reader *r, const cJSON *root, ds_config *cfg)
 		else if (!strcmp(item->string, "rules"))
 			rc = read_rules(r, item, cfg);
 		else
-			rc = config_error(r, item, false,
+			rc = ds_config_error(r, item, false,
 					  "unknown key \"%s\" (known: enforce, allowExemptionAnnotation, exemptions, rules)",
 					  item->string);
 		if (rc < 0)
