@@ -17,6 +17,7 @@ typedef struct ds_lint_options {
 	enum { DS_FIX_NONE, DS_FIX_WRITE, DS_FIX_DIFF } fix; /* --fix rewrites files, --diff prints */
 	FILE *diff_out;                /* where DS_FIX_DIFF writes the unified diff */
 	unsigned jobs;                 /* threads reading files; 0: one per core */
+	time_t now;                    /* what config exemptions' expiry is compared with; 0: the time of the run */
 } ds_lint_options;
 
 /* One finding, placed in a file. Owns message and fix_note; file,
@@ -27,6 +28,11 @@ typedef struct ds_lint_finding {
 	const ds_rule *rule;
 	ds_severity severity;
 	bool exempt;
+	ds_exempt_source exempted_by;
+	char *exempt_reason;            /* why it is exempt (cut as ds_finding's is), or NULL: none given */
+	const ds_exemption *exemption;  /* by config: the entry (borrowed from the run's config) */
+	const ds_exemption *expired;    /* not exempt: an expired entry that would have exempted it, or NULL */
+	const char *exemption_refused;  /* why dsguard.io/ignore, naming the rule, does not count (static), or NULL */
 	bool fixed;        /* --fix/--diff made the edit that fixes it */
 	unsigned line, column;
 	char *message;
@@ -84,7 +90,9 @@ typedef struct ds_lint_report {
 } ds_lint_report;
 
 /* Lints every path (file, directory walked recursively, or "-" for
- * standard input). DS003 looks across all of them. Returns 0 with out
+ * standard input). DS003 looks across all of them. Each config exemption
+ * that has expired is an input warning at its place in the config file.
+ * Returns 0 with out
  * filled (release it with ds_lint_report_free()), or -1 when memory ran
  * out. Unreadable or broken inputs are problems in the report, not
  * failures of the run. */
@@ -119,6 +127,12 @@ bool ds_lint_finding_open(const ds_lint_report *report, const ds_lint_finding *f
 /* The exit code for a report: 2 when an input could not be read or parsed,
  * 1 when a finding is at or above fail_on, else 0. */
 int ds_lint_exit_code(const ds_lint_report *report, ds_severity fail_on);
+
+/* What exempted finding f, as the text formats say it after the finding:
+ * "dsguard.io/ignore", "dsguard.io/ignore: REASON" or "config FILE:LINE:
+ * REASON". Writes into buf (size bytes, cut on a character boundary) and
+ * returns it; "" when f is not exempt. */
+const char *ds_lint_exemption_text(const ds_lint_finding *f, char *buf, size_t size);
 
 /* What a report's writer may need besides the report. */
 typedef struct ds_report_options {

@@ -100,7 +100,8 @@ typedef struct ds_metrics {
 	atomic_ulong latency_count[DS_EP_COUNT];
 	atomic_ullong latency_sum_ns[DS_EP_COUNT];
 	atomic_ulong findings[DS_RULE_COUNT];
-	atomic_ulong exemptions[DS_RULE_COUNT];
+	atomic_ulong exemptions[DS_RULE_COUNT][2]; /* [0] by annotation, [1] by config */
+	atomic_ulong expired_exemptions[DS_RULE_COUNT]; /* findings an expired config exemption left standing */
 	atomic_ulong config_reloads[2]; /* [0] success, [1] failure */
 	atomic_ulong cert_reloads[2];
 	atomic_llong cert_not_after; /* unix seconds */
@@ -112,7 +113,8 @@ typedef struct ds_metrics {
 /* Counts one finished request and its duration. */
 void ds_metrics_request(ds_metrics *m, ds_endpoint ep, ds_operation op, ds_result result, double seconds);
 
-/* Counts the findings and exemptions of one review. */
+/* Counts the findings and exemptions of one review, and logs an expired
+ * config exemption the review met (once for each, ds_log_once()). */
 void ds_metrics_review(ds_metrics *m, const ds_review_result *r);
 
 /* The metrics in the Prometheus text exposition format (0.0.4), with the

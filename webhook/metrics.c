@@ -30,8 +30,16 @@ void ds_metrics_review(ds_metrics *m, const ds_review_result *r)
 {
 	for (int i = 0; i < DS_RULE_COUNT; i++) {
 		atomic_fetch_add(&m->findings[i], r->findings[i]);
-		atomic_fetch_add(&m->exemptions[i], r->exempted[i]);
+		atomic_fetch_add(&m->exemptions[i][0], r->exempted[i] - r->exempted_by_config[i]);
+		atomic_fetch_add(&m->exemptions[i][1], r->exempted_by_config[i]);
+		atomic_fetch_add(&m->expired_exemptions[i], r->expired[i]);
 	}
+	/* The one place every answered review passes: the log hears of an
+	 * expired exemption here, once for each. */
+	if (r->expired_entry)
+		ds_log_once(DS_LOG_WARN, r->expired_entry,
+			    "the config exemption at %s has expired and exempts nothing any more: renew or remove it",
+			    r->expired_entry);
 }
 
 static void render_requests(FILE *out, ds_metrics *m)
@@ -80,12 +88,21 @@ static void render_rules(FILE *out, ds_metrics *m)
 	for (int i = 0; i < DS_RULE_COUNT; i++)
 		fprintf(out, "dsguard_findings_total{rule=\"%s\",name=\"%s\"} %lu\n", ds_rules[i].id, ds_rules[i].name,
 			atomic_load(&m->findings[i]));
-	fputs("# HELP dsguard_exemptions_total Findings exempted by the dsguard.io/ignore annotation, by rule.\n"
+	fputs("# HELP dsguard_exemptions_total Findings exempted, by rule and by what exempted them: the "
+	      "dsguard.io/ignore annotation or a config exemption.\n"
 	      "# TYPE dsguard_exemptions_total counter\n",
 	      out);
 	for (int i = 0; i < DS_RULE_COUNT; i++)
-		fprintf(out, "dsguard_exemptions_total{rule=\"%s\",name=\"%s\"} %lu\n", ds_rules[i].id,
-			ds_rules[i].name, atomic_load(&m->exemptions[i]));
+		for (int by = 0; by < 2; by++)
+			fprintf(out, "dsguard_exemptions_total{rule=\"%s\",name=\"%s\",by=\"%s\"} %lu\n", ds_rules[i].id,
+				ds_rules[i].name, by ? "config" : "annotation", atomic_load(&m->exemptions[i][by]));
+	fputs("# HELP dsguard_exemptions_expired_total Findings that a config exemption would have exempted had it "
+	      "not expired, by rule.\n"
+	      "# TYPE dsguard_exemptions_expired_total counter\n",
+	      out);
+	for (int i = 0; i < DS_RULE_COUNT; i++)
+		fprintf(out, "dsguard_exemptions_expired_total{rule=\"%s\",name=\"%s\"} %lu\n", ds_rules[i].id,
+			ds_rules[i].name, atomic_load(&m->expired_exemptions[i]));
 }
 
 static void render_state(FILE *out, ds_metrics *m)

@@ -63,7 +63,10 @@ typedef struct ds_review_result {
 	bool unsynced;   /* DS003 applied but could not be checked (cache not synced) */
 	bool reserved;   /* the namespace was reserved for this CREATE */
 	unsigned findings[DS_RULE_COUNT]; /* non-exempt findings, by rule */
-	unsigned exempted[DS_RULE_COUNT]; /* findings exempted by annotation */
+	unsigned exempted[DS_RULE_COUNT]; /* exempted findings, by rule */
+	unsigned exempted_by_config[DS_RULE_COUNT]; /* those of them a config exemption exempted */
+	unsigned expired[DS_RULE_COUNT];  /* findings an expired config exemption would have exempted */
+	char *expired_entry;              /* the first such exemption: "FILE:LINE (expires: WHEN)", or NULL */
 	unsigned warnings;                /* entries in response.warnings */
 } ds_review_result;
 
@@ -75,8 +78,11 @@ typedef struct ds_review_result {
  * DS003 warns that it could not check, or denies with deny_unsynced. A
  * CREATE that DS003 checked and that is allowed (not a dry run) reserves its
  * namespace through cluster->reserve; when another CREATE got there first,
- * it is answered as DS003 answers a shared namespace, naming that one. No
- * other side effect, no I/O. Returns 0 and fills *out (release it with
+ * it is answered as DS003 answers a shared namespace, naming that one.
+ * Exemptions are decided by ds_exemption_decide() at the current time, with
+ * the request's userInfo and oldObject; a request that adds dsguard.io/ignore
+ * where the config does not let its user do so is denied
+ * (ds_exemption_grant_refused()). No other side effect, no I/O. Returns 0 and fills *out (release it with
  * ds_review_result_free()); a malformed request is not a failure but a
  * result with status 400. Returns -1 only when memory ran out, with *out
  * holding a status 500 body when even that could be made. */
@@ -114,6 +120,13 @@ void ds_log_fields(ds_log_level level, const char *message, cJSON *fields);
 
 /* Writes one line whose message is printf-formatted. Thread-safe. */
 void ds_log(ds_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* As ds_log(), the first time it is called with `key` in the process's
+ * life; later calls with the same key write nothing. At most
+ * DS_LOG_ONCE_KEYS keys are remembered: past that, nothing more is
+ * written (the metrics still count). Thread-safe. */
+#define DS_LOG_ONCE_KEYS 1024
+void ds_log_once(ds_log_level level, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- The HTTPS server. ---- */
 

@@ -65,8 +65,8 @@ static void fill_report(ds_lint_report *r, ds_lint_finding *findings, ds_lint_pr
 		.line = 9, .column = 22, .message = "spec.template.spec.restartPolicy is \"Never\"\t\x01",
 		.file = "deploy/a.yaml", .kind = "DaemonSet", .namespace = "logging", .name = "a", .file_index = 1};
 	findings[3] = (ds_lint_finding){
-		.rule = DS003, .severity = DS_SEVERITY_ERROR, .exempt = true,
-		.message = SHARED_WITH("a"), .file = "apis/apps/v1/namespaces/logging/daemonsets/b",
+		.rule = DS003, .severity = DS_SEVERITY_ERROR, .exempt = true, .exempted_by = DS_EXEMPT_ANNOTATION,
+		.exempt_reason = "one \"team\" owns both", .message = SHARED_WITH("a"), .file = "apis/apps/v1/namespaces/logging/daemonsets/b",
 		.kind = "DaemonSet", .namespace = "logging", .name = "b \\ \xc3\xa9", .file_index = 2};
 	problems[0] = (ds_lint_problem){"deploy/a.yaml", 3, 3, false, "key \"name\" is repeated", 1};
 	problems[1] = (ds_lint_problem){"deploy/broken.yaml", 2, 1, true, "did not find expected node content", 3};
@@ -105,7 +105,8 @@ static void test_json_document(void **state)
 		"{\"rule\":\"DS003\",\"name\":\"dedicated-namespace\",\"severity\":\"error\","
 		"\"file\":\"apis/apps/v1/namespaces/logging/daemonsets/b\",\"kind\":\"DaemonSet\","
 		"\"namespace\":\"logging\",\"resourceName\":\"b \\\\ \xc3\xa9\",\"message\":\"namespace logging is "
-		"shared with DaemonSet logging/a; each DaemonSet needs a namespace of its own\",\"exempt\":true}"
+		"shared with DaemonSet logging/a; each DaemonSet needs a namespace of its own\",\"exempt\":true,"
+		"\"exemptedBy\":\"annotation\",\"exemptReason\":\"one \\\"team\\\" owns both\"}"
 		"],\"errors\":["
 		"{\"file\":\"deploy/broken.yaml\",\"line\":2,\"column\":1,\"message\":\"did not find expected node "
 		"content\"},"

@@ -64,14 +64,20 @@ static void test_findings_state_and_build(void **state)
 
 	(void)state;
 	r.findings[ds_rule_index(DS002)] = 2;
-	r.exempted[ds_rule_index(DS001)] = 1;
+	r.exempted[ds_rule_index(DS001)] = 3;
+	r.exempted_by_config[ds_rule_index(DS001)] = 2;
+	r.expired[ds_rule_index(DS003)] = 4;
 	ds_metrics_review(m, &r);
 	atomic_fetch_add(&m->config_reloads[1], 1);
 	atomic_store(&m->cert_not_after, 1900000000LL);
 	text = ds_metrics_render(m, NULL);
 	assert_true(has_line(text, "dsguard_findings_total{rule=\"DS002\",name=\"restart-policy\"} 2"));
 	assert_true(has_line(text, "dsguard_findings_total{rule=\"DS001\",name=\"priority-class\"} 0"));
-	assert_true(has_line(text, "dsguard_exemptions_total{rule=\"DS001\",name=\"priority-class\"} 1"));
+	assert_true(has_line(text, "dsguard_exemptions_total{rule=\"DS001\",name=\"priority-class\",by=\"annotation\"} 1"));
+	assert_true(has_line(text, "dsguard_exemptions_total{rule=\"DS001\",name=\"priority-class\",by=\"config\"} 2"));
+	assert_true(has_line(text, "dsguard_exemptions_total{rule=\"DS002\",name=\"restart-policy\",by=\"config\"} 0"));
+	assert_true(has_line(text, "dsguard_exemptions_expired_total{rule=\"DS003\",name=\"dedicated-namespace\"} 4"));
+	assert_true(has_line(text, "dsguard_exemptions_expired_total{rule=\"DS001\",name=\"priority-class\"} 0"));
 	assert_true(has_line(text, "dsguard_config_reloads_total{result=\"failure\"} 1"));
 	assert_true(has_line(text, "dsguard_config_reloads_total{result=\"success\"} 0"));
 	assert_true(has_line(text, "dsguard_certificate_not_after_seconds 1900000000"));

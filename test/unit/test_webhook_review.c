@@ -355,6 +355,93 @@ static void test_exemption_is_a_warning(void **state)
 	ds_review_result_free(&r);
 }
 
+/* A config exemption for DS001 on every DaemonSet named fluentd, expiring
+ * at `expiry` (0: never). */
+static void exempt_fluentd(ds_config *cfg, time_t expiry)
+{
+	ds_exemption *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	e->rules[ds_rule_index(DS001)] = true;
+	e->names.items = calloc(1, sizeof(char *));
+	e->names.items[0] = strdup("fluent*");
+	e->names.count = 1;
+	e->reason = strdup("vendor chart");
+	e->expires = expiry != 0;
+	e->expiry = expiry;
+	e->expires_text = expiry ? strdup("2001-01-01") : NULL;
+	e->file = "dsguard.yaml";
+	e->line = 7;
+	cfg->exemptions = e;
+	cfg->exemption_count = 1;
+}
+
+/* A config exemption is a warning in its own words; an expired one exempts
+ * nothing and is noted for the log and the metrics. */
+static void test_config_exemption_and_expiry(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	exempt_fluentd(&cfg, 0);
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{}"), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_true(allowed(doc));
+	assert_string_equal(ds_pointer_get(doc, "/response/warnings/0")->valuestring,
+			    "DS001 priority-class exempted by config (vendor chart): "
+			    "spec.template.spec.priorityClassName is not set");
+	assert_int_equal(r.exempted[ds_rule_index(DS001)], 1);
+	assert_int_equal(r.exempted_by_config[ds_rule_index(DS001)], 1);
+	assert_null(r.expired_entry);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+
+	exempt_fluentd(&cfg, 978307200); /* 2001-01-01T00:00:00Z: long past */
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{}"), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_int_equal(r.expired[ds_rule_index(DS001)], 1);
+	assert_string_equal(r.expired_entry, "dsguard.yaml:7 (expires: 2001-01-01)");
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+/* Where only listed groups may exempt by annotation, a request from anyone
+ * else that adds the annotation is denied, saying why; one that keeps it
+ * as oldObject had it is not. */
+static void test_grant_refused_is_denied(void **state)
+{
+	const char *good = "{'priorityClassName':'pc'}";
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *object = daemonset("logging", good);
+
+	(void)state;
+	ds_config_init(&cfg);
+	cfg.annotation.groups.items = calloc(1, sizeof(char *));
+	cfg.annotation.groups.items[0] = strdup("platform-admins");
+	cfg.annotation.groups.count = 1;
+	cJSON_AddItemToObject(cJSON_GetObjectItem(object, "metadata"), "annotations",
+			      json("{'dsguard.io/ignore':'DS002'}"));
+	doc = review_parts(API_V1_NAME, "CREATE", cJSON_Duplicate(object, 1), NULL, DS_REVIEW_MUTATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_string_equal(message(doc), "DaemonSet logging/fluentd is not allowed: dsguard.io/ignore: only the users "
+					  "and groups allowExemptionAnnotation lists may add an exemption by "
+					  "annotation (here for DS002 restart-policy), and the request's user \"\" is "
+					  "not one of them");
+	assert_false(r.reserved);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	doc = review_parts(API_V1_NAME, "UPDATE", cJSON_Duplicate(object, 1), object, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_true(allowed(doc));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
 static void test_update_with_untouched_template_only_warns(void **state)
 {
 	ds_config cfg;
@@ -1235,6 +1322,8 @@ int main(void)
 		cmocka_unit_test(test_allowed_list),
 		cmocka_unit_test(test_warning_severity_and_audit_mode_only_warn),
 		cmocka_unit_test(test_exemption_is_a_warning),
+		cmocka_unit_test(test_config_exemption_and_expiry),
+		cmocka_unit_test(test_grant_refused_is_denied),
 		cmocka_unit_test(test_update_with_untouched_template_only_warns),
 		cmocka_unit_test(test_update_changing_template_is_patched),
 		cmocka_unit_test(test_json_equal),
