@@ -4,6 +4,8 @@
 #include "kube/kube.h"
 #include "webhook/webhook.h"
 
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,9 @@
 #define DEFAULT_IDLE_TIMEOUT 30
 #define DEFAULT_REQUEST_TIMEOUT 10
 #define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_CLAIM_TTL 30.0
+#define DEFAULT_CLAIM_DEADLINE 2.0
+#define MAX_CLAIM_DEADLINE 30.0 /* the API server's longest webhook timeout */
 
 enum {
 	OPT_LISTEN,
@@ -24,6 +29,10 @@ enum {
 	OPT_KUBECONFIG,
 	OPT_CONTEXT,
 	OPT_ON_UNSYNCED,
+	OPT_CLAIMS,
+	OPT_CLAIM_TTL,
+	OPT_CLAIM_DEADLINE,
+	OPT_CLAIM_NAMESPACE,
 	OPT_MAX_BODY,
 	OPT_IDLE_TIMEOUT,
 	OPT_REQUEST_TIMEOUT,
@@ -44,7 +53,25 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE", "kubeconfig for the cluster cache (default: in-cluster)", false},
 	[OPT_CONTEXT] = {"context", 0, "NAME", "kubeconfig context (default: current-context)", false},
 	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE",
-			     "DS003 until the cluster cache has synced: allow (default, with a warning), deny", false},
+			     "DS003 while it cannot be checked (the cluster cache has not synced, a claim failed): allow "
+			     "(default, with a warning), deny",
+			     false},
+	[OPT_CLAIMS] = {"claims", 0, "MODE",
+			"where an admitted CREATE holds its namespace for DS003: local (default: in this process alone) "
+			"or cluster (a Lease in the API server: exact across replicas)",
+			false},
+	[OPT_CLAIM_TTL] = {"claim-ttl", 0, "SECONDS",
+			   "--claims cluster: how long a claim whose DaemonSet does not exist holds before another "
+			   "CREATE may take it over (default 30)",
+			   false},
+	[OPT_CLAIM_DEADLINE] = {"claim-deadline", 0, "SECONDS",
+				"--claims cluster: the longest one claim may take, its API calls included; past it "
+				"DS003 follows --on-unsynced (default 2, at most 30, below --request-timeout)",
+				false},
+	[OPT_CLAIM_NAMESPACE] = {"claim-namespace", 0, "NS",
+				 "--claims cluster: the namespace of the claim Leases (default: the Pod's namespace, "
+				 "or the kubeconfig context's)",
+				 false},
 	[OPT_MAX_BODY] = {"max-body-bytes", 0, "N", "answer 413 to bodies larger than N bytes (default 8388608)", false},
 	[OPT_IDLE_TIMEOUT] = {"idle-timeout", 0, "SECONDS",
 			      "close a connection that sends nothing this long (default 30)", false},
@@ -69,12 +96,15 @@ static const struct cli_command serve_command = {
 		   "certificate; SIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.\n"
 		   "DS003 needs cluster state: a list+watch cache of the cluster's DaemonSets, through the\n"
 		   "Pod's service account or --kubeconfig; /readyz answers 503 until it has synced. Without\n"
-		   "it (--cluster off) DS003 is not evaluated.",
+		   "it (--cluster off) DS003 is not evaluated. With several replicas, --claims cluster makes\n"
+		   "each admitted CREATE claim its namespace with a Lease in the API server, so that two\n"
+		   "CREATEs sent to different replicas at once cannot both be admitted.",
 	.options = options,
 	.option_count = OPT_COUNT,
 	.examples = "  dsguard serve --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key --cluster off\n"
 		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --on-unsynced deny\n"
-		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n",
+		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n"
+		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --claims cluster --claim-namespace dsguard-system\n",
 };
 
 /* Whether value is one of the NULL-terminated names. */
@@ -84,6 +114,60 @@ static bool one_of(const char *value, const char *const *names)
 		if (!strcmp(value, *names))
 			return true;
 	return false;
+}
+
+/* What --claims and its settings say. */
+struct claim_settings {
+	bool cluster;           /* --claims cluster */
+	ds_claims_options opts; /* namespace from --claim-namespace, or NULL */
+};
+
+/* Reads option `index` as seconds (fractions allowed) into *out, `fallback`
+ * when it is absent. Returns 0, or DS_EXIT_USAGE when it is not a number of
+ * seconds from min to max. */
+static int get_seconds(const struct cli_args *args, int index, double fallback, double min, double max, double *out)
+{
+	const char *text = cli_get(args, index, NULL);
+	char *end;
+
+	*out = fallback;
+	if (!text)
+		return 0;
+	errno = 0;
+	*out = strtod(text, &end);
+	if (end == text || *end || errno || !isfinite(*out) || *out < min || *out > max)
+		return cli_usage_error("serve", "--%s must be a number of seconds from %g to %g, not '%s'",
+				       options[index].name, min, max, text);
+	return 0;
+}
+
+/* Checks --claims and its settings against the cluster cache (`cluster`:
+ * whether it is on) and --request-timeout, and fills *cs. Returns 0 or
+ * DS_EXIT_USAGE. */
+static int read_claim_options(const struct cli_args *args, bool cluster, unsigned long request_timeout,
+			      struct claim_settings *cs)
+{
+	static const char *const modes[] = {"local", "cluster", NULL};
+	const char *mode = cli_get(args, OPT_CLAIMS, "local");
+	double deadline_max = fmin(MAX_CLAIM_DEADLINE, (double)request_timeout);
+
+	if (!one_of(mode, modes))
+		return cli_usage_error("serve", "--claims must be local or cluster, not '%s'", mode);
+	memset(cs, 0, sizeof(*cs));
+	cs->cluster = !strcmp(mode, "cluster");
+	if (!cs->cluster && (cli_has(args, OPT_CLAIM_TTL) || cli_has(args, OPT_CLAIM_DEADLINE) ||
+			     cli_has(args, OPT_CLAIM_NAMESPACE)))
+		return cli_usage_error("serve", "--claim-ttl, --claim-deadline and --claim-namespace are for --claims cluster");
+	if (cs->cluster && !cluster)
+		return cli_usage_error("serve", "--claims cluster needs the cluster state: --cluster on (or auto in a Pod "
+						"or with --kubeconfig)");
+	if (get_seconds(args, OPT_CLAIM_TTL, DEFAULT_CLAIM_TTL, 1, 86400, &cs->opts.ttl) ||
+	    get_seconds(args, OPT_CLAIM_DEADLINE, DEFAULT_CLAIM_DEADLINE, 0.01, deadline_max, &cs->opts.deadline))
+		return DS_EXIT_USAGE;
+	if (cs->opts.deadline >= (double)request_timeout)
+		return cli_usage_error("serve", "--claim-deadline must be below --request-timeout (%lu s)", request_timeout);
+	cs->opts.namespace = cli_get(args, OPT_CLAIM_NAMESPACE, NULL);
+	return 0;
 }
 
 /* Checks the cluster options and sets *on when the cluster cache is
@@ -110,9 +194,10 @@ static int read_cluster_options(const struct cli_args *args, bool *on)
 	return 0;
 }
 
-/* Checks the options, fills opts and sets *cluster when the cluster cache
- * is wanted. Returns 0 or DS_EXIT_USAGE. */
-static int read_options(const struct cli_args *args, ds_server_options *opts, bool *cluster)
+/* Checks the options, fills opts and *claims, and sets *cluster when the
+ * cluster cache is wanted. Returns 0 or DS_EXIT_USAGE. */
+static int read_options(const struct cli_args *args, ds_server_options *opts, bool *cluster,
+			struct claim_settings *claims)
 {
 	unsigned long max_body, idle, request, conns;
 
@@ -130,6 +215,8 @@ static int read_options(const struct cli_args *args, ds_server_options *opts, bo
 	if (max_body == 0 || idle == 0 || request == 0 || conns == 0)
 		return cli_usage_error("serve", "--max-body-bytes, --idle-timeout, --request-timeout and "
 						"--max-connections must be at least 1");
+	if (read_claim_options(args, *cluster, request, claims) != 0)
+		return DS_EXIT_USAGE;
 	*opts = (ds_server_options){
 		.listen = cli_get(args, OPT_LISTEN, ":8443"),
 		.cert_path = cli_get(args, OPT_CERT, NULL),
@@ -174,31 +261,86 @@ static void on_cache_log(void *data, kube_log_level level, const char *message)
 	ds_log(level == KUBE_LOG_WARN ? DS_LOG_WARN : DS_LOG_INFO, "cluster cache: %s", message);
 }
 
-/* Starts the cluster cache from --kubeconfig (and --context), else from
- * the Pod's service account. An API server that cannot be reached is no
- * error: the cache keeps trying with backoff. Returns the running cache,
- * or NULL after logging why (a bad kubeconfig is named by file and line). */
-static kube_cache *start_cluster(const struct cli_args *args)
+/* The namespace of the claim Leases: --claim-namespace, else the Pod's or
+ * the kubeconfig context's (cfg's). Returns a new string, NULL with *error
+ * set when there is none or memory ran out. */
+static char *claim_namespace(const struct claim_settings *cs, const kube_config *cfg, char **error)
 {
-	const char *path = cli_get(args, OPT_KUBECONFIG, NULL);
+	const char *ns = cs->opts.namespace ? cs->opts.namespace : cfg->namespace;
+	char *copy = ns ? strdup(ns) : NULL;
+
+	if (!copy)
+		ds_fail(error, ns ? "out of memory"
+				  : "--claims cluster needs a namespace for its Leases: give --claim-namespace NS (in a Pod "
+				    "it is the Pod's own), or a kubeconfig context with a namespace");
+	return copy;
+}
+
+/* Makes the claims over a clone of client, their Leases in namespace ns.
+ * Returns them, or NULL with *error set. */
+static ds_claims *make_claims(const struct claim_settings *cs, const char *ns, kube_client *client, char **error)
+{
+	ds_claims_options o = cs->opts;
+	kube_client *own = kube_client_clone(client, error);
+	ds_claims *claims;
+
+	o.namespace = ns;
+	claims = own ? ds_claims_new(own, &o, error) : NULL;
+	if (claims)
+		ds_log(DS_LOG_INFO, "claims: namespaces are claimed with Leases in namespace %s (TTL %g s, deadline %g s)",
+		       ns, o.ttl, o.deadline);
+	return claims;
+}
+
+/* Starts the cluster cache from --kubeconfig (and --context), else from the
+ * Pod's service account, and with --claims cluster the claims beside it
+ * (told of each DaemonSet the watch sees deleted). An API server that
+ * cannot be reached is no error: the cache keeps trying with backoff.
+ * Returns 0 with *cache (and *claims) running, or -1 after logging why (a
+ * bad kubeconfig is named by file and line). */
+static int start_cluster(const struct cli_args *args, const struct claim_settings *cs, kube_cache **cache,
+			 ds_claims **claims)
+{
+	const char *path = cli_get(args, OPT_KUBECONFIG, NULL), *what = "cluster cache";
 	kube_cache_options cache_opts = {.log = on_cache_log};
 	kube_client *client = NULL;
-	kube_cache *cache = NULL;
 	kube_config kc;
-	char *error = NULL;
+	char *error = NULL, *ns = NULL;
 	int rc = path ? kube_config_load(path, cli_get(args, OPT_CONTEXT, NULL), &kc, &error)
 		      : kube_config_in_cluster(NULL, &kc, &error);
 
-	if (rc == 0)
+	*cache = NULL;
+	*claims = NULL;
+	if (rc == 0 && cs->cluster && !(ns = claim_namespace(cs, &kc, &error))) {
+		kube_config_free(&kc);
+		what = "namespace claims";
+	} else if (rc == 0) {
 		client = kube_client_new(&kc, &error);
-	if (client) {
-		ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", kube_client_server(client));
-		cache = kube_cache_start(client, &cache_opts, &error);
 	}
-	if (!cache)
-		ds_log(DS_LOG_ERROR, "cannot start the cluster cache: %s", error ? error : "out of memory");
+	if (client && cs->cluster && !(*claims = make_claims(cs, ns, client, &error))) {
+		kube_client_free(client);
+		client = NULL;
+		what = "namespace claims";
+	}
+	if (client) {
+		cache_opts.deleted = *claims ? ds_claims_deleted : NULL;
+		cache_opts.deleted_data = *claims;
+		ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", kube_client_server(client));
+		*cache = kube_cache_start(client, &cache_opts, &error);
+	}
+	if (*cache && *claims && ds_claims_start(*claims, *cache, &error) < 0) {
+		kube_cache_stop(*cache);
+		*cache = NULL;
+		what = "namespace claims";
+	}
+	if (!*cache) {
+		ds_log(DS_LOG_ERROR, "cannot start the %s: %s", what, error ? error : "out of memory");
+		ds_claims_free(*claims);
+		*claims = NULL;
+	}
 	free(error);
-	return cache;
+	free(ns);
+	return *cache ? 0 : -1;
 }
 
 /* Logs where the server listens and what it checks. */
@@ -211,8 +353,10 @@ static void log_start(const ds_server *srv, const ds_server_options *opts)
 	cJSON_AddBoolToObject(f, "mTLS", opts->client_ca_path != NULL);
 	cJSON_AddStringToObject(f, "config", opts->config_path ? opts->config_path : "(defaults)");
 	cJSON_AddBoolToObject(f, "cluster", opts->cluster != NULL);
-	if (opts->cluster)
+	if (opts->cluster) {
 		cJSON_AddStringToObject(f, "onUnsynced", opts->deny_unsynced ? "deny" : "allow");
+		cJSON_AddStringToObject(f, "claims", opts->claims ? "cluster" : "local");
+	}
 	ds_log_fields(DS_LOG_INFO, "serving", f);
 	if (!opts->cluster)
 		ds_log(DS_LOG_WARN, "DS003 dedicated-namespace is off: the webhook has no cluster state (--cluster off, "
@@ -253,7 +397,9 @@ int cmd_serve(int argc, char **argv)
 {
 	struct cli_args args;
 	ds_server_options opts;
+	struct claim_settings claim_settings;
 	kube_cache *cache = NULL;
+	ds_claims *claims = NULL;
 	sigset_t signals;
 	bool cluster = false;
 	int rc;
@@ -264,19 +410,24 @@ int cmd_serve(int argc, char **argv)
 			cli_args_free(&args);
 		return rc;
 	}
-	rc = read_options(&args, &opts, &cluster);
+	rc = read_options(&args, &opts, &cluster, &claim_settings);
 	if (rc == 0) {
 		ds_arena_install(); /* before the cache's thread parses anything */
 		block_signals(&signals);
-		cache = cluster ? start_cluster(&args) : NULL;
-		rc = cluster && !cache ? DS_EXIT_USAGE : DS_EXIT_OK;
+		if (cluster && start_cluster(&args, &claim_settings, &cache, &claims) < 0)
+			rc = DS_EXIT_USAGE;
 	}
 	if (rc == 0) {
 		opts.cluster = cache;
+		opts.claims = claims;
 		rc = serve(&opts, &signals);
 	}
-	/* The server is stopped (drained) by now: nothing asks the cache. */
+	/* The server is stopped (drained) by now: nothing claims, nothing asks
+	 * the cache. The sweeper asks the cache, and the cache tells the claims
+	 * of deletions until it stops: the claims are freed last. */
+	ds_claims_stop(claims);
 	kube_cache_stop(cache);
+	ds_claims_free(claims);
 	if (rc == 0)
 		ds_log(DS_LOG_INFO, "stopped");
 	cli_args_free(&args);

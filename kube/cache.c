@@ -12,6 +12,8 @@ struct kube_cache {
 	double reserve_seconds;
 	kube_log_fn log;
 	void *log_data;
+	void (*deleted)(void *data, const char *ns, const char *name);
+	void *deleted_data;
 
 	pthread_rwlock_t rw; /* guards index and reserved */
 	kube_index *index;
@@ -100,6 +102,8 @@ static int apply(void *data, kube_event_type type, const cJSON *object, char **e
 	kube_reservations_remove(&c->reserved, ev.ns, ev.name);
 	kube_reservations_prune(&c->reserved, NULL, kube_now());
 	pthread_rwlock_unlock(&c->rw);
+	if (type == KUBE_EVENT_DELETED && c->deleted)
+		c->deleted(c->deleted_data, ev.ns, ev.name);
 	return rc;
 }
 
@@ -140,6 +144,8 @@ kube_cache *kube_cache_start(kube_client *client, const kube_cache_options *opts
 	c->reserve_seconds = o.reserve_seconds > 0 ? o.reserve_seconds : 30;
 	c->log = o.log;
 	c->log_data = o.log_data;
+	c->deleted = o.deleted;
+	c->deleted_data = o.deleted_data;
 	init_lock(c);
 	c->index = kube_index_new();
 	if (!c->index) {
@@ -191,6 +197,16 @@ static ds_namespace_answer other_in_namespace(void *data, const char *ns, const 
 ds_namespace_lookup kube_cache_lookup(kube_cache *cache)
 {
 	return (ds_namespace_lookup){.other_in_namespace = other_in_namespace, .data = cache};
+}
+
+bool kube_cache_holds(kube_cache *cache, const char *ns, const char *name)
+{
+	bool held;
+
+	pthread_rwlock_rdlock(&cache->rw);
+	held = kube_index_has(cache->index, ns, name);
+	pthread_rwlock_unlock(&cache->rw);
+	return held;
 }
 
 int kube_cache_reserve(kube_cache *cache, const char *ns, const char *name, char **other)

@@ -553,7 +553,11 @@ static void test_dry_run_gives_the_same_answer(void **state)
 struct fake_cluster {
 	bool synced;
 	const char *taken;
+	bool fails;            /* the reservation cannot be told (a claim failed) */
 	int lookups, reserves;
+	/* what the last reservation asked */
+	char ns[64], name[64], generate_name[64], uid[64];
+	ds_review_mode mode;
 };
 
 static ds_namespace_answer fake_other(void *data, const char *ns, const char *name, char **other)
@@ -573,13 +577,19 @@ static bool fake_synced(void *data)
 	return ((struct fake_cluster *)data)->synced;
 }
 
-static int fake_reserve(void *data, const char *ns, const char *name, char **other)
+static int fake_reserve(void *data, const ds_claim_request *req, char **other)
 {
 	struct fake_cluster *c = data;
 
-	(void)ns;
 	c->reserves++;
-	*other = c->taken && strcmp(name, c->taken) ? strdup(c->taken) : NULL;
+	snprintf(c->ns, sizeof(c->ns), "%s", req->ns);
+	snprintf(c->name, sizeof(c->name), "%s", req->name ? req->name : "(null)");
+	snprintf(c->generate_name, sizeof(c->generate_name), "%s", req->generate_name ? req->generate_name : "(null)");
+	snprintf(c->uid, sizeof(c->uid), "%s", req->uid ? req->uid : "(null)");
+	c->mode = req->mode;
+	if (c->fails)
+		return 1;
+	*other = c->taken && strcmp(req->name, c->taken) ? strdup(c->taken) : NULL;
 	return 0;
 }
 
