@@ -256,28 +256,31 @@ static int call(struct attempt *a, kube_method method, const char *path, const c
 	return kube_call(a->client, &req, out, &a->error);
 }
 
-/* Sets obj[key] to the string value. Returns 0, or -1 out of memory. */
-static int set_string(cJSON *obj, const char *key, const char *value)
+/* Sets obj[key] to item (taken; NULL when making it ran out of memory).
+ * Returns 0, or -1 out of memory. */
+static int set_item(cJSON *obj, const char *key, cJSON *item)
 {
-	cJSON *item = cJSON_CreateString(value);
+	cJSON_bool done;
 
 	if (!item)
 		return -1;
-	if (cJSON_HasObjectItem(obj, key))
-		return cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item) ? 0 : -1;
-	return cJSON_AddItemToObject(obj, key, item) ? 0 : -1;
+	if (cJSON_GetObjectItemCaseSensitive(obj, key))
+		done = cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+	else
+		done = cJSON_AddItemToObject(obj, key, item);
+	if (!done)
+		cJSON_Delete(item);
+	return done ? 0 : -1;
 }
 
-/* Sets obj[key] to the number. Returns 0, or -1 out of memory. */
+static int set_string(cJSON *obj, const char *key, const char *value)
+{
+	return set_item(obj, key, cJSON_CreateString(value));
+}
+
 static int set_number(cJSON *obj, const char *key, double value)
 {
-	cJSON *item = cJSON_CreateNumber(value);
-
-	if (!item)
-		return -1;
-	if (cJSON_HasObjectItem(obj, key))
-		return cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item) ? 0 : -1;
-	return cJSON_AddItemToObject(obj, key, item) ? 0 : -1;
+	return set_item(obj, key, cJSON_CreateNumber(value));
 }
 
 /* obj[key] as an object, made when absent or not an object. NULL out of
