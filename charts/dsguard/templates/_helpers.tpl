@@ -144,3 +144,15 @@ empty string or null means none and is left out. Empty when nothing is set. */}}
 {{- end }}
 {{- join "\n" $lines }}
 {{- end }}
+
+{{/* Where admitted CREATEs hold their namespace (serve --claims):
+webhook.claims, else cluster with more than one replica. */}}
+{{- define "dsguard.claims" -}}
+{{- if .Values.webhook.claims }}
+{{- .Values.webhook.claims }}
+{{- else if gt (int .Values.replicaCount) 1 }}
+{{- "cluster" }}
+{{- else }}
+{{- "local" }}
+{{- end }}
+{{- end }}
