@@ -161,10 +161,7 @@ static int digits(const char *s, int n)
 	return v;
 }
 
-/* Reads an RFC 3339 time ("2024-05-01T10:00:00.123456Z", the fraction
- * optional, "Z" or an offset). Returns seconds since the epoch, or NAN when s
- * is NULL or not such a time. */
-static double parse_time(const char *s)
+double ds_claim_parse_time(const char *s)
 {
 	struct tm tm = {0};
 	double frac = 0, scale = 0.1;
@@ -192,7 +189,8 @@ static double parse_time(const char *s)
 	}
 	if (*p == 'Z') {
 		p++;
-	} else if ((*p == '+' || *p == '-') && p[3] == ':' && digits(p + 1, 2) >= 0 && digits(p + 4, 2) >= 0) {
+	} else if ((*p == '+' || *p == '-') && strlen(p) >= 6 && p[3] == ':' && digits(p + 1, 2) >= 0 &&
+		   digits(p + 4, 2) >= 0) {
 		offset = (digits(p + 1, 2) * 60 + digits(p + 4, 2)) * 60 * (*p == '-' ? -1 : 1);
 		p += 6;
 	} else {
@@ -432,10 +430,10 @@ static double read_lease(const cJSON *doc, ds_claim_lease *lease)
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
 	const char *holder = string_at(spec, "holderIdentity");
 	const char *gen = string_at(cJSON_GetObjectItemCaseSensitive(meta, "annotations"), ANNOTATION_GENERATE_NAME);
-	double t = parse_time(string_at(spec, "renewTime"));
+	double t = ds_claim_parse_time(string_at(spec, "renewTime"));
 
 	if (isnan(t))
-		t = parse_time(string_at(spec, "acquireTime"));
+		t = ds_claim_parse_time(string_at(spec, "acquireTime"));
 	lease->holder = holder ? holder : "";
 	lease->generate_name = gen && *gen ? gen : NULL;
 	return wall_now() - t;

@@ -169,6 +169,12 @@ void ds_claims_stats_get(ds_claims *claims, ds_claims_stats *out);
  * memory. */
 char *ds_claim_lease_name(const char *ns);
 
+/* Reads an RFC 3339 time as a Lease's acquireTime and renewTime hold it
+ * ("2024-05-01T10:00:00.123456Z"; the fraction optional, "Z" or an offset
+ * such as "+02:00"). Returns seconds since the epoch, or NAN when s is NULL
+ * or not such a time. */
+double ds_claim_parse_time(const char *s);
+
 /* What a claim Lease says. Borrowed from the Lease read. */
 typedef struct ds_claim_lease {
 	const char *holder;        /* spec.holderIdentity; "" when absent */

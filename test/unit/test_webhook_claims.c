@@ -200,6 +200,27 @@ static void test_decide(void **state)
 	assert_int_equal(ds_claim_decide(&confirmed, &pending, 0.2, ttl), DS_CLAIM_REFUSE);
 }
 
+/* Lease times as the API server writes them, and what is not one. */
+static void test_parse_time(void **state)
+{
+	static const char *const bad[] = {
+		NULL, "", "2024-05-01", "2024-05-01T10:00:00", "2024-05-01T10:00:00.Z", "2024-05-01T10:00:00.123",
+		"2024-05-01 10:00:00Z", "2024-13-01T10:00:00Z", "2024-05-01T25:00:00Z", "2024-05-01T10:00:00Zjunk",
+		"2024-05-01T10:00:00+", "2024-05-01T10:00:00+02", "2024-05-01T10:00:00+0200", "2024-05-01T10:00:00+a2:00",
+		"x024-05-01T10:00:00Z", "2024-05-01T10:00:00.12x456Z",
+	};
+
+	(void)state;
+	/* 2024-05-01T10:00:00Z is 1714557600 (date -u -d 2024-05-01T10:00:00Z +%s) */
+	assert_float_equal(ds_claim_parse_time("2024-05-01T10:00:00Z"), 1714557600.0, 1e-6);
+	assert_float_equal(ds_claim_parse_time("2024-05-01T10:00:00.123456Z"), 1714557600.123456, 1e-6);
+	assert_float_equal(ds_claim_parse_time("2024-05-01T12:00:00.5+02:00"), 1714557600.5, 1e-6);
+	assert_float_equal(ds_claim_parse_time("2024-05-01T08:30:00-01:30"), 1714557600.0, 1e-6);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (!isnan(ds_claim_parse_time(bad[i])))
+			fail_msg("'%s' read as a time", bad[i] ? bad[i] : "(null)");
+}
+
 /* Whether text holds line (a whole line). */
 static bool has_line(const char *text, const char *line)
 {
@@ -257,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_lease_name_hashed),
 		cmocka_unit_test(test_lease_name_distinct),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_claim_metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
