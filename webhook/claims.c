@@ -48,13 +48,14 @@ struct ds_claims {
 	double ttl, deadline;
 	kube_cache *cache;          /* borrowed, set by ds_claims_start() */
 
-	pthread_mutex_t lock;       /* guards idle, made, queue, stopping */
+	pthread_mutex_t pool_lock;  /* guards idle and made */
 	pthread_cond_t freed;       /* a client went back to the pool */
-	pthread_cond_t wake;        /* the sweeper has something new, or must stop */
 	kube_client *template;      /* cloned for the pool and the sweeper */
 	kube_client *idle[POOL_MAX];
 	size_t idle_count, made;
 
+	pthread_mutex_t lock;       /* guards queue, queued and stopping */
+	pthread_cond_t wake;        /* the sweeper has something new, or must stop */
 	struct pending *queue;      /* grown with ds_array_grow(); unordered */
 	size_t queued;
 	kube_client *sweep_client;
@@ -563,9 +564,9 @@ static kube_client *pool_take(ds_claims *c, double end, char **error)
 	bool make = false;
 
 	monotonic_timespec(end, &until);
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->pool_lock);
 	while (!c->idle_count && c->made >= POOL_MAX)
-		if (pthread_cond_clockwait(&c->freed, &c->lock, CLOCK_MONOTONIC, &until) == ETIMEDOUT)
+		if (pthread_cond_clockwait(&c->freed, &c->pool_lock, CLOCK_MONOTONIC, &until) == ETIMEDOUT)
 			break;
 	if (c->idle_count) {
 		client = c->idle[--c->idle_count];
@@ -573,12 +574,12 @@ static kube_client *pool_take(ds_claims *c, double end, char **error)
 		c->made++;
 		make = true;
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->pool_lock);
 	if (make && !(client = kube_client_clone(c->template, error))) {
-		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&c->pool_lock);
 		c->made--;
 		pthread_cond_signal(&c->freed);
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->pool_lock);
 	}
 	if (!client && !make)
 		ds_fail(error, "all %d API clients stayed busy with other claims", POOL_MAX);
@@ -587,10 +588,10 @@ static kube_client *pool_take(ds_claims *c, double end, char **error)
 
 static void pool_give(ds_claims *c, kube_client *client)
 {
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->pool_lock);
 	c->idle[c->idle_count++] = client;
 	pthread_cond_signal(&c->freed);
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->pool_lock);
 }
 
 /* ---- the sweeper's queue ---- */
@@ -923,8 +924,9 @@ ds_claims *ds_claims_new(kube_client *client, const ds_claims_options *opts, cha
 	c->template = client;
 	c->ttl = ttl;
 	c->deadline = deadline;
-	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->pool_lock, NULL);
 	pthread_cond_init(&c->freed, NULL);
+	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
 	return c;
 }
@@ -973,8 +975,9 @@ void ds_claims_free(ds_claims *c)
 	kube_client_free(c->sweep_client);
 	kube_client_free(c->template);
 	pthread_cond_destroy(&c->wake);
-	pthread_cond_destroy(&c->freed);
 	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->freed);
+	pthread_mutex_destroy(&c->pool_lock);
 	free(c->namespace);
 	free(c);
 }
