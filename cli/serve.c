@@ -4,6 +4,8 @@
 #include "kube/kube.h"
 #include "webhook/webhook.h"
 
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,9 @@
 #define DEFAULT_REQUEST_TIMEOUT 10
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define AUDIT_LEASE "dsguard-audit" /* the Lease of the replica that writes PolicyReports */
+#define DEFAULT_CLAIM_TTL 30.0
+#define DEFAULT_CLAIM_DEADLINE 2.0
+#define MAX_CLAIM_DEADLINE 30.0 /* the API server's longest webhook timeout */
 
 enum {
 	OPT_LISTEN,
@@ -28,6 +33,10 @@ enum {
 	OPT_KUBECONFIG,
 	OPT_CONTEXT,
 	OPT_ON_UNSYNCED,
+	OPT_CLAIMS,
+	OPT_CLAIM_TTL,
+	OPT_CLAIM_DEADLINE,
+	OPT_CLAIM_NAMESPACE,
 	OPT_MAX_BODY,
 	OPT_IDLE_TIMEOUT,
 	OPT_REQUEST_TIMEOUT,
@@ -51,7 +60,25 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE", "kubeconfig for the cluster cache (default: in-cluster)", false},
 	[OPT_CONTEXT] = {"context", 0, "NAME", "kubeconfig context (default: current-context)", false},
 	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE",
-			     "DS003 until the cluster cache has synced: allow (default, with a warning), deny", false},
+			     "DS003 while it cannot be checked (the cluster cache has not synced, a claim failed): allow "
+			     "(default, with a warning), deny",
+			     false},
+	[OPT_CLAIMS] = {"claims", 0, "MODE",
+			"where an admitted CREATE holds its namespace for DS003: local (default: in this process alone) "
+			"or cluster (a Lease in the API server: exact across replicas)",
+			false},
+	[OPT_CLAIM_TTL] = {"claim-ttl", 0, "SECONDS",
+			   "--claims cluster: how long a claim whose DaemonSet does not exist holds before another "
+			   "CREATE may take it over (default 30)",
+			   false},
+	[OPT_CLAIM_DEADLINE] = {"claim-deadline", 0, "SECONDS",
+				"--claims cluster: the longest one claim may take, its API calls included; past it "
+				"DS003 follows --on-unsynced (default 2, at most 30, below --request-timeout)",
+				false},
+	[OPT_CLAIM_NAMESPACE] = {"claim-namespace", 0, "NS",
+				 "--claims cluster: the namespace of the claim Leases (default: the Pod's namespace, "
+				 "or the kubeconfig context's)",
+				 false},
 	[OPT_MAX_BODY] = {"max-body-bytes", 0, "N", "answer 413 to bodies larger than N bytes (default 8388608)", false},
 	[OPT_IDLE_TIMEOUT] = {"idle-timeout", 0, "SECONDS",
 			      "close a connection that sends nothing this long (default 30)", false},
@@ -90,13 +117,16 @@ static const struct cli_command serve_command = {
 		   "Pod's service account or --kubeconfig; /readyz answers 503 until it has synced. Without\n"
 		   "it (--cluster off) DS003 is not evaluated. With it every DaemonSet is audited all the time:\n"
 		   "dsguard_violations in /metrics, GET /audit (lint's JSON), and with --policy-reports\n"
-		   "PolicyReports (docs/audit.md).",
+		   "PolicyReports (docs/audit.md). With several replicas, --claims cluster makes each\n"
+		   "admitted CREATE claim its namespace with a Lease in the API server, so that two\n"
+		   "CREATEs sent to different replicas at once cannot both be admitted.",
 	.options = options,
 	.option_count = OPT_COUNT,
 	.examples = "  dsguard serve --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key --cluster off\n"
 		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --on-unsynced deny\n"
 		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n"
-		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --policy-reports\n",
+		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --policy-reports\n"
+		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --claims cluster --claim-namespace dsguard-system\n",
 };
 
 /* Whether value is one of the NULL-terminated names. */
@@ -106,6 +136,60 @@ static bool one_of(const char *value, const char *const *names)
 		if (!strcmp(value, *names))
 			return true;
 	return false;
+}
+
+/* What --claims and its settings say. */
+struct claim_settings {
+	bool cluster;           /* --claims cluster */
+	ds_claims_options opts; /* namespace from --claim-namespace, or NULL */
+};
+
+/* Reads option `index` as seconds (fractions allowed) into *out, `fallback`
+ * when it is absent. Returns 0, or DS_EXIT_USAGE when it is not a number of
+ * seconds from min to max. */
+static int get_seconds(const struct cli_args *args, int index, double fallback, double min, double max, double *out)
+{
+	const char *text = cli_get(args, index, NULL);
+	char *end;
+
+	*out = fallback;
+	if (!text)
+		return 0;
+	errno = 0;
+	*out = strtod(text, &end);
+	if (end == text || *end || errno || !isfinite(*out) || *out < min || *out > max)
+		return cli_usage_error("serve", "--%s must be a number of seconds from %g to %g, not '%s'",
+				       options[index].name, min, max, text);
+	return 0;
+}
+
+/* Checks --claims and its settings against the cluster cache (`cluster`:
+ * whether it is on) and --request-timeout, and fills *cs. Returns 0 or
+ * DS_EXIT_USAGE. */
+static int read_claim_options(const struct cli_args *args, bool cluster, unsigned long request_timeout,
+			      struct claim_settings *cs)
+{
+	static const char *const modes[] = {"local", "cluster", NULL};
+	const char *mode = cli_get(args, OPT_CLAIMS, "local");
+	double deadline_max = fmin(MAX_CLAIM_DEADLINE, (double)request_timeout);
+
+	if (!one_of(mode, modes))
+		return cli_usage_error("serve", "--claims must be local or cluster, not '%s'", mode);
+	memset(cs, 0, sizeof(*cs));
+	cs->cluster = !strcmp(mode, "cluster");
+	if (!cs->cluster && (cli_has(args, OPT_CLAIM_TTL) || cli_has(args, OPT_CLAIM_DEADLINE) ||
+			     cli_has(args, OPT_CLAIM_NAMESPACE)))
+		return cli_usage_error("serve", "--claim-ttl, --claim-deadline and --claim-namespace are for --claims cluster");
+	if (cs->cluster && !cluster)
+		return cli_usage_error("serve", "--claims cluster needs the cluster state: --cluster on (or auto in a Pod "
+						"or with --kubeconfig)");
+	if (get_seconds(args, OPT_CLAIM_TTL, DEFAULT_CLAIM_TTL, 1, 86400, &cs->opts.ttl) ||
+	    get_seconds(args, OPT_CLAIM_DEADLINE, DEFAULT_CLAIM_DEADLINE, 0.01, deadline_max, &cs->opts.deadline))
+		return DS_EXIT_USAGE;
+	if (cs->opts.deadline >= (double)request_timeout)
+		return cli_usage_error("serve", "--claim-deadline must be below --request-timeout (%lu s)", request_timeout);
+	cs->opts.namespace = cli_get(args, OPT_CLAIM_NAMESPACE, NULL);
+	return 0;
 }
 
 /* Checks the cluster options and sets *on when the cluster cache is
@@ -137,9 +221,10 @@ static int read_cluster_options(const struct cli_args *args, bool *on)
 	return 0;
 }
 
-/* Checks the options, fills opts and sets *cluster when the cluster cache
- * is wanted. Returns 0 or DS_EXIT_USAGE. */
-static int read_options(const struct cli_args *args, ds_server_options *opts, bool *cluster)
+/* Checks the options, fills opts and *claims, and sets *cluster when the
+ * cluster cache is wanted. Returns 0 or DS_EXIT_USAGE. */
+static int read_options(const struct cli_args *args, ds_server_options *opts, bool *cluster,
+			struct claim_settings *claims)
 {
 	unsigned long max_body, idle, request, conns;
 
@@ -157,6 +242,8 @@ static int read_options(const struct cli_args *args, ds_server_options *opts, bo
 	if (max_body == 0 || idle == 0 || request == 0 || conns == 0)
 		return cli_usage_error("serve", "--max-body-bytes, --idle-timeout, --request-timeout and "
 						"--max-connections must be at least 1");
+	if (read_claim_options(args, *cluster, request, claims) != 0)
+		return DS_EXIT_USAGE;
 	*opts = (ds_server_options){
 		.listen = cli_get(args, OPT_LISTEN, ":8443"),
 		.cert_path = cli_get(args, OPT_CERT, NULL),
@@ -246,56 +333,118 @@ static kube_lease *start_lease(const struct cli_args *args, kube_client *client,
 	return lease;
 }
 
+/* The namespace of the claim Leases: --claim-namespace, else the Pod's or
+ * the kubeconfig context's (cfg's). Returns a new string, NULL with *error
+ * set when there is none or memory ran out. */
+static char *claim_namespace(const struct claim_settings *cs, const kube_config *cfg, char **error)
+{
+	const char *ns = cs->opts.namespace ? cs->opts.namespace : cfg->namespace;
+	char *copy = ns ? strdup(ns) : NULL;
+
+	if (!copy)
+		ds_fail(error, ns ? "out of memory"
+				  : "--claims cluster needs a namespace for its Leases: give --claim-namespace NS (in a Pod "
+				    "it is the Pod's own), or a kubeconfig context with a namespace");
+	return copy;
+}
+
+/* Makes the claims over a clone of client, their Leases in namespace ns.
+ * Returns them, or NULL with *error set. */
+static ds_claims *make_claims(const struct claim_settings *cs, const char *ns, kube_client *client, char **error)
+{
+	ds_claims_options o = cs->opts;
+	kube_client *own = kube_client_clone(client, error);
+	ds_claims *claims;
+
+	o.namespace = ns;
+	claims = own ? ds_claims_new(own, &o, error) : NULL;
+	if (claims)
+		ds_log(DS_LOG_INFO, "claims: namespaces are claimed with Leases in namespace %s (TTL %g s, deadline %g s)",
+		       ns, o.ttl, o.deadline);
+	return claims;
+}
+
 /* What start_cluster() starts. */
 struct cluster {
 	kube_cache *cache;
 	kube_client *reports; /* for the PolicyReport writer, with --policy-reports */
 	kube_lease *lease;    /* with --policy-reports */
+	ds_claims *claims;    /* with --claims cluster */
 };
+
+/* Releases what start_cluster() started, once the server is stopped: the
+ * sweeper of the claims asks the cache, and the cache tells the claims of
+ * deletions until it stops, so the claims are freed last. */
+static void stop_cluster(struct cluster *c)
+{
+	kube_lease_stop(c->lease);
+	ds_claims_stop(c->claims);
+	kube_cache_stop(c->cache);
+	ds_claims_free(c->claims);
+	memset(c, 0, sizeof(*c));
+}
 
 /* Starts the cluster cache from --kubeconfig (and --context), else from
  * the Pod's service account, keeping what the audit reads of each
- * DaemonSet; with --policy-reports also a client for the writer and the
- * leader election. An API server that cannot be reached is no error: the
- * cache keeps trying with backoff. Returns 0, or -1 after logging why (a
- * bad kubeconfig is named by file and line). */
-static int start_cluster(const struct cli_args *args, struct cluster *out)
+ * DaemonSet; with --claims cluster the claims beside it (told of each
+ * DaemonSet the watch sees deleted); with --policy-reports a client for the
+ * writer and the leader election. An API server that cannot be reached is
+ * no error: the cache keeps trying with backoff. Returns 0, or -1 after
+ * logging why (a bad kubeconfig is named by file and line). */
+static int start_cluster(const struct cli_args *args, const struct claim_settings *cs, struct cluster *out)
 {
-	const char *path = cli_get(args, OPT_KUBECONFIG, NULL);
+	const char *path = cli_get(args, OPT_KUBECONFIG, NULL), *what = "cluster cache";
 	kube_cache_options cache_opts = {.log = on_cache_log};
 	kube_client *client = NULL;
 	kube_config kc;
-	char *error = NULL, *ns = NULL;
+	char *error = NULL, *ns = NULL, *claim_ns = NULL;
 	int rc = path ? kube_config_load(path, cli_get(args, OPT_CONTEXT, NULL), &kc, &error)
 		      : kube_config_in_cluster(NULL, &kc, &error);
 
 	memset(out, 0, sizeof(*out));
 	cache_opts.keep = ds_server_audit_fields(&cache_opts.keep_count);
-	if (rc == 0) {
+	if (rc == 0 && cs->cluster && !(claim_ns = claim_namespace(cs, &kc, &error))) {
+		kube_config_free(&kc);
+		what = "namespace claims";
+	} else if (rc == 0) {
 		ns = kc.namespace ? strdup(kc.namespace) : NULL;
 		client = kube_client_new(&kc, &error);
+	}
+	if (client && cs->cluster && !(out->claims = make_claims(cs, claim_ns, client, &error))) {
+		kube_client_free(client);
+		client = NULL;
+		what = "namespace claims";
 	}
 	if (client && cli_has(args, OPT_POLICY_REPORTS)) {
 		out->reports = kube_client_clone(client, &error);
 		out->lease = out->reports ? start_lease(args, client, ns) : NULL;
-		if (!out->lease) {
+		if (!out->lease) { /* start_lease() said why */
 			kube_client_free(client);
 			client = NULL;
+			what = "policy reports";
 		}
 	}
 	if (client) {
+		cache_opts.deleted = out->claims ? ds_claims_deleted : NULL;
+		cache_opts.deleted_data = out->claims;
 		ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", kube_client_server(client));
 		out->cache = kube_cache_start(client, &cache_opts, &error);
 	}
+	if (out->cache && out->claims && ds_claims_start(out->claims, out->cache, &error) < 0) {
+		kube_cache_stop(out->cache);
+		out->cache = NULL;
+		what = "namespace claims";
+	}
 	if (!out->cache) {
-		if (error || !cli_has(args, OPT_POLICY_REPORTS))
-			ds_log(DS_LOG_ERROR, "cannot start the cluster cache: %s", error ? error : "out of memory");
-		kube_lease_stop(out->lease);
+		if (error || strcmp(what, "policy reports"))
+			ds_log(DS_LOG_ERROR, "cannot start the %s: %s", what, error ? error : "out of memory");
 		kube_client_free(out->reports);
-		memset(out, 0, sizeof(*out));
+		out->reports = NULL;
+		stop_cluster(out);
 	}
 	free(error);
 	free(ns);
+	free(claim_ns);
 	return out->cache ? 0 : -1;
 }
 
@@ -309,11 +458,11 @@ static void log_start(const ds_server *srv, const ds_server_options *opts)
 	cJSON_AddBoolToObject(f, "mTLS", opts->client_ca_path != NULL);
 	cJSON_AddStringToObject(f, "config", opts->config_path ? opts->config_path : "(defaults)");
 	cJSON_AddBoolToObject(f, "cluster", opts->cluster != NULL);
-	if (opts->cluster)
-		cJSON_AddStringToObject(f, "onUnsynced", opts->deny_unsynced ? "deny" : "allow");
 	if (opts->cluster) {
+		cJSON_AddStringToObject(f, "onUnsynced", opts->deny_unsynced ? "deny" : "allow");
 		cJSON_AddBoolToObject(f, "auditMetricsDetail", opts->audit_metrics_detail);
 		cJSON_AddBoolToObject(f, "policyReports", opts->lease != NULL);
+		cJSON_AddStringToObject(f, "claims", opts->claims ? "cluster" : "local");
 	}
 	ds_log_fields(DS_LOG_INFO, "serving", f);
 	if (!opts->cluster)
@@ -355,6 +504,7 @@ int cmd_serve(int argc, char **argv)
 {
 	struct cli_args args;
 	ds_server_options opts;
+	struct claim_settings claim_settings;
 	struct cluster state = {0};
 	sigset_t signals;
 	bool cluster = false;
@@ -366,22 +516,23 @@ int cmd_serve(int argc, char **argv)
 			cli_args_free(&args);
 		return rc;
 	}
-	rc = read_options(&args, &opts, &cluster);
+	rc = read_options(&args, &opts, &cluster, &claim_settings);
 	if (rc == 0) {
 		ds_arena_install(); /* before the cache's thread parses anything */
 		block_signals(&signals);
-		rc = cluster && start_cluster(&args, &state) < 0 ? DS_EXIT_USAGE : DS_EXIT_OK;
+		if (cluster && start_cluster(&args, &claim_settings, &state) < 0)
+			rc = DS_EXIT_USAGE;
 	}
 	if (rc == 0) {
 		opts.cluster = state.cache;
+		opts.claims = state.claims;
 		opts.policy_reports = state.reports; /* taken by the server */
 		opts.lease = state.lease;
 		rc = serve(&opts, &signals);
 	}
 	/* The server is stopped (drained, its audit and writer too) by now:
-	 * nothing asks the cache, and the Lease can be released. */
-	kube_lease_stop(state.lease);
-	kube_cache_stop(state.cache);
+	 * nothing asks the cache or claims, and the Lease can be released. */
+	stop_cluster(&state);
 	if (rc == 0)
 		ds_log(DS_LOG_INFO, "stopped");
 	cli_args_free(&args);

@@ -19,6 +19,9 @@ struct kube_cache {
 	kube_cache_changed_fn changed;
 	void *changed_data;
 
+	void (*deleted)(void *data, const char *ns, const char *name);
+	void *deleted_data;
+
 	pthread_rwlock_t rw; /* guards index and reserved */
 	kube_index *index;
 	kube_reservations reserved;
@@ -137,6 +140,8 @@ static int apply(void *data, kube_event_type type, const cJSON *object, char **e
 	pthread_rwlock_unlock(&c->rw);
 	if (rc == 0)
 		tell(c, ev.ns);
+	if (type == KUBE_EVENT_DELETED && c->deleted)
+		c->deleted(c->deleted_data, ev.ns, ev.name);
 	return rc;
 }
 
@@ -196,6 +201,8 @@ kube_cache *kube_cache_start(kube_client *client, const kube_cache_options *opts
 	c->reserve_seconds = o.reserve_seconds > 0 ? o.reserve_seconds : 30;
 	c->log = o.log;
 	c->log_data = o.log_data;
+	c->deleted = o.deleted;
+	c->deleted_data = o.deleted_data;
 	init_lock(c);
 	pthread_mutex_init(&c->subscriber_lock, NULL);
 	c->index = kube_index_new();
@@ -248,6 +255,16 @@ static ds_namespace_answer other_in_namespace(void *data, const char *ns, const 
 ds_namespace_lookup kube_cache_lookup(kube_cache *cache)
 {
 	return (ds_namespace_lookup){.other_in_namespace = other_in_namespace, .data = cache};
+}
+
+bool kube_cache_holds(kube_cache *cache, const char *ns, const char *name)
+{
+	bool held;
+
+	pthread_rwlock_rdlock(&cache->rw);
+	held = kube_index_has(cache->index, ns, name);
+	pthread_rwlock_unlock(&cache->rw);
+	return held;
 }
 
 int kube_cache_reserve(kube_cache *cache, const char *ns, const char *name, char **other)

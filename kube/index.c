@@ -315,8 +315,7 @@ void kube_reservations_remove(kube_reservations *r, const char *ns, const char *
 		drop_at(r, i);
 }
 
-/* Whether the index holds exactly ns/name. */
-static bool index_has(const kube_index *idx, const char *ns, const char *name)
+bool kube_index_has(const kube_index *idx, const char *ns, const char *name)
 {
 	bool found;
 	size_t at = search(idx->entries, idx->count, entry_ns, ns, &found);
@@ -332,7 +331,7 @@ void kube_reservations_prune(kube_reservations *r, const kube_index *idx, double
 	size_t i = 0;
 
 	while (i < r->count) {
-		if (r->items[i].expires <= now || (idx && index_has(idx, r->items[i].ns, r->items[i].name)))
+		if (r->items[i].expires <= now || (idx && kube_index_has(idx, r->items[i].ns, r->items[i].name)))
 			drop_at(r, i);
 		else
 			i++;

@@ -10,8 +10,8 @@
  * Threads: a kube_client runs one request at a time (a second caller waits,
  * within its deadline); kube_client_clone() makes another for concurrent
  * callers. Any number of clients may live in any threads. A kube_watch and a
- * kube_cache run their own thread; the cache's lookup, reserve and stats
- * functions may be called from any number of threads while it runs. */
+ * kube_cache run their own thread; the cache's lookup, holds, reserve and
+ * stats functions may be called from any number of threads while it runs. */
 #ifndef DSGUARD_KUBE_H
 #define DSGUARD_KUBE_H
 
@@ -338,6 +338,11 @@ typedef struct kube_cache_options {
 	size_t max_event_bytes;  /* bound of one watch event line; KUBE_MAX_EVENT_BYTES */
 	kube_log_fn log;         /* NULL: silent */
 	void *log_data;
+	/* Called from the cache's thread after a DELETED event has been
+	 * applied, with the DaemonSet's namespace and name (borrowed for the
+	 * call); it must not block. NULL: nothing is called. */
+	void (*deleted)(void *data, const char *ns, const char *name);
+	void *deleted_data;
 } kube_cache_options;
 
 /* What a cache knows about itself, for /readyz and /metrics. */
@@ -375,6 +380,10 @@ bool kube_cache_wait_synced(kube_cache *cache, double seconds);
  * Valid until kube_cache_stop(). Before the first sync it answers
  * DS_NAMESPACE_UNKNOWN (the caller applies --on-unsynced). */
 ds_namespace_lookup kube_cache_lookup(kube_cache *cache);
+
+/* Whether the index holds the DaemonSet ns/name now (listed or watched;
+ * reservations do not count). */
+bool kube_cache_holds(kube_cache *cache, const char *ns, const char *name);
 
 /* Records that the DaemonSet ns/name has just been admitted, so that lookups
  * see it until the watch reports it or the reservation expires. Checks and

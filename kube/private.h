@@ -89,6 +89,9 @@ int kube_index_add(kube_index *idx, const char *ns, const char *name, const char
 /* Removes ns/name when present. */
 void kube_index_remove(kube_index *idx, const char *ns, const char *name);
 
+/* Whether the index holds exactly ns/name. */
+bool kube_index_has(const kube_index *idx, const char *ns, const char *name);
+
 /* The first name in ns other than `name`, borrowed from the index, or NULL. */
 const char *kube_index_other(const kube_index *idx, const char *ns, const char *name);
 

@@ -145,17 +145,20 @@ static char *with_audit_metrics(char *text, ds_audit *audit)
 	return all;
 }
 
-/* Answers /metrics, with the cluster cache's state and the audit's when
- * there is one. */
+/* Answers /metrics, with the cluster cache's state, the namespace claims'
+ * and the audit's when there are. */
 static enum MHD_Result answer_metrics(struct request *req, struct MHD_Connection *c)
 {
 	ds_server *srv = req->gen->srv;
 	kube_cache_stats stats;
+	ds_claims_stats claims;
 	char *text;
 
 	if (srv->opts.cluster)
 		kube_cache_stats_get(srv->opts.cluster, &stats);
-	text = ds_metrics_render(&srv->metrics, srv->opts.cluster ? &stats : NULL);
+	if (srv->opts.claims)
+		ds_claims_stats_get(srv->opts.claims, &claims);
+	text = ds_metrics_render(&srv->metrics, srv->opts.cluster ? &stats : NULL, srv->opts.claims ? &claims : NULL);
 	if (text && srv->audit)
 		text = with_audit_metrics(text, srv->audit);
 	return text ? answer(req, c, 200, METRICS_TYPE, text, DS_RESULT_OK, NULL) : MHD_NO;
@@ -348,6 +351,8 @@ static void log_review(const struct request *req, double ms)
 			cJSON_AddBoolToObject(f, "unsynced", true);
 		if (r->reserved)
 			cJSON_AddBoolToObject(f, "reserved", true);
+		if (r->unclaimed)
+			cJSON_AddBoolToObject(f, "unclaimed", true);
 		add_rule_ids(f, "rules", r->findings);
 		add_rule_ids(f, "exempted", r->exempted);
 	} else if (req->refusal || r->error) {

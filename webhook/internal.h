@@ -117,10 +117,94 @@ void ds_metrics_request(ds_metrics *m, ds_endpoint ep, ds_operation op, ds_resul
  * config exemption the review met (once for each, ds_log_once()). */
 void ds_metrics_review(ds_metrics *m, const ds_review_result *r);
 
+struct ds_claims_stats;
+
 /* The metrics in the Prometheus text exposition format (0.0.4), with the
- * cluster cache's state when `cluster` is not NULL. Returns a new string,
- * or NULL out of memory. */
-char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster);
+ * cluster cache's state when `cluster` is not NULL and the namespace
+ * claims' when `claims` is not NULL. Returns a new string, or NULL out of
+ * memory. */
+char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster, const struct ds_claims_stats *claims);
+
+/* ---- namespace claims (claims.c) ---- */
+
+/* How one claim ended, as metrics label it. */
+typedef enum {
+	DS_CLAIM_CLAIMED = 0, /* the namespace was free: the Lease was created */
+	DS_CLAIM_HELD,        /* the claim was this DaemonSet's already (a retry, /mutate then /validate) */
+	DS_CLAIM_TAKEN_OVER,  /* a stale claim (its DaemonSet does not exist, older than the TTL) was taken over */
+	DS_CLAIM_REFUSED,     /* another DaemonSet holds the namespace: denied */
+	DS_CLAIM_ERROR,       /* the API server failed or was too slow: --on-unsynced */
+	DS_CLAIM_RESULTS
+} ds_claim_result;
+
+/* What the claims have done, for /metrics. */
+typedef struct ds_claims_stats {
+	unsigned long results[DS_CLAIM_RESULTS];
+	unsigned long conflicts;      /* 409 answers that made a claim read the Lease again */
+	unsigned long released;       /* claims removed because their DaemonSet does not exist */
+	unsigned long pending;        /* claims the sweeper still watches */
+	unsigned long latency_buckets[DS_LATENCY_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
+	unsigned long latency_count;
+	double latency_sum;           /* seconds */
+} ds_claims_stats;
+
+/* Holds req->ns in the API server for the DaemonSet being admitted (the
+ * ds_cluster reserve hook of --claims cluster; docs/cluster.md says how).
+ * Returns 0 when decided: *other NULL when the namespace is held for this
+ * DaemonSet (or there is nothing to hold: a namespace or name the API server
+ * would refuse), else the holder's name (the caller frees it); 1 when it
+ * could not be told within the deadline (the cause is logged); -1 out of
+ * memory. Thread-safe; at most a few claims talk to the API server at once,
+ * the others wait for a client within their deadline. */
+int ds_claims_claim(ds_claims *claims, const ds_claim_request *req, char **other);
+
+/* The cache the claims were started with (borrowed), or NULL. */
+kube_cache *ds_claims_cache(ds_claims *claims);
+
+/* Fills *out with the claims' counters now. */
+void ds_claims_stats_get(ds_claims *claims, ds_claims_stats *out);
+
+/* The name of the Lease that claims namespace ns: "dsguard-claim-NS" when
+ * NS is a DNS label that fits in 63 characters, else "dsguard-claim-R.H"
+ * where R is what can be kept of NS (lowercase letters, digits and '-', at
+ * most 32, no '-' at either end; "dsguard-claim.H" when nothing) and H 16 hex
+ * digits of NS's SHA-256: a DNS subdomain of at most 63 characters, one per
+ * namespace (a short name has no '.'). Returns a new string, or NULL out of
+ * memory. */
+char *ds_claim_lease_name(const char *ns);
+
+/* Reads an RFC 3339 time as a Lease's acquireTime and renewTime hold it
+ * ("2024-05-01T10:00:00.123456Z"; the fraction optional, "Z" or an offset
+ * such as "+02:00"). Returns seconds since the epoch, or NAN when s is NULL
+ * or not such a time. */
+double ds_claim_parse_time(const char *s);
+
+/* What a claim Lease says. Borrowed from the Lease read. */
+typedef struct ds_claim_lease {
+	const char *holder;        /* spec.holderIdentity; "" when absent */
+	const char *generate_name; /* /mutate's claim for a name yet to be generated: its generateName; else NULL */
+} ds_claim_lease;
+
+/* Who claims. Borrowed. */
+typedef struct ds_claim_want {
+	const char *holder;        /* the DaemonSet's name; at /mutate without a name, generateName + uid */
+	const char *generate_name; /* the object's generateName, or NULL */
+	bool provisional;          /* the name is yet to be generated (holder is generateName + uid) */
+} ds_claim_want;
+
+/* What a claim does with the Lease it read. */
+typedef enum {
+	DS_CLAIM_KEEP,    /* it is this DaemonSet's, renewed less than a second ago: nothing to write */
+	DS_CLAIM_RENEW,   /* it is this DaemonSet's, older: its renewTime is written anew */
+	DS_CLAIM_CONFIRM, /* /mutate's claim for this generateName: /validate writes the generated name in */
+	DS_CLAIM_REFUSE,  /* another DaemonSet's, younger than the TTL: denied naming it */
+	DS_CLAIM_CHECK    /* another's, at least the TTL old: taken over if its DaemonSet does not exist */
+} ds_claim_action;
+
+/* Decides what a claim by `want` does with `lease`, last renewed `age`
+ * seconds ago (NAN when its time cannot be read, which counts as old), when
+ * claims hold for `ttl` seconds. */
+ds_claim_action ds_claim_decide(const ds_claim_lease *lease, const ds_claim_want *want, double age, double ttl);
 
 /* ---- certificate material ---- */
 

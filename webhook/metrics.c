@@ -169,7 +169,40 @@ static void render_cluster(FILE *out, const kube_cache_stats *c)
 			   "Seconds since the last list or watch event.", c->since_last_event);
 }
 
-char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster)
+static const char *const claim_result_names[DS_CLAIM_RESULTS] = {"claimed", "held", "taken_over", "refused",
+								  "error"};
+
+/* Writes the namespace claims' counters and their latency histogram. */
+static void render_claims(FILE *out, const ds_claims_stats *c)
+{
+	unsigned long cumulative = 0;
+
+	fputs("# HELP dsguard_claims_total Namespace claims made in the API server for admitted CREATEs, by result.\n"
+	      "# TYPE dsguard_claims_total counter\n",
+	      out);
+	for (int i = 0; i < DS_CLAIM_RESULTS; i++)
+		fprintf(out, "dsguard_claims_total{result=\"%s\"} %lu\n", claim_result_names[i], c->results[i]);
+	render_one(out, "dsguard_claim_conflicts_total", "counter",
+		   "409 answers (AlreadyExists, Conflict) after which a claim read its Lease again.",
+		   (double)c->conflicts);
+	render_one(out, "dsguard_claims_released_total", "counter",
+		   "Claims removed because their DaemonSet does not exist.", (double)c->released);
+	render_one(out, "dsguard_claims_pending", "gauge",
+		   "Claims this replica watches until their DaemonSet exists or their TTL has passed.",
+		   (double)c->pending);
+	fputs("# HELP dsguard_claim_duration_seconds Time one claim took, its API calls and any wait for a client "
+	      "included.\n# TYPE dsguard_claim_duration_seconds histogram\n",
+	      out);
+	for (int b = 0; b < DS_LATENCY_BUCKETS; b++) {
+		cumulative += c->latency_buckets[b];
+		fprintf(out, "dsguard_claim_duration_seconds_bucket{le=\"%g\"} %lu\n", ds_latency_bounds[b], cumulative);
+	}
+	fprintf(out, "dsguard_claim_duration_seconds_bucket{le=\"+Inf\"} %lu\n", c->latency_count);
+	fprintf(out, "dsguard_claim_duration_seconds_sum %.9f\n", c->latency_sum);
+	fprintf(out, "dsguard_claim_duration_seconds_count %lu\n", c->latency_count);
+}
+
+char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster, const ds_claims_stats *claims)
 {
 	char *text = NULL;
 	size_t size = 0;
@@ -183,6 +216,8 @@ char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster)
 	render_state(out, m);
 	if (cluster)
 		render_cluster(out, cluster);
+	if (claims)
+		render_claims(out, claims);
 	if (fclose(out) != 0) {
 		free(text);
 		return NULL;

@@ -14,6 +14,7 @@
 #define MAX_LABEL 253             /* longest uid, name or namespace kept for the log */
 #define MAX_DENY_DETAIL 512       /* longest finding message quoted in a denial */
 #define UNCHECKED "could not be checked: the cluster cache has not listed the cluster's DaemonSets yet"
+#define UNCLAIMED "could not be checked: the namespace could not be claimed in the API server in time"
 
 static const char *const operation_names[DS_OP_COUNT] = {"", "CREATE", "UPDATE", "DELETE", "CONNECT"};
 
@@ -31,6 +32,7 @@ struct review {
 	ds_namespace_lookup probe;  /* DS003's lookup: ask_cluster() over r */
 	bool asked;                 /* DS003 asked who else lives in the namespace */
 	bool not_synced;            /* the cluster was not synced when the review began */
+	bool unclaimed;             /* the reservation could not be told (a claim failed) */
 	char *held;                 /* who holds the namespace, as a reservation found */
 	ds_admission admission;     /* who writes the object, for the exemption annotation's limits */
 	const ds_rule *grant_refused; /* a rule the request exempts by annotation without the right to */
@@ -258,10 +260,11 @@ static int report(struct review *r, size_t i, bool keep)
 	if (f->expired && note_expired(r, f) < 0)
 		return -1;
 	if (f->unknown) {
-		r->out->unsynced |= !f->exempt;
+		*(r->unclaimed ? &r->out->unclaimed : &r->out->unsynced) |= !f->exempt;
 		if (f->exempt || r->answers[i] == ANSWER_DENY)
 			return 0;
-		return ds_warnings_add(&r->warnings, "%s %s: %s", f->rule->id, f->rule->name, UNCHECKED);
+		return ds_warnings_add(&r->warnings, "%s %s: %s", f->rule->id, f->rule->name,
+				       r->unclaimed ? UNCLAIMED : UNCHECKED);
 	}
 	if (f->exempt) {
 		r->out->exempted[rule]++;
@@ -368,7 +371,9 @@ static int put_denial(FILE *f, const struct review *r)
 		const ds_finding *fd = &r->ev.findings[i];
 		if (r->answers[i] != ANSWER_DENY)
 			continue;
-		if (put_denied_rule(f, fd->rule, fd->unknown ? UNCHECKED " (--on-unsynced deny)" : fd->message,
+		if (put_denied_rule(f, fd->rule,
+				    !fd->unknown ? fd->message
+				    : r->unclaimed ? UNCLAIMED " (--on-unsynced deny)" : UNCHECKED " (--on-unsynced deny)",
 				    !any) < 0)
 			return -1;
 		any = 1;
@@ -491,8 +496,8 @@ static int wants_review(struct review *r)
 
 /* The namespace lookup during a review: notes that a namespace rule
  * asked, then answers with the DaemonSet a reservation found, unknown
- * while the cluster is not synced (decide() answers it as unchecked), or
- * the cluster's own answer. */
+ * while the cluster is not synced or when the reservation could not be
+ * told (decide() answers it as unchecked), or the cluster's own answer. */
 static ds_namespace_answer ask_cluster(void *data, const char *ns, const char *name, char **other)
 {
 	struct review *r = data;
@@ -502,7 +507,7 @@ static ds_namespace_answer ask_cluster(void *data, const char *ns, const char *n
 		*other = strdup(r->held);
 		return DS_NAMESPACE_SHARED;
 	}
-	if (r->not_synced)
+	if (r->not_synced || r->unclaimed)
 		return DS_NAMESPACE_UNKNOWN;
 	return r->cluster->namespaces.other_in_namespace(r->cluster->namespaces.data, ns, name, other);
 }
@@ -544,17 +549,27 @@ static bool admitted_alone(const struct review *r)
 /* Reserves the namespace for an admitted CREATE (not a dry run) whose
  * namespace DS003 checked and found free. When another CREATE holds it
  * already, evaluates again with that one in the namespace, so that DS003
- * answers as for any shared namespace. Returns 0, or -1 out of memory. */
+ * answers as for any shared namespace; when the reservation could not be
+ * told, evaluates again with DS003 unchecked, answered as --on-unsynced
+ * says. Returns 0, or -1 out of memory. */
 static int reserve(struct review *r)
 {
-	const char *ns = ds_resource_namespace(r->object, &r->ctx);
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(r->object, "metadata");
+	ds_claim_request req = {.ns = ds_resource_namespace(r->object, &r->ctx),
+				.name = ds_resource_name(r->object),
+				.generate_name = string_member(meta, "generateName"),
+				.uid = string_member(r->request, "uid"),
+				.mode = r->mode};
+	int rc;
 
 	if (!r->asked || r->not_synced || r->out->dry_run || !admitted_alone(r))
 		return 0;
-	if (r->cluster->reserve(r->cluster->data, ns, ds_resource_name(r->object), &r->held) < 0)
+	rc = r->cluster->reserve(r->cluster->data, &req, &r->held);
+	if (rc < 0)
 		return -1;
-	r->out->reserved = !r->held;
-	if (!r->held)
+	r->unclaimed = rc > 0;
+	r->out->reserved = rc == 0 && !r->held;
+	if (r->out->reserved)
 		return 0;
 	forget(r);
 	return evaluate(r);

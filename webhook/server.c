@@ -396,7 +396,7 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 	pthread_rwlock_init(&srv->config_lock, NULL);
 	atomic_store(&srv->metrics.cluster_state, opts->cluster != NULL);
 	if (opts->cluster)
-		srv->cluster = ds_cluster_from_cache(opts->cluster, opts->deny_unsynced);
+		srv->cluster = ds_cluster_from_cache(opts->cluster, opts->claims, opts->deny_unsynced);
 	srv->opts.policy_reports = NULL; /* the audit takes it */
 	if (start(srv, error) < 0) {
 		kube_client_free(opts->policy_reports);

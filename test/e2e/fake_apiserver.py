@@ -633,6 +633,11 @@ def content_type(headers):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     state = None  # set by serve()
+    # TCP_NODELAY, as the API server's connections have it (Go's net package
+    # sets it on every TCP connection, net.TCPConn.SetNoDelay's default): an
+    # answer's headers and body, written apart, go out at once instead of
+    # waiting up to 40 ms for the client's delayed ACK (Nagle).
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: the test prints what matters
         pass

@@ -36,7 +36,8 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfigu
 # The flags of `dsguard serve` (SPEC, "The webhook").
 SERVE_FLAGS = {"policy-reports", "lease-namespace", "audit-metrics-detail",
                "listen", "tls-cert", "tls-key", "client-ca", "config", "cluster", "kubeconfig",
-               "on-unsynced", "max-body-bytes", "log-format", "log-level"}
+               "on-unsynced", "claims", "claim-ttl", "claim-deadline", "claim-namespace", "max-body-bytes",
+               "log-format", "log-level"}
 # The keys of the dsguard config file (SPEC, "Configuration").
 CONFIG_KEYS = {"enforce", "allowExemptionAnnotation", "rules"}
 
@@ -389,6 +390,12 @@ def scenarios(ca_pem):
         {"id": "audit-on", "mode": "generate", "audit": True,
          "set": {"prometheusRule.enabled": True, "dashboards.enabled": True, "policyReports.enabled": True,
                  "audit.metricsDetail": True}},
+        {"id": "one-replica", "mode": "generate", "set": {"replicaCount": 1, "podDisruptionBudget.enabled": False},
+         "replicas": 1, "pdb": False},
+        {"id": "claims-local", "mode": "generate", "set": {"webhook.claims": "local"}, "claims": "local"},
+        {"id": "claims-tuned", "mode": "generate", "set": {"webhook.claimTTLSeconds": 90,
+                                                           "webhook.claimDeadlineSeconds": 4},
+         "claimTTL": "90", "claimDeadline": "4"},
     ]
 
 
@@ -412,6 +419,10 @@ INVALID = [
     ("policyReports.enabled outside auto|true|false", {"policyReports.enabled": "maybe"}, "enabled"),
     ("prometheusRule.violationsFor that is no duration", {"prometheusRule.violationsFor": "soon"},
      "violationsFor"),
+    ("unknown claims mode", {"webhook.claims": "everywhere"}, "claims"),
+    ("claimTTLSeconds 0", {"webhook.claimTTLSeconds": 0}, "claimTTLSeconds"),
+    ("claimDeadlineSeconds 0", {"webhook.claimDeadlineSeconds": 0}, "claimDeadlineSeconds"),
+    ("claimDeadlineSeconds not below timeoutSeconds", {"webhook.claimDeadlineSeconds": 5}, "claimDeadlineSeconds"),
 ]
 
 
@@ -469,6 +480,13 @@ def check_scenario(t, sc, objs, schemas):
          f"unknown: {sorted(set(flags) - SERVE_FLAGS)}")
     t.eq((flags.get("cluster"), flags.get("log-format")), ("on", "json"),
          f"{sid}: --cluster on (in the cluster) and --log-format json")
+    claims = sc.get("claims", "cluster" if sc.get("replicas", 2) > 1 else "local")
+    want = {"claims": claims}
+    if claims == "cluster":
+        want.update({"claim-namespace": ns, "claim-ttl": sc.get("claimTTL", "30"),
+                     "claim-deadline": sc.get("claimDeadline", "2")})
+    t.eq({k: v for k, v in flags.items() if k.startswith("claim")}, want,
+         f"{sid}: --claims {claims} ({sc.get('replicas', 2)} replicas), its Leases in the release namespace")
     listen = flags.get("listen", "")
     lport = int(listen.rpartition(":")[2]) if listen.rpartition(":")[2].isdigit() else None
     t.ok(lport is not None and any(p.get("containerPort") == lport for p in ctr.get("ports") or []),
@@ -509,14 +527,21 @@ def check_scenario(t, sc, objs, schemas):
         if any(s.get("kind") == "ServiceAccount" and s.get("name") == sa_name and s.get("namespace", ns) == ns
                for s in b.get("subjects") or []):
             role = one(objs, b["roleRef"]["kind"], b["roleRef"]["name"])
-            rules += (role or {}).get("rules") or [{"missing role": b["roleRef"]["name"]}]
-    grants = {(g, r, v) for rule in rules for g in rule.get("apiGroups", []) for r in rule.get("resources", [])
-              for v in rule.get("verbs", [])}
-    audit = {("wgpolicyk8s.io", "policyreports", v) for v in ("get", "list", "create", "update", "delete")} | \
-        {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")} if sc.get("audit") else set()
-    t.eq(grants, {("apps", "daemonsets", v) for v in ("get", "list", "watch")} | audit,
-         f"{sid}: the server may get/list/watch apps daemonsets" +
-         (", and write PolicyReports and its Lease" if audit else "") + ", nothing more")
+            # a RoleBinding grants in its own namespace only, whatever its role
+            where = b["metadata"].get("namespace") if b["kind"] == "RoleBinding" else None
+            rules += [(where, r) for r in (role or {}).get("rules") or [{"missing role": b["roleRef"]["name"]}]]
+    grants = {(role_ns, g, r, v) for role_ns, rule in rules for g in rule.get("apiGroups", [])
+              for r in rule.get("resources", []) for v in rule.get("verbs", [])}
+    want = {(None, "apps", "daemonsets", v) for v in ("get", "list", "watch")}
+    if claims == "cluster":
+        want |= {(ns, "coordination.k8s.io", "leases", v) for v in ("get", "create", "update", "delete")}
+    if sc.get("audit"):
+        want |= {(None, "wgpolicyk8s.io", "policyreports", v) for v in ("get", "list", "create", "update", "delete")}
+        want |= {(ns, "coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+    t.eq(grants, want, f"{sid}: the server may get/list/watch apps daemonsets cluster-wide"
+                       + (", and get/create/update/delete leases in its own namespace" if claims == "cluster" else "")
+                       + (", and write PolicyReports and its Lease" if sc.get("audit") else "")
+                       + ", nothing more")
 
     # --- Service wiring
     sport = next((p for p in svc["spec"]["ports"] if p.get("port") == 443), None)
@@ -581,7 +606,9 @@ def check_webhooks(t, sc, objs, svc, lport, ctr, host):
             n = f"{sid}: {kind} {w['name']}"
             t.ok(len(w["name"].split(".")) >= 3 and DNS1123_SUBDOMAIN.match(w["name"]),
                  f"{n}: name is fully qualified")
-            t.eq(w.get("sideEffects"), "None", f"{n}: sideEffects None")
+            claims = sc.get("claims", "cluster" if sc.get("replicas", 2) > 1 else "local")
+            t.eq(w.get("sideEffects"), "NoneOnDryRun" if claims == "cluster" else "None",
+                 f"{n}: sideEffects {'NoneOnDryRun (claims are made, never on a dry run)' if claims == 'cluster' else 'None'}")
             t.eq(w.get("admissionReviewVersions"), ["v1", "v1beta1"], f"{n}: admissionReviewVersions")
             t.eq(w.get("failurePolicy"), sc.get("failurePolicy", "Ignore"), f"{n}: failurePolicy")
             t.eq(w.get("timeoutSeconds"), sc.get("timeoutSeconds", 5), f"{n}: timeoutSeconds")

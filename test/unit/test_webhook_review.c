@@ -640,7 +640,11 @@ static void test_dry_run_gives_the_same_answer(void **state)
 struct fake_cluster {
 	bool synced;
 	const char *taken;
+	bool fails;            /* the reservation cannot be told (a claim failed) */
 	int lookups, reserves;
+	/* what the last reservation asked */
+	char ns[64], name[64], generate_name[64], uid[64];
+	ds_review_mode mode;
 };
 
 static ds_namespace_answer fake_other(void *data, const char *ns, const char *name, char **other)
@@ -660,13 +664,19 @@ static bool fake_synced(void *data)
 	return ((struct fake_cluster *)data)->synced;
 }
 
-static int fake_reserve(void *data, const char *ns, const char *name, char **other)
+static int fake_reserve(void *data, const ds_claim_request *req, char **other)
 {
 	struct fake_cluster *c = data;
 
-	(void)ns;
 	c->reserves++;
-	*other = c->taken && strcmp(name, c->taken) ? strdup(c->taken) : NULL;
+	snprintf(c->ns, sizeof(c->ns), "%s", req->ns);
+	snprintf(c->name, sizeof(c->name), "%s", req->name ? req->name : "(null)");
+	snprintf(c->generate_name, sizeof(c->generate_name), "%s", req->generate_name ? req->generate_name : "(null)");
+	snprintf(c->uid, sizeof(c->uid), "%s", req->uid ? req->uid : "(null)");
+	c->mode = req->mode;
+	if (c->fails)
+		return 1;
+	*other = c->taken && strcmp(req->name, c->taken) ? strdup(c->taken) : NULL;
 	return 0;
 }
 
@@ -920,6 +930,90 @@ static void test_ds003_before_the_cluster_is_synced(void **state)
 	assert_true(warned(doc, "could not be checked"));
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
+}
+
+/* A reservation that cannot be told (a namespace claim in the API server
+ * that failed) is answered as DS003 before the cluster is synced, with its
+ * own words: allowed with a warning, or denied with --on-unsynced deny. */
+static void test_ds003_reservation_not_told(void **state)
+{
+	struct fake_cluster c = {.synced = true, .fails = true};
+	ds_cluster cluster = fake(&c, false);
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_true(allowed(doc));
+	assert_true(warned(doc, "DS003 dedicated-namespace: could not be checked: the namespace could not be claimed "
+				"in the API server in time"));
+	assert_int_equal(warning_count(doc), 1);
+	assert_true(r.unclaimed);
+	assert_false(r.unsynced);
+	assert_false(r.reserved);
+	assert_int_equal(r.findings[ds_rule_index(DS003)], 0);
+	assert_int_equal(c.reserves, 1);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	cluster.deny_unsynced = true;
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_false(allowed(doc));
+	assert_string_equal(message(doc), "DaemonSet free/fluentd is not allowed: DS003 dedicated-namespace: could not "
+					  "be checked: the namespace could not be claimed in the API server in time "
+					  "(--on-unsynced deny)");
+	assert_true(r.unclaimed);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	RULE_SETTINGS(&cfg, DS003).severity = DS_SEVERITY_WARNING; /* deny only at error */
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_true(allowed(doc));
+	assert_true(warned(doc, "the namespace could not be claimed"));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+/* What a reservation is asked: the namespace, the name (empty while
+ * generateName has yet to make it), the generateName, the request's uid and
+ * the endpoint. */
+static void test_ds003_reservation_request(void **state)
+{
+	struct fake_cluster c = {.synced = true};
+	ds_cluster cluster = fake(&c, false);
+	ds_config cfg;
+	ds_review_result r;
+	char *text;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	text = request(API_V1_NAME, "CREATE",
+		       json("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':{'generateName':'agent-',"
+			    "'namespace':'gen'},'spec':{'template':{'spec':" GOOD_SPEC "}}}"),
+		       NULL);
+	doc = review(text, DS_REVIEW_MUTATE, &cfg, &cluster, &r);
+	assert_true(allowed(doc));
+	assert_int_equal(c.reserves, 1);
+	assert_string_equal(c.ns, "gen");
+	assert_string_equal(c.name, "");
+	assert_string_equal(c.generate_name, "agent-");
+	assert_string_equal(c.uid, UID);
+	assert_int_equal(c.mode, DS_REVIEW_MUTATE);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	free(text);
+
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_string_equal(c.name, "fluentd");
+	assert_string_equal(c.generate_name, "(null)");
+	assert_int_equal(c.mode, DS_REVIEW_VALIDATE);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
 }
 
 /* Reviews text and checks it is refused with 400 and a message. */
@@ -1333,6 +1427,8 @@ int main(void)
 		cmocka_unit_test(test_dry_run_gives_the_same_answer),
 		cmocka_unit_test(test_ds003_on_create_only),
 		cmocka_unit_test(test_ds003_reserves_an_admitted_create),
+		cmocka_unit_test(test_ds003_reservation_not_told),
+		cmocka_unit_test(test_ds003_reservation_request),
 		cmocka_unit_test(test_ds003_reservation_held_by_another),
 		cmocka_unit_test(test_ds003_before_the_cluster_is_synced),
 		cmocka_unit_test(test_mutate_denial_patches_nothing),

@@ -214,3 +214,15 @@ then on), as a YAML list; empty when there are none. */}}
 {{- toYaml $conds }}
 {{- end }}
 {{- end }}
+
+{{/* Where admitted CREATEs hold their namespace (serve --claims):
+webhook.claims, else cluster with more than one replica. */}}
+{{- define "dsguard.claims" -}}
+{{- if .Values.webhook.claims }}
+{{- .Values.webhook.claims }}
+{{- else if gt (int .Values.replicaCount) 1 }}
+{{- "cluster" }}
+{{- else }}
+{{- "local" }}
+{{- end }}
+{{- end }}
