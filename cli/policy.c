@@ -6,7 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_CONFIG, OPT_KUBE_VERSION, OPT_MUTATING, OPT_PRIORITY_CLASS, OPT_NAME_PREFIX, OPT_NS_SELECTOR, OPT_COUNT };
+enum {
+	OPT_CONFIG,
+	OPT_KUBE_VERSION,
+	OPT_MUTATING,
+	OPT_PRIORITY_CLASS,
+	OPT_NAME_PREFIX,
+	OPT_NS_SELECTOR,
+	OPT_OBJECT_SELECTOR,
+	OPT_COUNT
+};
 
 static const struct cli_option options[OPT_COUNT] = {
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file (default: none, every rule at error)", false},
@@ -24,6 +33,10 @@ static const struct cli_option options[OPT_COUNT] = {
 			     "bind the policies only in namespaces whose labels match, as kubectl -l reads it "
 			     "('kubernetes.io/metadata.name notin (kube-system)'); repeatable, all must match",
 			     true},
+	[OPT_OBJECT_SELECTOR] = {"object-selector", 0, "SELECTOR",
+				 "bind the policies only to DaemonSets whose own labels match, in the same syntax; "
+				 "repeatable, all must match",
+				 true},
 };
 
 static const struct cli_command policy_command = {
@@ -109,11 +122,11 @@ static int apply_priority_class(const struct cli_args *args, ds_config *cfg)
 	return DS_EXIT_USAGE;
 }
 
-/* Reads every --namespace-selector into *selector (NULL when none).
- * Returns 0 or DS_EXIT_USAGE. */
-static int read_selectors(const struct cli_args *args, cJSON **selector)
+/* Reads every value of the selector option `opt` into *selector (NULL
+ * when it is not given). Returns 0 or DS_EXIT_USAGE. */
+static int read_selectors(const struct cli_args *args, int opt, cJSON **selector)
 {
-	const struct cli_value *v = &args->opts[OPT_NS_SELECTOR];
+	const struct cli_value *v = &args->opts[opt];
 	char *error = NULL;
 
 	*selector = NULL;
@@ -124,7 +137,7 @@ static int read_selectors(const struct cli_args *args, cJSON **selector)
 		return cli_usage_error("policy", "out of memory");
 	for (int i = 0; i < v->count; i++)
 		if (ds_label_selector_parse(v->values[i], *selector, &error) < 0) {
-			fprintf(stderr, "dsguard policy: --namespace-selector: %s\n", error ? error : "out of memory");
+			fprintf(stderr, "dsguard policy: --%s: %s\n", options[opt].name, error ? error : "out of memory");
 			free(error);
 			return DS_EXIT_USAGE;
 		}
@@ -156,7 +169,7 @@ static int print_policies(const ds_config *cfg, const ds_policy_options *opts, c
 int cmd_policy(int argc, char **argv)
 {
 	ds_policy_options opts = {.kube_minor = DS_POLICY_VALIDATING_MINOR};
-	cJSON *selector = NULL;
+	cJSON *selector = NULL, *object_selector = NULL;
 	struct cli_args args;
 	char *error = NULL, *head = NULL;
 	const char *config;
@@ -179,7 +192,9 @@ int cmd_policy(int argc, char **argv)
 		rc = DS_EXIT_USAGE;
 	}
 	if (rc == 0)
-		rc = read_selectors(&args, &selector);
+		rc = read_selectors(&args, OPT_NS_SELECTOR, &selector);
+	if (rc == 0)
+		rc = read_selectors(&args, OPT_OBJECT_SELECTOR, &object_selector);
 	if (rc == 0)
 		rc = cli_load_config("policy", config, false, &cfg);
 	if (rc == 0)
@@ -190,11 +205,13 @@ int cmd_policy(int argc, char **argv)
 		opts.mutating = cli_has(&args, OPT_MUTATING);
 		opts.name_prefix = cli_get(&args, OPT_NAME_PREFIX, NULL);
 		opts.namespace_selector = selector;
+		opts.object_selector = object_selector;
 		rc = print_policies(&cfg, &opts, head);
 	}
 	free(error);
 	free(head);
 	cJSON_Delete(selector);
+	cJSON_Delete(object_selector);
 	ds_config_free(&cfg);
 	cli_args_free(&args);
 	return rc;

@@ -207,26 +207,38 @@ static void add_variables(struct build *b, cJSON *spec, const ds_rule_cel *rc)
 		add_named(b, spec, "variables", rc->variables[i].name, rc->variables[i].expression);
 }
 
-/* Sets a binding's matchResources.namespaceSelector: the
+/* Adds selector (copied; NULL: an empty one) to a binding's
+ * matchResources under key. Returns what was added, or NULL. */
+static cJSON *add_selector(struct build *b, cJSON *spec, const char *key, const cJSON *selector)
+{
+	cJSON *resources = cJSON_GetObjectItemCaseSensitive(spec, "matchResources");
+	cJSON *sel = kept(b, selector ? cJSON_Duplicate(selector, 1) : cJSON_CreateObject());
+
+	if (!resources)
+		resources = add_object(b, spec, "matchResources");
+	if (sel && !kept(b, cJSON_AddItemToObject(resources, key, sel) ? sel : NULL)) {
+		cJSON_Delete(sel);
+		return NULL;
+	}
+	return sel;
+}
+
+/* Sets a binding's matchResources: its namespaceSelector, the
  * --namespace-selector's requirements and the namespaces the rule leaves
- * out; nothing when that selects every namespace. */
-static void add_namespace_selector(struct build *b, cJSON *spec, const ds_rule_cel *rc)
+ * out; its objectSelector, the --object-selector's. Neither where it
+ * would select everything. */
+static void add_match_resources(struct build *b, cJSON *spec, const ds_rule_cel *rc)
 {
 	const ds_option_value *exempt =
 		rc->exempt_namespaces ? ds_rule_option_value(b->cfg, rc->rule, rc->exempt_namespaces) : NULL;
 	bool exempts = exempt && exempt->list.count;
-	cJSON *sel, *exprs, *req;
+	cJSON *sel = NULL, *exprs, *req;
 
-	if (!b->opts->namespace_selector && !exempts)
-		return;
-	sel = kept(b, b->opts->namespace_selector ? cJSON_Duplicate(b->opts->namespace_selector, 1)
-						  : cJSON_CreateObject());
-	if (sel && !kept(b, cJSON_AddItemToObject(add_object(b, spec, "matchResources"), "namespaceSelector", sel)
-				    ? sel : NULL)) {
-		cJSON_Delete(sel);
-		return;
-	}
-	if (!exempts)
+	if (b->opts->namespace_selector || exempts)
+		sel = add_selector(b, spec, "namespaceSelector", b->opts->namespace_selector);
+	if (b->opts->object_selector)
+		add_selector(b, spec, "objectSelector", b->opts->object_selector);
+	if (!sel || !exempts)
 		return;
 	exprs = cJSON_GetObjectItemCaseSensitive(sel, "matchExpressions");
 	if (!exprs)
@@ -258,7 +270,7 @@ static void add_binding(struct build *b, const char *api_version, const char *ki
 		add_object(b, ref, "selector");
 		add_string(b, ref, "parameterNotFoundAction", "Allow");
 	}
-	add_namespace_selector(b, spec, rc);
+	add_match_resources(b, spec, rc);
 	add_document(b, o, comment);
 }
 

@@ -26,6 +26,9 @@ typedef struct ds_policy_options {
 	/* A LabelSelector (ds_label_selector_parse()) every binding's
 	 * matchResources.namespaceSelector carries, or NULL for every namespace. */
 	const cJSON *namespace_selector;
+	/* A LabelSelector every binding's matchResources.objectSelector
+	 * carries (the DaemonSets' own labels), or NULL for every DaemonSet. */
+	const cJSON *object_selector;
 	/* When config exemptions' expiry is judged (0: now): an entry expired
 	 * then is left out, with a note in the policies' comments. */
 	time_t now;

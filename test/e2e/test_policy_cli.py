@@ -121,6 +121,7 @@ def check_refusals(t):
     refused(t, ["--kube-version", "1.x"], ["is not a Kubernetes version"], "a version that is none")
     refused(t, ["--name-prefix", "Team_"], ["does not make a valid object name"], "an invalid name prefix")
     refused(t, ["--namespace-selector", "a in b"], ["--namespace-selector", "parentheses"], "a selector without ()")
+    refused(t, ["--object-selector", "!a=b"], ["--object-selector", "takes no value"], "an object selector !a=b")
     refused(t, ["extra"], ["takes no arguments"], "an operand")
     refused(t, ["--config", "/nonexistent/dsguard.yaml"], ["/nonexistent/dsguard.yaml"], "a config that is not there")
 
@@ -181,6 +182,12 @@ def check_config_follows(t):
                  {"key": "env", "operator": "In", "values": ["prod"]},
                  {"key": "legacy", "operator": "DoesNotExist"}]}},
              "DS001's binding: the --namespace-selector alone")
+        o = objects(["--object-selector", "app.kubernetes.io/managed-by notin (vendor)", "--object-selector", "tier"])
+        want = {"objectSelector": {"matchExpressions": [
+            {"key": "app.kubernetes.io/managed-by", "operator": "NotIn", "values": ["vendor"]},
+            {"key": "tier", "operator": "Exists"}]}}
+        t.ok(all(d["spec"].get("matchResources") == want for (k, _), d in o.items() if k.endswith("Binding")),
+             "--object-selector: every binding matches only the DaemonSets whose labels match")
         o = objects(["--kube-version", "1.32", "--mutating", "--config", CONFIG, "--name-prefix", "p."])
         m = o[("MutatingAdmissionPolicy", "p.ds001-priority-class")]
         t.eq((m["apiVersion"], m["spec"]["reinvocationPolicy"], m["spec"]["failurePolicy"],
@@ -195,7 +202,7 @@ def main():
     t = Tap()
     p = run(["policy", "--help"])
     t.ok(p.returncode == 0 and p.stdout.startswith("Usage: dsguard policy") and "--kube-version" in p.stdout
-         and "--mutating" in p.stdout and "--namespace-selector" in p.stdout and "--name-prefix" in p.stdout,
+         and "--mutating" in p.stdout and "--namespace-selector" in p.stdout and "--object-selector" in p.stdout and "--name-prefix" in p.stdout,
          "policy --help lists its options", p.stdout + p.stderr)
     t.ok("policy" in run(["--help"]).stdout, "dsguard --help lists policy")
     check_examples(t)

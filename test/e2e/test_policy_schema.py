@@ -30,7 +30,7 @@ CONFIGS = {
     "audit": {"enforce": False},
 }
 SELECTOR = ["--namespace-selector", "kubernetes.io/metadata.name notin (kube-system),team in (a, b)",
-            "--namespace-selector", "!legacy"]
+            "--namespace-selector", "!legacy", "--object-selector", "app.kubernetes.io/managed-by notin (vendor)"]
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")

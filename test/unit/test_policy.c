@@ -292,6 +292,77 @@ static void mutating(void **state)
 	ds_config_free(&cfg);
 }
 
+/* The matchResources of the binding named `name` in a generation with
+ * the selectors given (selector text as kubectl -l reads it, or NULL), as
+ * unformatted JSON; "none" when it has none. */
+static char *match_resources(const ds_config *cfg, const char *ns_text, const char *object_text, const char *name)
+{
+	cJSON *ns = ns_text ? cJSON_CreateObject() : NULL, *obj = object_text ? cJSON_CreateObject() : NULL;
+	ds_policy_options opts = {.kube_minor = 30, .namespace_selector = ns, .object_selector = obj};
+	char *error = NULL, *out = NULL;
+	ds_policy_set set;
+
+	if (ns_text)
+		assert_int_equal(ds_label_selector_parse(ns_text, ns, &error), 0);
+	if (object_text)
+		assert_int_equal(ds_label_selector_parse(object_text, obj, &error), 0);
+	assert_int_equal(ds_policy_generate(cfg, &opts, &set, &error), 0);
+	for (size_t i = 0; i < set.count && !out; i++) {
+		const cJSON *o = set.docs[i].object;
+		const cJSON *meta = cJSON_GetObjectItem(o, "metadata");
+		const cJSON *spec = cJSON_GetObjectItem(o, "spec");
+		if (strcmp(cJSON_GetObjectItem(o, "kind")->valuestring, "ValidatingAdmissionPolicyBinding") ||
+		    strcmp(cJSON_GetObjectItem(meta, "name")->valuestring, name))
+			continue;
+		out = cJSON_HasObjectItem(spec, "matchResources")
+			      ? cJSON_PrintUnformatted(cJSON_GetObjectItem(spec, "matchResources"))
+			      : strdup("none");
+	}
+	ds_policy_set_free(&set);
+	cJSON_Delete(ns);
+	cJSON_Delete(obj);
+	assert_non_null(out);
+	return out;
+}
+
+/* Each binding carries the namespace and object selectors given, and a
+ * namespace rule's exempt namespaces beside the namespace selector. */
+static void binding_selectors(void **state)
+{
+	ds_config cfg;
+	char *s;
+
+	(void)state;
+	ds_config_init(&cfg);
+	s = match_resources(&cfg, NULL, NULL, "dsguard-ds001-priority-class");
+	assert_string_equal(s, "none");
+	free(s);
+	s = match_resources(&cfg, NULL, "tier=node,!vendor", "dsguard-ds001-priority-class");
+	assert_string_equal(s, "{\"objectSelector\":{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\","
+			       "\"values\":[\"node\"]},{\"key\":\"vendor\",\"operator\":\"DoesNotExist\"}]}}");
+	free(s);
+	EXEMPT_NAMESPACES(&cfg).items = calloc(2, sizeof(char *));
+	assert_non_null(EXEMPT_NAMESPACES(&cfg).items);
+	EXEMPT_NAMESPACES(&cfg).items[0] = strdup("kube-system");
+	EXEMPT_NAMESPACES(&cfg).count = 1;
+	s = match_resources(&cfg, NULL, "a in (b)", "dsguard-ds003-dedicated-namespace");
+	assert_string_equal(s, "{\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"kubernetes.io/metadata.name\","
+			       "\"operator\":\"NotIn\",\"values\":[\"kube-system\"]}]},\"objectSelector\":{"
+			       "\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\",\"values\":[\"b\"]}]}}");
+	free(s);
+	s = match_resources(&cfg, "env=prod", "a", "dsguard-ds003-dedicated-namespace-warn");
+	assert_string_equal(s, "{\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\","
+			       "\"values\":[\"prod\"]},{\"key\":\"kubernetes.io/metadata.name\",\"operator\":\"NotIn\","
+			       "\"values\":[\"kube-system\"]}]},\"objectSelector\":{\"matchExpressions\":[{\"key\":\"a\","
+			       "\"operator\":\"Exists\"}]}}");
+	free(s);
+	s = match_resources(&cfg, "env=prod", NULL, "dsguard-ds001-priority-class-warn");
+	assert_string_equal(s, "{\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\","
+			       "\"values\":[\"prod\"]}]}}");
+	free(s);
+	ds_config_free(&cfg);
+}
+
 static void names(void **state)
 {
 	ds_config cfg;
@@ -433,6 +504,7 @@ int main(void)
 		cmocka_unit_test(cel_messages),	   cmocka_unit_test(label_selectors),	cmocka_unit_test(yaml_reads_back),
 		cmocka_unit_test(objects_by_config), cmocka_unit_test(mutating),	cmocka_unit_test(names),
 		cmocka_unit_test(probes),	   cmocka_unit_test(exemptions), cmocka_unit_test(config_exemptions),
+		cmocka_unit_test(binding_selectors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
