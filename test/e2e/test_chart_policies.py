@@ -14,7 +14,9 @@ validates against the Kubernetes schemas (the newest folder holding its
 kind; v1alpha1 against the API reference's shape, as test_policy_schema.py
 does). With webhook.enabled false the chart renders the same policies and
 nothing else. Where `dsguard policy` refuses a config, or the Kubernetes
-version cannot hold the policies, the chart refuses too.
+version cannot hold the policies, the chart refuses too. The install notes
+say what was installed and which exemptions are kept until when; the helm
+install commands of docs/install.md and docs/policies.md render as written.
 
 helm is fetched by test/chart/get-helm.sh, as in test_chart.py: a missing helm
 is a failure, never a skip."""
