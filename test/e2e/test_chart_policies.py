@@ -332,6 +332,10 @@ def check_refusals(t, helm, tmp):
     rc2, _, err2 = helm_run(helm, ["template", "dsguard", CHART, "--set", "webhook.enabled=false"])
     t.ok(rc == 0 and rc2 != 0 and "nothing to install" in err2,
          "webhook.enabled and admissionPolicies.enabled both false: refused, nothing to install", err2[-800:])
+    rc, _, err = helm_run(helm, ["template", "dsguard", CHART, "--set", "admissionPolicies.mutating=true",
+                                 "--kube-version", "1.34"])
+    t.ok(rc != 0 and "set admissionPolicies.enabled=true" in err,
+         "admissionPolicies.mutating without admissionPolicies.enabled: refused, not ignored", err[-800:])
 
     # Configs dsguard refuses when it loads them: with the webhook off nothing
     # else reads the file, so the chart refuses them itself.
@@ -402,7 +406,8 @@ def render_notes(helm, tmp, values):
     os.remove(notes)
     with open(os.path.join(copy, "templates", "notes-probe.yaml"), "w") as f:
         f.write('{{- define "probe.notes" }}' + text + '{{- end }}\nnotes: {{ include "probe.notes" . | toJson }}\n')
-    rc, out, err = helm_run(helm, ["template", "dsguard", copy, "--namespace", "dsguard-system", "--kube-version", "1.34",
+    rc, out, err = helm_run(helm, ["template", "dsguard", copy, "--namespace", "dsguard-system",
+                                   "--kube-version", "1.34",
                                    "--show-only", "templates/notes-probe.yaml", "-f", write_values(tmp, values)])
     return rc, (yaml.safe_load(out)["notes"] if rc == 0 else ""), err
 
@@ -452,7 +457,8 @@ def check_doc_examples(t, helm):
         cmds = doc_commands(os.path.join(ROOT, "docs", page))
         t.ok(cmds, f"docs/{page} shows helm install with the admission policies")
         for words in cmds:
-            args = ["template"] + [CHART if w == "charts/dsguard" else w for w in words[2:]] + ["--kube-version", "1.34"]
+            args = ["template"] + [CHART if w == "charts/dsguard" else w for w in words[2:]]
+            args += ["--kube-version", "1.34"]
             rc, out, err = helm_run(helm, args)
             kinds = {d["kind"] for d in yaml.safe_load_all(out) if d} if rc == 0 else set()
             alone = "webhook.enabled=false" in words
