@@ -67,6 +67,11 @@ static void github_finding(FILE *out, const ds_lint_finding *f)
 	put_escaped(out, f->message, false);
 	if (f->exempt)
 		fputs(" (exempted by dsguard.io/ignore)", out);
+	if (f->rendered_from) {
+		fputs(" (rendered from ", out);
+		put_escaped(out, f->rendered_from, false);
+		fputc(')', out);
+	}
 	fputc('\n', out);
 }
 

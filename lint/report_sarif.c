@@ -233,6 +233,10 @@ static cJSON *result(const ds_lint_finding *f, const char *cwd)
 		cJSON_AddStringToObject(suppression, "justification", "dsguard.io/ignore");
 		cJSON_AddItemToObject(o, "suppressions", one_item_array(suppression));
 	}
+	if (f->rendered_from) {
+		cJSON *properties = cJSON_AddObjectToObject(o, "properties");
+		cJSON_AddStringToObject(properties, "renderedFrom", f->rendered_from);
+	}
 	free(text);
 	return o;
 }

@@ -1,0 +1,185 @@
+/* template.c - a Helm template read as YAML: every template action
+ * ({{ ... }}) blanked, so that the YAML written around the actions can be
+ * parsed with its own lines and columns, and each line an action touches
+ * known, so that nothing generated is ever edited. */
+#include "lint/render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The offset just past the quoted text that starts at `at` (a ", ` or '
+ * opening it), or len when it does not end. */
+static size_t past_quoted(const char *text, size_t len, size_t at)
+{
+	char quote = text[at++];
+
+	while (at < len && text[at] != quote) {
+		if (quote != '`' && text[at] == '\\' && at + 1 < len)
+			at++;
+		at++;
+	}
+	return at < len ? at + 1 : len;
+}
+
+/* The offset just past the action that starts with "{{" at `at`: past its
+ * "}}", stepping over strings and a comment in it; len when it does not
+ * end. */
+static size_t past_action(const char *text, size_t len, size_t at)
+{
+	at += 2;
+	if (at < len && text[at] == '-')
+		at++;
+	while (at < len && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
+		at++;
+	if (at + 1 < len && text[at] == '/' && text[at + 1] == '*') {
+		const char *end = memmem(text + at + 2, len - at - 2, "*/", 2);
+		at = end ? (size_t)(end - text) + 2 : len;
+	}
+	while (at < len) {
+		if (text[at] == '"' || text[at] == '`' || text[at] == '\'')
+			at = past_quoted(text, len, at);
+		else if (text[at] == '}' && at + 1 < len && text[at + 1] == '}')
+			return at + 2;
+		else
+			at++;
+	}
+	return len;
+}
+
+char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *lines)
+{
+	char *masked = malloc(len + 1);
+	size_t count = 1, line = 0;
+	bool *marks;
+
+	for (size_t i = 0; i < len; i++)
+		count += text[i] == '\n';
+	marks = calloc(count, sizeof(*marks));
+	if (!masked || !marks) {
+		free(masked);
+		free(marks);
+		return NULL;
+	}
+	memcpy(masked, text, len);
+	masked[len] = '\0';
+	for (size_t at = 0; at < len;) {
+		size_t end;
+		if (text[at] == '\n') {
+			line++;
+			at++;
+			continue;
+		}
+		if (text[at] != '{' || at + 1 >= len || text[at + 1] != '{') {
+			at++;
+			continue;
+		}
+		end = past_action(text, len, at);
+		marks[line] = true;
+		for (; at < end; at++) {
+			if (text[at] == '\n') {
+				marks[++line] = true;
+				continue;
+			}
+			masked[at] = ' ';
+		}
+	}
+	*templated = marks;
+	*lines = count;
+	return masked;
+}
+
+bool ds_template_touches(const ds_source *src, unsigned first, unsigned last)
+{
+	if (!src->templated)
+		return false;
+	for (unsigned line = first ? first : 1; line <= last && line <= src->lines; line++)
+		if (src->templated[line - 1])
+			return true;
+	return false;
+}
+
+static int pos_cmp(ds_pos a, ds_pos b)
+{
+	if (a.line != b.line)
+		return a.line < b.line ? -1 : 1;
+	return a.column < b.column ? -1 : a.column > b.column;
+}
+
+/* Whether the key `key`, of length len, is given more than once in the
+ * mapping parent of doc (a repeat keeps the last; the others are in
+ * doc->replaced). */
+static bool given_twice(const ds_document *doc, const cJSON *parent, const char *key, size_t len)
+{
+	const ds_node_info *pinfo = ds_document_where(doc, parent);
+
+	for (const cJSON *r = doc->replaced ? doc->replaced->child : NULL; pinfo && r; r = r->next) {
+		const ds_node_info *rinfo = r->string && strlen(r->string) == len && !memcmp(r->string, key, len)
+						    ? ds_document_where(doc, r)
+						    : NULL;
+		if (rinfo && pos_cmp(rinfo->key, pinfo->value) >= 0 && pos_cmp(rinfo->key, pinfo->value_end) < 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether every key on the way to pointer in root is given once. Tokens
+ * are compared as written: a key with "~" or "/" in it counts as given
+ * once. */
+static bool keys_given_once(const ds_document *doc, const cJSON *root, const char *pointer)
+{
+	size_t len = strlen(pointer);
+	char *path = malloc(len + 1);
+	bool once = path != NULL;
+
+	for (size_t at = 0; once && at < len;) {
+		size_t end = at + 1 + strcspn(pointer + at + 1, "/");
+		const cJSON *parent;
+		memcpy(path, pointer, at);
+		path[at] = '\0';
+		parent = ds_pointer_get(root, path);
+		if (cJSON_IsObject(parent) && given_twice(doc, parent, pointer + at + 1, end - at - 1))
+			once = false;
+		at = end;
+	}
+	free(path);
+	return once;
+}
+
+/* Whether the document root's `field` (a string at the top, or in
+ * metadata) is `want`, or is not written as a string (a template makes
+ * it). */
+static bool may_be(const cJSON *field, const char *want)
+{
+	return !cJSON_IsString(field) || !strcmp(field->valuestring, want);
+}
+
+int ds_template_document(const ds_source *src, const char *kind, const char *name, const char *pointer,
+			 const ds_document **doc)
+{
+	const ds_document *found = NULL;
+	size_t count = 0, named = 0;
+
+	for (size_t i = 0; i < src->doc_count; i++) {
+		const cJSON *root = src->docs[i]->root;
+		if (!cJSON_IsObject(root) || !ds_pointer_get(root, pointer) ||
+		    !may_be(cJSON_GetObjectItemCaseSensitive(root, "kind"), kind))
+			continue;
+		count++;
+		found = count == 1 ? src->docs[i] : found;
+	}
+	if (count > 1) {
+		for (size_t i = 0; i < src->doc_count; i++) {
+			const cJSON *root = src->docs[i]->root, *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+			const char *written = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "name"));
+			if (cJSON_IsObject(root) && ds_pointer_get(root, pointer) && written && !strcmp(written, name) &&
+			    may_be(cJSON_GetObjectItemCaseSensitive(root, "kind"), kind) && named++ == 0)
+				found = src->docs[i];
+		}
+		if (named != 1)
+			return 0;
+	}
+	if (!found || !keys_given_once(found, found->root, pointer))
+		return 0;
+	*doc = found;
+	return 1;
+}
