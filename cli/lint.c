@@ -14,7 +14,7 @@ enum {
 
 static const struct cli_option options[OPT_COUNT] = {
 	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format", true, cli_format_choices},
-	[OPT_OUTPUT] = {"output", 'o', "FILE",
+	[OPT_OUTPUT] = {"output", 0, "FILE",
 			"write the report in the --format given before it to FILE; pairs repeat: one lint, many reports",
 			true},
 	[OPT_NAMESPACE] = {"namespace", 'n', "NS",
