@@ -1057,8 +1057,7 @@ static int helm_target(ds_render *rd, const struct object *o, const cJSON *res, 
 		node = ds_pointer_get(doc->root, checked);
 		info = ds_document_where(doc, node);
 	}
-	if (!info || !cJSON_Compare(node, ds_pointer_get(res, checked), true) ||
-	    ds_template_touches(src, info->key.line ? info->key.line : info->value.line, info->value_end.line)) {
+	if (!info || !cJSON_Compare(node, ds_pointer_get(res, checked), true) || ds_template_node_touches(src, info)) {
 		free(checked);
 		return (*why = rendered_from(rd, o)) ? 1 : -1;
 	}

@@ -241,6 +241,11 @@ char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *l
 /* Whether an action of the template src touches a line from first to last. */
 bool ds_template_touches(const ds_source *src, unsigned first, unsigned last);
 
+/* Whether an action of the template src touches the lines of the node
+ * info: its key's line, or a line of its value that starts deeper than its
+ * key (a line no deeper, where the value has ended, is the parent's). */
+bool ds_template_node_touches(const ds_source *src, const ds_node_info *info);
+
 /* The one document of the template src that can be the rendered object of
  * kind and name: the documents holding `pointer`, of that kind when they
  * name one, and when more than one, the one of that name. Returns 1 with

@@ -1001,6 +1001,7 @@ static void add_summary(ds_lint_summary *to, const ds_lint_summary *s)
 	to->exempted += s->exempted;
 	to->input_errors += s->input_errors;
 	to->fixed += s->fixed;
+	to->rendered += s->rendered;
 }
 
 /* Moves what worker w found into the main run. Returns 0 or -1. */

@@ -183,3 +183,32 @@ int ds_template_document(const ds_source *src, const char *kind, const char *nam
 	*doc = found;
 	return 1;
 }
+
+/* The column of the first character of line `line` of text that is not a
+ * blank (0 for a blank line). */
+static unsigned indent_of(const ds_source *src, unsigned line)
+{
+	size_t at = 0;
+	unsigned column = 1;
+
+	for (unsigned l = 1; l < line && at < src->len; at++)
+		l += src->text[at] == '\n';
+	for (; at < src->len && (src->text[at] == ' ' || src->text[at] == '\t'); at++)
+		column++;
+	return at < src->len && src->text[at] != '\n' && src->text[at] != '\r' ? column : 0;
+}
+
+bool ds_template_node_touches(const ds_source *src, const ds_node_info *info)
+{
+	unsigned first = info->key.line ? info->key.line : info->value.line;
+	unsigned column = info->key.line ? info->key.column : info->value.column;
+
+	for (unsigned line = first; src->templated && line <= info->value_end.line && line <= src->lines; line++) {
+		if (!src->templated[line - 1])
+			continue;
+		/* a line that starts no deeper than the node's key is outside it */
+		if (line == first || indent_of(src, line) > column)
+			return true;
+	}
+	return false;
+}
