@@ -65,8 +65,13 @@ class Env:
         for tool in (helm, self.kubectl):
             if tool:
                 os.symlink(tool, os.path.join(self.bin, os.path.basename(tool)))
-        self.empty = os.path.join(top, "empty-bin")
+        # no renderer in it; valgrind, for make valgrind's wrapper of dsguard
+        self.empty = os.path.join(top, "no-renderer-bin")
         os.makedirs(self.empty)
+        valgrind = shutil.which("valgrind")
+        for name in ("valgrind", "valgrind.bin"):  # Debian's valgrind runs valgrind.bin beside it
+            if valgrind and os.path.exists(os.path.join(os.path.dirname(valgrind), name)):
+                os.symlink(os.path.join(os.path.dirname(valgrind), name), os.path.join(self.empty, name))
 
     def env(self, path=None):
         return dict(os.environ, PATH=path if path is not None else self.bin + os.pathsep + "/usr/bin:/bin")
