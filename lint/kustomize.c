@@ -174,11 +174,20 @@ static void visit_free(struct visit *v)
 
 /* What a walk over kustomizations does with each reference: checks it
  * against the repository (boundary set), and follows directories. */
+/* Kustomizations read once for many walks: directories' real paths and
+ * their trees (NULL when unreadable). Owns both. */
+struct trees {
+	char **dirs;
+	cJSON **roots;
+	size_t count;
+};
+
 struct walk_refs {
 	const char *boundary;  /* NULL: no check */
 	const char *top;       /* the kustomization the walk started from, as the run names it */
 	struct visit seen;     /* the directories of kustomizations reached */
 	char *why;             /* the first reference refused */
+	struct trees *trees;   /* where what is read is kept; NULL: read and dropped */
 	bool oom;
 };
 
@@ -188,12 +197,55 @@ static void follow(struct walk_refs *w, const char *dir, const char *ref, bool m
 
 /* Walks the references of the kustomization in the directory dir (a real
  * path). */
+/* The tree of the kustomization in dir (a real path): from w->trees, or
+ * read (and kept there, else given to the caller in *owned). NULL when it
+ * cannot be read. */
+static const cJSON *tree_of(struct walk_refs *w, const char *dir, cJSON **owned)
+{
+	struct trees *t = w->trees;
+	char *error = NULL, *copy;
+	char **dirs;
+	cJSON **roots, *root;
+
+	*owned = NULL;
+	for (size_t i = 0; t && i < t->count; i++)
+		if (!strcmp(t->dirs[i], dir))
+			return t->roots[i];
+	root = ds_kustomization_read(dir, &error);
+	free(error); /* kustomize says what is wrong with it, and better */
+	if (!t)
+		return *owned = root;
+	dirs = ds_array_grow(t->dirs, t->count, sizeof(*dirs));
+	if (dirs)
+		t->dirs = dirs;
+	roots = ds_array_grow(t->roots, t->count, sizeof(*roots));
+	if (roots)
+		t->roots = roots;
+	copy = dirs && roots ? strdup(dir) : NULL;
+	if (!copy) {
+		w->oom = true;
+		return *owned = root;
+	}
+	t->dirs[t->count] = copy;
+	t->roots[t->count++] = root;
+	return root;
+}
+
+static void trees_free(struct trees *t)
+{
+	for (size_t i = 0; i < t->count; i++) {
+		free(t->dirs[i]);
+		cJSON_Delete(t->roots[i]);
+	}
+	free(t->dirs);
+	free(t->roots);
+}
+
 static void walk_kustomization(struct walk_refs *w, const char *dir)
 {
-	char *error = NULL;
-	cJSON *root = ds_kustomization_read(dir, &error);
+	cJSON *owned;
+	const cJSON *root = tree_of(w, dir, &owned);
 
-	free(error); /* kustomize says what is wrong with it, and better */
 	for (size_t f = 0; root && f < sizeof(reference_fields) / sizeof(reference_fields[0]); f++) {
 		const cJSON *item;
 		cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(root, reference_fields[f].key)) {
@@ -202,7 +254,7 @@ static void walk_kustomization(struct walk_refs *w, const char *dir)
 				follow(w, dir, item->valuestring, reference_fields[f].must_exist);
 		}
 	}
-	cJSON_Delete(root);
+	cJSON_Delete(owned);
 }
 
 /* How the kustomization file of the directory `dir` (a real path) is named
@@ -285,19 +337,6 @@ int ds_kustomize_check(const char *dir, const char *boundary, char **why)
 	return rc;
 }
 
-/* Whether the kustomization in dir is a Component. */
-static bool is_component(const char *dir)
-{
-	char *error = NULL;
-	cJSON *root = ds_kustomization_read(dir, &error);
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "kind"));
-	bool component = kind && !strcmp(kind, "Component");
-
-	free(error);
-	cJSON_Delete(root);
-	return component;
-}
-
 /* The index of the directory real among reals[0..count), or -1. */
 static long index_of(char *const *reals, size_t count, const char *real)
 {
@@ -308,10 +347,11 @@ static long index_of(char *const *reals, size_t count, const char *real)
 }
 
 /* Marks in reached[] the kustomizations of the list that dir i reaches
- * (not i itself, unless through a cycle). Returns 0 or -1. */
-static int reach(char *const *reals, size_t count, size_t i, bool *reached)
+ * (not i itself, unless through a cycle), reading each kustomization once
+ * into trees. Returns 0 or -1. */
+static int reach(char *const *reals, size_t count, size_t i, bool *reached, struct trees *trees)
 {
-	struct walk_refs w = {0};
+	struct walk_refs w = {.trees = trees};
 	char *start = strdup(reals[i]);
 
 	if (!start || add_visit(&w.seen, start) < 0)
@@ -331,19 +371,24 @@ int ds_kustomize_roots(const char *const *dirs, size_t count, bool *root)
 	char **reals = calloc(count + 1, sizeof(*reals));
 	bool *included = calloc(count + 1, sizeof(*included)), *from_roots = calloc(count + 1, sizeof(*from_roots));
 	bool *component = calloc(count + 1, sizeof(*component));
+	struct trees trees = {0};
+	struct walk_refs w = {.trees = &trees};
 	int rc = reals && included && from_roots && component ? 0 : -1;
 
-	for (size_t i = 0; rc == 0 && i < count; i++) {
-		reals[i] = realpath(dirs[i], NULL);
-		component[i] = is_component(dirs[i]);
-	}
 	for (size_t i = 0; rc == 0 && i < count; i++)
-		if (reals[i])
-			rc = reach(reals, count, i, included);
+		if ((reals[i] = realpath(dirs[i], NULL)) != NULL)
+			rc = reach(reals, count, i, included, &trees);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
+		cJSON *owned;
+		const char *kind = reals[i] ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+						      tree_of(&w, reals[i], &owned), "kind"))
+					    : NULL;
+		component[i] = kind && !strcmp(kind, "Component");
 		root[i] = !component[i] && (!reals[i] || !included[i]);
 		if (root[i] && reals[i])
-			rc = reach(reals, count, i, from_roots);
+			rc = reach(reals, count, i, from_roots, &trees);
+		if (w.oom)
+			rc = -1;
 	}
 	/* included only from inside a cycle: no root reaches it */
 	for (size_t i = 0; rc == 0 && i < count; i++)
@@ -351,6 +396,7 @@ int ds_kustomize_roots(const char *const *dirs, size_t count, bool *root)
 			root[i] = true;
 	for (size_t i = 0; reals && i < count; i++)
 		free(reals[i]);
+	trees_free(&trees);
 	free(reals);
 	free(included);
 	free(from_roots);
@@ -456,7 +502,7 @@ struct trace {
 /* Records the spot: node of doc (in the file src), read in root, where a
  * rendered pointer starting with from stands for to in root (to NULL: the
  * text is not to be edited). */
-static void found_at(struct trace *t, const ds_source *src, const ds_document *doc, const cJSON *root,
+static void found_at(struct trace *t, const ds_source *src, const ds_source_doc *doc, const cJSON *root,
 		     const cJSON *node, const char *from, const char *to)
 {
 	*t->spot = (ds_render_spot){.src = src, .doc = doc, .root = root, .node = node,
@@ -467,7 +513,7 @@ static void found_at(struct trace *t, const ds_source *src, const ds_document *d
 
 /* A strategic-merge patch (root, a document of src) that names the object
  * (or is aimed at it by target) and sets the field. */
-static void try_merge_patch(struct trace *t, const ds_source *src, const ds_document *doc, const cJSON *root,
+static void try_merge_patch(struct trace *t, const ds_source *src, const ds_source_doc *doc, const cJSON *root,
 			    const cJSON *target, bool editable)
 {
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "kind"));
@@ -484,7 +530,7 @@ static void try_merge_patch(struct trace *t, const ds_source *src, const ds_docu
 /* A JSON 6902 patch (ops, a list of operations in src) aimed at the object
  * by target: the last add or replace that writes the field, or a mapping
  * or list holding it. */
-static void try_json_patch(struct trace *t, const ds_source *src, const ds_document *doc, const cJSON *ops,
+static void try_json_patch(struct trace *t, const ds_source *src, const ds_source_doc *doc, const cJSON *ops,
 			   const cJSON *target, bool editable)
 {
 	int n = cJSON_GetArraySize(ops);
@@ -547,11 +593,11 @@ static void try_patch(struct trace *t, const ds_source *k, const char *kdir, con
 		free(joined);
 		free(real);
 		for (size_t i = 0; src && i < src->doc_count && !t->found; i++) {
-			const cJSON *root = src->docs[i]->root;
+			const cJSON *root = src->docs[i].doc->root;
 			if (cJSON_IsArray(root) || json)
-				try_json_patch(t, src, src->docs[i], root, target, true);
+				try_json_patch(t, src, &src->docs[i], root, target, true);
 			else
-				try_merge_patch(t, src, src->docs[i], root, target, true);
+				try_merge_patch(t, src, &src->docs[i], root, target, true);
 		}
 		return;
 	}
@@ -560,17 +606,18 @@ static void try_patch(struct trace *t, const ds_source *k, const char *kdir, con
 	ds_yaml_load(inline_patch->valuestring, strlen(inline_patch->valuestring), keep_inline, &in, &diags);
 	for (size_t i = 0; i < in.count && !t->found; i++) {
 		const cJSON *root = in.docs[i]->root;
+		const ds_source_doc text = {in.docs[i], 0, strlen(inline_patch->valuestring), 1};
 		struct trace probe = *t;
 		ds_render_spot spot = {0};
 		probe.spot = &spot;
 		if (cJSON_IsArray(root) || json)
-			try_json_patch(&probe, k, in.docs[i], root, target, false);
+			try_json_patch(&probe, k, &text, root, target, false);
 		else
-			try_merge_patch(&probe, k, in.docs[i], root, target, false);
+			try_merge_patch(&probe, k, &text, root, target, false);
 		ds_render_spot_free(&spot);
 		/* the inline text is placed at its entry in the kustomization */
 		if (probe.found)
-			found_at(t, k, k->docs[0], k->docs[0]->root, inline_patch, NULL, NULL);
+			found_at(t, k, &k->docs[0], k->docs[0].doc->root, inline_patch, NULL, NULL);
 	}
 	for (size_t i = 0; i < in.count; i++)
 		ds_document_free(in.docs[i]);
@@ -595,7 +642,7 @@ static void try_patches(struct trace *t, const char *in)
 	}
 	*strrchr(kdir, '/') = '\0';
 	for (size_t f = 0; k && k->doc_count && f < sizeof(fields) / sizeof(fields[0]) && !t->found; f++) {
-		const cJSON *list = cJSON_GetObjectItemCaseSensitive(k->docs[0]->root, fields[f].key);
+		const cJSON *list = cJSON_GetObjectItemCaseSensitive(k->docs[0].doc->root, fields[f].key);
 		for (int i = cJSON_GetArraySize(list) - 1; i >= 0 && !t->found; i--)
 			try_patch(t, k, kdir, cJSON_GetArrayItem(list, i), fields[f].json);
 	}
@@ -606,10 +653,10 @@ static void try_patches(struct trace *t, const char *in)
 static void try_namespace(struct trace *t, const char *in)
 {
 	const ds_source *k = ds_render_source(t->rd, in, DS_SOURCE_WHOLE);
-	const cJSON *ns = k && k->doc_count ? cJSON_GetObjectItemCaseSensitive(k->docs[0]->root, "namespace") : NULL;
+	const cJSON *ns = k && k->doc_count ? cJSON_GetObjectItemCaseSensitive(k->docs[0].doc->root, "namespace") : NULL;
 
 	if (ns && ds_render_same(ns, t->value))
-		found_at(t, k, k->docs[0], k->docs[0]->root, ns, NULL, NULL);
+		found_at(t, k, &k->docs[0], k->docs[0].doc->root, ns, NULL, NULL);
 }
 
 int ds_kustomize_trace(ds_render *rd, const ds_render_transform *transforms, size_t count, const char *kind,

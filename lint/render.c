@@ -26,12 +26,20 @@
 struct mark {
 	unsigned line;
 	char *path;
+	size_t start, end; /* the document after it: from the next line to the next "---" line */
+	bool resolved;     /* real and name are known */
+	char *real;        /* the template's real path, NULL when it is no file of the chart */
+	const char *name;  /* how reports name it (borrowed from the rendering's names) */
 };
 
 /* A rendered DaemonSet. Owns its strings. */
 struct object {
 	char *kind, *name;
 	long mark;    /* Helm: the comment before it, or -1 */
+	/* Helm: whether its document is written as it rendered in its template
+	 * (-1 not known yet), and then how many lines later it starts there */
+	int same;
+	long shift;
 	char *origin; /* Kustomize: the real path of the file it came from, or NULL */
 	ds_render_transform *transforms;
 	size_t transform_count;
@@ -55,6 +63,8 @@ struct ds_render {
 	char *tool;    /* "helm template", "kustomize build", "kubectl kustomize" */
 	bool kubectl;  /* the kustomize is kubectl's */
 	char *wrapper; /* Kustomize: the real path of the temporary kustomization's directory */
+	const char *stream; /* the rendered output while it is read (borrowed), else NULL */
+	size_t stream_len;
 	struct mark *marks;
 	size_t mark_count;
 	struct object *objects;
@@ -179,27 +189,37 @@ static void source_free(ds_source *src)
 	if (!src)
 		return;
 	for (size_t i = 0; i < src->doc_count; i++)
-		ds_document_free(src->docs[i]);
+		ds_document_free(src->docs[i].doc);
 	free(src->docs);
 	if (src->parsed != src->text)
 		free(src->parsed);
 	free(src->text);
 	free(src->templated);
+	free(src->chunks);
 	free(src->real);
 	free(src);
 }
 
+/* The part of a source being read. */
+struct reading {
+	ds_source *src;
+	size_t offset, len;
+	unsigned line;
+	bool oom;
+};
+
 static int keep_document(void *data, ds_document *doc)
 {
-	ds_source *src = data;
-	ds_document **grown = ds_array_grow(src->docs, src->doc_count, sizeof(*grown));
+	struct reading *r = data;
+	ds_source_doc *grown = ds_array_grow(r->src->docs, r->src->doc_count, sizeof(*grown));
 
 	if (!grown) {
 		ds_document_free(doc);
+		r->oom = true;
 		return -1;
 	}
-	src->docs = grown;
-	grown[src->doc_count++] = doc;
+	r->src->docs = grown;
+	grown[r->src->doc_count++] = (ds_source_doc){doc, r->offset, r->len, r->line};
 	return 0;
 }
 
@@ -207,6 +227,21 @@ static bool object_kind(const char *kind)
 {
 	size_t len = kind ? strlen(kind) : 0;
 	return kind && (!strcmp(kind, "DaemonSet") || (len >= 4 && !strcmp(kind + len - 4, "List")));
+}
+
+/* Reads the document parsed[from, to) of src, which starts on line `line`;
+ * what reads before an error is kept (its positions hold). Returns 0, or
+ * -1 out of memory. */
+static int read_document(void *data, size_t from, size_t to, unsigned line)
+{
+	ds_source *src = data;
+	struct reading r = {src, from, to - from, line, false};
+	ds_diag_list diags = {0};
+
+	ds_yaml_load_filtered(src->parsed + from, to - from, src->use == DS_SOURCE_MANIFEST ? object_kind : NULL,
+			      keep_document, &r, &diags);
+	ds_diag_list_free(&diags);
+	return r.oom ? -1 : 0;
 }
 
 /* Reads and parses the file at real for use. NULL when it cannot be read
@@ -223,16 +258,27 @@ static ds_source *source_read(ds_render *rd, const char *real, ds_source_use use
 		source_free(src);
 		return NULL;
 	}
-	src->parsed = use == DS_SOURCE_TEMPLATE ? ds_template_mask(src->text, src->len, &src->templated, &src->lines)
-						: src->text;
+	if (use == DS_SOURCE_TEMPLATE)
+		src->parsed = ds_template_mask(src->text, src->len, &src->templated, &src->lines);
+	else
+		src->parsed = src->text;
 	if (!src->parsed) {
 		source_free(src);
 		return NULL;
 	}
-	/* what reads before an error is kept: its positions hold */
-	ds_yaml_load_filtered(src->parsed, src->len, use == DS_SOURCE_MANIFEST ? object_kind : NULL, keep_document,
-			      src, &diags);
-	ds_diag_list_free(&diags);
+	src->use = use;
+	if (use == DS_SOURCE_TEXT) {
+		src->chunks = ds_text_documents(src->text, src->len, &src->chunk_count);
+		return src;
+	}
+	if (use == DS_SOURCE_WHOLE) {
+		struct reading r = {src, 0, src->len, 1, false};
+		ds_yaml_load(src->parsed, src->len, keep_document, &r, &diags);
+		ds_diag_list_free(&diags);
+	} else if (ds_each_daemonset_document(src->text, src->len, use == DS_SOURCE_TEMPLATE, read_document, src) < 0) {
+		source_free(src);
+		return NULL;
+	}
 	return src;
 }
 
@@ -245,8 +291,7 @@ const ds_source *ds_render_source(ds_render *rd, const char *real, ds_source_use
 		return NULL;
 	for (size_t i = 0; i < rd->cache_count; i++) {
 		ds_source *c = rd->cache[i].src;
-		if (!strcmp(c->real, real) && (use == DS_SOURCE_TEMPLATE) == (c->templated != NULL) &&
-		    (use == DS_SOURCE_MANIFEST) == (c->filtered)) {
+		if (c->use == (int)use && !strcmp(c->real, real)) {
 			rd->cache[i].used = ++rd->clock;
 			return c;
 		}
@@ -257,7 +302,6 @@ const ds_source *ds_render_source(ds_render *rd, const char *real, ds_source_use
 	rd->cache = grown;
 	if (!(src = source_read(rd, real, use)))
 		return NULL;
-	src->filtered = use == DS_SOURCE_MANIFEST;
 	rd->cache[rd->cache_count++] = (struct cached){src, ++rd->clock};
 	return src;
 }
@@ -284,11 +328,21 @@ const ds_source *ds_render_kustomization(ds_render *rd, const char *dir)
 
 	free(path);
 	free(real);
-	return src && src->doc_count && cJSON_IsObject(src->docs[0]->root) ? src : NULL;
+	return src && src->doc_count && cJSON_IsObject(src->docs[0].doc->root) ? src : NULL;
 }
+
+static void tell_same(ds_render *rd, struct object *o);
 
 void ds_render_release(ds_render *rd)
 {
+	/* what a finding made at the end of the run needs of the output */
+	for (size_t i = 0; rd->kind == DS_RENDER_HELM && i < rd->object_count; i++) {
+		begin(rd);
+		if (rd->objects[i].same < 0)
+			tell_same(rd, &rd->objects[i]);
+	}
+	rd->stream = NULL;
+	rd->stream_len = 0;
 	for (size_t i = 0; i < rd->cache_count; i++)
 		source_free(rd->cache[i].src);
 	free(rd->cache);
@@ -579,6 +633,7 @@ static int index_marks(ds_render *rd, const char *text, size_t len)
 {
 	static const char prefix[] = "# Source: ";
 	unsigned line = 1;
+	size_t separator = 0; /* where the last "---" line starts */
 	bool after_separator = false;
 
 	for (size_t at = 0; at < len;) {
@@ -593,9 +648,13 @@ static int index_marks(ds_render *rd, const char *text, size_t len)
 				rd->marks = grown;
 			if (!path)
 				return -1;
-			rd->marks[rd->mark_count++] = (struct mark){line, path};
+			if (rd->mark_count)
+				rd->marks[rd->mark_count - 1].end = separator;
+			rd->marks[rd->mark_count++] = (struct mark){.line = line, .path = path, .start = end < len ? end + 1 : len, .end = len};
 		}
-		after_separator = n >= 3 && !memcmp(text + at, "---", 3) && n == 3;
+		after_separator = n == 3 && !memcmp(text + at, "---", 3);
+		if (after_separator)
+			separator = at;
 		at = end + 1;
 		line++;
 	}
@@ -658,27 +717,33 @@ int ds_render_run(ds_render *rd, char **text, size_t *len, char **error)
 	*len = res.out_len;
 	res.out = NULL;
 	ds_spawn_result_free(&res);
+	rd->stream = *text;
+	rd->stream_len = *len;
 	return *text ? 0 : ds_fail(error, "out of memory");
 }
 
 /* ---- the rendered objects ---- */
 
 /* The tree of the YAML text `text` (an annotation's value), or NULL. */
+static int keep_first_root(void *data, ds_document *doc)
+{
+	cJSON **root = data;
+
+	if (!*root) {
+		*root = doc->root;
+		doc->root = NULL;
+	}
+	ds_document_free(doc);
+	return 0;
+}
+
 static cJSON *read_yaml_value(const char *text)
 {
 	ds_diag_list diags = {0};
 	cJSON *root = NULL;
-	ds_source holder = {0};
 
-	ds_yaml_load(text, strlen(text), keep_document, &holder, &diags);
+	ds_yaml_load(text, strlen(text), keep_first_root, &root, &diags);
 	ds_diag_list_free(&diags);
-	if (holder.doc_count) {
-		root = holder.docs[0]->root;
-		holder.docs[0]->root = NULL;
-	}
-	for (size_t i = 0; i < holder.doc_count; i++)
-		ds_document_free(holder.docs[i]);
-	free(holder.docs);
 	return root;
 }
 
@@ -790,7 +855,7 @@ static int add_object(ds_render *rd, ds_document *doc, cJSON *res)
 	struct current *cur = grown ? ds_array_grow(rd->current, rd->current_count, sizeof(*cur)) : NULL;
 	struct object o = {
 		.kind = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "kind"))),
-		.name = strdup(ds_resource_name(res)), .mark = -1};
+		.name = strdup(ds_resource_name(res)), .mark = -1, .same = -1};
 
 	if (grown)
 		rd->objects = grown;
@@ -846,15 +911,16 @@ bool ds_render_same(const cJSON *node, const cJSON *value)
 	return node && value && cJSON_Compare(node, value, true);
 }
 
-/* The position of node (of doc) for a finding: its value when the finding
- * is about it and it holds the rendered value, else its key. */
-static ds_pos node_position(const ds_document *doc, const cJSON *node, bool exact)
+/* The position in its file of node (of the document d) for a finding: its
+ * value when the finding is about it and it holds the rendered value, else
+ * its key. */
+static ds_pos node_position(const ds_source_doc *d, const cJSON *node, bool exact)
 {
-	const ds_node_info *info = ds_document_where(doc, node);
+	const ds_node_info *info = ds_document_where(d->doc, node);
 
 	if (!info)
 		return (ds_pos){1, 1};
-	return exact || !info->key.line ? info->value : info->key;
+	return ds_source_pos(d, exact || !info->key.line ? info->value : info->key);
 }
 
 /* The path of a Helm template below the chart: what its "# Source:"
@@ -865,26 +931,41 @@ static const char *template_path(const struct mark *m)
 	return slash ? slash + 1 : m->path;
 }
 
-/* The template object o came from: its name (into *name), and the file
- * read, or NULL when it cannot be read. */
-static const ds_source *helm_template(ds_render *rd, const struct object *o, const char **name)
+/* The mark's template: its real path and name, found once. Returns m, or
+ * NULL out of memory. */
+static struct mark *resolve_mark(ds_render *rd, struct mark *m)
 {
-	const struct mark *m = o->mark >= 0 ? &rd->marks[o->mark] : NULL;
-	char *joined = m ? ds_path_join(rd->dir_real, template_path(m)) : NULL;
-	char *real = joined ? realpath(joined, NULL) : NULL, *shown = NULL;
-	const ds_source *src = NULL;
+	char *joined, *shown;
 
-	*name = NULL;
-	if (real && ds_path_inside(real, rd->dir_real))
-		src = ds_render_source(rd, real, DS_SOURCE_TEMPLATE);
-	if (src)
-		*name = src->name;
-	else if (joined && (shown = join_name(rd->dir, template_path(m))) != NULL)
-		*name = name_of(rd, joined, shown);
-	free(shown);
+	if (m->resolved)
+		return m;
+	joined = ds_path_join(rd->dir_real, template_path(m));
+	shown = joined ? join_name(rd->dir, template_path(m)) : NULL;
+	if (!shown) {
+		free(joined);
+		return NULL;
+	}
+	m->real = realpath(joined, NULL);
+	if (m->real && !ds_path_inside(m->real, rd->dir_real)) {
+		free(m->real);
+		m->real = NULL;
+	}
+	m->name = m->real ? name_of(rd, m->real, NULL) : name_of(rd, joined, shown);
+	m->resolved = m->name != NULL;
 	free(joined);
-	free(real);
-	return src;
+	free(shown);
+	return m->resolved ? m : NULL;
+}
+
+/* The template object o came from, as a file of the chart: its name (into
+ * *name; NULL when not known or out of memory), and the file read for use
+ * (NULL when it cannot be read). */
+static const ds_source *helm_template(ds_render *rd, const struct object *o, ds_source_use use, const char **name)
+{
+	struct mark *m = o->mark >= 0 ? resolve_mark(rd, &rd->marks[o->mark]) : NULL;
+
+	*name = m ? m->name : NULL;
+	return m && m->real ? ds_render_source(rd, m->real, use) : NULL;
 }
 
 /* The name under which a finding with no file of its own is reported:
@@ -900,18 +981,71 @@ static const char *fallback_name(ds_render *rd)
 	return name;
 }
 
-static int place_helm(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
+/* Whether the document object o rendered to is, byte for byte, a part of
+ * its template that holds no action (helm wrote it as it is written);
+ * then o->shift is how many lines later it starts in the template. Told
+ * once, while the rendered output is there. */
+static void tell_same(ds_render *rd, struct object *o)
 {
-	const ds_source *src = helm_template(rd, o, &out->file);
-	const ds_document *doc;
+	const struct mark *m = o->mark >= 0 ? &rd->marks[o->mark] : NULL;
+	const char *name, *doc;
+	const ds_source *raw;
+	const ds_chunk *hit = NULL;
+	size_t n;
 
+	if (!m || !rd->stream || m->end > rd->stream_len)
+		return; /* not known (and not to be: the output is gone) */
+	raw = helm_template(rd, o, DS_SOURCE_TEXT, &name);
+	doc = rd->stream + m->start;
+	n = raw ? m->end - m->start : 0;
+	o->same = 0;
+	while (n && (doc[n - 1] == '\n' || doc[n - 1] == '\r' || doc[n - 1] == ' ' || doc[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; raw && n && i < raw->chunk_count; i++) {
+		const ds_chunk *c = &raw->chunks[i];
+		if (c->len != n || memcmp(raw->text + c->start, doc, n))
+			continue;
+		if (hit)
+			return; /* written twice: which one rendered cannot be told */
+		hit = c;
+	}
+	/* it must start a line (helm drops the blanks a document starts
+	 * with), and be no action's output */
+	if (!hit || (hit->start && raw->text[hit->start - 1] != '\n') || memmem(doc, n, "{{", 2))
+		return;
+	o->same = 1;
+	o->shift = (long)hit->line - (long)(m->line + 1);
+}
+
+/* The place in o's template of the rendered position `rendered`, when o's
+ * document is written there as it rendered: the same column, the line
+ * shifted. Returns 1 with *pos set, else 0. */
+static int same_text(ds_render *rd, struct object *o, ds_pos rendered, ds_pos *pos)
+{
+	if (o->same < 0)
+		tell_same(rd, o);
+	if (o->same != 1 || (long)rendered.line + o->shift < 1)
+		return 0;
+	*pos = (ds_pos){(unsigned)((long)rendered.line + o->shift), rendered.column};
+	return 1;
+}
+
+static int place_helm(ds_render *rd, struct object *o, const ds_render_query *q, ds_render_place *out)
+{
+	const ds_source *src;
+	const ds_source_doc *doc;
+
+	if (same_text(rd, o, q->rendered, &out->pos) && (out->file = rd->marks[o->mark].name) != NULL)
+		return 0;
+	src = helm_template(rd, o, DS_SOURCE_TEMPLATE, &out->file);
 	if (!out->file && !(out->file = fallback_name(rd)))
 		return -1;
 	if (src && ds_template_document(src, o->kind, o->name, q->found, &doc) == 1) {
-		const cJSON *node = ds_pointer_get(doc->root, q->found);
-		const ds_node_info *info = ds_document_where(doc, node);
+		const cJSON *node = ds_pointer_get(doc->doc->root, q->found);
+		const ds_node_info *info = ds_document_where(doc->doc, node);
 		bool exact = !strcmp(q->found, q->pointer);
-		bool literal = info && !ds_template_touches(src, info->value.line, info->value_end.line);
+		bool literal = info && !ds_template_touches(src, ds_source_pos(doc, info->value).line,
+							       ds_source_pos(doc, info->value_end).line);
 		/* a literal value other than the rendered one is not what rendered */
 		if (info && (!exact || !literal || ds_render_same(node, q->value))) {
 			out->pos = node_position(doc, node, exact && literal);
@@ -928,11 +1062,11 @@ static int place_helm(ds_render *rd, const struct object *o, const ds_render_que
 struct match {
 	const struct object *o;
 	const cJSON *exact, *partial;
-	const ds_document *exact_doc, *partial_doc;
+	const ds_source_doc *exact_doc, *partial_doc;
 	size_t partials;
 };
 
-static void match_in(struct match *m, const ds_document *doc, const cJSON *obj, int depth)
+static void match_in(struct match *m, const ds_source_doc *doc, const cJSON *obj, int depth)
 {
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "kind"));
 	const char *name = ds_resource_name(obj);
@@ -955,12 +1089,12 @@ static void match_in(struct match *m, const ds_document *doc, const cJSON *obj, 
 /* The one object of the Kustomize source src that o came from: of o's
  * kind, named as o is, or else the only one whose name o's holds (a prefix
  * or suffix added). Returns it with *doc set, or NULL. */
-static const cJSON *kustomize_object(const ds_source *src, const struct object *o, const ds_document **doc)
+static const cJSON *kustomize_object(const ds_source *src, const struct object *o, const ds_source_doc **doc)
 {
 	struct match m = {.o = o};
 
 	for (size_t i = 0; i < src->doc_count && !m.exact; i++)
-		match_in(&m, src->docs[i], src->docs[i]->root, 0);
+		match_in(&m, &src->docs[i], src->docs[i].doc->root, 0);
 	*doc = m.exact ? m.exact_doc : m.partial_doc;
 	return m.exact ? m.exact : m.partials == 1 ? m.partial : NULL;
 }
@@ -968,7 +1102,7 @@ static const cJSON *kustomize_object(const ds_source *src, const struct object *
 static int place_kustomize(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
 {
 	const ds_source *src = o->origin ? ds_render_source(rd, o->origin, DS_SOURCE_MANIFEST) : NULL;
-	const ds_document *doc = NULL;
+	const ds_source_doc *doc = NULL;
 	const cJSON *obj = src ? kustomize_object(src, o, &doc) : NULL, *node = NULL;
 	bool exact = !strcmp(q->found, q->pointer);
 	ds_render_spot spot = {0};
@@ -999,7 +1133,7 @@ static int place_kustomize(ds_render *rd, const struct object *o, const ds_rende
 
 int ds_render_place_finding(ds_render *rd, const ds_render_query *q, ds_render_place *out)
 {
-	const struct object *o;
+	struct object *o;
 
 	memset(out, 0, sizeof(*out));
 	begin(rd);
@@ -1018,7 +1152,7 @@ int ds_render_place_finding(ds_render *rd, const ds_render_query *q, ds_render_p
  * path is read in, and how a rendered path becomes one in that tree. */
 struct target {
 	const ds_source *src;
-	const ds_document *doc;
+	const ds_source_doc *doc;
 	const cJSON *root;
 	ds_render_spot spot; /* when the value was traced to a patch */
 };
@@ -1045,24 +1179,25 @@ static int helm_target(ds_render *rd, const struct object *o, const cJSON *res, 
 		       struct target *t, char **why)
 {
 	const char *name;
-	const ds_source *src = helm_template(rd, o, &name);
+	const ds_source *src = helm_template(rd, o, DS_SOURCE_TEMPLATE, &name);
 	char *checked = op->kind == DS_PATCH_REPLACE ? strdup(op->path) : parent_of(op->path);
-	const ds_document *doc = NULL;
+	const ds_source_doc *doc = NULL;
 	const cJSON *node = NULL;
 	const ds_node_info *info = NULL;
 
 	if (!checked)
 		return -1;
 	if (src && ds_template_document(src, o->kind, o->name, checked, &doc) == 1) {
-		node = ds_pointer_get(doc->root, checked);
-		info = ds_document_where(doc, node);
+		node = ds_pointer_get(doc->doc->root, checked);
+		info = ds_document_where(doc->doc, node);
 	}
-	if (!info || !cJSON_Compare(node, ds_pointer_get(res, checked), true) || ds_template_node_touches(src, info)) {
+	if (!info || !cJSON_Compare(node, ds_pointer_get(res, checked), true) ||
+	    ds_template_node_touches(src, doc, info)) {
 		free(checked);
 		return (*why = rendered_from(rd, o)) ? 1 : -1;
 	}
 	free(checked);
-	*t = (struct target){.src = src, .doc = doc, .root = doc->root};
+	*t = (struct target){.src = src, .doc = doc, .root = doc->doc->root};
 	return 0;
 }
 
@@ -1074,7 +1209,7 @@ static int kustomize_target(ds_render *rd, const struct object *o, const cJSON *
 			    struct target *t, char **why)
 {
 	const ds_source *src = o->origin ? ds_render_source(rd, o->origin, DS_SOURCE_MANIFEST) : NULL;
-	const ds_document *doc = NULL;
+	const ds_source_doc *doc = NULL;
 	const cJSON *obj = src ? kustomize_object(src, o, &doc) : NULL, *node;
 	char *parent;
 	int rc;
@@ -1145,12 +1280,14 @@ static bool edits_touch_actions(const ds_source *src, const ds_edit_list *edits,
 	return false;
 }
 
-/* Plans op in t's file, its path made one of t's tree. Returns 0, 1 with
- * *why set, -1 out of memory. */
+/* Plans op in t's file, its path made one of t's tree. The document's own
+ * text is planned in, and the edits then placed in the file. Returns 0, 1
+ * with *why set, -1 out of memory. */
 static int plan_in(const struct target *t, const ds_patch_op *op, ds_edit_list *edits, char **why)
 {
 	ds_patch_op moved = *op;
 	const char *from = t->spot.from ? t->spot.from : "";
+	size_t first = edits->count;
 	char *path = NULL;
 	int rc;
 
@@ -1160,7 +1297,11 @@ static int plan_in(const struct target *t, const ds_patch_op *op, ds_edit_list *
 			return -1;
 		moved.path = path;
 	}
-	rc = ds_fix_plan(t->src->parsed, t->src->len, t->doc, t->root, &moved, edits, why);
+	rc = ds_fix_plan(t->src->parsed + t->doc->offset, t->doc->len, t->doc->doc, t->root, &moved, edits, why);
+	for (size_t i = first; rc == 0 && i < edits->count; i++) {
+		edits->items[i].start += t->doc->offset;
+		edits->items[i].end += t->doc->offset;
+	}
 	free(path);
 	return rc;
 }
@@ -1246,8 +1387,10 @@ void ds_render_free(ds_render *rd)
 	if (!rd)
 		return;
 	ds_render_release(rd);
-	for (size_t i = 0; i < rd->mark_count; i++)
+	for (size_t i = 0; i < rd->mark_count; i++) {
 		free(rd->marks[i].path);
+		free(rd->marks[i].real);
+	}
 	for (size_t i = 0; i < rd->object_count; i++)
 		object_free(&rd->objects[i]);
 	for (size_t i = 0; i < rd->name_count; i++) {

@@ -200,6 +200,22 @@ void ds_render_free(ds_render *rd);
 
 /* ---- what render.c, template.c and kustomize.c share ---- */
 
+/* A document of a file's text: where it starts and its length, blanks
+ * around it left out as helm leaves them out, and its first line. */
+typedef struct ds_chunk {
+	size_t start, len;
+	unsigned line;
+} ds_chunk;
+
+/* A document of a source, read on its own from the part of the file it is
+ * written in: its positions are the file's once `line` - 1 is added to
+ * their lines. Owns doc. */
+typedef struct ds_source_doc {
+	ds_document *doc;
+	size_t offset, len; /* its part of the file's text */
+	unsigned line;      /* the line of the file its first line is */
+} ds_source_doc;
+
 /* A file read to place findings and plan fixes: a template, a manifest, a
  * kustomization or a patch. Owns all but name. */
 typedef struct ds_source {
@@ -210,15 +226,18 @@ typedef struct ds_source {
 	char *parsed;       /* the text as parsed: text, or for a template a copy with each action blanked */
 	bool *templated;    /* a template: whether an action touches line i + 1; else NULL */
 	size_t lines;       /* how many lines templated[] has */
-	ds_document **docs; /* its documents, with positions */
+	ds_source_doc *docs; /* its documents that may matter, with positions */
 	size_t doc_count;
-	bool filtered;      /* read for DS_SOURCE_MANIFEST */
+	ds_chunk *chunks;   /* read for DS_SOURCE_TEXT: its documents as text */
+	size_t chunk_count;
+	int use;            /* the ds_source_use it was read for */
 } ds_source;
 
 typedef enum {
-	DS_SOURCE_MANIFEST, /* DaemonSets and lists read whole, other documents as their kind */
-	DS_SOURCE_TEMPLATE, /* a Helm template: actions blanked, every document read whole */
-	DS_SOURCE_WHOLE     /* every document read whole: kustomizations, patches */
+	DS_SOURCE_MANIFEST, /* the documents that may hold a DaemonSet read (whole), the others blanked */
+	DS_SOURCE_TEMPLATE, /* a Helm template: actions blanked, then as DS_SOURCE_MANIFEST */
+	DS_SOURCE_WHOLE,    /* every document read whole: kustomizations, patches */
+	DS_SOURCE_TEXT      /* the text alone, not parsed */
 } ds_source_use;
 
 /* The file at the real path `real`, read for `use` and kept in rd's cache
@@ -238,13 +257,32 @@ const ds_source *ds_render_kustomization(ds_render *rd, const char *dir);
  * or NULL out of memory. */
 char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *lines);
 
+/* Calls each(data, from, to, line) for every document of text[0..len)
+ * that may be, or hold, a DaemonSet: all but those whose top-level kind
+ * line names another kind (in a template: with no action in it). The
+ * document runs from `from` (past its "---" line) to `to`, and starts on
+ * line `line`. Reading only those documents builds only what a
+ * DaemonSet's place may be looked for in. Returns 0, or the first value
+ * other than 0 that each returned. */
+int ds_each_daemonset_document(const char *text, size_t len, bool template,
+			       int (*each)(void *data, size_t from, size_t to, unsigned line), void *data);
+
+/* The position p of a node of d as a position of its file. */
+ds_pos ds_source_pos(const ds_source_doc *d, ds_pos p);
+
+/* The documents of text[0..len) between its "---" lines, each without the
+ * blanks around it: a new array (the caller frees it) of *count chunks, or
+ * NULL out of memory (or when there is none). */
+ds_chunk *ds_text_documents(const char *text, size_t len, size_t *count);
+
 /* Whether an action of the template src touches a line from first to last. */
 bool ds_template_touches(const ds_source *src, unsigned first, unsigned last);
 
 /* Whether an action of the template src touches the lines of the node
- * info: its key's line, or a line of its value that starts deeper than its
- * key (a line no deeper, where the value has ended, is the parent's). */
-bool ds_template_node_touches(const ds_source *src, const ds_node_info *info);
+ * info (of its document d): its key's line, or a line of its value that
+ * starts deeper than its key (a line no deeper, where the value has ended,
+ * is the parent's). */
+bool ds_template_node_touches(const ds_source *src, const ds_source_doc *d, const ds_node_info *info);
 
 /* The one document of the template src that can be the rendered object of
  * kind and name: the documents holding `pointer`, of that kind when they
@@ -253,12 +291,12 @@ bool ds_template_node_touches(const ds_source *src, const ds_node_info *info);
  * a key on the way to pointer is given twice in its mapping (branches of
  * an if: which one rendered cannot be told). */
 int ds_template_document(const ds_source *src, const char *kind, const char *name, const char *pointer,
-			 const ds_document **doc);
+			 const ds_source_doc **doc);
 
 /* Where in a file a rendered field was written. */
 typedef struct ds_render_spot {
 	const ds_source *src;
-	const ds_document *doc;
+	const ds_source_doc *doc;
 	const cJSON *root;  /* the tree pointers are read in: an object, a patch, a list of operations */
 	const cJSON *node;  /* the field */
 	char *from, *to;    /* a rendered pointer starting with `from` is `to` and the rest in root; owned.

@@ -29,6 +29,10 @@ struct ns_entry {
 	ds_render *render;
 	long object;
 	bool has_namespace;
+	/* where a DS003 finding about it goes, found while its file was read
+	 * for its other findings (placed); the note is owned */
+	bool placed;
+	ds_render_place place;
 };
 
 /* The kind of every resource that has findings (see ds_is_daemonset()). */
@@ -207,20 +211,12 @@ static char *deepest_part(const cJSON *res, const char *pointer)
 	return path;
 }
 
-/* Places lf, a finding about `pointer` of the rendered object `object`
- * (the DaemonSet res, or NULL when it is gone: then found and value say
- * what it held), in the file the object came from, at `rendered` in the
- * rendered output; rendered_from is the chart or kustomization. */
-static void place_rendered(struct run *r, ds_render *rd, const ds_render_query *q, const char *rendered_from,
-			   ds_lint_finding *lf)
+/* Puts lf, a finding of the rendering of rendered_from (the chart or
+ * kustomization), where `place` says; takes place's note. */
+static void put_rendered(struct run *r, ds_lint_finding *lf, ds_render_place place, const char *rendered_from)
 {
-	ds_render_place place;
 	char *message;
 
-	if (ds_render_place_finding(rd, q, &place) < 0) {
-		r->oom = true;
-		return;
-	}
 	lf->file = place.file;
 	lf->line = place.pos.line;
 	lf->column = place.pos.column;
@@ -244,11 +240,12 @@ static void place_object_finding(struct run *r, const ds_document *doc, const cJ
 	char *found = deepest_part(res, f->pointer);
 	ds_render_query q = {object, f->pointer, found, found ? ds_pointer_get(res, found) : NULL,
 			     ds_document_locate(doc, res, f->pointer, NULL)};
+	ds_render_place place;
 
-	if (!found)
+	if (!found || ds_render_place_finding(rendering(r), &q, &place) < 0)
 		r->oom = true;
 	else
-		place_rendered(r, rendering(r), &q, r->file, lf);
+		put_rendered(r, lf, place, r->file);
 	free(found);
 }
 
@@ -256,8 +253,10 @@ static void place_object_finding(struct run *r, const ds_document *doc, const cJ
  * of res, the DaemonSet ns/name: its identity (borrowed), where a finding
  * points and its exemption annotation. Nothing of the document itself is
  * kept. */
+static void place_namespace(struct run *r, struct ns_entry *e, ds_render_place *out);
+
 static void remember_namespace(struct run *r, const ds_document *doc, const cJSON *res, const char *ns,
-			       const char *name)
+			       const char *name, bool file_read)
 {
 	const cJSON *annotations = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "metadata"),
 								    "annotations");
@@ -278,6 +277,10 @@ static void remember_namespace(struct run *r, const ds_document *doc, const cJSO
 		.pos = ds_document_locate(doc, res, "/metadata/namespace", NULL), .file_index = r->file_index,
 		.render = rendering(r), .object = rendering(r) ? ds_render_object(rendering(r), res) : -1,
 		.has_namespace = ds_pointer_get(res, "/metadata/namespace") != NULL};
+	/* the file it came from is read now: a DS003 finding need not read it
+	 * again at the end */
+	if (rendering(r) && file_read)
+		place_namespace(r, &grown[r->entry_count - 1], &grown[r->entry_count - 1].place);
 }
 
 /* Lists res among the DaemonSets checked, with or without findings: its
@@ -334,8 +337,8 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 		else if (lf && !f->exempt && f->rule->fix && r->opts->fix != DS_FIX_NONE)
 			plan_fix(r, doc, res, &ev, f, lf, res_edits);
 	}
+	remember_namespace(r, doc, res, ns, name, ev.finding_count > 0);
 	ds_evaluation_free(&ev);
-	remember_namespace(r, doc, res, ns, name);
 }
 
 static bool is_list_kind(const char *kind)
@@ -813,19 +816,34 @@ static cJSON *namespace_stub(const struct ns_entry *e)
 	return stub;
 }
 
-/* Places lf, a DS003 finding about the rendered DaemonSet of entry e, in
- * the file its namespace (or its metadata, without one) is written in. */
-static void place_namespace_finding(struct run *r, const struct ns_entry *e, ds_lint_finding *lf)
+/* Where a DS003 finding about the rendered DaemonSet of entry e goes: the
+ * file its namespace (or its metadata, without one) is written in; in
+ * e->place once found. */
+static void place_namespace(struct run *r, struct ns_entry *e, ds_render_place *out)
 {
 	cJSON *value = e->has_namespace ? cJSON_CreateStringReference(e->ns) : cJSON_CreateObject();
 	ds_render_query q = {e->object, "/metadata/namespace", e->has_namespace ? "/metadata/namespace" : "/metadata",
 			     value, e->pos};
 
-	if (!value)
+	if (e->placed) {
+		*out = e->place;
+		e->place.note = NULL; /* given to out */
+	} else if (!value || ds_render_place_finding(e->render, &q, out) < 0) {
 		r->oom = true;
-	else
-		place_rendered(r, e->render, &q, e->file, lf);
+	} else if (out == &e->place) {
+		e->placed = true;
+	}
 	cJSON_Delete(value);
+}
+
+/* Places lf, a DS003 finding about the rendered DaemonSet of entry e. */
+static void place_namespace_finding(struct run *r, struct ns_entry *e, ds_lint_finding *lf)
+{
+	ds_render_place place = {0};
+
+	place_namespace(r, e, &place);
+	if (!r->oom)
+		put_rendered(r, lf, place, e->file);
 }
 
 /* The namespace rules over every DaemonSet the run saw. */
@@ -838,7 +856,7 @@ static void check_namespaces(struct run *r)
 	if (r->entry_count) /* qsort(NULL, 0, ...) is undefined */
 		qsort(r->entries, r->entry_count, sizeof(*r->entries), entry_order);
 	for (size_t i = 0; i < r->entry_count && !r->oom; i++) {
-		const struct ns_entry *e = &r->entries[i];
+		struct ns_entry *e = &r->entries[i];
 		cJSON *stub = namespace_stub(e);
 		ds_evaluation ev;
 		if (!stub || ds_evaluate(stub, &ctx, DS_SCOPE_NAMESPACE, &ev) < 0) {
@@ -891,8 +909,10 @@ static int problem_order(const void *a, const void *b)
 
 static void free_entries(struct run *r)
 {
-	for (size_t i = 0; i < r->entry_count; i++)
+	for (size_t i = 0; i < r->entry_count; i++) {
 		free(r->entries[i].ignore);
+		free(r->entries[i].place.note);
+	}
 	free(r->entries);
 }
 

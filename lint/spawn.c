@@ -126,32 +126,46 @@ static pid_t start(const char *const *argv, int *out_fd, int *err_fd, char **err
 	return pid;
 }
 
-/* Reads what is ready on fd into the result: standard output (is_out) up
- * to max_out bytes, or the tail of standard error. Returns 1 while the
- * pipe is open, 0 at its end, -1 out of memory; sets res->too_large when
- * the output passes the limit. */
+/* Reads what is ready on fd into the result: standard output (is_out),
+ * straight into its buffer, up to max_out bytes; or the tail of standard
+ * error. Returns 1 while the pipe is open, 0 at its end, -1 out of memory;
+ * sets res->too_large when the output passes the limit. */
 static int drain(int fd, bool is_out, size_t max_out, ds_spawn_result *res)
 {
-	char chunk[65536];
-	ssize_t n = read(fd, chunk, sizeof(chunk));
+	char chunk[4096];
+	size_t room = 1 << 16;
+	ssize_t n;
 
+	if (!is_out) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0)
+			return errno == EINTR || errno == EAGAIN ? 1 : 0;
+		return n == 0 ? 0 : keep_tail(res, chunk, (size_t)n) < 0 ? -1 : 1;
+	}
+	/* one byte past the limit tells output over it from output at it */
+	if (room > max_out + 1 - res->out_len)
+		room = max_out + 1 - res->out_len;
+	char *grown = ds_array_reserve(res->out, res->out_len, room + 1, 1);
+	if (!grown)
+		return -1;
+	res->out = grown;
+	n = read(fd, res->out + res->out_len, room);
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 1 : 0;
-	if (n == 0)
-		return 0;
-	if (!is_out)
-		return keep_tail(res, chunk, (size_t)n) < 0 ? -1 : 1;
-	if (res->out_len + (size_t)n > max_out) {
+	res->out_len += (size_t)n;
+	res->out[res->out_len] = '\0';
+	if (res->out_len > max_out) {
 		res->too_large = true;
 		return 0;
 	}
-	return append(&res->out, &res->out_len, chunk, (size_t)n) < 0 ? -1 : 1;
+	return n == 0 ? 0 : 1;
 }
 
 /* Waits for the child until the deadline; kills its process group when it
  * is still running then. Returns its status as waitpid() gives it. */
 static int reap(pid_t pid, long long deadline, ds_spawn_result *res)
 {
+	long pause = 50 * 1000; /* nanoseconds, doubled up to 10 ms */
 	int status = 0;
 
 	for (;;) {
@@ -166,8 +180,11 @@ static int reap(pid_t pid, long long deadline, ds_spawn_result *res)
 				;
 			return status;
 		}
-		if (got == 0)
-			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+		/* it has closed its output: it is about to exit */
+		if (got == 0) {
+			nanosleep(&(struct timespec){0, pause}, NULL);
+			pause = pause < 10 * 1000 * 1000 ? pause * 2 : pause;
+		}
 	}
 }
 

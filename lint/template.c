@@ -154,31 +154,31 @@ static bool may_be(const cJSON *field, const char *want)
 }
 
 int ds_template_document(const ds_source *src, const char *kind, const char *name, const char *pointer,
-			 const ds_document **doc)
+			 const ds_source_doc **doc)
 {
-	const ds_document *found = NULL;
+	const ds_source_doc *found = NULL;
 	size_t count = 0, named = 0;
 
 	for (size_t i = 0; i < src->doc_count; i++) {
-		const cJSON *root = src->docs[i]->root;
+		const cJSON *root = src->docs[i].doc->root;
 		if (!cJSON_IsObject(root) || !ds_pointer_get(root, pointer) ||
 		    !may_be(cJSON_GetObjectItemCaseSensitive(root, "kind"), kind))
 			continue;
 		count++;
-		found = count == 1 ? src->docs[i] : found;
+		found = count == 1 ? &src->docs[i] : found;
 	}
 	if (count > 1) {
 		for (size_t i = 0; i < src->doc_count; i++) {
-			const cJSON *root = src->docs[i]->root, *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+			const cJSON *root = src->docs[i].doc->root, *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
 			const char *written = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "name"));
 			if (cJSON_IsObject(root) && ds_pointer_get(root, pointer) && written && !strcmp(written, name) &&
 			    may_be(cJSON_GetObjectItemCaseSensitive(root, "kind"), kind) && named++ == 0)
-				found = src->docs[i];
+				found = &src->docs[i];
 		}
 		if (named != 1)
 			return 0;
 	}
-	if (!found || !keys_given_once(found, found->root, pointer))
+	if (!found || !keys_given_once(found->doc, found->doc->root, pointer))
 		return 0;
 	*doc = found;
 	return 1;
@@ -198,12 +198,13 @@ static unsigned indent_of(const ds_source *src, unsigned line)
 	return at < src->len && src->text[at] != '\n' && src->text[at] != '\r' ? column : 0;
 }
 
-bool ds_template_node_touches(const ds_source *src, const ds_node_info *info)
+bool ds_template_node_touches(const ds_source *src, const ds_source_doc *d, const ds_node_info *info)
 {
-	unsigned first = info->key.line ? info->key.line : info->value.line;
+	unsigned first = ds_source_pos(d, info->key.line ? info->key : info->value).line;
 	unsigned column = info->key.line ? info->key.column : info->value.column;
+	unsigned last = ds_source_pos(d, info->value_end).line;
 
-	for (unsigned line = first; src->templated && line <= info->value_end.line && line <= src->lines; line++) {
+	for (unsigned line = first; src->templated && line <= last && line <= src->lines; line++) {
 		if (!src->templated[line - 1])
 			continue;
 		/* a line that starts no deeper than the node's key is outside it */
@@ -211,4 +212,130 @@ bool ds_template_node_touches(const ds_source *src, const ds_node_info *info)
 			return true;
 	}
 	return false;
+}
+
+/* Whether text[from, to) holds needle. */
+static bool holds(const char *text, size_t from, size_t to, const char *needle)
+{
+	return to > from && memmem(text + from, to - from, needle, strlen(needle)) != NULL;
+}
+
+/* Whether the document text[from, to) may be, or hold, a DaemonSet: its
+ * top-level kind (a line starting "kind:") is DaemonSet or a list, or an
+ * action (template), or it has no such line (a flow mapping, JSON, or a
+ * kind given some other way: read it to be sure). */
+static bool may_hold_daemonset(const char *text, size_t from, size_t to, bool template)
+{
+	bool kind_line = false;
+
+	for (size_t at = from; at < to;) {
+		const char *nl = memchr(text + at, '\n', to - at);
+		size_t end = nl ? (size_t)(nl - text) : to, v = at + 5;
+		if (end - at > 5 && !memcmp(text + at, "kind:", 5)) {
+			kind_line = true;
+			while (v < end && (text[v] == ' ' || text[v] == '\t' || text[v] == '"' || text[v] == '\''))
+				v++;
+			if (holds(text, v, end, "DaemonSet") || holds(text, v, end, "List") ||
+			    (template && holds(text, at, end, "{{")))
+				return true;
+		}
+		at = end + 1;
+	}
+	return !kind_line;
+}
+
+/* Whether the line at `at` of text is a document marker ("---" alone, or
+ * followed by a blank). */
+static bool marker_line(const char *text, size_t len, size_t at)
+{
+	return len - at >= 3 && !memcmp(text + at, "---", 3) &&
+	       (len - at == 3 || text[at + 3] == '\n' || text[at + 3] == '\r' || text[at + 3] == ' ' ||
+		text[at + 3] == '\t');
+}
+
+int ds_each_daemonset_document(const char *text, size_t len, bool template,
+			       int (*each)(void *data, size_t from, size_t to, unsigned line), void *data)
+{
+	size_t start = 0;
+	unsigned line = 1;
+
+	while (start < len) {
+		size_t body = start, end;
+		unsigned body_line = line;
+		int rc;
+		/* a document: its marker line, then its lines up to the next marker */
+		if (marker_line(text, len, start)) {
+			const char *nl = memchr(text + start, '\n', len - start);
+			body = nl ? (size_t)(nl - text) + 1 : len;
+			body_line = ++line;
+		}
+		for (end = body; end < len && !marker_line(text, len, end); line++) {
+			const char *nl = memchr(text + end, '\n', len - end);
+			end = nl ? (size_t)(nl - text) + 1 : len;
+		}
+		if (may_hold_daemonset(text, body, end, template) && (rc = each(data, body, end, body_line)) != 0)
+			return rc;
+		start = end;
+	}
+	return 0;
+}
+
+ds_pos ds_source_pos(const ds_source_doc *d, ds_pos p)
+{
+	return (ds_pos){p.line ? p.line + d->line - 1 : 0, p.column};
+}
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Adds text[from, to) less its blanks to the chunks (nothing when it is
+ * all blanks); line is the line `from` is on. Returns 0 or -1. */
+static int add_chunk(ds_chunk **chunks, size_t *count, const char *text, size_t from, size_t to, unsigned line)
+{
+	ds_chunk *grown;
+
+	for (; from < to && blank(text[from]); from++)
+		line += text[from] == '\n';
+	while (to > from && blank(text[to - 1]))
+		to--;
+	if (from == to)
+		return 0;
+	grown = ds_array_grow(*chunks, *count, sizeof(*grown));
+	if (!grown)
+		return -1;
+	*chunks = grown;
+	grown[(*count)++] = (ds_chunk){from, to - from, line};
+	return 0;
+}
+
+ds_chunk *ds_text_documents(const char *text, size_t len, size_t *count)
+{
+	ds_chunk *chunks = NULL;
+	size_t start = 0;
+	unsigned line = 1, start_line = 1;
+
+	*count = 0;
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(text + at, '\n', len - at);
+		size_t next = nl ? (size_t)(nl - text) + 1 : len;
+		if (text[at] == '-' && marker_line(text, len, at)) {
+			if (add_chunk(&chunks, count, text, start, at, start_line) < 0) {
+				free(chunks);
+				*count = 0;
+				return NULL;
+			}
+			start = next;
+			start_line = line + 1;
+		}
+		at = next;
+		line++;
+	}
+	if (add_chunk(&chunks, count, text, start, len, start_line) < 0) {
+		free(chunks);
+		*count = 0;
+		return NULL;
+	}
+	return chunks;
 }
