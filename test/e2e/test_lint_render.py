@@ -14,6 +14,7 @@ renderer that hangs, a kustomization that reaches outside its repository)
 are each one line, exit 2, with the other inputs still linted."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -546,6 +547,55 @@ def test_outputs(t, env, sarif):
          "an --output that cannot be written: exit 2, named", p.stderr)
 
 
+def doc_blocks(path, lang):
+    with open(os.path.join(ROOT, path)) as fh:
+        return re.findall(r"```" + lang + r"\n(.*?)```", fh.read(), re.S)
+
+
+def sandbox(env):
+    """A repository the docs' examples run in as written: charts/agent,
+    overlays/prod and overlays/staging over a base, values per environment."""
+    repo = os.path.join(env.top, "docrepo")
+    os.makedirs(os.path.join(repo, ".git"))
+    shutil.copytree(os.path.join(FIXTURES, "charts"), os.path.join(repo, "charts"))
+    for d in ("base", "components"):
+        shutil.copytree(os.path.join(KUSTOMIZE, d), os.path.join(repo, d))
+    shutil.copytree(os.path.join(KUSTOMIZE, "overlays", "prod"), os.path.join(repo, "overlays", "prod"))
+    shutil.copytree(os.path.join(KUSTOMIZE, "overlays", "dev"), os.path.join(repo, "overlays", "staging"))
+    for env_name in ("prod", "staging"):
+        write(os.path.join(repo, "deploy", f"values-{env_name}.yaml"), "exporter:\n  enabled: true\n")
+    write(os.path.join(repo, "values-prod.yaml"), "exporter:\n  enabled: true\n")
+    write(os.path.join(repo, "deploy", "plain.yaml"), PLAIN_DS)
+    bindir = os.path.join(env.top, "docbin")
+    os.makedirs(bindir)
+    os.symlink(BIN, os.path.join(bindir, "dsguard"))
+    os.symlink(BIN, os.path.join(repo, "dsguard"))
+    return repo, dict(env.env(), PATH=bindir + os.pathsep + env.env()["PATH"])
+
+
+def test_doc_examples(t, env):
+    """docs/gitops.md's console example, and the lint command lines of its
+    and README's sh blocks, run as written."""
+    blocks = doc_blocks("docs/gitops.md", "console")
+    t.eq(len(blocks), 1, "docs/gitops.md has one console example")
+    lines = blocks[0].rstrip("\n").split("\n")
+    p = subprocess.run(lines[0][2:].split(), cwd=FIXTURES, env=dict(env.env(), PATH=os.path.dirname(BIN) + os.pathsep
+                                                                    + env.env()["PATH"]),
+                       capture_output=True, text=True, timeout=300) if lines[0].startswith("$ dsguard ") else None
+    t.eq(p.stdout.rstrip("\n").split("\n") if p else None, lines[1:],
+         "docs/gitops.md: the example prints what it shows")
+    repo, denv = sandbox(env)
+    commands = [ln for b in doc_blocks("docs/gitops.md", "sh") + doc_blocks("README.md", "sh")
+                for ln in b.splitlines() if re.match(r"(\./)?dsguard lint ", ln)]
+    t.ok(len(commands) >= 6, "the docs' lint command lines are found", commands)
+    for command in commands:
+        p = subprocess.run(["sh", "-c", command], cwd=repo, env=denv, capture_output=True, text=True, timeout=300)
+        t.ok(p.returncode in (0, 1),  # 2 would be an input, render or usage error
+             f"runs as written in a repository: {command}", f"rc={p.returncode}\n{p.stdout[-800:]}\n{p.stderr}")
+    for report in ("dsguard.sarif", "dsguard.xml"):
+        t.ok(os.path.getsize(os.path.join(repo, report)) > 0, f"the reports example wrote {report}")
+
+
 def sarif_validator(t):
     shared = shared_dir(t, "SARIF schema validation")
     if shared is None:
@@ -576,6 +626,7 @@ def main():
         if helm and env.kubectl:
             test_fix(t, env)
             test_failures(t, env)
+            test_doc_examples(t, env)
     finally:
         shutil.rmtree(top, ignore_errors=True)
     t.done()
