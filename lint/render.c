@@ -637,10 +637,10 @@ static int index_marks(ds_render *rd, const char *text, size_t len)
 	bool after_separator = false;
 
 	for (size_t at = 0; at < len;) {
-		const char *nl = memchr(text + at, '\n', len - at);
-		size_t end = nl ? (size_t)(nl - text) : len, n = end - at;
-		if (n && text[at + n - 1] == '\r')
-			n--;
+		size_t next = ds_next_line(text, len, at), end = next, n;
+		while (end > at && (text[end - 1] == '\n' || text[end - 1] == '\r'))
+			end--;
+		n = end - at;
 		if (after_separator && n > sizeof(prefix) - 1 && !memcmp(text + at, prefix, sizeof(prefix) - 1)) {
 			struct mark *grown = ds_array_grow(rd->marks, rd->mark_count, sizeof(*grown));
 			char *path = grown ? strndup(text + at + sizeof(prefix) - 1, n - (sizeof(prefix) - 1)) : NULL;
@@ -650,12 +650,12 @@ static int index_marks(ds_render *rd, const char *text, size_t len)
 				return -1;
 			if (rd->mark_count)
 				rd->marks[rd->mark_count - 1].end = separator;
-			rd->marks[rd->mark_count++] = (struct mark){.line = line, .path = path, .start = end < len ? end + 1 : len, .end = len};
+			rd->marks[rd->mark_count++] = (struct mark){.line = line, .path = path, .start = next, .end = len};
 		}
 		after_separator = n == 3 && !memcmp(text + at, "---", 3);
 		if (after_separator)
 			separator = at;
-		at = end + 1;
+		at = next;
 		line++;
 	}
 	return 0;
@@ -1011,7 +1011,8 @@ static void tell_same(ds_render *rd, struct object *o)
 	}
 	/* it must start a line (helm drops the blanks a document starts
 	 * with), and be no action's output */
-	if (!hit || (hit->start && raw->text[hit->start - 1] != '\n') || memmem(doc, n, "{{", 2))
+	if (!hit || (hit->start && raw->text[hit->start - 1] != '\n' && raw->text[hit->start - 1] != '\r') ||
+	    memmem(doc, n, "{{", 2))
 		return;
 	o->same = 1;
 	o->shift = (long)hit->line - (long)(m->line + 1);
@@ -1258,11 +1259,7 @@ static int kustomize_target(ds_render *rd, const struct object *o, const cJSON *
 /* The line of the byte at `at` of src's text. */
 static unsigned line_at(const ds_source *src, size_t at)
 {
-	unsigned line = 1;
-
-	for (size_t i = 0; i < at && i < src->len; i++)
-		line += src->text[i] == '\n';
-	return line;
+	return ds_line_of(src->text, src->len, at);
 }
 
 /* Whether an edit from index first on changes a line a template action
@@ -1271,7 +1268,7 @@ static bool edits_touch_actions(const ds_source *src, const ds_edit_list *edits,
 {
 	for (size_t i = first; i < edits->count; i++) {
 		const ds_edit *e = &edits->items[i];
-		bool line_start = e->start == 0 || src->text[e->start - 1] == '\n';
+		bool line_start = e->start == 0 || src->text[e->start - 1] == '\n' || src->text[e->start - 1] == '\r';
 		if (e->start == e->end && line_start)
 			continue;
 		if (ds_template_touches(src, line_at(src, e->start), line_at(src, e->end > e->start ? e->end - 1 : e->start)))

@@ -250,6 +250,14 @@ const ds_source *ds_render_source(ds_render *rd, const char *real, ds_source_use
  * tree is docs[0]->root. NULL as for ds_render_source(). */
 const ds_source *ds_render_kustomization(ds_render *rd, const char *dir);
 
+/* The offset just past the line break of the line holding `at` ("\n",
+ * "\r\n", or a "\r" alone, as YAML reads them), or len. Lines are
+ * counted this way wherever they meet the reader's positions. */
+size_t ds_next_line(const char *text, size_t len, size_t at);
+
+/* The line the byte at `at` of text[0..len) is on, counted from 1. */
+unsigned ds_line_of(const char *text, size_t len, size_t at);
+
 /* A copy of text[0..len) in which every template action ({{ ... }}) is
  * spaces, line breaks kept, so that lines, columns and offsets stay; marks
  * in *templated (a new array of *lines flags, the caller frees it) each line
@@ -260,8 +268,8 @@ char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *l
 /* Calls each(data, from, to, line) for every document of text[0..len)
  * that may be, or hold, a DaemonSet: all but those whose top-level kind
  * line names another kind (in a template: with no action in it). The
- * document runs from `from` (past its "---" line) to `to`, and starts on
- * line `line`. Reading only those documents builds only what a
+ * document runs from `from` (its "---" line, when it has one) to `to`,
+ * and starts on line `line`. Reading only those documents builds only what a
  * DaemonSet's place may be looked for in. Returns 0, or the first value
  * other than 0 that each returned. */
 int ds_each_daemonset_document(const char *text, size_t len, bool template,

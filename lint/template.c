@@ -46,6 +46,31 @@ static size_t past_action(const char *text, size_t len, size_t at)
 	return len;
 }
 
+size_t ds_next_line(const char *text, size_t len, size_t at)
+{
+	const char *nl = at < len ? memchr(text + at, '\n', len - at) : NULL;
+	const char *cr = at < len ? memchr(text + at, '\r', (size_t)((nl ? nl : text + len) - (text + at))) : NULL;
+
+	if (cr && cr + 1 != nl)
+		return (size_t)(cr - text) + 1; /* a "\r" alone */
+	return nl ? (size_t)(nl - text) + 1 : len;
+}
+
+/* Whether the byte at `at` breaks a line: "\n", or a "\r" not before one. */
+static bool breaks_line(const char *text, size_t len, size_t at)
+{
+	return text[at] == '\n' || (text[at] == '\r' && (at + 1 >= len || text[at + 1] != '\n'));
+}
+
+unsigned ds_line_of(const char *text, size_t len, size_t at)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < at && i < len; i++)
+		line += breaks_line(text, len, i);
+	return line;
+}
+
 char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *lines)
 {
 	char *masked = malloc(len + 1);
@@ -53,7 +78,7 @@ char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *l
 	bool *marks;
 
 	for (size_t i = 0; i < len; i++)
-		count += text[i] == '\n';
+		count += breaks_line(text, len, i);
 	marks = calloc(count, sizeof(*marks));
 	if (!masked || !marks) {
 		free(masked);
@@ -64,7 +89,7 @@ char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *l
 	masked[len] = '\0';
 	for (size_t at = 0; at < len;) {
 		size_t end;
-		if (text[at] == '\n') {
+		if (breaks_line(text, len, at)) {
 			line++;
 			at++;
 			continue;
@@ -76,11 +101,12 @@ char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *l
 		end = past_action(text, len, at);
 		marks[line] = true;
 		for (; at < end; at++) {
-			if (text[at] == '\n') {
+			if (breaks_line(text, len, at)) {
 				marks[++line] = true;
 				continue;
 			}
-			masked[at] = ' ';
+			if (text[at] != '\r')
+				masked[at] = ' ';
 		}
 	}
 	*templated = marks;
@@ -191,8 +217,8 @@ static unsigned indent_of(const ds_source *src, unsigned line)
 	size_t at = 0;
 	unsigned column = 1;
 
-	for (unsigned l = 1; l < line && at < src->len; at++)
-		l += src->text[at] == '\n';
+	for (unsigned l = 1; l < line && at < src->len; l++)
+		at = ds_next_line(src->text, src->len, at);
 	for (; at < src->len && (src->text[at] == ' ' || src->text[at] == '\t'); at++)
 		column++;
 	return at < src->len && src->text[at] != '\n' && src->text[at] != '\r' ? column : 0;
@@ -229,8 +255,9 @@ static bool may_hold_daemonset(const char *text, size_t from, size_t to, bool te
 	bool kind_line = false;
 
 	for (size_t at = from; at < to;) {
-		const char *nl = memchr(text + at, '\n', to - at);
-		size_t end = nl ? (size_t)(nl - text) : to, v = at + 5;
+		size_t next = ds_next_line(text, to, at), end = next, v = at + 5;
+		while (end > at && (text[end - 1] == '\n' || text[end - 1] == '\r'))
+			end--;
 		if (end - at > 5 && !memcmp(text + at, "kind:", 5)) {
 			kind_line = true;
 			while (v < end && (text[v] == ' ' || text[v] == '\t' || text[v] == '"' || text[v] == '\''))
@@ -239,7 +266,7 @@ static bool may_hold_daemonset(const char *text, size_t from, size_t to, bool te
 			    (template && holds(text, at, end, "{{")))
 				return true;
 		}
-		at = end + 1;
+		at = next;
 	}
 	return !kind_line;
 }
@@ -260,20 +287,16 @@ int ds_each_daemonset_document(const char *text, size_t len, bool template,
 	unsigned line = 1;
 
 	while (start < len) {
-		size_t body = start, end;
-		unsigned body_line = line;
+		unsigned first = line;
+		size_t end = start;
 		int rc;
-		/* a document: its marker line, then its lines up to the next marker */
-		if (marker_line(text, len, start)) {
-			const char *nl = memchr(text + start, '\n', len - start);
-			body = nl ? (size_t)(nl - text) + 1 : len;
-			body_line = ++line;
-		}
-		for (end = body; end < len && !marker_line(text, len, end); line++) {
-			const char *nl = memchr(text + end, '\n', len - end);
-			end = nl ? (size_t)(nl - text) + 1 : len;
-		}
-		if (may_hold_daemonset(text, body, end, template) && (rc = each(data, body, end, body_line)) != 0)
+		/* a document: its marker line (which may hold some of it), then
+		 * its lines up to the next marker */
+		do {
+			end = ds_next_line(text, len, end);
+			line++;
+		} while (end < len && !marker_line(text, len, end));
+		if (may_hold_daemonset(text, start, end, template) && (rc = each(data, start, end, first)) != 0)
 			return rc;
 		start = end;
 	}
@@ -297,7 +320,7 @@ static int add_chunk(ds_chunk **chunks, size_t *count, const char *text, size_t 
 	ds_chunk *grown;
 
 	for (; from < to && blank(text[from]); from++)
-		line += text[from] == '\n';
+		line += breaks_line(text, to, from);
 	while (to > from && blank(text[to - 1]))
 		to--;
 	if (from == to)
@@ -318,8 +341,7 @@ ds_chunk *ds_text_documents(const char *text, size_t len, size_t *count)
 
 	*count = 0;
 	for (size_t at = 0; at < len;) {
-		const char *nl = memchr(text + at, '\n', len - at);
-		size_t next = nl ? (size_t)(nl - text) + 1 : len;
+		size_t next = ds_next_line(text, len, at);
 		if (text[at] == '-' && marker_line(text, len, at)) {
 			if (add_chunk(&chunks, count, text, start, at, start_line) < 0) {
 				free(chunks);

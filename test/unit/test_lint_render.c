@@ -108,12 +108,12 @@ static void test_daemonset_documents(void **state)
 	assert_int_equal(ds_each_daemonset_document(text, strlen(text), false, record, &s), 0);
 	/* the ConfigMap is left out; a document with no kind line is read */
 	assert_int_equal(s.count, 4);
-	assert_int_equal(s.line[0], 4);
-	assert_memory_equal(text + s.from[0], "kind: DaemonSet\nmetadata: {name: x}\n", s.to[0] - s.from[0]);
-	assert_int_equal(s.line[1], 7);
-	assert_memory_equal(text + s.from[1], "{kind: Service}\n", s.to[1] - s.from[1]);
-	assert_int_equal(s.line[2], 9);
-	assert_int_equal(s.line[3], 12);
+	assert_int_equal(s.line[0], 3);
+	assert_memory_equal(text + s.from[0], "---\nkind: DaemonSet\nmetadata: {name: x}\n", s.to[0] - s.from[0]);
+	assert_int_equal(s.line[1], 6);
+	assert_memory_equal(text + s.from[1], "--- # c\n{kind: Service}\n", s.to[1] - s.from[1]);
+	assert_int_equal(s.line[2], 8);
+	assert_int_equal(s.line[3], 11);
 }
 
 static void test_template_kind_action(void **state)
