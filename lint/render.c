@@ -320,17 +320,6 @@ static void begin(ds_render *rd)
 	}
 }
 
-const ds_source *ds_render_kustomization(ds_render *rd, const char *dir)
-{
-	const char *name = ds_kustomization_file(dir);
-	char *path = name ? ds_path_join(dir, name) : NULL, *real = path ? realpath(path, NULL) : NULL;
-	const ds_source *src = real ? ds_render_source(rd, real, DS_SOURCE_WHOLE) : NULL;
-
-	free(path);
-	free(real);
-	return src && src->doc_count && cJSON_IsObject(src->docs[0].doc->root) ? src : NULL;
-}
-
 static void tell_same(ds_render *rd, struct object *o);
 
 void ds_render_release(ds_render *rd)

@@ -246,10 +246,6 @@ typedef enum {
  * repository, or memory ran out. */
 const ds_source *ds_render_source(ds_render *rd, const char *real, ds_source_use use);
 
-/* The kustomization file of dir read as a source (use DS_SOURCE_WHOLE); the
- * tree is docs[0]->root. NULL as for ds_render_source(). */
-const ds_source *ds_render_kustomization(ds_render *rd, const char *dir);
-
 /* The offset just past the line break of the line holding `at` ("\n",
  * "\r\n", or a "\r" alone, as YAML reads them), or len. Lines are
  * counted this way wherever they meet the reader's positions. */
