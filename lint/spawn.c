@@ -132,7 +132,7 @@ static pid_t start(const char *const *argv, int *out_fd, int *err_fd, char **err
  * sets res->too_large when the output passes the limit. */
 static int drain(int fd, bool is_out, size_t max_out, ds_spawn_result *res)
 {
-	char chunk[4096];
+	char chunk[4096], *grown;
 	size_t room = 1 << 16;
 	ssize_t n;
 
@@ -145,7 +145,7 @@ static int drain(int fd, bool is_out, size_t max_out, ds_spawn_result *res)
 	/* one byte past the limit tells output over it from output at it */
 	if (room > max_out + 1 - res->out_len)
 		room = max_out + 1 - res->out_len;
-	char *grown = ds_array_reserve(res->out, res->out_len, room + 1, 1);
+	grown = ds_array_reserve(res->out, res->out_len, room + 1, 1);
 	if (!grown)
 		return -1;
 	res->out = grown;
