@@ -9,7 +9,7 @@ CC      ?= cc
 DEP_PKGS := libcjson:libcjson-dev yaml-0.1:libyaml-dev libmicrohttpd:libmicrohttpd-dev \
             openssl:libssl-dev libcurl:libcurl4-openssl-dev gnutls:libgnutls28-dev cmocka:libcmocka-dev
 # programs the tests drive, and the Debian package of each
-TOOL_PKGS := curl:curl xmllint:libxml2-utils valgrind:valgrind openssl:openssl patch:patch
+TOOL_PKGS := curl:curl xmllint:libxml2-utils valgrind:valgrind openssl:openssl patch:patch promtool:prometheus
 PY_PKGS   := python3-yaml python3-jsonschema
 LIBS_PC  := libcjson yaml-0.1 libmicrohttpd openssl libcurl gnutls
 

@@ -118,16 +118,19 @@ def serve_rendered(t, helm, sc):
         ca = os.path.join(d, "ca.crt")
         port = free_port()
         # The Deployment's own arguments, with the mounted files pointed at
-        # the extracted ones, a local port, and no cluster to watch.
-        local = {"listen": f"127.0.0.1:{port}", "cluster": "off",
+        # the extracted ones, a local port, and no cluster to watch (so no
+        # namespace claims in it either: their settings are left out).
+        local = {"listen": f"127.0.0.1:{port}", "cluster": "off", "claims": "local",
                  "tls-cert": os.path.join(d, "tls.crt"), "tls-key": os.path.join(d, "tls.key"),
                  "config": os.path.join(d, "config.yaml")}
         args = []
         for a in ctr.get("args") or []:
             name = a[2:].split("=", 1)[0] if a.startswith("--") else None
+            if name and name.startswith("claim-"):
+                continue
             args.append(f"--{name}={local[name]}" if name in local else a)
         t.ok(args[:1] == ["serve"] and all(f"--{k}={v}" in args for k, v in local.items()),
-             f"{sid}: the Deployment runs serve with --listen, --tls-cert, --tls-key, --config and --cluster",
+             f"{sid}: the Deployment runs serve with --listen, --tls-cert, --tls-key, --config, --cluster and --claims",
              str(args))
         log = open(os.path.join(d, "serve.log"), "w+")
         srv = subprocess.Popen([BIN] + args, stdout=log, stderr=subprocess.STDOUT)
