@@ -246,14 +246,6 @@ typedef enum {
  * repository, or memory ran out. */
 const ds_source *ds_render_source(ds_render *rd, const char *real, ds_source_use use);
 
-/* The offset just past the line break of the line holding `at` ("\n",
- * "\r\n", or a "\r" alone, as YAML reads them), or len. Lines are
- * counted this way wherever they meet the reader's positions. */
-size_t ds_next_line(const char *text, size_t len, size_t at);
-
-/* The line the byte at `at` of text[0..len) is on, counted from 1. */
-unsigned ds_line_of(const char *text, size_t len, size_t at);
-
 /* A copy of text[0..len) in which every template action ({{ ... }}) is
  * spaces, line breaks kept, so that lines, columns and offsets stay; marks
  * in *templated (a new array of *lines flags, the caller frees it) each line

@@ -46,31 +46,6 @@ static size_t past_action(const char *text, size_t len, size_t at)
 	return len;
 }
 
-size_t ds_next_line(const char *text, size_t len, size_t at)
-{
-	const char *nl = at < len ? memchr(text + at, '\n', len - at) : NULL;
-	const char *cr = at < len ? memchr(text + at, '\r', (size_t)((nl ? nl : text + len) - (text + at))) : NULL;
-
-	if (cr && cr + 1 != nl)
-		return (size_t)(cr - text) + 1; /* a "\r" alone */
-	return nl ? (size_t)(nl - text) + 1 : len;
-}
-
-/* Whether the byte at `at` breaks a line: "\n", or a "\r" not before one. */
-static bool breaks_line(const char *text, size_t len, size_t at)
-{
-	return text[at] == '\n' || (text[at] == '\r' && (at + 1 >= len || text[at + 1] != '\n'));
-}
-
-unsigned ds_line_of(const char *text, size_t len, size_t at)
-{
-	unsigned line = 1;
-
-	for (size_t i = 0; i < at && i < len; i++)
-		line += breaks_line(text, len, i);
-	return line;
-}
-
 char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *lines)
 {
 	char *masked = malloc(len + 1);
@@ -78,7 +53,7 @@ char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *l
 	bool *marks;
 
 	for (size_t i = 0; i < len; i++)
-		count += breaks_line(text, len, i);
+		count += ds_ends_line(text, len, i);
 	marks = calloc(count, sizeof(*marks));
 	if (!masked || !marks) {
 		free(masked);
@@ -89,7 +64,7 @@ char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *l
 	masked[len] = '\0';
 	for (size_t at = 0; at < len;) {
 		size_t end;
-		if (breaks_line(text, len, at)) {
+		if (ds_ends_line(text, len, at)) {
 			line++;
 			at++;
 			continue;
@@ -101,7 +76,7 @@ char *ds_template_mask(const char *text, size_t len, bool **templated, size_t *l
 		end = past_action(text, len, at);
 		marks[line] = true;
 		for (; at < end; at++) {
-			if (breaks_line(text, len, at)) {
+			if (ds_ends_line(text, len, at)) {
 				marks[++line] = true;
 				continue;
 			}
@@ -320,7 +295,7 @@ static int add_chunk(ds_chunk **chunks, size_t *count, const char *text, size_t 
 	ds_chunk *grown;
 
 	for (; from < to && blank(text[from]); from++)
-		line += breaks_line(text, to, from);
+		line += ds_ends_line(text, to, from);
 	while (to > from && blank(text[to - 1]))
 		to--;
 	if (from == to)

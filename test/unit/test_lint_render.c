@@ -1,8 +1,8 @@
 /* test_lint_render.c - the pieces of rendering that need no renderer: a
- * template's actions blanked with lines and offsets kept, the documents of
- * a file that may hold a DaemonSet, helm's trimmed documents, paths, a
- * child process with its time and output limits, and --format/--output
- * paired in command-line order. */
+ * template's actions blanked with lines and offsets kept, lines counted as
+ * YAML counts them, the documents of a file that may hold a DaemonSet,
+ * helm's trimmed documents, paths, a child process with its time and
+ * output limits, and --format/--output paired in command-line order. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -80,6 +80,32 @@ static void test_mask_unterminated_action(void **state)
 	free(want);
 	free(masked);
 	free(templated);
+}
+
+/* Lines end as YAML ends them: "\n", "\r\n" and a "\r" alone each end
+ * one; the "\r" of "\r\n" does not end a line on its own. */
+static void test_line_breaks(void **state)
+{
+	const char text[] = "a\nb\r\nc\rd\r\re";
+	/* lines:            1  2    3  4  5  6 */
+	const unsigned line[] = {1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 6};
+
+	(void)state;
+	for (size_t at = 0; at < sizeof(text) - 1; at++)
+		assert_int_equal(ds_line_of(text, sizeof(text) - 1, at), line[at]);
+	assert_true(ds_ends_line(text, sizeof(text) - 1, 1));
+	assert_false(ds_ends_line(text, sizeof(text) - 1, 3));
+	assert_true(ds_ends_line(text, sizeof(text) - 1, 4));
+	assert_true(ds_ends_line(text, sizeof(text) - 1, 6));
+	assert_false(ds_ends_line(text, sizeof(text) - 1, sizeof(text) - 1)); /* past the end */
+	assert_true(ds_ends_line("x\r", 2, 1)); /* a "\r" at the very end */
+	assert_int_equal(ds_next_line(text, sizeof(text) - 1, 0), 2);
+	assert_int_equal(ds_next_line(text, sizeof(text) - 1, 2), 5);
+	assert_int_equal(ds_next_line(text, sizeof(text) - 1, 5), 7);
+	assert_int_equal(ds_next_line(text, sizeof(text) - 1, 7), 9);
+	assert_int_equal(ds_next_line(text, sizeof(text) - 1, 9), 10);
+	assert_int_equal(ds_next_line(text, sizeof(text) - 1, 10), 11);
+	assert_int_equal(ds_next_line(text, sizeof(text) - 1, 11), 11);
 }
 
 struct seen {
@@ -279,6 +305,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mask_keeps_lines_and_offsets),
 		cmocka_unit_test(test_mask_unterminated_action),
+		cmocka_unit_test(test_line_breaks),
 		cmocka_unit_test(test_daemonset_documents),
 		cmocka_unit_test(test_template_kind_action),
 		cmocka_unit_test(test_text_documents),
