@@ -239,6 +239,50 @@ def test_kustomize(t, env):
          "renderedFrom" not in json.dumps(doc), "--no-render: the files are linted as they are")
 
 
+def tree_state(top):
+    """Every file under top with its bytes and modification time."""
+    state = {}
+    for d, _, files in os.walk(top):
+        for f in files:
+            path = os.path.join(d, f)
+            with open(path, "rb") as fh:
+                state[path] = (fh.read(), os.stat(path).st_mtime_ns)
+    return state
+
+
+def test_kustomize_build(t, env):
+    """A kustomize program (not kubectl) is run as `kustomize build DIR`, DIR
+    a temporary kustomization outside the repository that asks for origin
+    annotations; it is gone afterwards and the user's files are untouched."""
+    shim = os.path.join(env.top, "kustomize-bin")
+    log = os.path.join(env.top, "kustomize-argv")
+    wrappers = os.path.join(env.top, "kustomize-wrappers")
+    write(os.path.join(shim, "kustomize"),
+          f"#!/bin/sh\nPATH=/usr/bin:/bin\nprintf '%s\\n' \"$#\" \"$@\" >> {log}\n"
+          f"cat \"$2/kustomization.yaml\" >> {wrappers}\nexec {env.kubectl} kustomize \"$2\"\n")
+    os.chmod(os.path.join(shim, "kustomize"), 0o755)
+    before = tree_state(KUSTOMIZE)
+    rc, doc, err = env.lint_json([os.path.relpath(KUSTOMIZE, ROOT)], cwd=ROOT, path=shim + os.pathsep + env.bin +
+                                 os.pathsep + "/usr/bin:/bin")
+    t.ok(triples(doc) and triples(doc) == triples(piped(env, kustomize_streams(env, ["prod", "dev"]))),
+         "kustomize build: the findings equal kubectl kustomize's output piped", err)
+    with open(log) as fh:
+        calls = fh.read().split("\n")[:-1]
+    dirs = [calls[i + 2] for i in range(0, len(calls), 3) if calls[i:i + 2] == ["2", "build"]]
+    t.ok(len(dirs) == 2 and len(calls) == 6, "kustomize build: run twice (one per overlay) as `kustomize build DIR`",
+         calls)
+    t.ok(all(not os.path.realpath(d).startswith(ROOT + os.sep) and not os.path.exists(d) for d in dirs),
+         "kustomize build: DIR is a temporary directory outside the repository, removed afterwards", dirs)
+    with open(wrappers) as fh:
+        text = fh.read()
+    t.eq(text.count("originAnnotations"), 2, "kustomize build: the temporary kustomization asks for origin "
+         "annotations")
+    t.ok(tree_state(KUSTOMIZE) == before, "kustomize build: the user's kustomizations are not edited nor added to")
+    rc, named, _ = env.lint_json(["--kustomize", os.path.join(shim, "kustomize"), os.path.relpath(KUSTOMIZE, ROOT)],
+                                 cwd=ROOT, path=env.empty)
+    t.eq(triples(named), triples(doc), "--kustomize PATH names the program when none is on PATH")
+
+
 def test_helm_agent(t, env):
     for args, helm_args in (([], []), (["--set", "exporter.enabled=true", "--namespace", "agents"],
                                        ["--set", "exporter.enabled=true", "--namespace", "agents"])):
@@ -585,7 +629,10 @@ def test_doc_examples(t, env):
     t.eq(p.stdout.rstrip("\n").split("\n") if p else None, lines[1:],
          "docs/gitops.md: the example prints what it shows")
     repo, denv = sandbox(env)
-    commands = [ln for b in doc_blocks("docs/gitops.md", "sh") + doc_blocks("README.md", "sh")
+    # README's block about rendering (its other examples are other tests')
+    readme = [b for b in doc_blocks("README.md", "sh") if "charts/" in b]
+    t.eq(len(readme), 1, "README has one sh example of rendering")
+    commands = [ln for b in doc_blocks("docs/gitops.md", "sh") + readme
                 for ln in b.splitlines() if re.match(r"(\./)?dsguard lint ", ln)]
     t.ok(len(commands) >= 6, "the docs' lint command lines are found", commands)
     for command in commands:
@@ -613,6 +660,7 @@ def main():
         env = Env(top, helm)
         if env.kubectl:
             test_kustomize(t, env)
+            test_kustomize_build(t, env)
             test_outputs(t, env, sarif_validator(t))
         else:
             t.skip("kustomize directories", "no kubectl")
