@@ -101,7 +101,7 @@ run: deps
 
 # The end-to-end tests with dsguard under valgrind (memcheck, full leak
 # check). Tests that need many requests scale down when DSGUARD_VALGRIND=1.
-VALGRIND_TESTS ?= test_lint test_lint_render test_audit test_certs test_readme test_docs test_webhook test_serve test_faults test_policy_cli test_policy_schema
+VALGRIND_TESTS ?= test_lint test_audit test_exemptions test_certs test_readme test_docs test_webhook test_serve test_faults test_policy_cli test_policy_schema
 valgrind: deps
 	@$(MAKE) --no-print-directory dsguard
 	@logs=$$(mktemp -d); chmod 1777 "$$logs"; failed=0; \

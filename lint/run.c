@@ -444,39 +444,43 @@ static void add_parse_problems(struct run *r, const ds_diag_list *diags, const c
 	}
 }
 
+/* Counts f, a finding whose fix is made, as fixed. */
+static void count_one_fixed(struct run *r, const ds_lint_finding *f)
+{
+	ds_lint_summary *s = &r->report->summary;
+
+	s->fixed++;
+	/* A file rewritten no longer holds the finding. */
+	if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_ERROR)
+		s->errors--;
+	else if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_WARNING)
+		s->warnings--;
+}
+
 /* Counts the findings of the current file that its edits fix, now that
  * they are made. */
 static void count_fixed(struct run *r)
 {
-	ds_lint_summary *s = &r->report->summary;
-
-	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;) {
-		const ds_lint_finding *f = &r->report->findings[i];
-		if (!f->fixed)
-			continue;
-		s->fixed++;
-		/* A file rewritten no longer holds the finding. */
-		if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_ERROR)
-			s->errors--;
-		else if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_WARNING)
-			s->warnings--;
-	}
+	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;)
+		if (r->report->findings[i].fixed)
+			count_one_fixed(r, &r->report->findings[i]);
 }
 
-/* The current file's findings that its edits fix stay open: the file was
- * not written (the input error says why). Each says so. */
+/* f, whose fix was planned, stays open: its file was not written (the
+ * input error says why). It says so. */
+static void keep_one_open(struct run *r, ds_lint_finding *f)
+{
+	f->fixed = false;
+	free(f->fix_note);
+	f->fix_note = dup_or_flag(r, "the fixed file was not written; see the error for this file");
+}
+
+/* The current file's findings that its edits fix stay open. */
 static void keep_open(struct run *r)
 {
-	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;) {
-		ds_lint_finding *f = &r->report->findings[i];
-		if (!f->fixed)
-			continue;
-		f->fixed = false;
-		free(f->fix_note);
-		f->fix_note = strdup("the fixed file was not written; see the error for this file");
-		if (!f->fix_note)
-			r->oom = true;
-	}
+	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;)
+		if (r->report->findings[i].fixed)
+			keep_one_open(r, &r->report->findings[i]);
 }
 
 /* Applies the current file's edits: prints the diff (--diff) or rewrites
@@ -1200,17 +1204,10 @@ static void fix_rendered(struct run *r)
 		ds_lint_finding *f = &rep->findings[i];
 		if (!f->rendered_from || !f->fixed)
 			continue;
-		if (was_unwritten(&u, f->file)) {
-			f->fixed = false;
-			free(f->fix_note);
-			f->fix_note = dup_or_flag(r, "the fixed file was not written; see the error for this file");
-			continue;
-		}
-		rep->summary.fixed++;
-		if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_ERROR)
-			rep->summary.errors--;
-		else if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_WARNING)
-			rep->summary.warnings--;
+		if (was_unwritten(&u, f->file))
+			keep_one_open(r, f);
+		else
+			count_one_fixed(r, f);
 	}
 	for (size_t i = 0; i < u.count; i++)
 		free(u.names[i]);
