@@ -156,6 +156,14 @@ def check_positions(t, doc, base, what):
             t.ok(not any(holds_key(text, 1, [k]) for k in finding_keys(f)),
                  f"{what}: {f['rule']} {f['resourceName']} at 1:1 of {f['file']} with the rendered place in the "
                  "message", f["message"])
+            # a template that writes the field's key once, literally, is
+            # placed there: line 1 only when it does not (or writes it twice)
+            key = finding_keys(f)[0]
+            if key in ("priorityClassName", "restartPolicy") and "helm template output" in f["message"]:
+                with open(path) as fh:
+                    written = [ln for ln in fh if re.match(r"\s*(- )?" + key + r"\s*:", ln)]
+                t.ok(len(written) != 1, f"{what}: {f['rule']} {f['resourceName']} at 1:1: {f['file']} does not "
+                     f"write {key}: once", written)
             continue
         t.ok(holds_key(text, f["column"], finding_keys(f)) or json_patch_value(path, f["line"], finding_keys(f)),
              f"{what}: {f['file']}:{f['line']}:{f['column']} holds {'/'.join(finding_keys(f))} "
@@ -328,6 +336,61 @@ def test_helm_values_targeting(t, env):
     t.eq(names, ["agent-agent", "other-agent", "other-exporter"], "--set CHART=K=V with CHART a path")
     rc, doc, _ = env.lint_json(["--values", vals, "charts"], cwd=top)
     t.eq(len([f for f in doc["findings"] if f["rule"] == "DS001"]), 4, "--values FILE applies to every chart")
+
+
+TRACED_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: traced\nversion: 0.1.0\n",
+    "values.yaml": "policy: OnFailure\nclass: nightly\n",
+    "templates/_pod.tpl": '{{- define "traced.pod" -}}\nrestartPolicy: {{ .Values.policy }}\n'
+                          'priorityClassName: {{ .Values.class }}\n{{- end }}\n',
+    # the pod spec's fields from an include: not written in this template
+    "templates/included.yaml": """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: included}
+spec:
+  template:
+    spec:
+      {{- include "traced.pod" . | nindent 6 }}
+      containers: [{name: a, image: b}]
+""",
+    # the same fields written here, their values actions
+    "templates/literal.yaml": """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: literal}
+spec:
+  template:
+    spec:
+      containers: [{name: a, image: b}]
+      priorityClassName: {{ .Values.class }}
+      restartPolicy: {{ .Values.policy | quote }}
+""",
+}
+
+
+def test_helm_traced_or_not(t, env):
+    """A field written in the template (its value an action) is reported at
+    its key; one an include writes, at line 1 with the rendered place."""
+    chart = os.path.join(env.top, "traced")
+    for name, text in TRACED_CHART.items():
+        write(os.path.join(chart, name), text)
+    cfg = os.path.join(env.top, "traced-allowed.yaml")
+    write(cfg, "rules:\n  priority-class:\n    allowed: [system-node-critical]\n")
+    rc, doc, err = env.lint_json(["--config", cfg, "traced"], cwd=env.top)
+    stream = env.render([env.helm, "template", "traced", chart])
+    t.eq(triples(doc), triples(piped(env, [stream], ["--config", cfg])),
+         "traced chart: findings equal helm template's output piped")
+    t.eq(sorted((f["rule"], f["resourceName"], f["file"], f["line"], f["column"]) for f in doc["findings"]
+                if f["rule"] != "DS003"),
+         [("DS001", "included", "traced/templates/included.yaml", 1, 1),
+          ("DS001", "literal", "traced/templates/literal.yaml", 8, 7),
+          ("DS002", "included", "traced/templates/included.yaml", 1, 1),
+          ("DS002", "literal", "traced/templates/literal.yaml", 9, 7)],
+         "traced chart: literal keys at their lines (8 and 9, column 7); fields from an include at 1:1")
+    t.ok(all("(rendered: line " in f["message"] for f in doc["findings"] if f["line"] == 1),
+         "traced chart: a finding at 1:1 gives its rendered place in the message")
+    check_positions(t, doc, env.top, "traced chart")
 
 
 def test_fluent_bit(t, env):
@@ -667,6 +730,7 @@ def main():
         if helm:
             test_helm_agent(t, env)
             test_helm_values_targeting(t, env)
+            test_helm_traced_or_not(t, env)
             test_fluent_bit(t, env)
             test_dsguard_chart(t, env)
         else:
