@@ -241,6 +241,18 @@ def test_kustomize(t, env):
     t.eq(at(doc, "DS001", "prod-node-exporter")[:3], (k + "components/node-exporter/node-exporter.yaml", 12, 26),
          "kustomize: a class written in the component: at its value")
     check_positions(t, doc, ROOT, "kustomize, allowed classes")
+    # config exemptions select rendered objects by their final names and
+    # namespaces, DS003 (checked once every input is read) included
+    write(cfg, "exemptions:\n  - rules: [DS003]\n    namespaces: [logging-prod]\n    names: [\"prod-*\"]\n"
+          "    reason: shared (OPS-1)\n  - rules: [DS001]\n    namespaces: [logging-dev]\n    names: [dev-fluentd]\n"
+          "    reason: dev\n")
+    rc, doc, _ = env.lint_json(["--config", cfg, os.path.relpath(KUSTOMIZE, ROOT)], cwd=ROOT)
+    t.eq(sorted((f["rule"], f["resourceName"], f["file"], f["line"], f.get("exemptReason"))
+                for f in doc["findings"] if f.get("exempt")),
+         [("DS001", "dev-fluentd", k + "base/fluentd.yaml", 13, "dev"),
+          ("DS003", "prod-fluentd", prod + "/kustomization.yaml", 5, "shared (OPS-1)"),
+          ("DS003", "prod-node-exporter", prod + "/kustomization.yaml", 5, "shared (OPS-1)")],
+         "kustomize: config exemptions match the rendered names and namespaces, each finding still at its source")
     # --no-render: today's reading, the patch files as objects of their own
     rc, doc, _ = env.lint_json(["--no-render", os.path.join(KUSTOMIZE, "overlays", "prod")])
     t.ok(any(f["file"].endswith("fluentd-resources.yaml") for f in doc["findings"]) and
