@@ -303,6 +303,24 @@ def test_kustomize_build(t, env):
     t.eq(triples(named), triples(doc), "--kustomize PATH names the program when none is on PATH")
 
 
+def test_kustomization_names(t, env):
+    """kustomization.yml and Kustomization are kustomizations too; a base
+    named so, included by an overlay, is rendered only within it."""
+    top = os.path.join(env.top, "names")
+    write(os.path.join(top, ".git", "HEAD"), "ref: refs/heads/main\n")
+    write(os.path.join(top, "base", "Kustomization"), "resources: [ds.yaml]\n")
+    write(os.path.join(top, "base", "ds.yaml"), PLAIN_DS)
+    write(os.path.join(top, "overlay", "kustomization.yml"), "resources: [../base]\nnamespace: yml\n")
+    rc, doc, err = env.lint_json(["."], cwd=top)
+    stream = env.render([env.kubectl, "kustomize", os.path.join(top, "overlay")])
+    t.ok(triples(doc) and triples(doc) == triples(piped(env, [stream])) and
+         {f["renderedFrom"] for f in doc["findings"]} == {"./overlay"},
+         "kustomization.yml and Kustomization: the overlay rendered, its base only within it", (doc, err))
+    t.eq(sorted((f["rule"], f["namespace"], f["file"]) for f in doc["findings"]),
+         [("DS001", "yml", "./base/ds.yaml")], "kustomization.yml: the namespace transformer's namespace, at the base "
+         "(named as the walk from . names it)")
+
+
 def test_helm_agent(t, env):
     for args, helm_args in (([], []), (["--set", "exporter.enabled=true", "--namespace", "agents"],
                                        ["--set", "exporter.enabled=true", "--namespace", "agents"])):
@@ -348,6 +366,17 @@ def test_helm_values_targeting(t, env):
     t.eq(names, ["agent-agent", "other-agent", "other-exporter"], "--set CHART=K=V with CHART a path")
     rc, doc, _ = env.lint_json(["--values", vals, "charts"], cwd=top)
     t.eq(len([f for f in doc["findings"] if f["rule"] == "DS001"]), 4, "--values FILE applies to every chart")
+    off = os.path.join(top, "values-no-exporter.yaml")
+    write(off, "exporter:\n  enabled: false\n")
+    for order, want in (([vals, off], 2), ([off, vals], 4)):
+        args = [a for v in order for a in ("--values", v)]
+        rc, doc, _ = env.lint_json(args + ["charts"], cwd=top)
+        t.eq(len([f for f in doc["findings"] if f["rule"] == "DS001"]), want,
+             f"--values repeats, in order, the last winning as in helm ({want} DS001 findings)")
+    rc, doc, _ = env.lint_json(["--set", "exporter.enabled=true", "--set", "agent=exporter.enabled=false",
+                                "charts"], cwd=top)
+    names = sorted(f["resourceName"] for f in doc["findings"] if f["rule"] == "DS001")
+    t.eq(names, ["agent-agent", "other-agent", "other-exporter"], "--set repeats; CHART=K=V after K=V wins there")
 
 
 TRACED_CHART = {
@@ -736,6 +765,7 @@ def main():
         if env.kubectl:
             test_kustomize(t, env)
             test_kustomize_build(t, env)
+            test_kustomization_names(t, env)
             test_outputs(t, env, sarif_validator(t))
         else:
             t.skip("kustomize directories", "no kubectl")
