@@ -1,9 +1,10 @@
 #!/bin/sh
 # make bench: the webhook benchmark (bench/webhook.py: dsguard serve against
 # nginx), what namespace claims cost (bench/claims.py), then the linter
-# benchmark (bench/lint.sh), then with SOAK=1 the soak (bench/soak.sh). Markdown tables on standard output, progress on
+# benchmarks (bench/lint.sh, bench/render.sh), then with SOAK=1 the soak
+# (bench/soak.sh). Markdown tables on standard output, progress on
 # standard error; everything is made in temporary directories.
-# Env: DSGUARD_BIN, CORPUS, RUNS, SECONDS, CONNECTIONS, CLAIM_SECONDS, SOAK (see the scripts).
+# Env: DSGUARD_BIN, CORPUS, RUNS, SECONDS, CONNECTIONS, CLAIM_SECONDS, RENDER_MB, SOAK (see the scripts).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-/usr/bin/python3}
@@ -28,6 +29,10 @@ echo
 echo "### Linter: dsguard lint --format json against cat and the libyaml parse floor"
 echo
 RUNS=${LINT_RUNS:-3} sh "$root/bench/lint.sh"
+echo
+echo "### Linter on rendered input: helm's and kustomize's output against the same bytes as files"
+echo
+RUNS=${LINT_RUNS:-3} sh "$root/bench/render.sh"
 if [ "${SOAK:-0}" = 1 ]; then
 	echo
 	sh "$root/bench/soak.sh"

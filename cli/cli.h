@@ -61,4 +61,28 @@ cJSON *cli_list_cluster(const char *cmd, const char *kubeconfig, const char *con
 int cli_report(const char *cmd, FILE *out, const char *format, const ds_lint_report *report,
 	       const ds_report_options *opts, ds_severity fail_on);
 
+/* One report of a run: a format, and the file it goes to (NULL: the
+ * command's output). Borrowed from the command line. */
+struct cli_output {
+	const char *format;
+	const char *path;
+};
+
+struct cli_value;
+
+/* Pairs the --format and --output options (cli_value of each) in the
+ * order given: each --output FILE takes the --format before it (text when
+ * there is none); a --format that no --output follows goes to the
+ * command's output, which takes at most one report ("-" names it too).
+ * Returns 0 with *list (the caller frees the array) and *count, or
+ * DS_EXIT_USAGE after saying what is wrong. */
+int cli_outputs(const char *cmd, const struct cli_value *formats, const struct cli_value *outputs,
+		struct cli_output **list, size_t *count);
+
+/* Writes the report once per entry of list (out for the one without a
+ * file), one lint and many reports. Returns the exit code, DS_EXIT_USAGE
+ * when a report could not be written (each such failure said on stderr). */
+int cli_report_all(const char *cmd, FILE *out, const struct cli_output *list, size_t count,
+		   const ds_lint_report *report, const ds_report_options *opts, ds_severity fail_on);
+
 #endif

@@ -7,13 +7,19 @@
 #include <string.h>
 
 enum {
-	OPT_FORMAT, OPT_NAMESPACE, OPT_CONFIG, OPT_FAIL_ON, OPT_EXCLUDE, OPT_STDIN_NAME, OPT_VERBOSE,
-	OPT_FIX, OPT_DIFF, OPT_PRIORITY_CLASS, OPT_JOBS, OPT_COUNT
+	OPT_FORMAT, OPT_OUTPUT, OPT_NAMESPACE, OPT_CONFIG, OPT_FAIL_ON, OPT_EXCLUDE, OPT_STDIN_NAME, OPT_VERBOSE,
+	OPT_FIX, OPT_DIFF, OPT_PRIORITY_CLASS, OPT_JOBS, OPT_NO_RENDER, OPT_HELM, OPT_KUSTOMIZE, OPT_RENDER_TIMEOUT,
+	OPT_VALUES, OPT_SET, OPT_RELEASE_NAME, OPT_COUNT
 };
 
 static const struct cli_option options[OPT_COUNT] = {
-	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format", false, cli_format_choices},
-	[OPT_NAMESPACE] = {"namespace", 'n', "NS", "namespace of manifests that name none (default: default)", false},
+	[OPT_FORMAT] = {"format", 'f', "FORMAT", "output format", true, cli_format_choices},
+	[OPT_OUTPUT] = {"output", 0, "FILE",
+			"write the report in the --format given before it to FILE; pairs repeat: one lint, many reports",
+			true},
+	[OPT_NAMESPACE] = {"namespace", 'n', "NS",
+			   "namespace of manifests that name none, and charts' release namespace (default: default)",
+			   false},
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file (default: .dsguard.yaml when present)", false},
 	[OPT_FAIL_ON] = {"fail-on", 0, "LEVEL", "exit 1 on findings of this level or above: error (default) or warning",
 			 false},
@@ -27,6 +33,17 @@ static const struct cli_option options[OPT_COUNT] = {
 				"the class --fix inserts (default: rules.priority-class.default)", false},
 	[OPT_JOBS] = {"jobs", 'j', "N", "threads reading files (default: one per core); output order never changes",
 		      false},
+	[OPT_NO_RENDER] = {"no-render", 0, NULL, "lint Helm charts and Kustomize directories as files, unrendered",
+			   false},
+	[OPT_HELM] = {"helm", 0, "PATH", "the helm that renders charts (default: helm on PATH)", false},
+	[OPT_KUSTOMIZE] = {"kustomize", 0, "PATH",
+			   "kustomize, or kubectl, to render kustomizations (default: kustomize, else kubectl)", false},
+	[OPT_RENDER_TIMEOUT] = {"render-timeout", 0, "SECONDS", "stop a render that runs longer (default: 60)", false},
+	[OPT_VALUES] = {"values", 0, "[CHART=]FILE", "a values file for every chart, or for CHART; repeatable", true},
+	[OPT_SET] = {"set", 0, "[CHART=]K=V", "a value for every chart, or for CHART (as helm --set); repeatable",
+		     true},
+	[OPT_RELEASE_NAME] = {"release-name", 0, "NAME", "the charts' release name (default: the chart's directory)",
+			      false},
 };
 
 static const struct cli_command lint_command = {
@@ -34,11 +51,16 @@ static const struct cli_command lint_command = {
 	.usage = "[OPTIONS] [PATH|-]...",
 	.summary = "Checks the DaemonSets in manifest files, directories (recursively: .yaml, .yml, .json;\n"
 		   "names starting with '.' are skipped unless named) and standard input ('-').\n"
-		   "Exit status: 0 no error-level finding, 1 findings, 2 usage, config, I/O or parse errors.",
+		   "A directory with Chart.yaml is rendered with helm template, one with kustomization.yaml\n"
+		   "with kustomize build (or kubectl kustomize), and what they render to is checked;\n"
+		   "findings point at the template or file each field is written in.\n"
+		   "Exit status: 0 no error-level finding, 1 findings, 2 usage, config, I/O, parse or render errors.",
 	.options = options,
 	.option_count = OPT_COUNT,
 	.examples = "  dsguard lint deploy/\n"
 		    "  dsguard lint --format json agents.yaml\n"
+		    "  dsguard lint --values agent=values-prod.yaml charts/ overlays/\n"
+		    "  dsguard lint --format text --format sarif --output dsguard.sarif .\n"
 		    "  helm template charts/agent | dsguard lint -\n"
 		    "  dsguard lint --diff --priority-class node-agents deploy/ | patch -p0\n",
 };
@@ -46,11 +68,8 @@ static const struct cli_command lint_command = {
 /* Checks the options' values. Returns 0 or DS_EXIT_USAGE. */
 static int check_args(const struct cli_args *args, ds_severity *fail_on)
 {
-	const char *format = cli_get(args, OPT_FORMAT, "text");
 	const char *level = cli_get(args, OPT_FAIL_ON, "error");
 
-	if (cli_check_format("lint", format) != 0)
-		return DS_EXIT_USAGE;
 	if (cli_fail_on("lint", level, fail_on) != 0)
 		return DS_EXIT_USAGE;
 	if (args->operand_count == 0)
@@ -75,6 +94,29 @@ static int apply_priority_class(const struct cli_args *args, ds_config *cfg)
 	return 0;
 }
 
+/* Reads the rendering options into ro. Returns 0 or DS_EXIT_USAGE. */
+static int render_options(const struct cli_args *args, ds_render_options *ro)
+{
+	unsigned long timeout;
+
+	if (cli_get_ulong(&lint_command, args, OPT_RENDER_TIMEOUT, 60, 86400, &timeout) != 0)
+		return DS_EXIT_USAGE;
+	if (timeout == 0)
+		return cli_usage_error("lint", "--render-timeout needs at least 1 second");
+	*ro = (ds_render_options){
+		.enabled = !cli_has(args, OPT_NO_RENDER),
+		.helm = cli_get(args, OPT_HELM, NULL),
+		.kustomize = cli_get(args, OPT_KUSTOMIZE, NULL),
+		.timeout_seconds = (unsigned)timeout,
+		.values = args->opts[OPT_VALUES].values,
+		.value_count = (size_t)args->opts[OPT_VALUES].count,
+		.sets = args->opts[OPT_SET].values,
+		.set_count = (size_t)args->opts[OPT_SET].count,
+		.release_name = cli_get(args, OPT_RELEASE_NAME, NULL),
+	};
+	return 0;
+}
+
 static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severity fail_on)
 {
 	ds_lint_options opts = {
@@ -88,21 +130,27 @@ static int run_lint(const struct cli_args *args, const ds_config *cfg, ds_severi
 	};
 	/* With --diff, stdout carries the patch alone. */
 	FILE *out = opts.fix == DS_FIX_DIFF ? stderr : stdout;
-	const char *format = cli_get(args, OPT_FORMAT, "text");
+	struct cli_output *outputs = NULL;
 	ds_lint_report report;
 	unsigned long jobs;
+	size_t output_count;
 	int rc;
 
-	if (cli_get_ulong(&lint_command, args, OPT_JOBS, 0, 1024, &jobs) != 0)
+	if (cli_get_ulong(&lint_command, args, OPT_JOBS, 0, 1024, &jobs) != 0 ||
+	    render_options(args, &opts.render) != 0 ||
+	    cli_outputs("lint", &args->opts[OPT_FORMAT], &args->opts[OPT_OUTPUT], &outputs, &output_count) != 0)
 		return DS_EXIT_USAGE;
 	opts.jobs = (unsigned)jobs;
 
 	if (ds_lint_paths((const char *const *)args->operands, (size_t)args->operand_count, &opts, &report) < 0) {
 		fprintf(stderr, "dsguard lint: out of memory\n");
+		free(outputs);
 		return DS_EXIT_USAGE;
 	}
-	rc = cli_report("lint", out, format, &report, &(ds_report_options){cfg, cli_has(args, OPT_VERBOSE)}, fail_on);
+	rc = cli_report_all("lint", out, outputs, output_count, &report,
+			    &(ds_report_options){cfg, cli_has(args, OPT_VERBOSE)}, fail_on);
 	ds_lint_report_free(&report);
+	free(outputs);
 	return rc;
 }
 

@@ -24,19 +24,26 @@ static int find_short(const struct cli_command *cmd, char c)
 	return -1;
 }
 
-/* Records one occurrence of option i, with value v (NULL for a flag). */
-static int record(const struct cli_command *cmd, struct cli_args *args, int i, const char *v)
+/* Records one occurrence of option i, with value v (NULL for a flag),
+ * given in argv[at]. */
+static int record(const struct cli_command *cmd, struct cli_args *args, int i, const char *v, int at)
 {
 	struct cli_value *val = &args->opts[i];
 	const char **grown;
+	int *grown_at;
 
 	if (val->count > 0 && !cmd->options[i].repeat && !cmd->options[i].arg)
 		return 0;
 	grown = ds_array_grow(val->values, (size_t)val->count, sizeof(*grown));
-	if (!grown)
+	if (grown)
+		val->values = grown;
+	grown_at = ds_array_grow(val->at, (size_t)val->count, sizeof(*grown_at));
+	if (grown_at)
+		val->at = grown_at;
+	if (!grown || !grown_at)
 		return cli_usage_error(cmd->name, "out of memory");
-	grown[val->count++] = v;
-	val->values = grown;
+	grown[val->count] = v;
+	grown_at[val->count++] = at;
 	return 0;
 }
 
@@ -53,14 +60,15 @@ static int parse_long(const struct cli_command *cmd, struct cli_args *args, int 
 	if (!cmd->options[i].arg) {
 		if (eq)
 			return cli_usage_error(cmd->name, "option '--%s' takes no value", cmd->options[i].name);
-		return record(cmd, args, i, NULL);
+		return record(cmd, args, i, NULL, *at);
 	}
 	if (eq)
-		return record(cmd, args, i, eq + 1);
+		return record(cmd, args, i, eq + 1, *at);
 	if (*at + 1 >= argc)
 		return cli_usage_error(cmd->name, "option '--%s' needs a value (%s)", cmd->options[i].name,
 				       cmd->options[i].arg);
-	return record(cmd, args, i, argv[++*at]);
+	++*at;
+	return record(cmd, args, i, argv[*at], *at - 1);
 }
 
 /* Parses one word of short options at argv[*at] as getopt does: flags may
@@ -82,15 +90,16 @@ static int parse_short(const struct cli_command *cmd, struct cli_args *args, int
 			return c == word + 1 ? cli_usage_error(cmd->name, "unknown option '%s'", word)
 					     : cli_usage_error(cmd->name, "unknown option '-%c' in '%s'", *c, word);
 		if (!cmd->options[i].arg) {
-			if ((rc = record(cmd, args, i, NULL)) != 0)
+			if ((rc = record(cmd, args, i, NULL, *at)) != 0)
 				return rc;
 			continue;
 		}
 		if (c[1])
-			return record(cmd, args, i, c + 1);
+			return record(cmd, args, i, c + 1, *at);
 		if (*at + 1 >= argc)
 			return cli_usage_error(cmd->name, "option '-%c' needs a value (%s)", *c, cmd->options[i].arg);
-		return record(cmd, args, i, argv[++*at]);
+		++*at;
+		return record(cmd, args, i, argv[*at], *at - 1);
 	}
 	return 0;
 }
@@ -132,8 +141,10 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_a
 
 void cli_args_free(struct cli_args *args)
 {
-	for (int i = 0; args->opts && i < args->option_count; i++)
+	for (int i = 0; args->opts && i < args->option_count; i++) {
 		free(args->opts[i].values);
+		free(args->opts[i].at);
+	}
 	free(args->opts);
 	free(args->operands);
 	memset(args, 0, sizeof(*args));

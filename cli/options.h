@@ -18,10 +18,13 @@ struct cli_option {
 };
 
 /* What the parser found for one option. `values` holds every argument given
- * (`count` of them); a flag has count > 0 and no values. */
+ * (`count` of them); a flag has count > 0 and no values. `at[i]` is the
+ * index in argv of the word the i-th occurrence was given in, so that
+ * options can be paired by their order on the command line. */
 struct cli_value {
 	int count;
 	const char **values;
+	int *at;
 };
 
 /* A parsed command line: one cli_value per option (same index as the table)

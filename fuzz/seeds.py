@@ -6,7 +6,7 @@ place, never copied into the repository).
 
 Usage: seeds.py OUTDIR [--shared DIR]
 Writes OUTDIR/NAME/<sha1> for NAME in admission, manifest, fix, config,
-watch, kubeconfig. DIR defaults to $DSGUARD_SHARED, else ../shared beside the
+watch, kubeconfig, template. DIR defaults to $DSGUARD_SHARED, else ../shared beside the
 repository; its corpus/realworld/*.y*ml are used when it exists."""
 import argparse
 import copy
@@ -102,6 +102,18 @@ def config_seeds():
                 yield block
 
 
+def template_paths(shared):
+    """Helm templates: the project's chart, the test charts, the shared
+    corpus's charts when present, and the regressions of fuzz_template."""
+    dirs = [os.path.join(ROOT, "charts"), os.path.join(ROOT, "test", "fixtures", "render", "charts"),
+            os.path.join(shared, "corpus", "charts")]
+    for path in files_under(*[d for d in dirs if os.path.isdir(d)], ext=(".yaml", ".yml", ".tpl")):
+        if os.sep + "templates" + os.sep in path:
+            yield path
+    # what the fuzzer found, kept as regressions
+    yield from files_under(os.path.join(ROOT, "test", "fixtures", "fuzz", "template"))
+
+
 def manifest_seeds(paths):
     for path in paths:
         text = read(path)
@@ -156,7 +168,9 @@ def main():
         corpus.add("watch", data)
     for data in config_seeds():
         corpus.add("config", data)
-    for name in ("admission", "manifest", "fix", "config", "watch", "kubeconfig"):
+    for path in template_paths(args.shared):
+        corpus.add("template", read(path))
+    for name in ("admission", "manifest", "fix", "config", "watch", "kubeconfig", "template"):
         hand = os.path.join(ROOT, "fuzz", "seeds", "manifest" if name == "fix" else name)
         for path in files_under(hand, ext=("",)):
             corpus.add(name, read(path))

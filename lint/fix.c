@@ -17,8 +17,7 @@ static size_t offset_of(const char *text, size_t len, ds_pos pos)
 	unsigned line = 1, column = 1;
 
 	while (at < len && line < pos.line) {
-		if (text[at] == '\n' || (text[at] == '\r' && (at + 1 >= len || text[at + 1] != '\n')))
-			line++;
+		line += ds_ends_line(text, len, at);
 		at++;
 	}
 	while (at < len && column < pos.column) {
@@ -456,7 +455,7 @@ static unsigned merge_key_line(const char *text, size_t from, size_t to, unsigne
 
 	for (size_t at = from; at < to; at++) {
 		char c = text[at];
-		if (c == '\n' || (c == '\r' && (at + 1 >= to || text[at + 1] != '\n'))) {
+		if (ds_ends_line(text, to, at)) {
 			line++;
 			indent = 0;
 			key_may_start = true;

@@ -7,6 +7,21 @@
 
 #include <stdio.h>
 
+/* How a lint run renders the Helm charts and Kustomize directories it
+ * meets (docs/gitops.md). Everything is borrowed. */
+typedef struct ds_render_options {
+	bool enabled;              /* render them; false: lint their files as they are (--no-render) */
+	const char *helm;          /* the helm to run (--helm); NULL: helm on PATH */
+	const char *kustomize;     /* kustomize, or kubectl for `kubectl kustomize` (--kustomize); NULL:
+				      kustomize on PATH, else kubectl */
+	unsigned timeout_seconds;  /* how long each render may take; 0: 60 */
+	const char *const *values; /* --values FILE, or CHART=FILE for one chart */
+	size_t value_count;
+	const char *const *sets;   /* --set KEY=VALUE, or CHART=KEY=VALUE for one chart */
+	size_t set_count;
+	const char *release_name;  /* NULL: the chart directory's name */
+} ds_render_options;
+
 /* How a lint run reads its inputs. */
 typedef struct ds_lint_options {
 	const ds_config *config;
@@ -17,6 +32,7 @@ typedef struct ds_lint_options {
 	enum { DS_FIX_NONE, DS_FIX_WRITE, DS_FIX_DIFF } fix; /* --fix rewrites files, --diff prints */
 	FILE *diff_out;                /* where DS_FIX_DIFF writes the unified diff */
 	unsigned jobs;                 /* threads reading files; 0: one per core */
+	ds_render_options render;      /* charts and kustomizations met on the walk */
 	time_t now;                    /* what config exemptions' expiry is compared with; 0: the time of the run */
 } ds_lint_options;
 
@@ -40,6 +56,10 @@ typedef struct ds_lint_finding {
 	const char *kind, *namespace, *name;
 	size_t file_index; /* order of the file in the run */
 	char *fix_note;    /* why it was not fixed, when a fix was asked for; or NULL */
+	/* The chart or kustomization directory whose rendering holds the
+	 * DaemonSet (file is then the template or file it came from), or
+	 * NULL. Borrowed from the report's file names. */
+	const char *rendered_from;
 } ds_lint_finding;
 
 /* A file that could not be read or parsed (is_error), or a warning about
@@ -62,6 +82,7 @@ typedef struct ds_lint_daemonset {
 	const char *name;
 	size_t file_index;
 	size_t seq; /* order of reading within its file */
+	const char *rendered_from; /* as in ds_lint_finding */
 } ds_lint_daemonset;
 
 typedef struct ds_lint_summary {
@@ -69,6 +90,7 @@ typedef struct ds_lint_summary {
 	size_t errors, warnings, exempted; /* findings, by effective severity */
 	size_t input_errors;               /* problems that are errors */
 	size_t fixed;                      /* findings fixed by --fix/--diff */
+	size_t rendered;                   /* charts and kustomizations rendered (counted in files) */
 } ds_lint_summary;
 
 /* Everything one run found, findings sorted by file, line, column, rule. */

@@ -46,6 +46,8 @@ static void text_finding(FILE *out, const ds_lint_finding *f)
 		fprintf(out, " (" DS_IGNORE_ANNOTATION " does not count: %s)", f->exemption_refused);
 	if (f->fix_note)
 		fprintf(out, " (cannot fix: %s)", f->fix_note);
+	if (f->rendered_from)
+		fprintf(out, " (rendered from %s)", f->rendered_from);
 	fputc('\n', out);
 }
 
@@ -78,8 +80,11 @@ int ds_report_text(FILE *out, const ds_lint_report *report, const ds_report_opti
 			text_finding(out, &report->findings[fi]);
 		fi++;
 	}
-	fprintf(out, "%zu %s, %zu %s, %zu %s: %zu %s, %zu %s, %zu exempted, %zu %s", s->files,
-		plural(s->files, "file", "files"), s->resources, plural(s->resources, "resource", "resources"),
+	fprintf(out, "%zu %s, ", s->files, plural(s->files, "file", "files"));
+	if (s->rendered)
+		fprintf(out, "%zu rendered, ", s->rendered);
+	fprintf(out, "%zu %s, %zu %s: %zu %s, %zu %s, %zu exempted, %zu %s", s->resources,
+		plural(s->resources, "resource", "resources"),
 		s->daemonsets, plural(s->daemonsets, "DaemonSet", "DaemonSets"), s->errors,
 		plural(s->errors, "error", "errors"), s->warnings, plural(s->warnings, "warning", "warnings"),
 		s->exempted, s->input_errors, plural(s->input_errors, "input error", "input errors"));
@@ -116,6 +121,8 @@ static cJSON *json_finding(const ds_lint_finding *f)
 		cJSON_AddBoolToObject(o, "fixed", true);
 	if (f->fix_note)
 		cJSON_AddStringToObject(o, "fixNote", f->fix_note);
+	if (f->rendered_from)
+		cJSON_AddStringToObject(o, "renderedFrom", f->rendered_from);
 	return o;
 }
 
@@ -144,6 +151,8 @@ static cJSON *json_summary(const ds_lint_summary *s)
 	cJSON_AddNumberToObject(o, "exempted", (double)s->exempted);
 	cJSON_AddNumberToObject(o, "inputErrors", (double)s->input_errors);
 	cJSON_AddNumberToObject(o, "fixed", (double)s->fixed);
+	if (s->rendered)
+		cJSON_AddNumberToObject(o, "rendered", (double)s->rendered);
 	return o;
 }
 

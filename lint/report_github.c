@@ -76,6 +76,11 @@ static void github_finding(FILE *out, const ds_lint_finding *f)
 		put_escaped(out, f->exemption_refused, false);
 		fputc(')', out);
 	}
+	if (f->rendered_from) {
+		fputs(" (rendered from ", out);
+		put_escaped(out, f->rendered_from, false);
+		fputc(')', out);
+	}
 	fputc('\n', out);
 }
 

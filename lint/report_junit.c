@@ -7,10 +7,12 @@
 #include <string.h>
 
 /* A DaemonSet of one file: the subject of one testcase per rule. Borrows
- * its strings from the report. */
+ * its strings from the report. A rendered DaemonSet's file is the chart or
+ * kustomization (rendered_from): its findings point into many files. */
 struct unit {
 	size_t file_index;
 	const char *file, *ns, *name;
+	const char *rendered_from;
 };
 
 struct counts {
@@ -129,8 +131,8 @@ static int unit_order(const void *a, const void *b)
 static int finding_order(const void *a, const void *b)
 {
 	const ds_lint_finding *x = *(const ds_lint_finding *const *)a, *y = *(const ds_lint_finding *const *)b;
-	struct unit ux = {x->file_index, x->file, x->namespace, x->name};
-	struct unit uy = {y->file_index, y->file, y->namespace, y->name};
+	struct unit ux = {x->file_index, x->file, x->namespace, x->name, x->rendered_from};
+	struct unit uy = {y->file_index, y->file, y->namespace, y->name, y->rendered_from};
 	int c = unit_order(&ux, &uy);
 
 	if (!c)
@@ -157,11 +159,12 @@ static int collect_units(struct junit *j, const ds_lint_report *report)
 		return -1;
 	for (size_t i = 0; i < report->daemonset_count; i++) {
 		const ds_lint_daemonset *d = &report->daemonsets[i];
-		j->units[n++] = (struct unit){d->file_index, d->file, d->namespace, d->name};
+		j->units[n++] = (struct unit){d->file_index, d->file, d->namespace, d->name, d->rendered_from};
 	}
 	for (size_t i = 0; i < report->finding_count; i++) {
 		const ds_lint_finding *f = &report->findings[i];
-		j->units[n++] = (struct unit){f->file_index, f->file, f->namespace, f->name};
+		j->units[n++] = (struct unit){f->file_index, f->rendered_from ? f->rendered_from : f->file, f->namespace,
+					      f->name, f->rendered_from};
 	}
 	qsort(j->units, n, sizeof(*j->units), unit_order);
 	for (size_t i = 0; i < n; i++)
@@ -292,9 +295,13 @@ static void put_counts(FILE *out, const struct counts *c)
 }
 
 /* Writes the testsuite of one file: its DaemonSets' testcases, then its
- * input problems. Returns 0, or -1 out of memory. */
+ * input problems; a rendered chart or kustomization says so in a property
+ * renderedFrom. Returns 0, or -1 out of memory. */
 static int write_suite(struct junit *j, FILE *out, size_t file_index, const char *file)
 {
+	const char *rendered_from = j->u < j->unit_count && j->units[j->u].file_index == file_index
+					    ? j->units[j->u].rendered_from
+					    : NULL;
 	struct counts c = {0};
 	char *body = NULL;
 	size_t len = 0;
@@ -316,6 +323,11 @@ static int write_suite(struct junit *j, FILE *out, size_t file_index, const char
 	fprintf(out, " skipped=\"%zu\"", c.skipped);
 	put_attr(out, "file", file);
 	fputs(">\n", out);
+	if (rendered_from) {
+		fputs("    <properties>\n      <property name=\"renderedFrom\"", out);
+		put_attr(out, "value", rendered_from);
+		fputs("/>\n    </properties>\n", out);
+	}
 	fwrite(body, 1, len, out);
 	fputs("  </testsuite>\n", out);
 	free(body);

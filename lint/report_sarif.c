@@ -253,6 +253,10 @@ static cJSON *result(const ds_lint_finding *f, const char *cwd)
 	cJSON_AddItemToObject(o, "locations", one_item_array(location(f->file, f->line, f->column, cwd)));
 	if (f->exempt)
 		cJSON_AddItemToObject(o, "suppressions", one_item_array(suppression(f, cwd)));
+	if (f->rendered_from) {
+		cJSON *properties = cJSON_AddObjectToObject(o, "properties");
+		cJSON_AddStringToObject(properties, "renderedFrom", f->rendered_from);
+	}
 	free(text);
 	return o;
 }

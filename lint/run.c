@@ -3,6 +3,7 @@
 #include "lint/lint.h"
 #include "yaml/document.h"
 #include "lint/fix.h"
+#include "lint/render.h"
 #include "util/util.h"
 
 #include <dirent.h>
@@ -24,8 +25,18 @@ struct ns_entry {
 	char *ignore;          /* its dsguard.io/ignore annotation when that is a string, else NULL */
 	char *reason;          /* its dsguard.io/ignore-reason, cut to DS_EXEMPTION_REASON_MAX, or NULL */
 	cJSON *labels;         /* its labels whose keys some config exemption names, or NULL */
-	ds_pos pos;            /* where a DS003 finding points */
+	ds_pos pos;            /* where a DS003 finding points (rendered: in the rendered output) */
 	size_t file_index;
+	/* A rendered DaemonSet: its rendering and number there, whether it
+	 * has a namespace; a DS003 finding about it is placed in its file
+	 * once it is made. */
+	ds_render *render;
+	long object;
+	bool has_namespace;
+	/* where a DS003 finding about it goes, found while its file was read
+	 * for its other findings (placed); the note is owned */
+	bool placed;
+	ds_render_place place;
 };
 
 /* The kind of every resource that has findings (see ds_is_daemonset()). */
@@ -37,6 +48,7 @@ struct dir_chain {
 	ino_t ino;
 	const char *path;
 	const struct dir_chain *up;
+	bool rendered; /* it or a directory above it is a kustomization: its files are not read alone */
 };
 
 /* One file to read, found by the walk. Its index orders the output. */
@@ -48,6 +60,9 @@ struct input {
 	const char *root;
 	bool root_is_file;
 	size_t index;
+	ds_render_kind render_kind; /* a chart or kustomization to render, or a file */
+	const char *boundary;       /* its repository (a real path, borrowed from the walk) */
+	ds_render *render;          /* its rendering, once read (owned) */
 	char *diff;       /* its --diff output, printed in input order */
 	size_t diff_len;
 	bool is_stdin;    /* read "-" (name is then --stdin-filename or "-") */
@@ -69,6 +84,9 @@ struct run {
 	ds_edit_list edits; /* the file's fixes, with --fix or --diff */
 	bool namespace_rules; /* a namespace rule is on: keep what it needs of each DaemonSet */
 	bool oom;
+	ds_fixes *fixes;             /* the fixes of rendered inputs' files, made at the end */
+	const char *const *charts;   /* every chart of the run, as it names them */
+	size_t chart_count;
 };
 
 static char *dup_or_flag(struct run *r, const char *s)
@@ -157,6 +175,86 @@ static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, co
 		lf->fix_note = dup_or_flag(r, f->unfixable);
 }
 
+/* The rendering the input being read comes from, or NULL. */
+static ds_render *rendering(const struct run *r)
+{
+	return r->input ? r->input->render : NULL;
+}
+
+/* Plans the fix of finding f of the rendered object `object` (res) in the
+ * file it comes from; marks lf fixed or notes why not. */
+static void plan_rendered_fix(struct run *r, const cJSON *res, long object, const ds_evaluation *ev,
+			      const ds_finding *f, ds_lint_finding *lf)
+{
+	size_t ops = 0;
+	char *why = NULL;
+	int rc;
+
+	for (size_t i = 0; i < ev->op_count; i++)
+		ops += ev->ops[i].rule == f->rule;
+	if (!ops) {
+		if (f->unfixable)
+			lf->fix_note = dup_or_flag(r, f->unfixable);
+		return;
+	}
+	rc = ds_render_fix(rendering(r), object, res, ev, f, &why);
+	if (rc < 0)
+		r->oom = true;
+	else if (rc == 0)
+		lf->fixed = true;
+	else
+		lf->fix_note = why;
+}
+
+/* The deepest part of pointer that res holds ("" for res itself): a new
+ * string, or NULL out of memory. */
+static char *deepest_part(const cJSON *res, const char *pointer)
+{
+	char *path = strdup(pointer);
+
+	while (path && *path && !ds_pointer_get(res, path))
+		*strrchr(path, '/') = '\0';
+	return path;
+}
+
+/* Puts lf, a finding of the rendering of rendered_from (the chart or
+ * kustomization), where `place` says; takes place's note. */
+static void put_rendered(struct run *r, ds_lint_finding *lf, ds_render_place place, const char *rendered_from)
+{
+	char *message;
+
+	lf->file = place.file;
+	lf->line = place.pos.line;
+	lf->column = place.pos.column;
+	lf->rendered_from = rendered_from;
+	if (place.note) {
+		message = ds_format("%s%s", lf->message, place.note);
+		if (message) {
+			free(lf->message);
+			lf->message = message;
+		} else {
+			r->oom = true;
+		}
+		free(place.note);
+	}
+}
+
+/* Places the finding lf of the rendered object res about f->pointer. */
+static void place_object_finding(struct run *r, const ds_document *doc, const cJSON *res, long object,
+				 const ds_finding *f, ds_lint_finding *lf)
+{
+	char *found = deepest_part(res, f->pointer);
+	ds_render_query q = {object, f->pointer, found, found ? ds_pointer_get(res, found) : NULL,
+			     ds_document_locate(doc, res, f->pointer, NULL)};
+	ds_render_place place;
+
+	if (!found || ds_render_place_finding(rendering(r), &q, &place) < 0)
+		r->oom = true;
+	else
+		put_rendered(r, lf, place, r->file);
+	free(found);
+}
+
 /* Whether some config exemption selects by the label `key`. */
 static bool label_wanted(const ds_config *cfg, const char *key)
 {
@@ -194,9 +292,12 @@ static cJSON *wanted_labels(struct run *r, const cJSON *res)
  * of res, the DaemonSet ns/name: its identity (borrowed), where a finding
  * points, its exemption annotations (the reason cut as findings cut it)
  * and the labels config exemptions select by. Nothing else of the
- * document is kept. */
+ * document is kept. file_read: the file a rendered res came from is read
+ * now for its other findings. */
+static void place_namespace(struct run *r, struct ns_entry *e, ds_render_place *out);
+
 static void remember_namespace(struct run *r, const ds_document *doc, const cJSON *res, const char *ns,
-			       const char *name)
+			       const char *name, bool file_read)
 {
 	const cJSON *annotations = ds_pointer_get(res, "/metadata/annotations");
 	const cJSON *ignore = cJSON_GetObjectItemCaseSensitive(annotations, DS_IGNORE_ANNOTATION);
@@ -215,10 +316,16 @@ static void remember_namespace(struct run *r, const ds_document *doc, const cJSO
 		.ns = ns, .name = name, .file = r->file,
 		.ignore = cJSON_IsString(ignore) ? dup_or_flag(r, ignore->valuestring) : NULL,
 		.labels = wanted_labels(r, res),
-		.pos = ds_document_locate(doc, res, "/metadata/namespace", NULL), .file_index = r->file_index};
+		.pos = ds_document_locate(doc, res, "/metadata/namespace", NULL), .file_index = r->file_index,
+		.render = rendering(r), .object = rendering(r) ? ds_render_object(rendering(r), res) : -1,
+		.has_namespace = ds_pointer_get(res, "/metadata/namespace") != NULL};
 	if (cJSON_IsString(ignore) && cJSON_IsString(reason) &&
 	    !(grown[r->entry_count - 1].reason = ds_text_cut(reason->valuestring, DS_EXEMPTION_REASON_MAX)))
 		r->oom = true;
+	/* the file it came from is read now: a DS003 finding need not read it
+	 * again at the end */
+	if (rendering(r) && file_read)
+		place_namespace(r, &grown[r->entry_count - 1], &grown[r->entry_count - 1].place);
 }
 
 /* Lists res among the DaemonSets checked, with or without findings: its
@@ -242,7 +349,7 @@ static const ds_lint_daemonset *add_daemonset(struct run *r, const cJSON *res)
 	memcpy(strings + ns_size, name, name_size);
 	grown[rep->daemonset_count] = (ds_lint_daemonset){
 		.file = r->file, .namespace = strings, .name = strings + ns_size, .file_index = r->file_index,
-		.seq = rep->daemonset_count};
+		.seq = rep->daemonset_count, .rendered_from = rendering(r) ? r->file : NULL};
 	return &grown[rep->daemonset_count++];
 }
 
@@ -251,6 +358,7 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 	const ds_lint_daemonset *ds;
 	const char *ns, *name;
 	size_t res_edits = r->edits.count;
+	long object = rendering(r) ? ds_render_object(rendering(r), res) : -1;
 	ds_evaluation ev;
 
 	r->report->summary.daemonsets++;
@@ -267,11 +375,15 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 		const ds_finding *f = &ev.findings[i];
 		ds_lint_finding *lf = add_finding(r, ns, name, f, r->file,
 						  ds_document_locate(doc, res, f->pointer, NULL), r->file_index);
-		if (lf && !f->exempt && f->rule->fix && r->opts->fix != DS_FIX_NONE)
+		if (lf && rendering(r))
+			place_object_finding(r, doc, res, object, f, lf);
+		if (lf && !f->exempt && f->rule->fix && r->opts->fix != DS_FIX_NONE && rendering(r))
+			plan_rendered_fix(r, res, object, &ev, f, lf);
+		else if (lf && !f->exempt && f->rule->fix && r->opts->fix != DS_FIX_NONE)
 			plan_fix(r, doc, res, &ev, f, lf, res_edits);
 	}
+	remember_namespace(r, doc, res, ns, name, ev.finding_count > 0);
 	ds_evaluation_free(&ev);
-	remember_namespace(r, doc, res, ns, name);
 }
 
 static bool is_list_kind(const char *kind)
@@ -309,7 +421,10 @@ static int on_document(void *data, ds_document *doc)
 {
 	struct run *r = data;
 
-	check_object(r, doc, doc->root, 0);
+	if (rendering(r) && ds_render_document(rendering(r), doc) < 0)
+		r->oom = true;
+	else
+		check_object(r, doc, doc->root, 0);
 	ds_document_free(doc);
 	return r->oom ? -1 : 0;
 }
@@ -329,39 +444,43 @@ static void add_parse_problems(struct run *r, const ds_diag_list *diags, const c
 	}
 }
 
+/* Counts f, a finding whose fix is made, as fixed. */
+static void count_one_fixed(struct run *r, const ds_lint_finding *f)
+{
+	ds_lint_summary *s = &r->report->summary;
+
+	s->fixed++;
+	/* A file rewritten no longer holds the finding. */
+	if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_ERROR)
+		s->errors--;
+	else if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_WARNING)
+		s->warnings--;
+}
+
 /* Counts the findings of the current file that its edits fix, now that
  * they are made. */
 static void count_fixed(struct run *r)
 {
-	ds_lint_summary *s = &r->report->summary;
-
-	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;) {
-		const ds_lint_finding *f = &r->report->findings[i];
-		if (!f->fixed)
-			continue;
-		s->fixed++;
-		/* A file rewritten no longer holds the finding. */
-		if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_ERROR)
-			s->errors--;
-		else if (r->opts->fix == DS_FIX_WRITE && f->severity == DS_SEVERITY_WARNING)
-			s->warnings--;
-	}
+	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;)
+		if (r->report->findings[i].fixed)
+			count_one_fixed(r, &r->report->findings[i]);
 }
 
-/* The current file's findings that its edits fix stay open: the file was
- * not written (the input error says why). Each says so. */
+/* f, whose fix was planned, stays open: its file was not written (the
+ * input error says why). It says so. */
+static void keep_one_open(struct run *r, ds_lint_finding *f)
+{
+	f->fixed = false;
+	free(f->fix_note);
+	f->fix_note = dup_or_flag(r, "the fixed file was not written; see the error for this file");
+}
+
+/* The current file's findings that its edits fix stay open. */
 static void keep_open(struct run *r)
 {
-	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;) {
-		ds_lint_finding *f = &r->report->findings[i];
-		if (!f->fixed)
-			continue;
-		f->fixed = false;
-		free(f->fix_note);
-		f->fix_note = strdup("the fixed file was not written; see the error for this file");
-		if (!f->fix_note)
-			r->oom = true;
-	}
+	for (size_t i = r->report->finding_count; i-- > 0 && r->report->findings[i].file_index == r->file_index;)
+		if (r->report->findings[i].fixed)
+			keep_one_open(r, &r->report->findings[i]);
 }
 
 /* Applies the current file's edits: prints the diff (--diff) or rewrites
@@ -400,6 +519,52 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 	free(fixed);
 }
 
+/* Reads the problems of a rendered output: at the chart or
+ * kustomization, with their place in the output in the message. */
+static void add_rendered_problems(struct run *r, const ds_diag_list *diags)
+{
+	for (size_t i = 0; i < diags->count; i++) {
+		const ds_diag *d = &diags->items[i];
+		char *message = ds_format("the rendered output, line %u, column %u: %s", d->pos.line, d->pos.column,
+					  d->message);
+		add_problem(r, r->file, (ds_pos){0, 0}, d->is_error, message ? message : d->message);
+		free(message);
+	}
+}
+
+/* Renders a chart or kustomization and checks what it renders to. */
+static void lint_rendered(struct run *r, struct input *in)
+{
+	ds_diag_list diags = {0};
+	char *text = NULL, *error = NULL;
+	size_t len = 0;
+
+	r->input = in;
+	r->file = in->name;
+	r->file_index = in->index;
+	r->report->summary.files++;
+	r->report->summary.rendered++;
+	in->render = ds_render_new(in->render_kind, in->name, in->root, in->boundary, r->opts, r->fixes);
+	if (!in->render) {
+		r->oom = true;
+		return;
+	}
+	ds_render_set_context(in->render, in->index, r->charts, r->chart_count);
+	if (ds_render_run(in->render, &text, &len, &error) < 0) {
+		add_problem(r, in->name, (ds_pos){0, 0}, true, error ? error : "out of memory");
+		free(error);
+		return;
+	}
+	r->text = text;
+	r->text_len = len;
+	ds_yaml_load_filtered(text, len, needs_whole_document, on_document, r, &diags);
+	add_rendered_problems(r, &diags);
+	ds_diag_list_free(&diags);
+	ds_render_release(in->render);
+	r->text = NULL;
+	free(text);
+}
+
 /* Reads and checks one input. */
 static void lint_source(struct run *r, struct input *in)
 {
@@ -408,6 +573,10 @@ static void lint_source(struct run *r, struct input *in)
 	char *buf = NULL, *error = NULL;
 	size_t len;
 
+	if (in->render_kind != DS_RENDER_NONE) {
+		lint_rendered(r, in);
+		return;
+	}
 	r->input = in;
 	r->file = name;
 	r->file_index = in->index;
@@ -456,6 +625,12 @@ struct walk {
 	struct run *run; /* collects the walk's problems */
 	struct input *inputs;
 	size_t count;
+	/* the repository of each path named on the command line that holds
+	 * something to render, found once */
+	const char *boundary_of; /* the named path the last one is for */
+	char **boundaries;
+	size_t boundary_count;
+	bool no_boundary;        /* the last could not be found */
 };
 
 /* Gives the report the file name `name` to keep (every finding, DaemonSet
@@ -491,6 +666,26 @@ static void add_input(struct walk *w, bool is_stdin, const char *name, const cha
 					   .is_stdin = is_stdin, .index = ++w->run->file_index};
 }
 
+/* The repository of the named path root (for the boundary of what a
+ * rendering may read). NULL when it cannot be found (a problem is then
+ * reported) or memory ran out. */
+static const char *boundary_for(struct walk *w, const char *root);
+
+/* Adds the chart or kustomization dir, found from root, to the inputs. */
+static void add_rendered_input(struct walk *w, const char *dir, const char *root, ds_render_kind kind)
+{
+	const char *boundary = boundary_for(w, root);
+
+	if (!boundary)
+		return;
+	add_input(w, false, dir, root);
+	if (!w->run->oom) {
+		w->inputs[w->count - 1].render_kind = kind;
+		w->inputs[w->count - 1].root_is_file = false;
+		w->inputs[w->count - 1].boundary = boundary;
+	}
+}
+
 /* A problem of the walk itself, at its place in the output order. */
 static void walk_problem(struct walk *w, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -510,11 +705,36 @@ static void walk_problem(struct walk *w, const char *path, const char *fmt, ...)
 
 static void walk_path(struct walk *w, const char *path, const char *root, const struct dir_chain *up);
 
+static const char *boundary_for(struct walk *w, const char *root)
+{
+	char **grown, *found;
+
+	if (w->boundary_of == root)
+		return w->no_boundary ? NULL : w->boundaries[w->boundary_count - 1];
+	w->boundary_of = root;
+	w->no_boundary = true;
+	grown = ds_array_grow(w->boundaries, w->boundary_count, sizeof(*grown));
+	if (!grown) {
+		w->run->oom = true;
+		return NULL;
+	}
+	w->boundaries = grown;
+	found = ds_render_boundary(root);
+	if (!found) {
+		walk_problem(w, root, "cannot find the repository it is in: %s", strerror(errno));
+		return NULL;
+	}
+	w->boundaries[w->boundary_count++] = found;
+	w->no_boundary = false;
+	return found;
+}
+
 /* Walks the directory `path` (of stat st), found from the named path root. */
 static void walk_dir(struct walk *w, const char *path, const char *root, const struct stat *st,
 		     const struct dir_chain *up)
 {
-	struct dir_chain here = {st->st_dev, st->st_ino, path, up};
+	struct dir_chain here = {st->st_dev, st->st_ino, path, up, up && up->rendered};
+	ds_render_kind kind = w->run->opts->render.enabled ? ds_render_dir_kind(path) : DS_RENDER_NONE;
 	struct dirent **entries = NULL;
 	int n;
 
@@ -524,6 +744,13 @@ static void walk_dir(struct walk *w, const char *path, const char *root, const s
 			return;
 		}
 	}
+	/* a chart is rendered whole; below a kustomization only charts and
+	 * other kustomizations are looked for */
+	if (kind != DS_RENDER_NONE)
+		add_rendered_input(w, path, root, kind);
+	if (kind == DS_RENDER_HELM)
+		return;
+	here.rendered |= kind == DS_RENDER_KUSTOMIZE;
 	n = scandir(path, &entries, NULL, by_name);
 	if (n < 0) {
 		walk_problem(w, path, "cannot read the directory: %s", strerror(errno));
@@ -562,7 +789,7 @@ static void walk_path(struct walk *w, const char *path, const char *root, const 
 	}
 	if (S_ISDIR(st.st_mode))
 		walk_dir(w, path, root, &st, up);
-	else if (named || (S_ISREG(st.st_mode) && has_manifest_extension(path)))
+	else if (named || (S_ISREG(st.st_mode) && has_manifest_extension(path) && !(up && up->rendered)))
 		add_input(w, false, path, root);
 }
 
@@ -641,6 +868,36 @@ static cJSON *namespace_stub(const struct ns_entry *e)
 	return stub;
 }
 
+/* Where a DS003 finding about the rendered DaemonSet of entry e goes: the
+ * file its namespace (or its metadata, without one) is written in; in
+ * e->place once found. */
+static void place_namespace(struct run *r, struct ns_entry *e, ds_render_place *out)
+{
+	cJSON *value = e->has_namespace ? cJSON_CreateStringReference(e->ns) : cJSON_CreateObject();
+	ds_render_query q = {e->object, "/metadata/namespace", e->has_namespace ? "/metadata/namespace" : "/metadata",
+			     value, e->pos};
+
+	if (e->placed) {
+		*out = e->place;
+		e->place.note = NULL; /* given to out */
+	} else if (!value || ds_render_place_finding(e->render, &q, out) < 0) {
+		r->oom = true;
+	} else if (out == &e->place) {
+		e->placed = true;
+	}
+	cJSON_Delete(value);
+}
+
+/* Places lf, a DS003 finding about the rendered DaemonSet of entry e. */
+static void place_namespace_finding(struct run *r, struct ns_entry *e, ds_lint_finding *lf)
+{
+	ds_render_place place = {0};
+
+	place_namespace(r, e, &place);
+	if (!r->oom)
+		put_rendered(r, lf, place, e->file);
+}
+
 /* The namespace rules over every DaemonSet the run saw. */
 static void check_namespaces(struct run *r)
 {
@@ -651,7 +908,7 @@ static void check_namespaces(struct run *r)
 	if (r->entry_count) /* qsort(NULL, 0, ...) is undefined */
 		qsort(r->entries, r->entry_count, sizeof(*r->entries), entry_order);
 	for (size_t i = 0; i < r->entry_count && !r->oom; i++) {
-		const struct ns_entry *e = &r->entries[i];
+		struct ns_entry *e = &r->entries[i];
 		cJSON *stub = namespace_stub(e);
 		ds_evaluation ev;
 		if (!stub || ds_evaluate(stub, &ctx, DS_SCOPE_NAMESPACE, &ev) < 0) {
@@ -659,8 +916,11 @@ static void check_namespaces(struct run *r)
 			r->oom = true;
 			break;
 		}
-		for (size_t j = 0; j < ev.finding_count; j++)
-			add_finding(r, e->ns, e->name, &ev.findings[j], e->file, e->pos, e->file_index);
+		for (size_t j = 0; j < ev.finding_count; j++) {
+			ds_lint_finding *lf = add_finding(r, e->ns, e->name, &ev.findings[j], e->file, e->pos, e->file_index);
+			if (lf && e->render)
+				place_namespace_finding(r, e, lf);
+		}
 		ds_evaluation_free(&ev);
 		cJSON_Delete(stub);
 	}
@@ -673,6 +933,9 @@ static int finding_order(const void *a, const void *b)
 
 	if (x->file_index != y->file_index)
 		return x->file_index < y->file_index ? -1 : 1;
+	/* a rendering's findings lie in the files its objects came from */
+	if (x->file != y->file && (c = strcmp(x->file, y->file)) != 0)
+		return c;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	if (x->column != y->column)
@@ -700,6 +963,7 @@ static void free_entries(struct run *r)
 {
 	for (size_t i = 0; i < r->entry_count; i++) {
 		free(r->entries[i].ignore);
+		free(r->entries[i].place.note);
 		free(r->entries[i].reason);
 		cJSON_Delete(r->entries[i].labels);
 	}
@@ -811,6 +1075,7 @@ static void add_summary(ds_lint_summary *to, const ds_lint_summary *s)
 	to->exempted += s->exempted;
 	to->input_errors += s->input_errors;
 	to->fixed += s->fixed;
+	to->rendered += s->rendered;
 }
 
 /* Moves what worker w found into the main run. Returns 0 or -1. */
@@ -866,7 +1131,8 @@ static int lint_inputs(struct run *main_run, struct input *inputs, size_t count)
 	for (size_t i = 0; workers && i < threads; i++) {
 		workers[i].pool = &pool;
 		workers[i].run = (struct run){.opts = main_run->opts, .ctx = main_run->ctx, .report = &workers[i].report,
-					      .namespace_rules = main_run->namespace_rules};
+					      .namespace_rules = main_run->namespace_rules, .fixes = main_run->fixes,
+					      .charts = main_run->charts, .chart_count = main_run->chart_count};
 		if (i > 0 && pthread_create(&workers[i].thread, NULL, work, &workers[i]) != 0)
 			break;
 		started++;
@@ -887,9 +1153,65 @@ static int lint_inputs(struct run *main_run, struct input *inputs, size_t count)
 
 static void free_inputs(struct input *inputs, size_t count)
 {
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
 		free(inputs[i].diff);
+		ds_render_free(inputs[i].render);
+	}
 	free(inputs);
+}
+
+/* The files of rendered inputs whose fixes could not be written. */
+struct unwritten {
+	struct run *run;
+	char **names;
+	size_t count;
+};
+
+static void fix_not_written(void *data, const char *name, size_t file_index, const char *message)
+{
+	struct unwritten *u = data;
+	char **grown = ds_array_grow(u->names, u->count, sizeof(*grown));
+
+	u->run->file_index = file_index;
+	add_problem(u->run, name, (ds_pos){0, 0}, true, message);
+	if (grown)
+		u->names = grown;
+	if (!grown || !(u->names[u->count] = strdup(name)))
+		u->run->oom = true;
+	else
+		u->count++;
+}
+
+static bool was_unwritten(const struct unwritten *u, const char *name)
+{
+	for (size_t i = 0; i < u->count; i++)
+		if (!strcmp(u->names[i], name))
+			return true;
+	return false;
+}
+
+/* Makes the fixes planned in the files rendered objects came from, then
+ * counts the findings they fix; a finding whose file was not written stays
+ * open and says so. */
+static void fix_rendered(struct run *r)
+{
+	ds_lint_report *rep = r->report;
+	struct unwritten u = {.run = r};
+
+	if (ds_fixes_apply(r->fixes, r->opts->fix == DS_FIX_DIFF ? r->opts->diff_out : NULL, fix_not_written, &u) < 0)
+		r->oom = true;
+	for (size_t i = 0; i < rep->finding_count && !r->oom; i++) {
+		ds_lint_finding *f = &rep->findings[i];
+		if (!f->rendered_from || !f->fixed)
+			continue;
+		if (was_unwritten(&u, f->file))
+			keep_one_open(r, f);
+		else
+			count_one_fixed(r, f);
+	}
+	for (size_t i = 0; i < u.count; i++)
+		free(u.names[i]);
+	free(u.names);
 }
 
 /* An input warning, before every file's problems, for each config
@@ -923,6 +1245,8 @@ static int finish_run(struct run *r)
 
 	if (!r->oom)
 		check_namespaces(r);
+	if (!r->oom && r->fixes)
+		fix_rendered(r);
 	if (!r->oom)
 		note_expired(r);
 	free_entries(r);
@@ -955,18 +1279,92 @@ static struct run start_run(const ds_lint_options *opts, ds_lint_report *out)
 	return r;
 }
 
+/* Keeps, of the kustomizations the walk found, the roots: those no other
+ * includes. Returns 0, or -1 out of memory. */
+static int keep_kustomize_roots(struct walk *w)
+{
+	const char **dirs = calloc(w->count + 1, sizeof(*dirs));
+	bool *root = calloc(w->count + 1, sizeof(*root));
+	size_t n = 0, kept = 0;
+	int rc = dirs && root ? 0 : -1;
+
+	for (size_t i = 0; rc == 0 && i < w->count; i++)
+		if (w->inputs[i].render_kind == DS_RENDER_KUSTOMIZE)
+			dirs[n++] = w->inputs[i].name;
+	if (rc == 0 && n)
+		rc = ds_kustomize_roots(dirs, n, root);
+	for (size_t i = 0, k = 0; rc == 0 && i < w->count; i++) {
+		bool keep = w->inputs[i].render_kind != DS_RENDER_KUSTOMIZE || root[k++];
+		if (keep)
+			w->inputs[kept++] = w->inputs[i];
+	}
+	if (rc == 0)
+		w->count = kept;
+	free(dirs);
+	free(root);
+	return rc;
+}
+
+/* The charts among the inputs, as the run names them (borrowed), for
+ * values aimed at one chart. Returns 0, or -1 out of memory. */
+static int list_charts(struct run *r, const struct walk *w, const char ***charts)
+{
+	size_t n = 0;
+
+	*charts = calloc(w->count + 1, sizeof(**charts));
+	if (!*charts)
+		return -1;
+	for (size_t i = 0; i < w->count; i++)
+		if (w->inputs[i].render_kind == DS_RENDER_HELM)
+			(*charts)[n++] = w->inputs[i].name;
+	r->charts = *charts;
+	r->chart_count = n;
+	return 0;
+}
+
+/* Hands the names of the files rendered findings point at to the report,
+ * which keeps every file name. */
+static void keep_rendered_names(ds_lint_report *out, struct input *inputs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		char **names = NULL;
+		size_t n = 0;
+		if (!inputs[i].render)
+			continue;
+		ds_render_take_names(inputs[i].render, &names, &n);
+		for (size_t j = 0; j < n; j++)
+			if (keep_file_name(out, names[j]) < 0)
+				names[j] = NULL; /* freed by keep_file_name(); findings no longer name it */
+		free(names);
+	}
+}
+
 int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options *opts, ds_lint_report *out)
 {
 	struct run r = start_run(opts, out);
 	struct walk w = {.run = &r};
+	const char **charts = NULL;
+	int rc;
 
 	out->rewritten = opts->fix == DS_FIX_WRITE;
 	for (size_t i = 0; i < count && !r.oom; i++)
 		walk_path(&w, paths[i], paths[i], NULL);
+	if (!r.oom && (keep_kustomize_roots(&w) < 0 || list_charts(&r, &w, &charts) < 0))
+		r.oom = true;
+	if (!r.oom && opts->fix != DS_FIX_NONE && !(r.fixes = ds_fixes_new()))
+		r.oom = true;
 	if (!r.oom && lint_inputs(&r, w.inputs, w.count) < 0)
 		r.oom = true;
+	rc = finish_run(&r);
+	if (rc == 0)
+		keep_rendered_names(out, w.inputs, w.count);
 	free_inputs(w.inputs, w.count);
-	return finish_run(&r);
+	ds_fixes_free(r.fixes);
+	free(charts);
+	for (size_t i = 0; i < w.boundary_count; i++)
+		free(w.boundaries[i]);
+	free(w.boundaries);
+	return rc;
 }
 
 int ds_lint_objects_from(ds_lint_next_object next, void *data, const ds_lint_options *opts, ds_lint_report *out)

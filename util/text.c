@@ -1,4 +1,5 @@
-/* text.c - text cut to a size without splitting a UTF-8 character. */
+/* text.c - text cut to a size without splitting a UTF-8 character; the
+ * end of a line. */
 #include "util/util.h"
 
 #include <stdlib.h>
@@ -15,6 +16,30 @@ size_t ds_utf8_prefix(const char *s, size_t len, size_t max)
 	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
 	return n;
+}
+
+bool ds_ends_line(const char *text, size_t len, size_t at)
+{
+	return at < len && (text[at] == '\n' || (text[at] == '\r' && (at + 1 >= len || text[at + 1] != '\n')));
+}
+
+size_t ds_next_line(const char *text, size_t len, size_t at)
+{
+	const char *nl = at < len ? memchr(text + at, '\n', len - at) : NULL;
+	const char *cr = at < len ? memchr(text + at, '\r', (size_t)((nl ? nl : text + len) - (text + at))) : NULL;
+
+	if (cr && cr + 1 != nl)
+		return (size_t)(cr - text) + 1; /* a "\r" alone */
+	return nl ? (size_t)(nl - text) + 1 : len;
+}
+
+unsigned ds_line_of(const char *text, size_t len, size_t at)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < at && i < len; i++)
+		line += ds_ends_line(text, len, i);
+	return line;
 }
 
 char *ds_text_cut(const char *s, size_t max)

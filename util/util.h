@@ -71,6 +71,19 @@ char *ds_text_cut(const char *s, size_t max);
 /* As ds_text_cut(), into buf of `size` bytes (NUL included). Returns buf. */
 const char *ds_text_copy(char *buf, size_t size, const char *s);
 
+/* Whether the byte at `at` of text[0..len) ends a line as YAML reads line
+ * breaks: "\n", "\r\n" and a "\r" alone each end one (the "\n" of "\r\n"
+ * ends it). The one test of a line's end wherever lines are counted, so
+ * that every position agrees with the YAML reader's. */
+bool ds_ends_line(const char *text, size_t len, size_t at);
+
+/* The offset just past the line break of the line holding `at` ("\n",
+ * "\r\n", or a "\r" alone, as YAML reads them), or len. */
+size_t ds_next_line(const char *text, size_t len, size_t at);
+
+/* The line the byte at `at` of text[0..len) is on, counted from 1. */
+unsigned ds_line_of(const char *text, size_t len, size_t at);
+
 /* ---- globs of names (glob.c) ---- */
 
 /* The globs of config exemptions and webhook scoping (docs/config.md):

@@ -122,9 +122,9 @@ static void skip_space(struct reader *r)
 		if (c == ' ' || c == '\t') {
 			r->at++;
 		} else if (c == '\n' || c == '\r') {
-			r->at += c == '\r' && r->at + 1 < r->len && r->buf[r->at + 1] == '\n' ? 2 : 1;
-			r->line++;
-			r->line_start = r->at;
+			bool ends = ds_ends_line(r->buf, r->len, r->at++);
+			r->line += ends;
+			r->line_start = ends ? r->at : r->line_start;
 		} else {
 			break;
 		}

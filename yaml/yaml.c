@@ -732,9 +732,9 @@ static void parser_error(yaml_parser_t *p, const char *buf, size_t len, ds_diag_
 		size_t start = len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3) ? 3 : 0; /* a BOM is no column */
 		pos = (ds_pos){1, 1};
 		for (size_t i = start; i < p->problem_offset && i < len; i++) {
-			if (buf[i] == '\n')
+			if (ds_ends_line(buf, len, i))
 				pos = (ds_pos){pos.line + 1, 1};
-			else if (((unsigned char)buf[i] & 0xC0) != 0x80)
+			else if (buf[i] != '\r' && ((unsigned char)buf[i] & 0xC0) != 0x80)
 				pos.column++;
 		}
 		ds_diag_add(diags, pos, true, "%s (byte 0x%02x at offset %zu)", problem, (unsigned)p->problem_value,

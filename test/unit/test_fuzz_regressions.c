@@ -13,6 +13,7 @@
 #include "yaml/document.h"
 #include "config/config.h"
 #include "lint/lint.h"
+#include "lint/render.h"
 #include "webhook/webhook.h"
 #include "test/rule_access.h"
 
@@ -261,6 +262,74 @@ static char *read_all(const char *path, size_t *len)
 	return buf;
 }
 
+/* The line of the byte at `at` of text, counted apart from lint: "\n",
+ * "\r\n" and a "\r" alone end a line. */
+static unsigned template_line(const char *text, size_t len, size_t at)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < at && i < len; i++)
+		line += text[i] == '\n' || (text[i] == '\r' && (i + 1 >= len || text[i + 1] != '\n'));
+	return line;
+}
+
+static int keep_template_document(void *data, ds_document *doc)
+{
+	ds_source *src = data;
+	ds_source_doc *grown = ds_array_grow(src->docs, src->doc_count, sizeof(*grown));
+
+	CHECK(grown != NULL, "out of memory");
+	src->docs = grown;
+	grown[src->doc_count++] = (ds_source_doc){doc, 0, 0, 0};
+	return 0;
+}
+
+static int read_template_document(void *data, size_t from, size_t to, unsigned line)
+{
+	ds_source *src = data;
+	ds_diag_list diags = {0};
+	size_t before = src->doc_count;
+
+	CHECK(line == template_line(src->text, src->len, from), "a document on another line than it says");
+	ds_yaml_load(src->parsed + from, to - from, keep_template_document, src, &diags);
+	ds_diag_list_free(&diags);
+	for (size_t i = before; i < src->doc_count; i++)
+		src->docs[i] = (ds_source_doc){src->docs[i].doc, from, to - from, line};
+	return 0;
+}
+
+/* A template (fuzz_template): masked with its line breaks, read a document
+ * at a time on the lines it says, each field chosen inside its document. */
+static void replay_template(const char *buf, size_t len)
+{
+	static const char *const pointers[] = {"/spec/template/spec", "/spec/template/spec/restartPolicy",
+					       "/metadata/namespace", "/metadata"};
+	ds_source src = {.text = (char *)buf, .len = len};
+
+	src.parsed = ds_template_mask(buf, len, &src.templated, &src.lines);
+	CHECK(src.parsed != NULL, "out of memory");
+	CHECK(src.lines == template_line(buf, len, len), "a line count other than the text's");
+	for (size_t i = 0; i < len; i++)
+		CHECK((buf[i] == '\n') == (src.parsed[i] == '\n') && (buf[i] == '\r') == (src.parsed[i] == '\r'),
+		      "a line break moved");
+	ds_each_daemonset_document(buf, len, true, read_template_document, &src);
+	for (size_t p = 0; p < sizeof(pointers) / sizeof(pointers[0]); p++) {
+		const ds_source_doc *d;
+		const ds_node_info *info;
+		if (ds_template_document(&src, "DaemonSet", "x", pointers[p], &d) != 1)
+			continue;
+		info = ds_document_where(d->doc, ds_pointer_get(d->doc->root, pointers[p]));
+		CHECK(info != NULL, "a field without a position");
+		CHECK(ds_source_pos(d, info->value_end).line <= template_line(buf, len, d->offset + d->len) + 1,
+		      "a field's lines outside its document");
+	}
+	for (size_t i = 0; i < src.doc_count; i++)
+		ds_document_free(src.docs[i].doc);
+	free(src.docs);
+	free(src.templated);
+	free(src.parsed);
+}
+
 static void replay(const char *harness, const char *path)
 {
 	size_t len;
@@ -276,6 +345,8 @@ static void replay(const char *harness, const char *path)
 		replay_config(path);
 	else if (!strcmp(harness, "admission"))
 		replay_admission(buf, len);
+	else if (!strcmp(harness, "template"))
+		replay_template(buf, len);
 	free(buf);
 }
 
@@ -345,9 +416,16 @@ static void test_admission(void **state)
 	replay_dir("admission");
 }
 
+static void test_template(void **state)
+{
+	(void)state;
+	replay_dir("template");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_template),
 		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_fix),

@@ -1700,6 +1700,10 @@ static void test_error_invalid_utf8(void **state)
 	expect_error_at("k: \xc3(\n", 6, 1, 5, "UTF-8");
 	/* multi-byte characters before it count one column each */
 	expect_error_at("k: \xc3\xa9\xc3\xa9\xff\n", 9, 1, 6, "UTF-8");
+	/* lines end as YAML ends them: "\r\n" and a "\r" alone each end one */
+	expect_error_at("a: b\r\nc: \xff\n", 11, 2, 4, "offset 9");
+	expect_error_at("a: b\rc: \xff\n", 10, 2, 4, "offset 8");
+	expect_error_at("a: b\r\rc: \xff\n", 11, 3, 4, "offset 9");
 	/* an overlong encoding of '/' */
 	expect_error_at("k: v\nw: \xc0\xaf\n", 11, 2, 4, "UTF-8");
 	/* deep in the text */
