@@ -66,6 +66,7 @@ struct run {
 	const char *file;    /* and its name */
 	const char *text; /* and its text */
 	size_t text_len;
+	struct stat as_read; /* and its stat(2) before it was read */
 	ds_edit_list edits; /* the file's fixes, with --fix or --diff */
 	bool namespace_rules; /* a namespace rule is on: keep what it needs of each DaemonSet */
 	bool oom;
@@ -388,7 +389,8 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 	} else if (r->input->is_stdin) {
 		add_problem(r, name, (ds_pos){0, 0}, true, "--fix cannot rewrite standard input; use --diff");
 		keep_open(r);
-	} else if (ds_write_fixed(path, r->input->root, r->input->root_is_file, fixed, fixed_len, &error) < 0) {
+	} else if (ds_write_fixed(path, r->input->root, r->input->root_is_file, &r->as_read, fixed, fixed_len,
+				  &error) < 0) {
 		message = ds_format("cannot write the fixed file: %s", error ? error : "out of memory");
 		add_problem(r, name, (ds_pos){0, 0}, true, message ? message : "cannot write the fixed file");
 		keep_open(r);
@@ -412,6 +414,10 @@ static void lint_source(struct run *r, struct input *in)
 	r->file = name;
 	r->file_index = in->index;
 	r->report->summary.files++;
+	/* taken before the file is read: --fix writes nothing over a file that
+	 * has changed since (a write meanwhile would be lost) */
+	if (!in->is_stdin && stat(path, &r->as_read) < 0)
+		memset(&r->as_read, 0, sizeof(r->as_read));
 	if (ds_read_file(path, DS_MAX_FILE_BYTES, &buf, &len, &error) < 0) {
 		add_problem(r, name, (ds_pos){0, 0}, true, error ? error : "out of memory");
 		free(error);

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 from tap import BIN, ROOT, Tap, run, shared_dir
 from test_lint_corpus import is_daemonset, kubectl_objects
@@ -304,6 +305,34 @@ def check_read_only_directory(t, work):
          "read-only directory: the summary counts the error, nothing fixed")
 
 
+def check_written_meanwhile(t, work):
+    """A file another program writes while --fix reads it is not written
+    over: the other program's change is never lost (--fix used to write
+    the fixed old text over it), and the error says why."""
+    top = os.path.join(work, "meanwhile")
+    os.makedirs(top)
+    path = os.path.join(top, "agents.yaml")
+    # long enough to read that the append below lands while it is read
+    keys = 100000 if os.environ.get("DSGUARD_VALGRIND") else 1500000
+    with open(path, "w") as f:
+        f.write(NEEDS_FIX % ("agent", "agent") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\n"
+                "data:\n" + "".join(f"  k{i}: v\n" for i in range(keys)))
+    p = subprocess.Popen([BIN, "lint", "--format", "json", "--priority-class", CLASS, "--fix", path],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    with open(path, "a") as f:
+        f.write("# written meanwhile\n")
+    out, err = p.communicate(timeout=600)
+    text = open(path).read()
+    t.ok(text.endswith("# written meanwhile\n"), "a file written while --fix reads it keeps what was written",
+         err[-2000:])
+    errors = [e["message"] for e in json.loads(out)["errors"]] if out.startswith("{") else [out + err]
+    t.ok(CLASS in text or errors == [
+        "cannot write the fixed file: it changed while it was being fixed (another program wrote it); "
+        "nothing was written: run --fix again"], "a file written while --fix reads it: fixed, or the error "
+        "says why it was not", errors)
+
+
 def main():
     t = Tap()
     work = tempfile.mkdtemp()
@@ -354,6 +383,7 @@ def main():
         check_links(t, work)
         check_owner_and_mode(t, work)
         check_read_only_directory(t, work)
+        check_written_meanwhile(t, work)
         p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
         notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
         t.ok(any(n and "no default priority class" in n for n in notes),
