@@ -333,6 +333,25 @@ def check_written_meanwhile(t, work):
         "says why it was not", errors)
 
 
+def check_class_outside_allowed(t, work):
+    """--priority-class outside the config's `allowed` is refused before
+    anything is written, as such a config default is: --fix used to insert
+    it, say "fixed" and exit 0, and the next lint failed on it."""
+    top = os.path.join(work, "outside-allowed")
+    path = write_manifest(os.path.join(top, "agent.yaml"), "agent")
+    config = os.path.join(top, "dsguard.yaml")
+    with open(config, "w") as f:
+        f.write("rules:\n  priority-class:\n    allowed: [node-agents]\n")
+    before = open(path).read()
+    p = run(["lint", "--config", config, "--priority-class", "other", "--fix", path])
+    t.ok(p.returncode == 2 and open(path).read() == before and p.stderr.strip() ==
+         'dsguard lint: --priority-class: default "other" is not one of the allowed classes',
+         "--priority-class outside allowed: refused, nothing written", p.stdout + p.stderr)
+    p = run(["lint", "--config", config, "--priority-class", CLASS, "--fix", path])
+    t.ok(p.returncode == 0 and "priorityClassName: node-agents" in open(path).read(),
+         "--priority-class inside allowed: fixed", p.stdout + p.stderr)
+
+
 def main():
     t = Tap()
     work = tempfile.mkdtemp()
@@ -384,6 +403,7 @@ def main():
         check_owner_and_mode(t, work)
         check_read_only_directory(t, work)
         check_written_meanwhile(t, work)
+        check_class_outside_allowed(t, work)
         p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
         notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
         t.ok(any(n and "no default priority class" in n for n in notes),
