@@ -71,6 +71,12 @@ char *ds_text_cut(const char *s, size_t max);
 /* As ds_text_cut(), into buf of `size` bytes (NUL included). Returns buf. */
 const char *ds_text_copy(char *buf, size_t size, const char *s);
 
+/* Whether s[0..len) is a DNS subdomain as Kubernetes checks most names
+ * (IsDNS1123Subdomain): at most 253 characters, dot-separated parts of
+ * lower-case letters, digits and '-', each beginning and ending with a
+ * letter or digit. */
+bool ds_dns_subdomain(const char *s, size_t len);
+
 /* ---- globs of names (glob.c) ---- */
 
 /* The globs of config exemptions and webhook scoping (docs/config.md):
