@@ -352,6 +352,31 @@ def check_class_outside_allowed(t, work):
          "--priority-class inside allowed: fixed", p.stdout + p.stderr)
 
 
+def check_diff_names(t, work):
+    """--diff quotes a file name with a line break (or a tab, a quote, a
+    backslash) as GNU diff does, so that `patch -p0` patches that file: a
+    name such as "z\\n--- victim.yaml\\n+++ victim.yaml" printed as it was
+    made patch change victim.yaml, a file lint never read."""
+    top = os.path.join(work, "diff-names")
+    name = "z\n--- victim.yaml\n+++ victim.yaml"
+    path = write_manifest(os.path.join(top, "deploy", name), "agent")
+    victim = os.path.join(top, "victim.yaml")
+    with open(victim, "w") as f:
+        f.write("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: agent}\nspec:\n"
+                "  template:\n    spec:\n      containers: [{name: a, image: a}]\n")
+    victim_before = open(victim).read()
+    write_manifest(os.path.join(top, "deploy", 'tab\tquote"back\\slash.yaml'), "other")
+    d = subprocess.run([BIN, "lint", "--priority-class", CLASS, "--diff", "deploy"], cwd=top, capture_output=True,
+                       timeout=120)
+    patched = subprocess.run(["patch", "-s", "-p0"], input=d.stdout, cwd=top, capture_output=True, timeout=60)
+    t.ok(patched.returncode == 0 and open(victim).read() == victim_before,
+         "--diff | patch -p0: a file name with line breaks does not make patch change another file",
+         d.stdout.decode(errors="replace") + patched.stderr.decode(errors="replace"))
+    t.ok(CLASS in open(path).read() and all(CLASS in open(os.path.join(top, "deploy", n)).read()
+                                            for n in os.listdir(os.path.join(top, "deploy"))),
+         "--diff | patch -p0: files with a line break, a tab, a quote or a backslash in their names are fixed")
+
+
 def main():
     t = Tap()
     work = tempfile.mkdtemp()
@@ -404,6 +429,7 @@ def main():
         check_read_only_directory(t, work)
         check_written_meanwhile(t, work)
         check_class_outside_allowed(t, work)
+        check_diff_names(t, work)
         p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
         notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
         t.ok(any(n and "no default priority class" in n for n in notes),
