@@ -166,6 +166,32 @@ static bool unchanged(const struct stat *st, const struct stat *as_read)
 	       st->st_mtim.tv_sec == as_read->st_mtim.tv_sec && st->st_mtim.tv_nsec == as_read->st_mtim.tv_nsec;
 }
 
+/* Whether the file `name` in the directory dirfd holds exactly text: a
+ * file named twice (two arguments, a link and its target) is fixed by
+ * whichever run comes first, and the other finds its work done. */
+static bool holds(int dirfd, const char *name, const char *text, size_t len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char buf[65536];
+	size_t at = 0;
+	bool same = fd >= 0;
+
+	while (same) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			same = n == 0 && at == len;
+			break;
+		}
+		same = (size_t)n <= len - at && !memcmp(buf, text + at, (size_t)n);
+		at += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	return same;
+}
+
 /* The error for a file another program wrote while it was being fixed. */
 static int changed_meanwhile(char **error)
 {
@@ -198,8 +224,11 @@ static int replace(int dirfd, const char *dir, const char *name, const struct st
 		rc = 0;
 	if (close(fd) < 0 && rc == 0)
 		rc = ds_fail(error, "%s", strerror(errno));
-	if (rc == 0 && (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 || !unchanged(&now, st)))
-		rc = changed_meanwhile(error);
+	if (rc == 0 && (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 || !unchanged(&now, st))) {
+		/* written meanwhile: by another run of this fix, or not */
+		unlinkat(dirfd, tmp, 0);
+		return holds(dirfd, name, text, len) ? 0 : changed_meanwhile(error);
+	}
 	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		rc = ds_fail(error, "%s", strerror(errno));
 	if (rc < 0)
@@ -229,7 +258,7 @@ static int write_in(int dirfd, const char *dir, const char *name, const struct s
 	if (!S_ISREG(st.st_mode))
 		return ds_fail(error, "it is not a regular file");
 	if (!unchanged(&st, as_read))
-		return changed_meanwhile(error);
+		return holds(dirfd, name, text, len) ? 0 : changed_meanwhile(error);
 	if (st.st_nlink > 1)
 		return ds_fail(error, "it has %ju hard links; --fix leaves such a file alone (a new file would part it "
 				      "from its other names, and writing in place would change those too, wherever "

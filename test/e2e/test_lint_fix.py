@@ -333,6 +333,24 @@ def check_written_meanwhile(t, work):
         "says why it was not", errors)
 
 
+def check_named_twice(t, work):
+    """A file reached twice in one run (named twice, through a directory
+    and by name, through a link in the tree) is fixed once, without the
+    error of a file written meanwhile: the second finds the fix made."""
+    top = os.path.join(work, "named-twice")
+    path = write_manifest(os.path.join(top, "agent.yaml"), "agent")
+    os.symlink("agent.yaml", os.path.join(top, "current.yaml"))
+    for attempt in range(3):
+        write_manifest(path, "agent")
+        p = run(["lint", "--format", "json", "--priority-class", CLASS, "--fix", "--jobs", "4", "agent.yaml",
+                 "agent.yaml", "./agent.yaml", "."], cwd=top)
+        out = json.loads(p.stdout)
+        t.ok(p.returncode == 0 and out["errors"] == [] and open(path).read().count(CLASS) == 1
+             and os.path.islink(os.path.join(top, "current.yaml")),
+             f"a file reached five times in one --fix run: fixed once, no error ({attempt + 1}/3)",
+             p.stdout + p.stderr)
+
+
 def check_class_outside_allowed(t, work):
     """--priority-class outside the config's `allowed` is refused before
     anything is written, as such a config default is: --fix used to insert
@@ -429,6 +447,7 @@ def main():
         check_read_only_directory(t, work)
         check_written_meanwhile(t, work)
         check_class_outside_allowed(t, work)
+        check_named_twice(t, work)
         check_diff_names(t, work)
         p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
         notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
