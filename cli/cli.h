@@ -41,6 +41,12 @@ int cli_load_config(const char *cmd, const char *path, bool pick_local, ds_confi
  * DS_EXIT_USAGE after saying what is wrong. */
 int cli_fail_on(const char *cmd, const char *level, ds_severity *out);
 
+/* Sets the class DS001's fix inserts to name (NULL: the config's stays),
+ * which must pass the option's own check, as a config's default must (a
+ * class outside `allowed` would be inserted and refused by the next run).
+ * Returns 0, or DS_EXIT_USAGE after saying what is wrong. */
+int cli_priority_class(const char *cmd, const char *name, ds_config *cfg);
+
 /* The report formats for --help, the first (the default) marked: "text
  * (default), json, sarif, junit or github". A static string. */
 const char *cli_format_choices(void);

@@ -1,5 +1,5 @@
-/* config.c - what lint, audit and serve read alike: the config file, the
- * --fail-on level. */
+/* config.c - what lint, audit, serve and policy read alike: the config
+ * file, the --fail-on level, the --priority-class override. */
 #include "cli/cli.h"
 #include "config/config.h"
 
@@ -33,4 +33,24 @@ int cli_fail_on(const char *cmd, const char *level, ds_severity *out)
 	else
 		return cli_usage_error(cmd, "unknown --fail-on '%s' (use error or warning)", level);
 	return 0;
+}
+
+int cli_priority_class(const char *cmd, const char *name, ds_config *cfg)
+{
+	const ds_rule *rule = ds_rule_find("priority-class");
+	const ds_rule_option *opt = ds_rule_option_find(rule, "default");
+	char *why;
+
+	if (!name)
+		return 0;
+	if (!*name)
+		return cli_usage_error(cmd, "--priority-class needs a name");
+	if (ds_rule_option_set_name(cfg, rule, "default", name) < 0)
+		return cli_usage_error(cmd, "out of memory");
+	why = opt->validate ? opt->validate(ds_rule_settings(cfg, rule)) : NULL;
+	if (!why)
+		return 0;
+	fprintf(stderr, "dsguard %s: --priority-class: %s\n", cmd, why);
+	free(why);
+	return DS_EXIT_USAGE;
 }

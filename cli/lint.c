@@ -79,21 +79,6 @@ static int check_args(const struct cli_args *args, ds_severity *fail_on)
 	return 0;
 }
 
-/* --priority-class NAME overrides the config's default class. Returns 0 or
- * DS_EXIT_USAGE. */
-static int apply_priority_class(const struct cli_args *args, ds_config *cfg)
-{
-	const char *name = cli_get(args, OPT_PRIORITY_CLASS, NULL);
-
-	if (!name)
-		return 0;
-	if (!*name)
-		return cli_usage_error("lint", "--priority-class needs a name");
-	if (ds_rule_option_set_name(cfg, ds_rule_find("priority-class"), "default", name) < 0)
-		return cli_usage_error("lint", "out of memory");
-	return 0;
-}
-
 /* Reads the rendering options into ro. Returns 0 or DS_EXIT_USAGE. */
 static int render_options(const struct cli_args *args, ds_render_options *ro)
 {
@@ -172,7 +157,7 @@ int cmd_lint(int argc, char **argv)
 	if (rc == 0)
 		rc = cli_load_config("lint", cli_get(&args, OPT_CONFIG, NULL), true, &cfg);
 	if (rc == 0)
-		rc = apply_priority_class(&args, &cfg);
+		rc = cli_priority_class("lint", cli_get(&args, OPT_PRIORITY_CLASS, NULL), &cfg);
 	if (rc == 0)
 		rc = run_lint(&args, &cfg, fail_on);
 	ds_config_free(&cfg);

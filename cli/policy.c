@@ -99,29 +99,6 @@ static char *header(int argc, char **argv, const char *config)
 	return text;
 }
 
-/* --priority-class NAME overrides the config's default class, which must
- * then pass the option's own check. Returns 0 or DS_EXIT_USAGE. */
-static int apply_priority_class(const struct cli_args *args, ds_config *cfg)
-{
-	const ds_rule *rule = ds_rule_find("priority-class");
-	const char *name = cli_get(args, OPT_PRIORITY_CLASS, NULL);
-	const ds_rule_option *opt = ds_rule_option_find(rule, "default");
-	char *why;
-
-	if (!name)
-		return 0;
-	if (!*name)
-		return cli_usage_error("policy", "--priority-class needs a name");
-	if (ds_rule_option_set_name(cfg, rule, "default", name) < 0)
-		return cli_usage_error("policy", "out of memory");
-	why = opt->validate ? opt->validate(ds_rule_settings(cfg, rule)) : NULL;
-	if (!why)
-		return 0;
-	fprintf(stderr, "dsguard policy: --priority-class: %s\n", why);
-	free(why);
-	return DS_EXIT_USAGE;
-}
-
 /* Reads every value of the selector option `opt` into *selector (NULL
  * when it is not given). Returns 0 or DS_EXIT_USAGE. */
 static int read_selectors(const struct cli_args *args, int opt, cJSON **selector)
@@ -198,7 +175,7 @@ int cmd_policy(int argc, char **argv)
 	if (rc == 0)
 		rc = cli_load_config("policy", config, false, &cfg);
 	if (rc == 0)
-		rc = apply_priority_class(&args, &cfg);
+		rc = cli_priority_class("policy", cli_get(&args, OPT_PRIORITY_CLASS, NULL), &cfg);
 	if (rc == 0 && !(head = header(argc, argv, config)))
 		rc = cli_usage_error("policy", "out of memory");
 	if (rc == 0) {

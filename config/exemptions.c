@@ -23,19 +23,6 @@ static bool label_name(const char *s, size_t len)
 	return true;
 }
 
-/* Whether s[0..len) is a DNS subdomain (a label key's prefix): at most
- * 253 characters, lower-case letters, digits, '-' and '.', a letter or
- * digit at both ends. */
-static bool dns_subdomain(const char *s, size_t len)
-{
-	if (len < 1 || len > 253 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[len - 1]))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
-			return false;
-	return true;
-}
-
 /* Whether key is a Kubernetes label key: [PREFIX/]NAME. */
 static bool label_key(const char *key)
 {
@@ -43,7 +30,7 @@ static bool label_key(const char *key)
 
 	if (!slash)
 		return label_name(key, strlen(key));
-	return dns_subdomain(key, (size_t)(slash - key)) && label_name(slash + 1, strlen(slash + 1));
+	return ds_dns_subdomain(key, (size_t)(slash - key)) && label_name(slash + 1, strlen(slash + 1));
 }
 
 /* Reads a non-empty list of globs, each a non-empty string, into *out.

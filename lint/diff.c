@@ -140,6 +140,37 @@ static void print_hunk(FILE *out, const struct step *s, size_t from, size_t to, 
 		print_line(out, s[i].op, s[i].op == '+' ? &b->items[s[i].b] : &a->items[s[i].a]);
 }
 
+/* Prints a file name for a diff header: as it is, or, when it holds a
+ * control character, '"' or '\\', in double quotes with C escapes, as
+ * GNU diff and git write such names and patch reads them. A line break in
+ * a name printed as it is would end the header there, and what follows
+ * could name another file for patch to change. */
+static void print_name(FILE *out, const char *name)
+{
+	static const char escapes[] = "\a\b\t\n\v\f\r";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)name; *p >= 0x20 && *p != 0x7f && *p != '"' && *p != '\\'; p++)
+		;
+	if (!*p) {
+		fputs(name, out);
+		return;
+	}
+	fputc('"', out);
+	for (p = (const unsigned char *)name; *p; p++) {
+		const char *e = strchr(escapes, *p);
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (e)
+			fprintf(out, "\\%c", "abtnvfr"[e - escapes]);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\%03o", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
 static void print_hunks(FILE *out, const char *name, const struct step *s, size_t count, const struct lines *a,
 			const struct lines *b)
 {
@@ -160,8 +191,13 @@ static void print_hunks(FILE *out, const char *name, const struct step *s, size_
 				break;
 		}
 		end = last_change + CONTEXT + 1 < count ? last_change + CONTEXT + 1 : count;
-		if (!header)
-			fprintf(out, "--- %s\n+++ %s\n", name, name);
+		if (!header) {
+			fputs("--- ", out);
+			print_name(out, name);
+			fputs("\n+++ ", out);
+			print_name(out, name);
+			fputc('\n', out);
+		}
 		header = true;
 		print_hunk(out, s, start, end, a, b);
 		i = end;

@@ -8,6 +8,7 @@
 #include "rules/rules.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 /* Replace bytes [start, end) of the text with `text` (owned). */
 typedef struct ds_edit {
@@ -51,14 +52,16 @@ void ds_edit_list_free(ds_edit_list *edits);
  * path from root: a directory named on the command line, or (root_is_file)
  * a file named there, which stands for the directory that holds it. What is
  * written is the file path leads to through symbolic links, and only when
- * it lies inside that directory; a file with more than one hard link, or
- * one its user may not write, is left alone. The text replaces the file
+ * it lies inside that directory; a file with more than one hard link, one
+ * its user may not write, or one that is no longer as it was read (as_read,
+ * its stat(2) taken before it was read: another program wrote it since) is
+ * left alone. The text replaces the file
  * through a new file in the same directory, renamed over it (a reader sees
  * the old file or the new, whole), with the old file's owner, group and
  * mode. Returns 0, or -1 with *error set to a new message saying why
  * nothing was written. */
-int ds_write_fixed(const char *path, const char *root, bool root_is_file, const char *text, size_t len,
-		   char **error);
+int ds_write_fixed(const char *path, const char *root, bool root_is_file, const struct stat *as_read,
+		   const char *text, size_t len, char **error);
 
 /* Writes a unified diff (3 lines of context) turning a into b, with `name`
  * as both file names so that `patch -p0` applies it. Writes nothing when

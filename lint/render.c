@@ -252,6 +252,8 @@ static ds_source *source_read(ds_render *rd, const char *real, ds_source_use use
 	ds_diag_list diags = {0};
 	char *error = NULL;
 
+	if (src && stat(real, &src->as_read) < 0)
+		memset(&src->as_read, 0, sizeof(src->as_read));
 	if (!src || !(src->real = strdup(real)) || !(src->name = name_of(rd, real, NULL)) ||
 	    ds_read_file(real, DS_MAX_FILE_BYTES, &src->text, &src->len, &error) < 0) {
 		free(error);
@@ -1325,7 +1327,7 @@ int ds_render_fix(ds_render *rd, long object, const cJSON *res, const ds_evaluat
 	}
 	if (rc == 0 && file && edits.count)
 		return ds_fixes_add(rd->fixes, file->real, file->name, rd->boundary, rd->file_index, file->text, file->len,
-				    &edits, why);
+				    &file->as_read, &edits, why);
 	ds_edit_list_free(&edits);
 	return rc;
 }

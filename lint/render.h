@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 /* ---- a renderer as a child process (spawn.c) ---- */
 
@@ -106,11 +107,12 @@ ds_fixes *ds_fixes_new(void);
  * real path `real` (reported as `name`; written only inside the directory
  * `root`), first met in the input of index file_index. An edit equal to
  * one already planned for the file is the same fix; one that overlaps
- * another is refused, as is a text other than the one read first. Takes
- * the edits (the list is emptied). Returns 0, 1 with *why set when refused,
- * or -1 out of memory. */
+ * another is refused, as is a text other than the one read first. as_read
+ * is the file's stat(2) taken before text was read (see ds_write_fixed()).
+ * Takes the edits (the list is emptied). Returns 0, 1 with *why set when
+ * refused, or -1 out of memory. */
 int ds_fixes_add(ds_fixes *fx, const char *real, const char *name, const char *root, size_t file_index,
-		 const char *text, size_t len, ds_edit_list *edits, char **why);
+		 const char *text, size_t len, const struct stat *as_read, ds_edit_list *edits, char **why);
 
 /* Called for a file that could not be written, with its name and index and
  * what went wrong. */
@@ -223,6 +225,7 @@ typedef struct ds_source {
 	const char *name;   /* as reports name it: borrowed from the rendering */
 	char *text;         /* as read, NUL-terminated */
 	size_t len;
+	struct stat as_read; /* its stat(2) before it was read (zeros when stat failed) */
 	char *parsed;       /* the text as parsed: text, or for a template a copy with each action blanked */
 	bool *templated;    /* a template: whether an action touches line i + 1; else NULL */
 	size_t lines;       /* how many lines templated[] has */

@@ -81,6 +81,7 @@ struct run {
 	const char *file;    /* and its name */
 	const char *text; /* and its text */
 	size_t text_len;
+	struct stat as_read; /* and its stat(2) before it was read */
 	ds_edit_list edits; /* the file's fixes, with --fix or --diff */
 	bool namespace_rules; /* a namespace rule is on: keep what it needs of each DaemonSet */
 	bool oom;
@@ -353,6 +354,51 @@ static const ds_lint_daemonset *add_daemonset(struct run *r, const cJSON *res)
 	return &grown[rep->daemonset_count++];
 }
 
+/* What a value that is not a string is, for a message. */
+static const char *json_type_name(const cJSON *v)
+{
+	if (cJSON_IsBool(v))
+		return "a boolean (YAML reads yes, no, on, off, y and n as booleans)";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	return cJSON_IsArray(v) ? "a sequence" : "a mapping";
+}
+
+/* Reports an input error where res's metadata, or its name or namespace,
+ * is not what Kubernetes reads (`namespace: no` is false, not "no"):
+ * kubectl refuses such a file, and dsguard would otherwise check the
+ * DaemonSet under another name or in the default namespace. Returns
+ * whether there was one. */
+static bool identity_unreadable(struct run *r, const ds_document *doc, const cJSON *res)
+{
+	static const char *const fields[] = {"name", "namespace"};
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(res, "metadata");
+	char *message = NULL;
+
+	if (meta && !cJSON_IsObject(meta) && !cJSON_IsNull(meta)) {
+		message = ds_format("metadata is %s, not a mapping; Kubernetes refuses the object",
+				    cJSON_IsString(meta) ? "a string" : json_type_name(meta));
+		add_problem(r, r->file, ds_document_locate(doc, res, "/metadata", NULL), true,
+			    message ? message : "metadata is not a mapping");
+		free(message);
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, fields[i]);
+		char pointer[32];
+		if (!v || cJSON_IsString(v) || cJSON_IsNull(v))
+			continue;
+		snprintf(pointer, sizeof(pointer), "/metadata/%s", fields[i]);
+		message = ds_format("metadata.%s is %s, not a string; Kubernetes refuses the object: %s", fields[i],
+				    json_type_name(v), cJSON_IsBool(v) || cJSON_IsNumber(v) ? "quote the value" : "give a string");
+		add_problem(r, r->file, ds_document_locate(doc, res, pointer, NULL), true,
+			    message ? message : "metadata.name or metadata.namespace is not a string");
+		free(message);
+		return true;
+	}
+	return false;
+}
+
 static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *res)
 {
 	const ds_lint_daemonset *ds;
@@ -361,6 +407,8 @@ static void check_daemonset(struct run *r, const ds_document *doc, const cJSON *
 	long object = rendering(r) ? ds_render_object(rendering(r), res) : -1;
 	ds_evaluation ev;
 
+	if (identity_unreadable(r, doc, res))
+		return;
 	r->report->summary.daemonsets++;
 	ds = add_daemonset(r, res);
 	if (!ds)
@@ -507,7 +555,8 @@ static void apply_fixes(struct run *r, const char *path, const char *name)
 	} else if (r->input->is_stdin) {
 		add_problem(r, name, (ds_pos){0, 0}, true, "--fix cannot rewrite standard input; use --diff");
 		keep_open(r);
-	} else if (ds_write_fixed(path, r->input->root, r->input->root_is_file, fixed, fixed_len, &error) < 0) {
+	} else if (ds_write_fixed(path, r->input->root, r->input->root_is_file, &r->as_read, fixed, fixed_len,
+				  &error) < 0) {
 		message = ds_format("cannot write the fixed file: %s", error ? error : "out of memory");
 		add_problem(r, name, (ds_pos){0, 0}, true, message ? message : "cannot write the fixed file");
 		keep_open(r);
@@ -581,6 +630,10 @@ static void lint_source(struct run *r, struct input *in)
 	r->file = name;
 	r->file_index = in->index;
 	r->report->summary.files++;
+	/* taken before the file is read: --fix writes nothing over a file that
+	 * has changed since (a write meanwhile would be lost) */
+	if (!in->is_stdin && stat(path, &r->as_read) < 0)
+		memset(&r->as_read, 0, sizeof(r->as_read));
 	if (ds_read_file(path, DS_MAX_FILE_BYTES, &buf, &len, &error) < 0) {
 		add_problem(r, name, (ds_pos){0, 0}, true, error ? error : "out of memory");
 		free(error);

@@ -14,6 +14,7 @@ struct fixed_file {
 	size_t file_index;
 	char *text;
 	size_t len;
+	struct stat as_read; /* before text was read */
 	ds_edit_list edits;
 };
 
@@ -37,7 +38,7 @@ ds_fixes *ds_fixes_new(void)
 /* The entry of the file at real, made (with a copy of text) when there is
  * none. NULL out of memory. */
 static struct fixed_file *file_entry(ds_fixes *fx, const char *real, const char *name, const char *root,
-				     size_t file_index, const char *text, size_t len)
+				     size_t file_index, const char *text, size_t len, const struct stat *as_read)
 {
 	struct fixed_file *grown, *f;
 
@@ -50,7 +51,8 @@ static struct fixed_file *file_entry(ds_fixes *fx, const char *real, const char 
 	fx->files = grown;
 	f = &grown[fx->count];
 	*f = (struct fixed_file){.real = strdup(real), .name = strdup(name), .root = strdup(root),
-				 .file_index = file_index, .text = malloc(len + 1), .len = len};
+				 .file_index = file_index, .text = malloc(len + 1), .len = len,
+				 .as_read = *as_read};
 	if (!f->real || !f->name || !f->root || !f->text) {
 		free(f->real);
 		free(f->name);
@@ -110,14 +112,14 @@ static int merge(struct fixed_file *f, const ds_edit_list *edits)
 }
 
 int ds_fixes_add(ds_fixes *fx, const char *real, const char *name, const char *root, size_t file_index,
-		 const char *text, size_t len, ds_edit_list *edits, char **why)
+		 const char *text, size_t len, const struct stat *as_read, ds_edit_list *edits, char **why)
 {
 	struct fixed_file *f;
 	int rc;
 
 	*why = NULL;
 	pthread_mutex_lock(&fx->lock);
-	f = file_entry(fx, real, name, root, file_index, text, len);
+	f = file_entry(fx, real, name, root, file_index, text, len, as_read);
 	if (!f)
 		rc = -1;
 	else if (f->len != len || memcmp(f->text, text, len))
@@ -151,7 +153,7 @@ int ds_fixes_apply(ds_fixes *fx, FILE *diff_out, ds_fixes_failed failed, void *d
 				free(fixed);
 				return -1;
 			}
-		} else if (ds_write_fixed(f->name, f->root, false, fixed, len, &error) < 0) {
+		} else if (ds_write_fixed(f->name, f->root, false, &f->as_read, fixed, len, &error) < 0) {
 			message = ds_format("cannot write the fixed file: %s", error ? error : "out of memory");
 			failed(data, f->name, f->file_index, message ? message : "cannot write the fixed file");
 			free(message);

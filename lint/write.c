@@ -158,15 +158,58 @@ static int create_beside(int dirfd, char *tmp, size_t size)
 	return -1;
 }
 
+/* Whether the file st describes is still as it was when read (as_read):
+ * the same file, of the same size and modification time. */
+static bool unchanged(const struct stat *st, const struct stat *as_read)
+{
+	return st->st_dev == as_read->st_dev && st->st_ino == as_read->st_ino && st->st_size == as_read->st_size &&
+	       st->st_mtim.tv_sec == as_read->st_mtim.tv_sec && st->st_mtim.tv_nsec == as_read->st_mtim.tv_nsec;
+}
+
+/* Whether the file `name` in the directory dirfd holds exactly text: a
+ * file named twice (two arguments, a link and its target) is fixed by
+ * whichever run comes first, and the other finds its work done. */
+static bool holds(int dirfd, const char *name, const char *text, size_t len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char buf[65536];
+	size_t at = 0;
+	bool same = fd >= 0;
+
+	while (same) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			same = n == 0 && at == len;
+			break;
+		}
+		same = (size_t)n <= len - at && !memcmp(buf, text + at, (size_t)n);
+		at += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	return same;
+}
+
+/* The error for a file another program wrote while it was being fixed. */
+static int changed_meanwhile(char **error)
+{
+	return ds_fail(error, "it changed while it was being fixed (another program wrote it); nothing was written: "
+			      "run --fix again");
+}
+
 /* Writes text into a new file in the directory dirfd (so that a rename puts
  * it in place whole), gives it the owner, group and mode of st, and renames
- * it over `name` there. Returns 0, or -1 with *error set (the new file is
- * then gone). dir names the directory in messages. */
+ * it over `name` there, unless `name` has changed from st meanwhile.
+ * Returns 0, or -1 with *error set (the new file is then gone). dir names
+ * the directory in messages. */
 static int replace(int dirfd, const char *dir, const char *name, const struct stat *st, const char *text,
 		   size_t len, char **error)
 {
 	char tmp[96];
 	int fd = create_beside(dirfd, tmp, sizeof(tmp)), rc;
+	struct stat now;
 
 	if (fd < 0)
 		return ds_fail(error, "cannot create a file in %s: %s", dir, strerror(errno));
@@ -181,6 +224,11 @@ static int replace(int dirfd, const char *dir, const char *name, const struct st
 		rc = 0;
 	if (close(fd) < 0 && rc == 0)
 		rc = ds_fail(error, "%s", strerror(errno));
+	if (rc == 0 && (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 || !unchanged(&now, st))) {
+		/* written meanwhile: by another run of this fix, or not */
+		unlinkat(dirfd, tmp, 0);
+		return holds(dirfd, name, text, len) ? 0 : changed_meanwhile(error);
+	}
 	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		rc = ds_fail(error, "%s", strerror(errno));
 	if (rc < 0)
@@ -190,8 +238,10 @@ static int replace(int dirfd, const char *dir, const char *name, const struct st
 
 /* Writes text over the file `name` in the directory dirfd (found at the
  * resolved path dir, which was checked), when it is a regular file with one
- * link that its user may write. Returns 0, or -1 with *error set. */
-static int write_in(int dirfd, const char *dir, const char *name, const char *text, size_t len, char **error)
+ * link that its user may write, still as it was read (as_read).
+ * Returns 0, or -1 with *error set. */
+static int write_in(int dirfd, const char *dir, const char *name, const struct stat *as_read, const char *text,
+		    size_t len, char **error)
 {
 	char *now = where_now(dirfd);
 	struct stat st;
@@ -207,6 +257,8 @@ static int write_in(int dirfd, const char *dir, const char *name, const char *te
 		return ds_fail(error, "%s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return ds_fail(error, "it is not a regular file");
+	if (!unchanged(&st, as_read))
+		return holds(dirfd, name, text, len) ? 0 : changed_meanwhile(error);
 	if (st.st_nlink > 1)
 		return ds_fail(error, "it has %ju hard links; --fix leaves such a file alone (a new file would part it "
 				      "from its other names, and writing in place would change those too, wherever "
@@ -219,8 +271,8 @@ static int write_in(int dirfd, const char *dir, const char *name, const char *te
 	return replace(dirfd, dir, name, &st, text, len, error);
 }
 
-int ds_write_fixed(const char *path, const char *root, bool root_is_file, const char *text, size_t len,
-		   char **error)
+int ds_write_fixed(const char *path, const char *root, bool root_is_file, const struct stat *as_read,
+		   const char *text, size_t len, char **error)
 {
 	char *target = realpath(path, NULL), *base = NULL;
 	char *slash;
@@ -249,7 +301,7 @@ int ds_write_fixed(const char *path, const char *root, bool root_is_file, const 
 		rc = ds_fail(error, "cannot open its directory: %s", strerror(errno));
 		goto out;
 	}
-	rc = write_in(dirfd, slash == target ? "/" : target, slash + 1, text, len, error);
+	rc = write_in(dirfd, slash == target ? "/" : target, slash + 1, as_read, text, len, error);
 	close(dirfd);
 out:
 	free(target);

@@ -27,14 +27,19 @@ static const char *join_list(const ds_string_list *list, char *buf, size_t size)
 /* DS001's option slots. */
 enum { PRIORITY_CLASS_DEFAULT, PRIORITY_CLASS_ALLOWED };
 
-/* The default class must pass DS001 itself: when `allowed` is not empty,
- * it is one of them (else the webhook would patch in, and --fix insert, a
- * class the rule refuses). */
-static char *default_is_allowed(const ds_rule_config *rc)
+/* The default class must be a name the API server takes in a pod spec
+ * (ValidatePodSpec checks priorityClassName as a DNS subdomain), and pass
+ * DS001 itself: when `allowed` is not empty, it is one of them (else the
+ * webhook would patch in, and --fix insert, a class refused). */
+static char *default_is_valid(const ds_rule_config *rc)
 {
 	const char *def = rc->options[PRIORITY_CLASS_DEFAULT].name;
 	const ds_string_list *allowed = &rc->options[PRIORITY_CLASS_ALLOWED].list;
 
+	if (def && !ds_dns_subdomain(def, strlen(def)))
+		return ds_format("default \"%.253s\" is not a PriorityClass name: lower-case letters, digits, '-' and "
+				 "'.', beginning and ending with a letter or digit, at most 253 characters",
+				 def);
 	if (!def || !allowed->count || ds_string_list_has(allowed, def))
 		return NULL;
 	return ds_format("default \"%s\" is not one of the allowed classes", def);
@@ -42,9 +47,10 @@ static char *default_is_allowed(const ds_rule_config *rc)
 
 static const ds_rule_option priority_class_options[] = {
 	{"default", DS_OPTION_NAME, PRIORITY_CLASS_DEFAULT, "the name of a PriorityClass",
-	 "The PriorityClass the webhook patches in (/mutate) and lint --fix inserts; a default outside "
-	 "`allowed` is a config error (the fix would insert a class DS001 refuses).",
-	 default_is_allowed},
+	 "The PriorityClass the webhook patches in (/mutate) and lint --fix inserts; a default that is not "
+	 "a PriorityClass name, or outside `allowed`, is a config error (the fix would insert a class the "
+	 "API server or DS001 refuses).",
+	 default_is_valid},
 	{"allowed", DS_OPTION_NAME_LIST, PRIORITY_CLASS_ALLOWED, "the name of a PriorityClass",
 	 "When not empty, priorityClassName must be one of these.", NULL},
 };

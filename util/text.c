@@ -1,5 +1,5 @@
 /* text.c - text cut to a size without splitting a UTF-8 character; the
- * end of a line. */
+ * end of a line; names checked as Kubernetes checks them. */
 #include "util/util.h"
 
 #include <stdlib.h>
@@ -73,4 +73,17 @@ const char *ds_text_copy(char *buf, size_t size, const char *s)
 	else
 		buf[keep] = '\0';
 	return buf;
+}
+
+bool ds_dns_subdomain(const char *s, size_t len)
+{
+	if (len < 1 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		bool alnum = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9');
+		bool part_end = i == 0 || i == len - 1 || s[i - 1] == '.' || s[i + 1] == '.';
+		if (!alnum && !(s[i] == '-' && !part_end) && !(s[i] == '.' && !part_end))
+			return false;
+	}
+	return true;
 }

@@ -84,6 +84,12 @@ size_t ds_next_line(const char *text, size_t len, size_t at);
 /* The line the byte at `at` of text[0..len) is on, counted from 1. */
 unsigned ds_line_of(const char *text, size_t len, size_t at);
 
+/* Whether s[0..len) is a DNS subdomain as Kubernetes checks most names
+ * (IsDNS1123Subdomain): at most 253 characters, dot-separated parts of
+ * lower-case letters, digits and '-', each beginning and ending with a
+ * letter or digit. */
+bool ds_dns_subdomain(const char *s, size_t len);
+
 /* ---- globs of names (glob.c) ---- */
 
 /* The globs of config exemptions and webhook scoping (docs/config.md):

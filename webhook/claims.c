@@ -83,24 +83,6 @@ static bool dns_label(const char *s, size_t len)
 	return true;
 }
 
-/* Whether s is a DNS subdomain (RFC 1123, as Kubernetes names most
- * objects): DNS labels joined by '.', at most 253 characters. */
-static bool dns_subdomain(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len > 253)
-		return false;
-	for (const char *label = s;;) {
-		size_t n = strcspn(label, ".");
-		if (!dns_label(label, n))
-			return false;
-		if (!label[n])
-			return true;
-		label += n + 1;
-	}
-}
-
 char *ds_claim_lease_name(const char *ns)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -397,7 +379,7 @@ static int daemonset_exists(struct attempt *a, const char *name)
 	kube_response resp;
 	int rc = -1;
 
-	if (!dns_subdomain(name))
+	if (!ds_dns_subdomain(name, strlen(name)))
 		return 0;
 	path = ds_format(DAEMONSET_PATH, a->ns, name);
 	if (!path)
@@ -532,7 +514,7 @@ static int want_of(const ds_claim_request *req, ds_claim_want *want, char **hold
 	if (!req->ns || !dns_label(req->ns, strlen(req->ns)))
 		return 0;
 	if (req->name && *req->name) {
-		if (!dns_subdomain(req->name))
+		if (!ds_dns_subdomain(req->name, strlen(req->name)))
 			return 0;
 		*holder = strdup(req->name);
 		*want = (ds_claim_want){.holder = *holder, .generate_name = gen};

@@ -647,30 +647,71 @@ done:
 	return rc;
 }
 
+/* Whether body[i] begins the escape \u0000. */
+static bool is_nul_escape(const char *body, size_t len, size_t i)
+{
+	return len - i >= 6 && body[i + 1] == 'u' && !memcmp(body + i + 2, "0000", 4);
+}
+
+/* cJSON ends a string at a NUL, so "alice\u0000x" would read as "alice":
+ * a requester's name, a group or an annotation would compare equal to
+ * what it is not (Go keeps the whole string). Each escaped NUL is read as
+ * U+FFFD instead, which no name holds; the escape keeps its length, so
+ * byte positions in errors hold. Returns a new copy of body when it holds
+ * such an escape, else NULL (*oom set when out of memory). */
+static char *nul_escapes_replaced(const char *body, size_t len, bool *oom)
+{
+	char *copy = NULL;
+
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (body[i] != '\\')
+			continue;
+		if (is_nul_escape(body, len, i)) {
+			if (!copy && (copy = malloc(len)))
+				memcpy(copy, body, len);
+			if (!copy) {
+				*oom = true;
+				return NULL;
+			}
+			memcpy(copy + i + 2, "fffd", 4);
+		}
+		i++; /* the escaped character, a backslash included */
+	}
+	return copy;
+}
+
 /* Parses body as one JSON value with nothing but whitespace after it.
  * Returns the tree, or NULL after setting a 400 answer (*oom false) or out
  * of memory (*oom true). */
 static cJSON *parse_body(const char *body, size_t len, ds_review_result *out, bool *oom)
 {
 	const char *end = NULL;
+	char *replaced;
 	cJSON *doc;
 
 	*oom = false;
+	replaced = nul_escapes_replaced(body, len, oom);
+	if (*oom)
+		return NULL;
+	if (replaced)
+		body = replaced;
 	doc = len ? cJSON_ParseWithLengthOpts(body, len, &end, false) : NULL;
 	if (doc) {
 		while ((size_t)(end - body) < len && isspace((unsigned char)*end))
 			end++;
-		if ((size_t)(end - body) == len)
+		if ((size_t)(end - body) == len) {
+			free(replaced);
 			return doc;
+		}
 		cJSON_Delete(doc);
 		*oom = set_error(out, 400, "malformed JSON: unexpected data at byte %zu", (size_t)(end - body)) < 0;
-		return NULL;
-	}
-	if (!len)
+	} else if (!len) {
 		*oom = set_error(out, 400, "the body is empty") < 0;
-	else
+	} else {
 		*oom = set_error(out, 400, "malformed JSON near byte %zu",
 				 end && end >= body ? (size_t)(end - body) : (size_t)0) < 0;
+	}
+	free(replaced);
 	return NULL;
 }
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 from tap import BIN, ROOT, Tap, run, shared_dir
 from test_lint_corpus import is_daemonset, kubectl_objects
@@ -304,6 +305,96 @@ def check_read_only_directory(t, work):
          "read-only directory: the summary counts the error, nothing fixed")
 
 
+def check_written_meanwhile(t, work):
+    """A file another program writes while --fix reads it is not written
+    over: the other program's change is never lost (--fix used to write
+    the fixed old text over it), and the error says why."""
+    top = os.path.join(work, "meanwhile")
+    os.makedirs(top)
+    path = os.path.join(top, "agents.yaml")
+    # long enough to read that the append below lands while it is read
+    keys = 100000 if os.environ.get("DSGUARD_VALGRIND") else 1500000
+    with open(path, "w") as f:
+        f.write(NEEDS_FIX % ("agent", "agent") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\n"
+                "data:\n" + "".join(f"  k{i}: v\n" for i in range(keys)))
+    p = subprocess.Popen([BIN, "lint", "--format", "json", "--priority-class", CLASS, "--fix", path],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    with open(path, "a") as f:
+        f.write("# written meanwhile\n")
+    out, err = p.communicate(timeout=600)
+    text = open(path).read()
+    t.ok(text.endswith("# written meanwhile\n"), "a file written while --fix reads it keeps what was written",
+         err[-2000:])
+    errors = [e["message"] for e in json.loads(out)["errors"]] if out.startswith("{") else [out + err]
+    t.ok(CLASS in text or errors == [
+        "cannot write the fixed file: it changed while it was being fixed (another program wrote it); "
+        "nothing was written: run --fix again"], "a file written while --fix reads it: fixed, or the error "
+        "says why it was not", errors)
+
+
+def check_named_twice(t, work):
+    """A file reached twice in one run (named twice, through a directory
+    and by name, through a link in the tree) is fixed once, without the
+    error of a file written meanwhile: the second finds the fix made."""
+    top = os.path.join(work, "named-twice")
+    path = write_manifest(os.path.join(top, "agent.yaml"), "agent")
+    os.symlink("agent.yaml", os.path.join(top, "current.yaml"))
+    for attempt in range(3):
+        write_manifest(path, "agent")
+        p = run(["lint", "--format", "json", "--priority-class", CLASS, "--fix", "--jobs", "4", "agent.yaml",
+                 "agent.yaml", "./agent.yaml", "."], cwd=top)
+        out = json.loads(p.stdout)
+        t.ok(p.returncode == 0 and out["errors"] == [] and open(path).read().count(CLASS) == 1
+             and os.path.islink(os.path.join(top, "current.yaml")),
+             f"a file reached five times in one --fix run: fixed once, no error ({attempt + 1}/3)",
+             p.stdout + p.stderr)
+
+
+def check_class_outside_allowed(t, work):
+    """--priority-class outside the config's `allowed` is refused before
+    anything is written, as such a config default is: --fix used to insert
+    it, say "fixed" and exit 0, and the next lint failed on it."""
+    top = os.path.join(work, "outside-allowed")
+    path = write_manifest(os.path.join(top, "agent.yaml"), "agent")
+    config = os.path.join(top, "dsguard.yaml")
+    with open(config, "w") as f:
+        f.write("rules:\n  priority-class:\n    allowed: [node-agents]\n")
+    before = open(path).read()
+    p = run(["lint", "--config", config, "--priority-class", "other", "--fix", path])
+    t.ok(p.returncode == 2 and open(path).read() == before and p.stderr.strip() ==
+         'dsguard lint: --priority-class: default "other" is not one of the allowed classes',
+         "--priority-class outside allowed: refused, nothing written", p.stdout + p.stderr)
+    p = run(["lint", "--config", config, "--priority-class", CLASS, "--fix", path])
+    t.ok(p.returncode == 0 and "priorityClassName: node-agents" in open(path).read(),
+         "--priority-class inside allowed: fixed", p.stdout + p.stderr)
+
+
+def check_diff_names(t, work):
+    """--diff quotes a file name with a line break (or a tab, a quote, a
+    backslash) as GNU diff does, so that `patch -p0` patches that file: a
+    name such as "z\\n--- victim.yaml\\n+++ victim.yaml" printed as it was
+    made patch change victim.yaml, a file lint never read."""
+    top = os.path.join(work, "diff-names")
+    name = "z\n--- victim.yaml\n+++ victim.yaml"
+    path = write_manifest(os.path.join(top, "deploy", name), "agent")
+    victim = os.path.join(top, "victim.yaml")
+    with open(victim, "w") as f:
+        f.write("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: agent}\nspec:\n"
+                "  template:\n    spec:\n      containers: [{name: a, image: a}]\n")
+    victim_before = open(victim).read()
+    write_manifest(os.path.join(top, "deploy", 'tab\tquote"back\\slash.yaml'), "other")
+    d = subprocess.run([BIN, "lint", "--priority-class", CLASS, "--diff", "deploy"], cwd=top, capture_output=True,
+                       timeout=120)
+    patched = subprocess.run(["patch", "-s", "-p0"], input=d.stdout, cwd=top, capture_output=True, timeout=60)
+    t.ok(patched.returncode == 0 and open(victim).read() == victim_before,
+         "--diff | patch -p0: a file name with line breaks does not make patch change another file",
+         d.stdout.decode(errors="replace") + patched.stderr.decode(errors="replace"))
+    t.ok(CLASS in open(path).read() and all(CLASS in open(os.path.join(top, "deploy", n)).read()
+                                            for n in os.listdir(os.path.join(top, "deploy"))),
+         "--diff | patch -p0: files with a line break, a tab, a quote or a backslash in their names are fixed")
+
+
 def main():
     t = Tap()
     work = tempfile.mkdtemp()
@@ -354,6 +445,10 @@ def main():
         check_links(t, work)
         check_owner_and_mode(t, work)
         check_read_only_directory(t, work)
+        check_written_meanwhile(t, work)
+        check_class_outside_allowed(t, work)
+        check_named_twice(t, work)
+        check_diff_names(t, work)
         p = run(["lint", "--format", "json", "--fix", os.path.join(FIXTURES, "compact.json")])
         notes = [f.get("fixNote") for f in json.loads(p.stdout)["findings"]]
         t.ok(any(n and "no default priority class" in n for n in notes),

@@ -100,6 +100,32 @@ def lint_part(t, tmp):
          "a flow mapping that starts the file: refused as JSON at 1:2")
 
 
+def identity_part(t, tmp):
+    """A DaemonSet whose name or namespace YAML reads as another type
+    (`namespace: no` is false) is refused by kubectl; lint used to check it
+    in the default namespace, or under no name, and pass. Now an input
+    error at the value, the DaemonSet not checked under another identity."""
+    base = ("apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  template:\n"
+            "    spec:\n      priorityClassName: p\n")
+    for i, (key, value, what) in enumerate((("namespace", "no", "metadata.namespace is a boolean"),
+                                            ("namespace", "0x1F", "metadata.namespace is a number"),
+                                            ("name", "on", "metadata.name is a boolean"),
+                                            ("namespace", "[a, b]", "metadata.namespace is a sequence"))):
+        text = base % ((value, "agents") if key == "name" else ("agent", value))
+        path = f"identity-{i}.yaml"
+        code, out = lint(tmp, path, text)
+        line, column = pos_of(text, f"{key}: {value}")
+        column += len(key) + 2
+        t.eq((code, [(e["line"], e["column"], e["message"].split(",")[0].split(" (")[0]) for e in out["errors"]],
+              out["summary"]["daemonsets"]), (2, [(line, column, what)], 0),
+             f"{what}: an input error at {line}:{column}, no DaemonSet checked under another identity")
+        if shutil.which("kubectl"):
+            k_rc, _, k_err = kubectl_read(os.path.join(tmp, path))
+            t.ok(k_rc != 0 and "cannot unmarshal" in k_err, f"{what}: kubectl refuses it too", k_err)
+    code, out = lint(tmp, "identity-quoted.yaml", base % ("agent", '"no"'))
+    t.eq((code, out["errors"], out["summary"]["daemonsets"]), (0, [], 1), 'namespace: "no" (quoted) is read')
+
+
 # (file name, text, expectation): "same" (both read the same objects),
 # "refused" (both refuse the file; dsguard with a position), "dsguard
 # refuses" (kubectl reads it; dsguard refuses it on purpose), "no resource"
@@ -243,6 +269,7 @@ def main():
             t.ok(False, f"{DRIVER} is built (make unit)")
             return t.done()
         lint_part(t, tmp)
+        identity_part(t, tmp)
         oracle_part(t, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -222,6 +222,18 @@ def test_lease_shape(t, replicas, stand_in):
     t.ok(allowed is True and lease is not None and len(lease_name(long_ns)) <= 63
          and lease["metadata"]["annotations"]["dsguard.io/namespace"] == long_ns,
          f"a namespace of {len(long_ns)} characters: Lease {lease_name(long_ns)} (a prefix and a hash)")
+    # a DaemonSet name is a DNS subdomain with no bound on one part
+    # (ValidateDaemonSetName: NameIsDNSSubdomain, IsDNS1123Subdomain): a name
+    # of one 70-character part used to claim nothing and be admitted, and so
+    # did a second DaemonSet in the namespace
+    long_name = "agent-" + "x" * 64
+    allowed, msg, _, _ = a.send("/validate", "long-name", long_name)
+    lease = get_lease(stand_in, "long-name")
+    t.ok(allowed is True and (lease or {}).get("spec", {}).get("holderIdentity") == long_name,
+         "a DaemonSet name with a part of 70 characters: claimed like any other", (msg, json.dumps(lease)))
+    allowed, msg, _, _ = b.send("/validate", "long-name", "other")
+    t.ok(allowed is False and f"shared with DaemonSet long-name/{long_name}" in msg,
+         "then another DaemonSet there: denied naming it", msg)
     before = stand_in.control("calls")["calls"].get("leases", {})
     allowed, msg, _, _ = a.send("/validate", "dry", "agent", dry_run=True)
     after = stand_in.control("calls")["calls"].get("leases", {})

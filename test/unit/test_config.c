@@ -315,6 +315,13 @@ static void test_error_wrong_types(void **state)
 	expect_error(f, "rules:\n  priority-class:\n    default: 5\n", 3, 14, "default");
 	expect_error(f, "rules:\n  priority-class:\n    default: \"\"\n", 3, 14, "default");
 	expect_error(f, "rules:\n  priority-class:\n    default: [a]\n", 3, 14, "default");
+	/* a default the API server would refuse in a pod spec (not a DNS
+	 * subdomain) is no default: /mutate would patch it in, --fix insert it */
+	expect_error(f, "rules:\n  priority-class:\n    default: Node-Agents\n", 3, 14, "is not a PriorityClass name");
+	expect_error(f, "rules:\n  priority-class:\n    default: node agents\n", 3, 14, "is not a PriorityClass name");
+	expect_error(f, "rules:\n  priority-class:\n    default: a..b\n", 3, 14, "is not a PriorityClass name");
+	expect_error(f, "rules:\n  priority-class:\n    default: a-.b\n", 3, 14, "is not a PriorityClass name");
+	expect_error(f, "rules:\n  priority-class:\n    default: -a\n", 3, 14, "is not a PriorityClass name");
 	expect_error(f, "rules:\n  dedicated-namespace:\n    exemptNamespaces: {kube-system: true}\n", 3, 23,
 		     "exemptNamespaces");
 	expect_error(f, "- enforce: true\n", 1, 1, "mapping");

@@ -442,6 +442,58 @@ static void test_grant_refused_is_denied(void **state)
 	ds_config_free(&cfg);
 }
 
+/* Reviews, with cfg, a CREATE of object (taken) by the requester
+ * user_info (a JSON text). Returns the answer (delete it). */
+static cJSON *review_by(cJSON *object, const char *user_info, const ds_config *cfg, ds_review_result *r)
+{
+	char *text = request(API_V1_NAME, "CREATE", object, NULL), *with = NULL, *at = strstr(text, "\"dryRun\"");
+	cJSON *doc;
+
+	assert_non_null(at);
+	assert_true(asprintf(&with, "%.*s\"userInfo\":%s,%s", (int)(at - text), text, user_info, at) > 0);
+	doc = review(with, DS_REVIEW_VALIDATE, cfg, NULL, r);
+	free(with);
+	free(text);
+	return doc;
+}
+
+/* A requester's name or group with an escaped NUL is not the name before
+ * the NUL: cJSON cut strings there, so "alice\u0000x" could add an
+ * exemption only alice may add. */
+static void test_requester_with_nul_is_not_listed(void **state)
+{
+	static const char *const requesters[] = {"{\"username\":\"alice\\u0000x\"}",
+						 "{\"username\":\"bob\",\"groups\":[\"admins\\u0000x\"]}",
+						 "{\"username\":\"\\\\u0000alice\\u0000\"}"};
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *object = daemonset("logging", "{'priorityClassName':'pc'}");
+
+	(void)state;
+	ds_config_init(&cfg);
+	cfg.annotation.users.items = calloc(1, sizeof(char *));
+	cfg.annotation.users.items[0] = strdup("alice");
+	cfg.annotation.users.count = 1;
+	cfg.annotation.groups.items = calloc(1, sizeof(char *));
+	cfg.annotation.groups.items[0] = strdup("admins");
+	cfg.annotation.groups.count = 1;
+	cJSON_AddItemToObject(cJSON_GetObjectItem(object, "metadata"), "annotations",
+			      json("{'dsguard.io/ignore':'DS002'}"));
+	doc = review_by(cJSON_Duplicate(object, 1), "{\"username\":\"alice\"}", &cfg, &r);
+	assert_true(allowed(doc));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	for (size_t i = 0; i < sizeof(requesters) / sizeof(*requesters); i++) {
+		doc = review_by(cJSON_Duplicate(object, 1), requesters[i], &cfg, &r);
+		assert_false(allowed(doc));
+		assert_non_null(strstr(message(doc), "only the users and groups allowExemptionAnnotation lists"));
+		cJSON_Delete(doc);
+		ds_review_result_free(&r);
+	}
+	cJSON_Delete(object);
+	ds_config_free(&cfg);
+}
+
 static void test_update_with_untouched_template_only_warns(void **state)
 {
 	ds_config cfg;
@@ -1418,6 +1470,7 @@ int main(void)
 		cmocka_unit_test(test_exemption_is_a_warning),
 		cmocka_unit_test(test_config_exemption_and_expiry),
 		cmocka_unit_test(test_grant_refused_is_denied),
+		cmocka_unit_test(test_requester_with_nul_is_not_listed),
 		cmocka_unit_test(test_update_with_untouched_template_only_warns),
 		cmocka_unit_test(test_update_changing_template_is_patched),
 		cmocka_unit_test(test_json_equal),
