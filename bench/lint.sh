@@ -3,8 +3,11 @@
 # in the same run, over trees made from the real-world corpus:
 #   cat          - the I/O floor (read every byte)
 #   yaml_floor   - libyaml's event parser alone (the floor of any YAML linter)
-# Prints a Markdown table: median wall and CPU time of RUNS runs, peak RSS.
-# Usage: bench/lint.sh   (env: DSGUARD_BIN, YAML_FLOOR, CORPUS, RUNS, SIZES_MB)
+# Prints a Markdown table: median wall and CPU time of RUNS runs, peak RSS;
+# then, over the largest tree, each output format with one thread: peak
+# RSS and median CPU time of FORMAT_RUNS runs.
+# Usage: bench/lint.sh   (env: DSGUARD_BIN, YAML_FLOOR, CORPUS, RUNS, SIZES_MB,
+#                         FORMATS, FORMAT_RUNS; FILES_ROW=0 leaves out the 20k-files row)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${DSGUARD_BIN:-$root/dsguard}
@@ -12,16 +15,19 @@ floor=${YAML_FLOOR:-$root/build/bench/yaml_floor}
 corpus=${CORPUS:-$(dirname "$root")/shared/corpus/realworld}
 runs=${RUNS:-5}
 sizes=${SIZES_MB:-"10 100 1000"}
+format_runs=${FORMAT_RUNS:-1}
+formats=${FORMATS:-"json sarif junit github text"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # measure NAME COMMAND...: median wall seconds, peak RSS (KiB) and median
-# CPU seconds (user + system) of RUNS runs. CPU time is the steadier figure
-# where other work shares the machine.
+# CPU seconds (user + system) of RUNS runs, the output written to OUT
+# (default /dev/null). CPU time is the steadier figure where other work
+# shares the machine.
 measure() {
 	name=$1; shift
 	for i in $(seq "$runs"); do
-		/usr/bin/time -q -f "%e %M %U %S" -o "$work/t" "$@" >/dev/null 2>&1 || [ $? -le 2 ]
+		/usr/bin/time -q -f "%e %M %U %S" -o "$work/t" "$@" >"${OUT:-/dev/null}" 2>/dev/null || [ $? -le 2 ]
 		cat "$work/t"
 	done | awk -v n="$runs" -v name="$name" '
 		{ t[NR] = $1; c[NR] = $3 + $4; if ($2 > rss) rss = $2 }
@@ -48,11 +54,26 @@ row() { # label tree files
 
 echo "| tree | files | MB | cat | libyaml parse | dsguard -j1 (time, peak RSS) | dsguard -j2 (time, peak RSS) | j1 / libyaml | j1 / cat | speed-up j1 -> j2 |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-"$root/bench/gen-tree.sh" "$corpus" "$work/files" 1 20000 >/dev/null
-row "20k-files" "$work/files"
+[ "${FILES_ROW:-1}" = 0 ] || { "$root/bench/gen-tree.sh" "$corpus" "$work/files" 1 20000 >/dev/null
+row "20k-files" "$work/files"; }
 rm -rf "$work/files"
-for mb in $sizes; do
-	"$root/bench/gen-tree.sh" "$corpus" "$work/t$mb" "$mb" >/dev/null
-	row "${mb}MB" "$work/t$mb"
-	rm -rf "$work/t$mb"
+last=${sizes##* }
+for size in $sizes; do
+	"$root/bench/gen-tree.sh" "$corpus" "$work/t$size" "$size" >/dev/null
+	row "${size}MB" "$work/t$size"
+	[ "$size" = "$last" ] || rm -rf "$work/t$size"
 done
+
+# Every output format over the largest tree, one thread: the report is
+# written as it goes in each, so peak RSS should not depend on the format.
+echo
+echo "Each output format over the ${last} MB tree, \`--jobs 1\`, $format_runs run(s) each:"
+echo
+echo "| format | output | CPU time (median) | peak RSS |"
+echo "|---|---|---|---|"
+runs=$format_runs
+for f in $formats; do
+	r=$(OUT="$work/out" measure "$f" "$bin" lint --format "$f" --jobs 1 "$work/t$last")
+	echo "$r $(wc -c <"$work/out")" | awk '{ printf "| %s | %.1f MB | %.2f s | %.1f MB |\n", $1, $5 / 1e6, $4, $3 / 1024 }'
+done
+rm -rf "$work/t$last"

@@ -23,7 +23,7 @@ SECONDS = int(common.env("SECONDS", "3"))
 # (step, functions any of which in a sample's stack puts the sample there);
 # the first step that matches takes the sample.
 STEPS = [
-    ("the log line", ["ds_log_fields", "log_review", "log_other"]),
+    ("the log line", ["ds_log_line", "ds_log_fields", "log_review", "log_other"]),
     ("parsing the body (cJSON_ParseWithLengthOpts)", ["cJSON_ParseWithLengthOpts"]),
     ("the rules (ds_evaluate)", ["ds_evaluate"]),
     ("building and printing the answer", ["respond", "answer_daemonset", "print_answer", "cJSON_PrintUnformatted"]),

@@ -166,10 +166,10 @@ typedef struct ds_report_options {
  * and audit are drawn from ds_report_formats[]. */
 typedef struct ds_report_format {
 	const char *name; /* "sarif" */
-	/* Writes the report. Returns 0, or -1 on a write error or out of
-	 * memory. */
+	/* Writes the report as it goes, one finding at a time: memory does
+	 * not grow with the document. Returns 0, or -1 on a write error or
+	 * out of memory. */
 	int (*write)(FILE *out, const ds_lint_report *report, const ds_report_options *opts);
-	bool streams;     /* written one finding at a time: memory does not grow with the report */
 } ds_report_format;
 
 extern const ds_report_format ds_report_formats[];

@@ -206,11 +206,11 @@ int ds_report_json(FILE *out, const ds_lint_report *report, const ds_report_opti
 }
 
 const ds_report_format ds_report_formats[] = {
-	{"text", ds_report_text, true},
-	{"json", ds_report_json, true},
-	{"sarif", ds_report_sarif, false},
-	{"junit", ds_report_junit, false},
-	{"github", ds_report_github, true},
+	{"text", ds_report_text},
+	{"json", ds_report_json},
+	{"sarif", ds_report_sarif},
+	{"junit", ds_report_junit},
+	{"github", ds_report_github},
 };
 
 const size_t ds_report_format_count = sizeof(ds_report_formats) / sizeof(ds_report_formats[0]);

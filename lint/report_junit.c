@@ -226,8 +226,28 @@ static void finding_element(FILE *out, const ds_lint_finding *f)
 	free(text);
 }
 
-/* The testcase of unit u and rule, with the findings at the cursor that
- * belong to it; none when the rule is off and found nothing. */
+/* Writes the testcase of unit u and rule with its findings[first..end). */
+static void write_rule_case(FILE *out, const struct unit *u, const ds_rule *rule, const ds_lint_finding *const *findings,
+			    size_t first, size_t end)
+{
+	fputs("    <testcase classname=\"", out);
+	put_xml(out, u->ns, true);
+	fputc('/', out);
+	put_xml(out, u->name, true);
+	fprintf(out, "\" name=\"%s %s\"", rule->id, rule->name);
+	if (first == end) {
+		fputs("/>\n", out);
+		return;
+	}
+	fputs(">\n", out);
+	for (size_t i = first; i < end; i++)
+		finding_element(out, findings[i]);
+	fputs("    </testcase>\n", out);
+}
+
+/* Counts, and writes when out is not NULL, the testcase of unit u and rule
+ * with the findings at the cursor that belong to it; none when the rule is
+ * off and found nothing. */
 static void rule_case(struct junit *j, FILE *out, const struct unit *u, const ds_rule *rule, struct counts *c)
 {
 	size_t first = j->f;
@@ -237,40 +257,27 @@ static void rule_case(struct junit *j, FILE *out, const struct unit *u, const ds
 		j->f++;
 	if (first == j->f && j->config && ds_rule_settings(j->config, rule)->severity == DS_SEVERITY_OFF)
 		return;
-	fputs("    <testcase classname=\"", out);
-	put_xml(out, u->ns, true);
-	fputc('/', out);
-	put_xml(out, u->name, true);
-	fprintf(out, "\" name=\"%s %s\"", rule->id, rule->name);
-	if (first == j->f)
-		fputs("/>\n", out);
-	else
-		fputs(">\n", out);
+	if (out)
+		write_rule_case(out, u, rule, j->findings, first, j->f);
 	for (size_t i = first; i < j->f; i++) {
-		finding_element(out, j->findings[i]);
 		failed |= !j->findings[i]->exempt;
 		skipped |= j->findings[i]->exempt;
 	}
-	if (first != j->f)
-		fputs("    </testcase>\n", out);
 	c->tests++;
 	c->failures += failed;
 	c->skipped += skipped && !failed;
 }
 
-/* The testcase "input" of a file with problems: an <error> for each input
- * error, a <system-err> line for each input warning. */
-static void input_case(struct junit *j, FILE *out, size_t file_index, struct counts *c)
+/* Writes the testcase "input" of a file with problems[first..end): an
+ * <error> for each input error, a <system-err> line for each input
+ * warning. */
+static void write_input_case(FILE *out, const ds_lint_problem *const *problems, size_t first, size_t end)
 {
-	bool failed = false;
-
-	if (j->p == j->problem_count || j->problems[j->p]->file_index != file_index)
-		return;
 	fputs("    <testcase", out);
-	put_attr(out, "classname", j->problems[j->p]->file);
+	put_attr(out, "classname", problems[first]->file);
 	fputs(" name=\"input\">\n", out);
-	for (; j->p < j->problem_count && j->problems[j->p]->file_index == file_index; j->p++) {
-		const ds_lint_problem *p = j->problems[j->p];
+	for (size_t i = first; i < end; i++) {
+		const ds_lint_problem *p = problems[i];
 		fputs(p->is_error ? "      <error type=\"input error\"" : "      <system-err>", out);
 		if (p->is_error) {
 			put_attr(out, "message", p->message);
@@ -282,9 +289,23 @@ static void input_case(struct junit *j, FILE *out, size_t file_index, struct cou
 		fprintf(out, ": %s: ", p->is_error ? "error" : "warning");
 		put_xml(out, p->message, false);
 		fputs(p->is_error ? "</error>\n" : "</system-err>\n", out);
-		failed |= p->is_error;
 	}
 	fputs("    </testcase>\n", out);
+}
+
+/* Counts, and writes when out is not NULL, the testcase "input" of a file
+ * with problems at the cursor; none when it has none. */
+static void input_case(struct junit *j, FILE *out, size_t file_index, struct counts *c)
+{
+	size_t first = j->p;
+	bool failed = false;
+
+	for (; j->p < j->problem_count && j->problems[j->p]->file_index == file_index; j->p++)
+		failed |= j->problems[j->p]->is_error;
+	if (first == j->p)
+		return;
+	if (out)
+		write_input_case(out, j->problems, first, j->p);
 	c->tests++;
 	c->errors += failed;
 }
@@ -294,84 +315,77 @@ static void put_counts(FILE *out, const struct counts *c)
 	fprintf(out, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\"", c->tests, c->failures, c->errors);
 }
 
-/* Writes the testsuite of one file: its DaemonSets' testcases, then its
- * input problems; a rendered chart or kustomization says so in a property
- * renderedFrom. Returns 0, or -1 out of memory. */
-static int write_suite(struct junit *j, FILE *out, size_t file_index, const char *file)
+/* Walks the testcases of one file from the cursors, advancing them: its
+ * DaemonSets', then its input problems'. Adds them to c and writes them
+ * when out is not NULL. */
+static void suite_cases(struct junit *j, FILE *out, size_t file_index, struct counts *c)
 {
-	const char *rendered_from = j->u < j->unit_count && j->units[j->u].file_index == file_index
-					    ? j->units[j->u].rendered_from
-					    : NULL;
-	struct counts c = {0};
-	char *body = NULL;
-	size_t len = 0;
-	FILE *cases = open_memstream(&body, &len);
-
-	if (!cases)
-		return -1;
 	for (; j->u < j->unit_count && j->units[j->u].file_index == file_index; j->u++)
 		for (size_t r = 0; r < DS_RULE_COUNT; r++)
-			rule_case(j, cases, &j->units[j->u], &ds_rules[r], &c);
-	input_case(j, cases, file_index, &c);
-	if (fclose(cases) != 0) {
-		free(body);
-		return -1;
+			rule_case(j, out, &j->units[j->u], &ds_rules[r], c);
+	input_case(j, out, file_index, c);
+}
+
+/* Walks the testsuite of the next file from the cursors, advancing them,
+ * and adds its counts to j->total. With out, writes it: the counts, which
+ * its opening tag carries, are taken by a walk that writes nothing first.
+ * Returns false when no file is left. */
+static bool next_suite(struct junit *j, FILE *out)
+{
+	const struct unit *u = j->u < j->unit_count ? &j->units[j->u] : NULL;
+	const ds_lint_problem *p = j->p < j->problem_count ? j->problems[j->p] : NULL;
+	bool unit_next = u && (!p || u->file_index <= p->file_index);
+	size_t file_index = unit_next ? u->file_index : p ? p->file_index : 0;
+	const char *file = unit_next ? u->file : p ? p->file : NULL;
+	const char *rendered_from = unit_next ? u->rendered_from : NULL;
+	size_t start_u = j->u, start_f = j->f, start_p = j->p;
+	struct counts c = {0};
+
+	if (!file)
+		return false;
+	suite_cases(j, NULL, file_index, &c);
+	if (out) {
+		fputs("  <testsuite", out);
+		put_attr(out, "name", file);
+		put_counts(out, &c);
+		fprintf(out, " skipped=\"%zu\"", c.skipped);
+		put_attr(out, "file", file);
+		fputs(">\n", out);
+		if (rendered_from) {
+			fputs("    <properties>\n      <property name=\"renderedFrom\"", out);
+			put_attr(out, "value", rendered_from);
+			fputs("/>\n    </properties>\n", out);
+		}
+		j->u = start_u, j->f = start_f, j->p = start_p;
+		suite_cases(j, out, file_index, &(struct counts){0});
+		fputs("  </testsuite>\n", out);
 	}
-	fputs("  <testsuite", out);
-	put_attr(out, "name", file);
-	put_counts(out, &c);
-	fprintf(out, " skipped=\"%zu\"", c.skipped);
-	put_attr(out, "file", file);
-	fputs(">\n", out);
-	if (rendered_from) {
-		fputs("    <properties>\n      <property name=\"renderedFrom\"", out);
-		put_attr(out, "value", rendered_from);
-		fputs("/>\n    </properties>\n", out);
-	}
-	fwrite(body, 1, len, out);
-	fputs("  </testsuite>\n", out);
-	free(body);
 	j->total.tests += c.tests;
 	j->total.failures += c.failures;
 	j->total.errors += c.errors;
-	return 0;
+	return true;
 }
 
-/* Writes every suite, in file order. Returns 0, or -1 out of memory. */
-static int write_suites(struct junit *j, FILE *out)
-{
-	while (j->u < j->unit_count || j->p < j->problem_count) {
-		const struct unit *u = j->u < j->unit_count ? &j->units[j->u] : NULL;
-		const ds_lint_problem *p = j->p < j->problem_count ? j->problems[j->p] : NULL;
-		bool unit_next = u && (!p || u->file_index <= p->file_index);
-		if (write_suite(j, out, unit_next ? u->file_index : p->file_index, unit_next ? u->file : p->file) < 0)
-			return -1;
-	}
-	return 0;
-}
-
+/* The JUnit document, written as it goes: a walk over the suites that
+ * writes nothing takes the totals the root carries, then a second walk
+ * writes them. Memory holds the sorted pointers, never the document. */
 int ds_report_junit(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
 	struct junit j = {.config = opts ? opts->config : NULL};
-	char *body = NULL;
-	size_t len = 0;
-	FILE *suites = NULL;
 	int rc = -1;
 
-	if (junit_init(&j, report) == 0 && (suites = open_memstream(&body, &len)) != NULL) {
-		rc = write_suites(&j, suites);
-		if (fclose(suites) != 0)
-			rc = -1;
-	}
-	if (rc == 0) {
+	if (junit_init(&j, report) == 0) {
+		while (next_suite(&j, NULL))
+			;
 		fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"dsguard\"", out);
 		put_counts(out, &j.total);
 		fputs(">\n", out);
-		fwrite(body, 1, len, out);
+		j.u = j.f = j.p = 0;
+		while (next_suite(&j, out))
+			;
 		fputs("</testsuites>\n", out);
 		rc = ferror(out) ? -1 : 0;
 	}
-	free(body);
 	junit_free(&j);
 	return rc;
 }

@@ -273,21 +273,6 @@ static cJSON *notification(const ds_lint_problem *p, const char *cwd)
 	return o;
 }
 
-/* invocations[0]: whether every input could be read, and what could not. */
-static cJSON *invocation(const ds_lint_report *report, const char *cwd)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON *notes;
-
-	cJSON_AddBoolToObject(o, "executionSuccessful", report->summary.input_errors == 0);
-	if (!report->problem_count)
-		return o;
-	notes = cJSON_AddArrayToObject(o, "toolExecutionNotifications");
-	for (size_t i = 0; i < report->problem_count; i++)
-		cJSON_AddItemToArray(notes, notification(&report->problems[i], cwd));
-	return o;
-}
-
 /* originalUriBaseIds: where %SRCROOT% is, as a file:// URI ending in "/". */
 static cJSON *uri_base_ids(const char *cwd)
 {
@@ -304,41 +289,124 @@ static cJSON *uri_base_ids(const char *cwd)
 	return o;
 }
 
-/* The one run of the log. */
-static cJSON *sarif_run(const ds_lint_report *report, const char *cwd)
+/* Writes n tabs. */
+static void put_tabs(FILE *out, unsigned n)
 {
-	cJSON *run = cJSON_CreateObject();
-	cJSON *tool = cJSON_AddObjectToObject(run, "tool");
-	cJSON *results;
-
-	cJSON_AddItemToObject(tool, "driver", tool_driver());
-	cJSON_AddItemToObject(run, "invocations", one_item_array(invocation(report, cwd)));
-	if (cwd)
-		cJSON_AddItemToObject(run, "originalUriBaseIds", uri_base_ids(cwd));
-	cJSON_AddStringToObject(run, "columnKind", "unicodeCodePoints");
-	results = cJSON_AddArrayToObject(run, "results");
-	for (size_t i = 0; i < report->finding_count; i++)
-		if (ds_lint_finding_open(report, &report->findings[i]))
-			cJSON_AddItemToArray(results, result(&report->findings[i], cwd));
-	return run;
+	while (n--)
+		fputc('\t', out);
 }
 
+/* Writes item as cJSON_Print() would print it as a value `depth` levels
+ * down in the document (every line after the first indented by depth
+ * more tabs; strings escape their own newlines), and deletes it. Returns
+ * 0, or -1 when item is NULL (out of memory) or printing fails. */
+static int put_item(FILE *out, cJSON *item, unsigned depth)
+{
+	char *text = item ? cJSON_Print(item) : NULL;
+	int rc = text ? 0 : -1;
+
+	for (const char *line = text; line && *line;) {
+		size_t len = strcspn(line, "\n");
+		fwrite(line, 1, len, out);
+		line += len;
+		if (*line) {
+			fputc(*line++, out);
+			put_tabs(out, depth);
+		}
+	}
+	cJSON_free(text);
+	cJSON_Delete(item);
+	return rc;
+}
+
+/* Writes `"key":\t` on a line of its own at depth tabs, as cJSON_Print()
+ * writes a member's name. */
+static void put_key(FILE *out, unsigned depth, const char *key)
+{
+	put_tabs(out, depth);
+	fprintf(out, "\"%s\":\t", key);
+}
+
+/* invocations[0]: whether every input could be read, and what could not,
+ * one notification at a time. Returns 0, or -1 out of memory. */
+static int put_invocation(FILE *out, const ds_lint_report *report, const char *cwd)
+{
+	fputs("[{\n", out);
+	put_key(out, 5, "executionSuccessful");
+	fputs(report->summary.input_errors == 0 ? "true" : "false", out);
+	if (report->problem_count) {
+		fputs(",\n", out);
+		put_key(out, 5, "toolExecutionNotifications");
+		fputc('[', out);
+		for (size_t i = 0; i < report->problem_count; i++)
+			if ((i && fputs(", ", out) < 0) || put_item(out, notification(&report->problems[i], cwd), 6) < 0)
+				return -1;
+		fputc(']', out);
+	}
+	fputc('\n', out);
+	put_tabs(out, 4);
+	fputs("}]", out);
+	return 0;
+}
+
+/* The one run of the log, its results written one at a time. Returns 0, or
+ * -1 out of memory. */
+static int put_run(FILE *out, const ds_lint_report *report, const char *cwd)
+{
+	bool first = true;
+
+	fputs("[{\n", out);
+	put_key(out, 3, "tool");
+	fputs("{\n", out);
+	put_key(out, 4, "driver");
+	if (put_item(out, tool_driver(), 4) < 0)
+		return -1;
+	fputc('\n', out);
+	put_tabs(out, 3);
+	fputs("},\n", out);
+	put_key(out, 3, "invocations");
+	if (put_invocation(out, report, cwd) < 0)
+		return -1;
+	fputs(",\n", out);
+	if (cwd) {
+		put_key(out, 3, "originalUriBaseIds");
+		if (put_item(out, uri_base_ids(cwd), 3) < 0)
+			return -1;
+		fputs(",\n", out);
+	}
+	put_key(out, 3, "columnKind");
+	fputs("\"unicodeCodePoints\",\n", out);
+	put_key(out, 3, "results");
+	fputc('[', out);
+	for (size_t i = 0; i < report->finding_count; i++) {
+		if (!ds_lint_finding_open(report, &report->findings[i]))
+			continue;
+		if ((!first && fputs(", ", out) < 0) || put_item(out, result(&report->findings[i], cwd), 4) < 0)
+			return -1;
+		first = false;
+	}
+	fputs("]\n", out);
+	put_tabs(out, 2);
+	fputs("}]", out);
+	return 0;
+}
+
+/* The SARIF log, the bytes cJSON_Print() makes of the whole document,
+ * written one result at a time so that memory does not grow with it. */
 int ds_report_sarif(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
 	char *cwd = getcwd(NULL, 0);
-	cJSON *root = cJSON_CreateObject();
-	char *text;
-	int rc = -1;
+	int rc;
 
 	(void)opts;
-	cJSON_AddStringToObject(root, "$schema", SARIF_SCHEMA);
-	cJSON_AddStringToObject(root, "version", "2.1.0");
-	cJSON_AddItemToObject(root, "runs", one_item_array(sarif_run(report, cwd)));
-	text = root ? cJSON_Print(root) : NULL;
-	if (text && fputs(text, out) >= 0 && fputc('\n', out) != EOF && !ferror(out))
-		rc = 0;
-	cJSON_free(text);
-	cJSON_Delete(root);
+	fputs("{\n", out);
+	put_key(out, 1, "$schema");
+	fputs("\"" SARIF_SCHEMA "\",\n", out);
+	put_key(out, 1, "version");
+	fputs("\"2.1.0\",\n", out);
+	put_key(out, 1, "runs");
+	rc = put_run(out, report, cwd);
+	fputs("\n}\n", out);
 	free(cwd);
-	return rc;
+	return rc == 0 && !ferror(out) ? 0 : -1;
 }

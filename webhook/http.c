@@ -306,76 +306,68 @@ enum MHD_Result ds_http_on_request(void *cls, struct MHD_Connection *connection,
 	return finish(req, connection);
 }
 
-/* Adds the ids of the rules whose count is not zero as an array named key. */
-static void add_rule_ids(cJSON *fields, const char *key, const unsigned counts[DS_RULE_COUNT])
+/* The JSON array of the ids of the rules whose count is not zero, in buf. */
+static const char *rule_ids(char *buf, size_t size, const unsigned counts[DS_RULE_COUNT])
 {
-	cJSON *ids = cJSON_AddArrayToObject(fields, key);
+	size_t used = 0;
 
-	for (int i = 0; ids && i < DS_RULE_COUNT; i++)
+	buf[used++] = '[';
+	for (int i = 0; i < DS_RULE_COUNT; i++)
 		if (counts[i])
-			cJSON_AddItemToArray(ids, cJSON_CreateString(ds_rules[i].id));
+			used += (size_t)snprintf(buf + used, size - used, "%s\"%s\"", used > 1 ? "," : "", ds_rules[i].id);
+	snprintf(buf + used, size - used, "]");
+	return buf;
 }
 
-/* Adds durationMs, in milliseconds with three decimals. */
-static void add_duration(cJSON *fields, double ms)
-{
-	char text[32];
-
-	snprintf(text, sizeof(text), "%.3f", ms);
-	cJSON_AddRawToObject(fields, "durationMs", text);
-}
+#define RULE_IDS_SIZE (DS_RULE_COUNT * 16 + 3)
 
 /* Logs a finished review: who, what, the verdict, never object contents. */
 static void log_review(const struct request *req, double ms)
 {
 	const ds_review_result *r = &req->review;
-	cJSON *f = cJSON_CreateObject();
+	bool ok = r->status == 200;
+	char status[16], duration[32], rules[RULE_IDS_SIZE], exempted[RULE_IDS_SIZE];
+	const ds_log_field f[] = {
+		{"endpoint", req->endpoint == DS_EP_MUTATE ? "/mutate" : "/validate", true},
+		{"status", status, false},
+		{"uid", r->uid, true},
+		{"kind", r->kind, true},
+		{"namespace", r->namespace, true},
+		{"name", r->name, true},
+		{"operation", r->operation != DS_OP_NONE ? ds_operation_name(r->operation) : NULL, true},
+		{"allowed", !ok ? NULL : r->allowed ? "true" : "false", false},
+		{"patched", !ok ? NULL : r->patched ? "true" : "false", false},
+		{"dryRun", !ok ? NULL : r->dry_run ? "true" : "false", false},
+		{"unsynced", ok && r->unsynced ? "true" : NULL, false},
+		{"reserved", ok && r->reserved ? "true" : NULL, false},
+		{"unclaimed", ok && r->unclaimed ? "true" : NULL, false},
+		{"rules", ok ? rule_ids(rules, sizeof(rules), r->findings) : NULL, false},
+		{"exempted", ok ? rule_ids(exempted, sizeof(exempted), r->exempted) : NULL, false},
+		{"error", ok ? NULL : req->refusal ? req->refusal : r->error, true},
+		{"durationMs", duration, false},
+	};
 
-	cJSON_AddStringToObject(f, "endpoint", req->endpoint == DS_EP_MUTATE ? "/mutate" : "/validate");
-	cJSON_AddNumberToObject(f, "status", req->status);
-	if (r->uid)
-		cJSON_AddStringToObject(f, "uid", r->uid);
-	if (r->kind)
-		cJSON_AddStringToObject(f, "kind", r->kind);
-	if (r->namespace)
-		cJSON_AddStringToObject(f, "namespace", r->namespace);
-	if (r->name)
-		cJSON_AddStringToObject(f, "name", r->name);
-	if (r->operation != DS_OP_NONE)
-		cJSON_AddStringToObject(f, "operation", ds_operation_name(r->operation));
-	if (r->status == 200) {
-		cJSON_AddBoolToObject(f, "allowed", r->allowed);
-		cJSON_AddBoolToObject(f, "patched", r->patched);
-		cJSON_AddBoolToObject(f, "dryRun", r->dry_run);
-		if (r->unsynced)
-			cJSON_AddBoolToObject(f, "unsynced", true);
-		if (r->reserved)
-			cJSON_AddBoolToObject(f, "reserved", true);
-		if (r->unclaimed)
-			cJSON_AddBoolToObject(f, "unclaimed", true);
-		add_rule_ids(f, "rules", r->findings);
-		add_rule_ids(f, "exempted", r->exempted);
-	} else if (req->refusal || r->error) {
-		cJSON_AddStringToObject(f, "error", req->refusal ? req->refusal : r->error);
-	}
-	add_duration(f, ms);
-	ds_log_fields(DS_LOG_INFO, req->status == 200 ? "review" : "bad request", f);
+	snprintf(status, sizeof(status), "%d", req->status);
+	snprintf(duration, sizeof(duration), "%.3f", ms);
+	ds_log_line(DS_LOG_INFO, req->status == 200 ? "review" : "bad request", f, sizeof(f) / sizeof(f[0]));
 }
 
 /* Logs a request to another endpoint (at debug: probes come often). */
 static void log_other(const struct request *req, double ms)
 {
-	cJSON *f;
+	char status[16], duration[32];
+	const ds_log_field f[] = {
+		{"path", req->path, true},
+		{"status", status, false},
+		{"error", req->refusal, true},
+		{"durationMs", duration, false},
+	};
 
 	if (!ds_log_enabled(DS_LOG_DEBUG) && req->status < 500)
 		return;
-	f = cJSON_CreateObject();
-	cJSON_AddStringToObject(f, "path", req->path);
-	cJSON_AddNumberToObject(f, "status", req->status);
-	if (req->refusal)
-		cJSON_AddStringToObject(f, "error", req->refusal);
-	add_duration(f, ms);
-	ds_log_fields(req->status < 500 ? DS_LOG_DEBUG : DS_LOG_WARN, "request", f);
+	snprintf(status, sizeof(status), "%d", req->status);
+	snprintf(duration, sizeof(duration), "%.3f", ms);
+	ds_log_line(req->status < 500 ? DS_LOG_DEBUG : DS_LOG_WARN, "request", f, sizeof(f) / sizeof(f[0]));
 }
 
 /* Counts and logs an answered request. */
@@ -388,12 +380,10 @@ static void account(struct request *req)
 	ds_metrics_request(m, req->endpoint, req->review.operation, req->result, seconds);
 	if (review && req->review.status == 200)
 		ds_metrics_review(m, &req->review);
-	ds_arena_begin();
 	if (review)
 		log_review(req, seconds * 1000);
 	else
 		log_other(req, seconds * 1000);
-	ds_arena_end();
 }
 
 void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,

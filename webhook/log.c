@@ -44,17 +44,25 @@ bool ds_log_enabled(ds_log_level level)
 	return level >= log_state.min;
 }
 
-/* Writes the current UTC time, RFC 3339 with milliseconds, into buf. */
+/* Writes the current UTC time, RFC 3339 with milliseconds, into buf. The
+ * thread keeps the text of the last second it formatted: most lines of a
+ * busy server fall into the same second. */
 static void format_time(char *buf, size_t size)
 {
+	static _Thread_local struct {
+		time_t second;
+		char text[32];
+	} last;
 	struct timespec now;
 	struct tm tm;
-	char base[32];
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03ldZ", base, now.tv_nsec / 1000000);
+	if (!last.text[0] || now.tv_sec != last.second) {
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(last.text, sizeof(last.text), "%Y-%m-%dT%H:%M:%S", &tm);
+		last.second = now.tv_sec;
+	}
+	snprintf(buf, size, "%s.%03ldZ", last.text, now.tv_nsec / 1000000);
 }
 
 /* Whether s can be written bare in a text line: printable ASCII with no
@@ -67,103 +75,136 @@ static bool is_bare(const char *s)
 	return true;
 }
 
-/* Writes one member as key=value: plain strings bare, everything else
- * (quoted strings included) as JSON. */
-static void print_text_field(FILE *out, const cJSON *item)
-{
-	char *json;
+/* A line being written: into the thread's buffer while it fits, then into
+ * memory of its own (only a line a hostile request makes long, which is
+ * then cut and made again). */
+struct line {
+	char *text;
+	size_t len, size;
+	bool heap, failed;
+};
 
-	if (cJSON_IsString(item) && *item->valuestring && is_bare(item->valuestring)) {
-		fprintf(out, " %s=%s", item->string, item->valuestring);
+#define LINE_BUFFER (PIPE_BUF + 1)
+
+static _Thread_local char thread_line[LINE_BUFFER];
+
+static void line_put(struct line *l, const char *s, size_t n)
+{
+	if (l->failed)
 		return;
+	if (l->len + n + 1 > l->size) {
+		size_t size = (l->len + n + 1) * 2;
+		char *grown = l->heap ? realloc(l->text, size) : malloc(size);
+		if (!grown) {
+			l->failed = true;
+			return;
+		}
+		if (!l->heap)
+			memcpy(grown, l->text, l->len);
+		l->text = grown, l->size = size, l->heap = true;
 	}
-	json = cJSON_PrintUnformatted(item);
-	fprintf(out, " %s=%s", item->string, json ? json : "?");
-	cJSON_free(json);
+	memcpy(l->text + l->len, s, n);
+	l->len += n;
+	l->text[l->len] = '\0';
 }
 
-/* Formats the line for fields (which it may extend). Returns a new string
- * with its newline, or NULL out of memory. */
-static char *format_line(ds_log_level level, const char *message, cJSON *fields)
+static void line_puts(struct line *l, const char *s)
 {
-	char when[48], *line = NULL, *json;
-	size_t size = 0;
-	FILE *out;
-	cJSON *head;
+	line_put(l, s, strlen(s));
+}
+
+/* Writes s as a JSON string, escaped as cJSON_Print() escapes it: '"',
+ * '\\' and \b \f \n \r \t by name, the other bytes below 0x20 as \u00xx,
+ * every other byte as it is. */
+static void line_json_string(struct line *l, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+
+	line_put(l, "\"", 1);
+	for (; *p; p++) {
+		char esc[8];
+		if (*p > 31 && *p != '"' && *p != '\\')
+			continue;
+		line_put(l, (const char *)run, (size_t)(p - run));
+		run = p + 1;
+		switch (*p) {
+		case '"': line_put(l, "\\\"", 2); break;
+		case '\\': line_put(l, "\\\\", 2); break;
+		case '\b': line_put(l, "\\b", 2); break;
+		case '\f': line_put(l, "\\f", 2); break;
+		case '\n': line_put(l, "\\n", 2); break;
+		case '\r': line_put(l, "\\r", 2); break;
+		case '\t': line_put(l, "\\t", 2); break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			line_put(l, esc, 6);
+		}
+	}
+	line_put(l, (const char *)run, (size_t)(p - run));
+	line_put(l, "\"", 1);
+}
+
+/* Writes one field: `"key":value` (JSON) or ` key=value` (text: plain
+ * strings bare, the others as JSON). With cut, a string is cut to
+ * CUT_VALUE bytes. */
+static void line_field(struct line *l, const ds_log_field *f, bool cut)
+{
+	char cut_value[CUT_VALUE + 1];
+	const char *value = f->value;
+
+	if (f->is_string && cut)
+		value = ds_text_copy(cut_value, sizeof(cut_value), value);
+	if (log_state.text) {
+		line_put(l, " ", 1);
+		line_puts(l, f->key);
+		line_put(l, "=", 1);
+	} else {
+		line_put(l, ",", 1);
+		line_json_string(l, f->key);
+		line_put(l, ":", 1);
+	}
+	if (!f->is_string || (log_state.text && *value && is_bare(value)))
+		line_puts(l, value);
+	else
+		line_json_string(l, value);
+}
+
+/* Formats the line into l: time, level, message and the fields whose value
+ * is not NULL; with cut, every string field cut to CUT_VALUE bytes and
+ * "cut": true after them. */
+static void format_line(struct line *l, ds_log_level level, const char *message, const ds_log_field *fields,
+			size_t count, bool cut)
+{
+	static const ds_log_field cut_mark = {"cut", "true", false};
+	char when[48];
 
 	format_time(when, sizeof(when));
 	if (log_state.text) {
-		out = open_memstream(&line, &size);
-		if (!out)
-			return NULL;
-		fprintf(out, "%s %-5s %s", when, level_names[level], message);
-		for (const cJSON *item = fields ? fields->child : NULL; item; item = item->next)
-			print_text_field(out, item);
-		fputc('\n', out);
-		if (fclose(out) == 0)
-			return line;
-		free(line);
-		return NULL;
+		line_puts(l, when);
+		line_put(l, " ", 1);
+		line_puts(l, level_names[level]);
+		line_puts(l, level_names[level][4] ? " " : "  "); /* the level in 5 columns */
+		line_puts(l, message);
+	} else {
+		line_puts(l, "{\"time\":");
+		line_json_string(l, when);
+		line_puts(l, ",\"level\":");
+		line_json_string(l, level_names[level]);
+		line_puts(l, ",\"msg\":");
+		line_json_string(l, message);
 	}
-	head = cJSON_CreateObject();
-	if (!head || !cJSON_AddStringToObject(head, "time", when) ||
-	    !cJSON_AddStringToObject(head, "level", level_names[level]) || !cJSON_AddStringToObject(head, "msg", message)) {
-		cJSON_Delete(head);
-		return NULL;
-	}
-	for (cJSON *item = fields ? fields->child : NULL; item; item = item->next)
-		cJSON_AddItemReferenceToObject(head, item->string, item);
-	json = cJSON_PrintUnformatted(head);
-	cJSON_Delete(head);
-	if (json && asprintf(&line, "%s\n", json) < 0)
-		line = NULL;
-	cJSON_free(json);
-	return line;
-}
-
-/* fields with each string value cut to CUT_VALUE bytes (the others
- * shared) and "cut": true. Returns a new object, or NULL out of memory. */
-static cJSON *cut_fields(const cJSON *fields)
-{
-	cJSON *cut = cJSON_CreateObject();
-
-	for (const cJSON *item = fields ? fields->child : NULL; cut && item; item = item->next) {
-		char *text = cJSON_IsString(item) ? ds_text_cut(item->valuestring, CUT_VALUE) : NULL;
-		bool added = cJSON_IsString(item) ? text && cJSON_AddStringToObject(cut, item->string, text)
-						  : cJSON_AddItemReferenceToObject(cut, item->string, (cJSON *)item);
-		free(text);
-		if (!added) {
-			cJSON_Delete(cut);
-			return NULL;
-		}
-	}
-	if (cut && !cJSON_AddTrueToObject(cut, "cut")) {
-		cJSON_Delete(cut);
-		return NULL;
-	}
-	return cut;
-}
-
-/* The line made again with its strings cut (see CUT_VALUE), for a line
- * longer than one atomic write takes: names full of control characters
- * escape to six times their size. Takes `line`. Returns a new line, or
- * NULL out of memory. */
-static char *cut_line(ds_log_level level, const char *message, const cJSON *fields, char *line)
-{
-	cJSON *cut = cut_fields(fields);
-	char *msg = ds_text_cut(message, CUT_MESSAGE);
-
-	free(line);
-	line = cut && msg ? format_line(level, msg, cut) : NULL;
-	cJSON_Delete(cut);
-	free(msg);
-	return line;
+	for (size_t i = 0; i < count; i++)
+		if (fields[i].value)
+			line_field(l, &fields[i], cut);
+	if (cut)
+		line_field(l, &cut_mark, false);
+	line_puts(l, log_state.text ? "\n" : "}\n");
 }
 
 /* Writes a line to stderr with one write(). The threads share no lock for
  * it (one cost each review a contended mutex): a write of up to PIPE_BUF
  * bytes to a pipe is atomic, and writes to a regular file do not
- * interleave, so lines stay whole; cut_line() keeps them that short. */
+ * interleave, so lines stay whole; cutting keeps them that short. */
 static void write_line(const char *line, size_t len)
 {
 	while (len) {
@@ -177,28 +218,56 @@ static void write_line(const char *line, size_t len)
 	}
 }
 
-void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
+/* Makes the line again with its strings cut (see CUT_VALUE), for a line
+ * longer than one atomic write takes: names full of control characters
+ * escape to six times their size. */
+static void cut_line(struct line *l, ds_log_level level, const char *message, const ds_log_field *fields,
+		     size_t count)
+{
+	char cut_message[CUT_MESSAGE + 1];
+
+	l->len = 0;
+	l->failed = false;
+	format_line(l, level, ds_text_copy(cut_message, sizeof(cut_message), message), fields, count, true);
+}
+
+void ds_log_line(ds_log_level level, const char *message, const ds_log_field *fields, size_t count)
 {
 	static const char oom[] = "{\"level\":\"error\",\"msg\":\"out of memory while logging\"}\n";
-	char *line;
-	size_t len;
+	struct line l = {thread_line, 0, sizeof(thread_line), false, false};
 
-	if (!ds_log_enabled(level)) {
-		cJSON_Delete(fields);
+	if (!ds_log_enabled(level))
 		return;
-	}
-	line = format_line(level, message, fields);
-	len = line ? strlen(line) : 0;
-	if (len > PIPE_BUF) {
-		line = cut_line(level, message, fields, line);
-		len = line ? strlen(line) : 0;
-	}
-	cJSON_Delete(fields);
-	if (line)
-		write_line(line, len);
-	else
+	format_line(&l, level, message, fields, count, false);
+	if (!l.failed && l.len > PIPE_BUF)
+		cut_line(&l, level, message, fields, count);
+	if (l.failed)
 		write_line(oom, sizeof(oom) - 1);
-	free(line);
+	else
+		write_line(l.text, l.len);
+	if (l.heap)
+		free(l.text);
+}
+
+void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
+{
+	size_t count = (size_t)cJSON_GetArraySize(fields), n = 0;
+	ds_log_field *list = ds_log_enabled(level) ? calloc(count + 1, sizeof(*list)) : NULL;
+
+	for (const cJSON *item = fields ? fields->child : NULL; list && item; item = item->next, n++) {
+		list[n].key = item->string;
+		list[n].is_string = cJSON_IsString(item);
+		list[n].value = list[n].is_string ? item->valuestring : cJSON_PrintUnformatted(item);
+	}
+	if (list || !ds_log_enabled(level))
+		ds_log_line(level, message, list, n);
+	else
+		ds_log_line(level, "out of memory while logging", NULL, 0);
+	for (size_t i = 0; i < n; i++)
+		if (!list[i].is_string)
+			cJSON_free((char *)list[i].value);
+	free(list);
+	cJSON_Delete(fields);
 }
 
 void ds_log(ds_log_level level, const char *fmt, ...)

@@ -12,7 +12,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* GnuTLS priorities: TLS 1.3 first, then 1.2, nothing older; NORMAL's
+ * ciphers and groups (the same suites), reordered so that the server's
+ * order decides: AES-128-GCM with SHA-256 first (a SHA-384 suite spends
+ * about a quarter of a handshake in SHA-512), X25519 then P-256, which
+ * Go's crypto/tls, the API server's client, offers first
+ * (docs/performance.md, "New TLS connections"). */
+#define TLS_PRIORITIES                                                                                          \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"                                                            \
+	":-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:+AES-256-CCM:+AES-128-CBC"      \
+	":+AES-256-CBC:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448" \
+	":+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192"                 \
+	":%SERVER_PRECEDENCE"
 #define MAX_THREADS 64
 #define RETIRE_GRACE 5        /* seconds past the idle timeout an old generation may keep connections */
 #define EXPIRY_WARN_DAYS 30   /* warn when the certificate expires sooner */

@@ -113,8 +113,8 @@ int ds_review(const char *body, size_t len, ds_review_mode mode, const ds_config
 /* Releases what r owns and empties it. */
 void ds_review_result_free(ds_review_result *r);
 
-/* Makes cJSON allocate from a per-thread arena while a review or its log
- * line is being made (see webhook/arena.c), and from malloc everywhere
+/* Makes cJSON allocate from a per-thread arena while a review is being
+ * made (see webhook/arena.c), and from malloc everywhere
  * else. cJSON's hooks are process-wide: call it once, before any thread
  * uses cJSON. Without it everything goes through malloc, with the same
  * results. */
@@ -172,8 +172,22 @@ int ds_log_setup(const char *format, const char *level);
 /* Whether a line at `level` would be written. */
 bool ds_log_enabled(ds_log_level level);
 
-/* Writes one line: time, level, message and the members of `fields` (a
- * cJSON object, or NULL), which the call takes and deletes. Thread-safe. */
+/* One field of a log line: a string (escaped in JSON, bare in text when it
+ * can be), or JSON text written as it is (a number, true, an array). A
+ * field whose value is NULL is left out. Borrows both strings. */
+typedef struct ds_log_field {
+	const char *key;
+	const char *value;
+	bool is_string;
+} ds_log_field;
+
+/* Writes one line: time, level, message and the `count` fields, built
+ * without a tree in the thread's buffer. A line longer than PIPE_BUF is
+ * made again with each string cut and "cut": true. Thread-safe. */
+void ds_log_line(ds_log_level level, const char *message, const ds_log_field *fields, size_t count);
+
+/* As ds_log_line(), the fields the members of `fields` (a cJSON object,
+ * or NULL), which the call takes and deletes. Thread-safe. */
 void ds_log_fields(ds_log_level level, const char *message, cJSON *fields);
 
 /* Writes one line whose message is printf-formatted. Thread-safe. */

@@ -583,6 +583,43 @@ def test_metrics_and_logs(t, srv, cert):
     t.ok(secret not in text, "object contents never reach the log")
 
 
+def s_client(port, *args):
+    """What `openssl s_client -brief` says of a handshake with the server:
+    its lines "Protocol version", "Ciphersuite", "Server Temp Key", ..."""
+    p = subprocess.run(["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}", *args],
+                       input="", capture_output=True, text=True, timeout=30)
+    said = {}
+    for line in (p.stdout + p.stderr).splitlines():
+        if ": " in line:
+            key, value = line.split(": ", 1)
+            said[key.strip()] = value.strip()
+    return said
+
+
+def check_negotiation(t, srv):
+    """The server's order decides (docs/performance.md): AES-128-GCM with
+    SHA-256 and X25519 (what Go's crypto/tls offers first), P-256 for a
+    client without X25519, and no suite or group of NORMAL refused."""
+    said = s_client(srv.port)
+    t.eq((said.get("Protocol version"), said.get("Ciphersuite"), said.get("Server Temp Key")),
+         ("TLSv1.3", "TLS_AES_128_GCM_SHA256", "X25519, 253 bits"),
+         "TLS 1.3 by default; OpenSSL's client lists AES-256 first, the server picks AES-128-GCM, X25519")
+    said = s_client(srv.port, "-groups", "P-256:P-384")
+    t.eq((said.get("Ciphersuite"), said.get("Server Temp Key")),
+         ("TLS_AES_128_GCM_SHA256", "ECDH, prime256v1, 256 bits"),
+         "a client without X25519 (as Go's in FIPS mode): P-256")
+    said = s_client(srv.port, "-groups", "P-256:X25519")
+    t.eq(said.get("Server Temp Key"), "X25519, 253 bits",
+         "a client that lists P-256 before X25519: the server's order, X25519")
+    said = s_client(srv.port, "-groups", "P-384")
+    t.eq(said.get("Server Temp Key"), "ECDH, secp384r1, 384 bits", "a client with only P-384 is still served")
+    said = s_client(srv.port, "-ciphersuites", "TLS_AES_256_GCM_SHA384")
+    t.eq(said.get("Ciphersuite"), "TLS_AES_256_GCM_SHA384", "a client with only AES-256-GCM is still served")
+    said = s_client(srv.port, "-tls1_2")
+    t.eq((said.get("Protocol version"), said.get("Ciphersuite")), ("TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256"),
+         "TLS 1.2: the AES-128-GCM suite with SHA-256 first as well")
+
+
 def test_tls(t, srv, tmp, ca, client, other_client, cert, key):
     def handshake(version, client_cert=None, port=None):
         ctx = srv.context(client_cert)
@@ -606,6 +643,7 @@ def test_tls(t, srv, tmp, ca, client, other_client, cert, key):
                           f"127.0.0.1:{srv.port}"], input="", capture_output=True, text=True, timeout=30)
     t.ok("Cipher is (NONE)" in s11.stdout or s11.returncode != 0, "openssl s_client -tls1_1 is refused",
          s11.stdout[-400:])
+    check_negotiation(t, srv)
     mtls = Server(tmp, ca[0], cert, key, "--client-ca", ca[0], name="mtls")
     t.ok(mtls.port is not None, "serve --client-ca starts", open(mtls.log_path).read())
     for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):

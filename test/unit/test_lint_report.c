@@ -1,7 +1,9 @@
 /* test_lint_report.c - the JSON report written one finding at a time: the
  * exact version 1 document, the same bytes cJSON prints for the document
  * whole, a write error reported as such, and the "source" of objects
- * from a cluster, handed over as an array or one at a time. */
+ * from a cluster, handed over as an array or one at a time. The SARIF log,
+ * also written one result at a time, is the bytes cJSON_Print() makes of
+ * the whole log; SARIF and JUnit report write errors too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -34,6 +36,22 @@ static void assert_cjson_prints(const char *text)
 {
 	cJSON *doc = cJSON_Parse(text);
 	char *again = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	size_t len = again ? strlen(again) : 0;
+
+	assert_non_null(again);
+	assert_int_equal(strlen(text), len + 1);
+	assert_memory_equal(text, again, len);
+	assert_int_equal(text[len], '\n');
+	free(again);
+	cJSON_Delete(doc);
+}
+
+/* Whether text is what cJSON_Print() makes of the document text holds,
+ * with the newline after it. */
+static void assert_cjson_prints_formatted(const char *text)
+{
+	cJSON *doc = cJSON_Parse(text);
+	char *again = doc ? cJSON_Print(doc) : NULL;
 	size_t len = again ? strlen(again) : 0;
 
 	assert_non_null(again);
@@ -229,21 +247,68 @@ static void test_objects_from_source(void **state)
 	ds_config_free(&cfg);
 }
 
-/* A stream that refuses the bytes: the writer says so. */
-static void test_json_write_error(void **state)
+/* A stream that refuses the bytes: each writer says so. */
+static void test_write_error(void **state)
 {
+	static const char *const formats[] = {"json", "sarif", "junit"};
 	ds_lint_finding findings[4];
 	ds_lint_problem problems[3];
 	ds_lint_report report;
 	char buf[64];
-	FILE *out = fmemopen(buf, sizeof(buf), "w");
 
 	(void)state;
-	assert_non_null(out);
-	setvbuf(out, NULL, _IONBF, 0);
 	fill_report(&report, findings, problems);
-	assert_int_equal(ds_report_format_find("json")->write(out, &report, NULL), -1);
-	fclose(out);
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		FILE *out = fmemopen(buf, sizeof(buf), "w");
+		assert_non_null(out);
+		setvbuf(out, NULL, _IONBF, 0);
+		assert_int_equal(ds_report_format_find(formats[i])->write(out, &report, NULL), -1);
+		fclose(out);
+	}
+}
+
+/* The SARIF log of findings with a suppression, a fixed finding left out,
+ * notifications of both levels and strings that need escaping: what
+ * cJSON_Print() makes of it whole, with the results in order. */
+static void test_sarif_document(void **state)
+{
+	ds_lint_finding findings[4];
+	ds_lint_problem problems[3];
+	ds_lint_report report;
+	cJSON *log, *run, *results;
+	char *text;
+
+	(void)state;
+	fill_report(&report, findings, problems);
+	report.rewritten = true;
+	text = write_report("sarif", &report);
+	assert_cjson_prints_formatted(text);
+	assert_non_null(strstr(text, "\n\t\t\t\"results\":\t[{\n\t\t\t\t\t\"ruleId\":\t\"DS003\""));
+	log = cJSON_Parse(text);
+	run = cJSON_GetArrayItem(cJSON_GetObjectItem(log, "runs"), 0);
+	results = cJSON_GetObjectItem(run, "results");
+	assert_int_equal(cJSON_GetArraySize(results), 3);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(results, 1), "ruleId")->valuestring, "DS001");
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(results, 2), "suppressions"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(run,
+		"invocations"), 0), "toolExecutionNotifications")), 3);
+	cJSON_Delete(log);
+	free(text);
+}
+
+/* Without findings or problems: empty results, no notifications. */
+static void test_sarif_empty(void **state)
+{
+	ds_lint_report report = {.summary = {.files = 1}};
+	char *text;
+
+	(void)state;
+	text = write_report("sarif", &report);
+	assert_cjson_prints_formatted(text);
+	assert_non_null(strstr(text, "\"executionSuccessful\":\ttrue\n\t\t\t\t}],"));
+	assert_non_null(strstr(text, "\"results\":\t[]\n\t\t}]\n}\n"));
+	assert_null(strstr(text, "toolExecutionNotifications"));
+	free(text);
 }
 
 int main(void)
@@ -252,7 +317,9 @@ int main(void)
 		cmocka_unit_test(test_json_document),
 		cmocka_unit_test(test_json_empty),
 		cmocka_unit_test(test_json_problems_only),
-		cmocka_unit_test(test_json_write_error),
+		cmocka_unit_test(test_write_error),
+		cmocka_unit_test(test_sarif_document),
+		cmocka_unit_test(test_sarif_empty),
 		cmocka_unit_test(test_json_source),
 		cmocka_unit_test(test_objects_from_source),
 	};
