@@ -160,50 +160,66 @@ static bool is_yaml_float(const char *p)
 	return !*p;
 }
 
-/* Go's strconv.ParseFloat of a plain scalar that starts with '.': digits
- * with underscores between them, an optional exponent. */
-static bool go_parse_dot_float(const char *s, char *plain, double *out)
+/* Copies the digits at *p into plain at *n, dropping the underscores Go
+ * allows between two digits, up to an 'e', 'E' or the end, and moves *p
+ * there. Returns false when no digit came or an underscore stood elsewhere
+ * (or any other character did). */
+static bool copy_go_digits(const char **p, char *plain, size_t *n)
 {
-	const char *p = s + 1;
-	char saw = '!'; /* the '.': underscores must stand between digits */
-	size_t n = 0, digits = 0;
+	const char *q = *p;
+	char saw = '!'; /* what came last: an underscore must follow a digit */
+	size_t digits = 0;
 
-	plain[n++] = '.';
-	for (; *p && *p != 'e' && *p != 'E'; p++) {
-		if (*p >= '0' && *p <= '9') {
-			plain[n++] = *p;
+	for (; *q && *q != 'e' && *q != 'E'; q++) {
+		if (*q >= '0' && *q <= '9') {
+			plain[(*n)++] = *q;
 			digits++;
 			saw = '0';
-		} else if (*p == '_' && saw == '0') {
+		} else if (*q == '_' && saw == '0') {
 			saw = '_';
 		} else {
 			return false;
 		}
 	}
-	if (!digits || saw == '_')
+	*p = q;
+	return digits && saw != '_';
+}
+
+/* Go's strconv.ParseFloat of a plain scalar that starts with '.': digits
+ * with underscores between them, an optional exponent. */
+static bool go_parse_dot_float(const char *s, char *plain, double *out)
+{
+	const char *p = s + 1;
+	size_t n = 0;
+
+	plain[n++] = '.';
+	if (!copy_go_digits(&p, plain, &n))
 		return false;
 	if (*p) {
 		plain[n++] = *p++;
 		if (*p == '+' || *p == '-')
 			plain[n++] = *p++;
-		saw = '!';
-		digits = 0;
-		for (; *p; p++) {
-			if (*p >= '0' && *p <= '9') {
-				plain[n++] = *p;
-				digits++;
-				saw = '0';
-			} else if (*p == '_' && saw == '0') {
-				saw = '_';
-			} else {
-				return false;
-			}
-		}
-		if (!digits || saw == '_')
+		/* a second 'e' stops the exponent's digits short of the end */
+		if (!copy_go_digits(&p, plain, &n) || *p)
 			return false;
 	}
 	plain[n] = '\0';
 	return go_parse_float(plain, out);
+}
+
+/* Reads the one or two digits at *s (Go's "1" and "01" layouts) into
+ * *value and moves *s past them. Returns false when no digit is there. */
+static bool read_short_number(const char **s, int *value)
+{
+	const char *p = *s;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	*value = *p++ - '0';
+	if (*p >= '0' && *p <= '9')
+		*value = *value * 10 + *p++ - '0';
+	*s = p;
+	return true;
 }
 
 /* Whether text is a timestamp go-yaml reads with a !!timestamp tag: one of
@@ -212,7 +228,7 @@ static bool go_parse_dot_float(const char *s, char *plain, double *out)
 static bool is_timestamp(const char *s)
 {
 	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int year, month, day, n = 0, hour, minute, second;
+	int year, month, day, hour, minute, second;
 	bool leap;
 
 	/* %n only counts what matched: each field is checked by hand */
@@ -220,20 +236,10 @@ static bool is_timestamp(const char *s)
 		return false;
 	year = atoi(s);
 	s += 5;
-	n = (int)strspn(s, "0123456789");
-	if (n < 1)
+	if (!read_short_number(&s, &month) || *s++ != '-' || month < 1 || month > 12)
 		return false;
-	n = n > 2 ? 2 : n;
-	month = n == 2 ? (s[0] - '0') * 10 + s[1] - '0' : s[0] - '0';
-	s += n;
-	if (*s++ != '-' || month < 1 || month > 12)
+	if (!read_short_number(&s, &day))
 		return false;
-	n = (int)strspn(s, "0123456789");
-	if (n < 1)
-		return false;
-	n = n > 2 ? 2 : n;
-	day = n == 2 ? (s[0] - '0') * 10 + s[1] - '0' : s[0] - '0';
-	s += n;
 	leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
 	if (day < 1 || day > days[month - 1] + (month == 2 && leap))
 		return false;
@@ -242,16 +248,9 @@ static bool is_timestamp(const char *s)
 	{
 		char sep = *s++;
 		int fields[3];
-		for (int i = 0; i < 3; i++) {
-			n = (int)strspn(s, "0123456789");
-			if (n < 1)
+		for (int i = 0; i < 3; i++)
+			if (!read_short_number(&s, &fields[i]) || (i < 2 && *s++ != ':'))
 				return false;
-			n = n > 2 ? 2 : n;
-			fields[i] = n == 2 ? (s[0] - '0') * 10 + s[1] - '0' : s[0] - '0';
-			s += n;
-			if (i < 2 && *s++ != ':')
-				return false;
-		}
 		hour = fields[0];
 		minute = fields[1];
 		second = fields[2];
