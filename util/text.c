@@ -1,6 +1,8 @@
-/* text.c - text cut to a size without splitting a UTF-8 character. */
+/* text.c - text cut to a size without splitting a UTF-8 character, and the
+ * shape of an object's name. */
 #include "util/util.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,4 +50,17 @@ const char *ds_text_copy(char *buf, size_t size, const char *s)
 	else
 		buf[keep] = '\0';
 	return buf;
+}
+
+bool ds_is_object_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len > DS_OBJECT_NAME_MAX || !isalnum((unsigned char)name[0]) ||
+	    !isalnum((unsigned char)name[len - 1]))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
+			return false;
+	return true;
 }

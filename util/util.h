@@ -5,6 +5,7 @@
 #define DSGUARD_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
@@ -69,6 +70,14 @@ char *ds_text_cut(const char *s, size_t max);
 
 /* As ds_text_cut(), into buf of `size` bytes (NUL included). Returns buf. */
 const char *ds_text_copy(char *buf, size_t size, const char *s);
+
+/* The longest name of a Kubernetes object (a DNS subdomain). */
+#define DS_OBJECT_NAME_MAX 253
+
+/* Whether name is a DNS subdomain (RFC 1123) as most Kubernetes object
+ * names must be: 1 to 253 lower-case letters, digits, '-' and '.',
+ * starting and ending with a letter or digit. */
+bool ds_is_object_name(const char *name);
 
 /* ---- JSON Pointers over cJSON trees (pointer.c) ---- */
 

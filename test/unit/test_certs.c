@@ -24,7 +24,7 @@ static const char *const no_hosts[] = {NULL};
 
 static ds_cert_request default_request(void)
 {
-	ds_cert_request req = {"dsguard", "dsguard", no_hosts, 0, 365, DS_KEY_EC_P256};
+	ds_cert_request req = {"dsguard", "dsguard", no_hosts, 0, 365, DS_KEY_EC_P256, 0};
 	return req;
 }
 

@@ -147,7 +147,7 @@ static void test_matching_pairs_are_accepted(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		ds_cert_request req = {"dsguard", "dsguard", hosts, 1, 30, types[i]};
+		ds_cert_request req = {"dsguard", "dsguard", hosts, 1, 30, types[i], 0};
 		ds_cert_set set;
 
 		assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
