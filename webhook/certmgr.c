@@ -37,8 +37,8 @@ struct view {
 	cJSON *fresh;           /* the list being read */
 	bool synced;            /* listed once */
 	/* The loop's own. */
-	char *patched_with;     /* the caBundle this replica last wrote here */
-	double patched_at;      /* when (monotonic) */
+	char *held;             /* the ca.crt (base64) this object was last seen to hold in every caBundle */
+	double patched_at;      /* when this replica last patched it (monotonic) */
 	unsigned resets;        /* resets of it within RESET_WINDOW_SECONDS of each other */
 	double retry_at;        /* no patch before this (monotonic), after failures */
 	unsigned failures;      /* patches in a row that failed */
@@ -664,13 +664,11 @@ static double reset_delay(const struct view *v, double now, unsigned *n)
 }
 
 /* Records and logs a caBundle patch of v. */
-static void patched(struct ds_certmgr *m, struct view *v, const char *bundle, bool reset, unsigned n)
+static void patched(struct ds_certmgr *m, struct view *v, bool reset, unsigned n)
 {
 	int which = v == &m->views[VIEW_VALIDATING] ? 0 : 1;
 	cJSON *f = cJSON_CreateObject();
 
-	free(v->patched_with);
-	v->patched_with = strdup(bundle);
 	v->patched_at = ds_monotonic();
 	v->resets = reset ? n : 0;
 	atomic_fetch_add(&m->srv->metrics.bundle_patches[which][reset], 1);
@@ -698,7 +696,7 @@ static enum outcome patch_bundles(struct ds_certmgr *m, struct view *v, const cJ
 		log_failure(m, what, "out of memory");
 	if (status == 200 && (obj = answer_object(m, &r, what))) {
 		view_learn(v, obj);
-		patched(m, v, bundle, reset, n);
+		patched(m, v, reset, n);
 		out = WROTE;
 	} else if (status == 409 || status == 404) {
 		/* changed since it was read (the resourceVersion), or gone: read it again */
@@ -716,7 +714,8 @@ static enum outcome patch_bundles(struct ds_certmgr *m, struct view *v, const cJ
 	return out;
 }
 
-/* Publishes ca.crt in every webhook configuration that does not hold it.
+/* Publishes ca.crt in every webhook configuration that does not hold it
+ * (and notes which hold it, to tell a reset from a rotation).
  * Returns the seconds until a delayed patch is due (-1: none), and sets
  * *again when an object was learnt anew and the step must be made again. */
 static double publish(struct ds_certmgr *m, const struct snapshot *s, bool *again)
@@ -728,13 +727,22 @@ static double publish(struct ds_certmgr *m, const struct snapshot *s, bool *agai
 	for (int i = VIEW_VALIDATING; i < VIEW_COUNT && !*again; i++) {
 		struct view *v = &m->views[i];
 		const cJSON *config = s->objects[i];
-		bool reset = v->patched_with && !strcmp(v->patched_with, s->bundle);
+		bool reset;
 		unsigned n = 0;
 		double delay;
 		enum outcome out;
 
-		if (!v->name || !config || holds(config, s->bundle))
+		if (!v->name || !config)
 			continue;
+		if (holds(config, s->bundle)) {
+			if (!v->held || strcmp(v->held, s->bundle)) {
+				free(v->held);
+				v->held = strdup(s->bundle);
+			}
+			continue;
+		}
+		/* It held this very ca.crt before: someone else changed it. */
+		reset = v->held && !strcmp(v->held, s->bundle);
 		delay = reset ? reset_delay(v, now, &n) : 0;
 		if (now < v->patched_at + delay || now < v->retry_at) {
 			double at = v->patched_at + delay > v->retry_at ? v->patched_at + delay : v->retry_at;
@@ -1131,7 +1139,7 @@ void ds_certmgr_stop(ds_certmgr *m)
 		cJSON_Delete(v->fresh);
 		free(v->collection);
 		free(v->path);
-		free(v->patched_with);
+		free(v->held);
 	}
 	kube_client_free(m->client);
 	free(m->source);
