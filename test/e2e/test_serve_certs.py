@@ -391,6 +391,24 @@ def test_secret_deleted_or_broken(t, si, replicas):
     t.ok(wait_for(lambda: all(serves_trusted(r, si) for r in replicas)), "... and served")
 
 
+def test_adopted(t, si, replicas):
+    """A Secret with a good serving pair and CA but no ca.key (what
+    cert-manager leaves behind): a CA rotation that keeps serving the pair
+    until the new CA is published."""
+    s = secret(si)
+    old_ca, served = secret_data(si)["ca.crt"], secret_data(si)["tls.crt"]
+    del s["data"]["ca.key"]
+    put_object(si, "secrets", SECRET, s, NS)
+    step = wait_for(lambda: (lambda d: d if len(pem_certs(d.get("ca.crt"))) == 2 else None)(secret_data(si)))
+    t.ok(step and pem_certs(step["ca.crt"])[1] == pem_certs(old_ca)[0] and step["tls.crt"] == served
+         and "ca.key" in step, "a Secret without ca.key: a new CA is put first in ca.crt, with its key, and the "
+                               "serving certificate is kept", json.dumps(list(step or {})))
+    t.ok(wait_for(lambda: (lambda d: len(pem_certs(d.get("ca.crt"))) == 1 and d["tls.crt"] != served
+                           and published(si))(secret_data(si)), timeout=WAIT + 20),
+         "... and the rotation completes: the old CA leaves once the serving certificate comes from the new one")
+    t.ok(wait_for(lambda: all(serves_trusted(r, si) for r in replicas)), "... trusted by both replicas")
+
+
 def test_crash_mid_rotation(t, si, replicas):
     """Patches of the caBundles fail until a replica has written a CA
     rotation to the Secret; that replica is killed; the survivor finishes."""
@@ -453,6 +471,7 @@ def main():
             test_reset_is_repatched(t, si, replicas)
             test_rotation_under_load(t, si, replicas)
             test_secret_deleted_or_broken(t, si, replicas)
+            test_adopted(t, si, replicas)
             test_crash_mid_rotation(t, si, replicas)
             test_calls_are_granted(t, si)
         finally:
