@@ -85,7 +85,12 @@ struct snapshot {
 };
 
 /* How a write ended. */
-enum outcome { WROTE, READ_AGAIN, FAILED };
+enum outcome {
+	WROTE,      /* written, and learnt from the answer */
+	READ_AGAIN, /* not written: the object changed and was read again */
+	FAILED,     /* not written: logged, to be tried again after a delay */
+	HELD        /* not tried: a delay (after resets or failures) is not over */
+};
 
 /* ---- options ---- */
 
@@ -413,9 +418,13 @@ static int make_material(struct ds_certmgr *m, ds_certs_step step, const struct 
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (step == DS_CERTS_CREATE || step == DS_CERTS_REPLACE)
-		return ds_certs_make_ca(DS_KEY_EC_P256, m->opt.ca_seconds, out, error) ||
-		       ds_certs_make_serving(&m->req, out, error) ? (ds_cert_set_free(out), -1) : 0;
+	if (step == DS_CERTS_CREATE || step == DS_CERTS_REPLACE) {
+		if (ds_certs_make_ca(DS_KEY_EC_P256, m->opt.ca_seconds, out, error) == 0 &&
+		    ds_certs_make_serving(&m->req, out, error) == 0)
+			return 0;
+		ds_cert_set_free(out);
+		return -1;
+	}
 	if (!(out->tls_cert = strdup(old->tls_cert ? old->tls_cert : "")) ||
 	    !(out->tls_key = strdup(old->tls_key ? old->tls_key : "")) ||
 	    !(out->ca_key = strdup(old->ca_key ? old->ca_key : "")))
@@ -714,53 +723,71 @@ static enum outcome patch_bundles(struct ds_certmgr *m, struct view *v, const cJ
 	return out;
 }
 
+/* Notes that v holds bundle (so that a later change of it by someone else
+ * is told from a rotation). */
+static void note_held(struct view *v, const char *bundle)
+{
+	if (v->held && !strcmp(v->held, bundle))
+		return;
+	free(v->held);
+	v->held = strdup(bundle);
+}
+
+/* Publishes bundle in v (whose object is config), unless a delay after
+ * resets or failures holds it back. *checked says whether the Secret was
+ * found current in this step already (a patch checks first). Returns the
+ * outcome (READ_AGAIN also when the Secret changed); with HELD and FAILED,
+ * *wait is set to the seconds until the patch may be tried. */
+static enum outcome publish_one(struct ds_certmgr *m, struct view *v, const cJSON *config,
+				const struct snapshot *s, bool *checked, double *wait)
+{
+	double now = ds_monotonic(), delay, at;
+	/* It held this very ca.crt before: someone else changed it. */
+	bool reset = v->held && !strcmp(v->held, s->bundle);
+	unsigned n = 0;
+	enum outcome out;
+
+	delay = reset ? reset_delay(v, now, &n) : 0;
+	at = v->patched_at + delay > v->retry_at ? v->patched_at + delay : v->retry_at;
+	if (now < at) {
+		*wait = at - now;
+		return HELD;
+	}
+	if (!*checked && !(*checked = secret_current(m, s)))
+		return READ_AGAIN;
+	out = patch_bundles(m, v, config, s->bundle, reset, n);
+	if (out == FAILED) {
+		v->retry_at = now + backoff_delay(++v->failures);
+		*wait = v->retry_at - now;
+	} else {
+		v->failures = 0;
+	}
+	return out;
+}
+
 /* Publishes ca.crt in every webhook configuration that does not hold it
- * (and notes which hold it, to tell a reset from a rotation).
- * Returns the seconds until a delayed patch is due (-1: none), and sets
- * *again when an object was learnt anew and the step must be made again. */
+ * (and notes which hold it). Returns the seconds until a held-back patch is
+ * due (-1: none), and sets *again when an object was learnt anew and the
+ * step must be made again. */
 static double publish(struct ds_certmgr *m, const struct snapshot *s, bool *again)
 {
-	double wake = -1, now = ds_monotonic();
+	double wake = -1;
 	bool checked = false;
 
 	*again = false;
 	for (int i = VIEW_VALIDATING; i < VIEW_COUNT && !*again; i++) {
 		struct view *v = &m->views[i];
-		const cJSON *config = s->objects[i];
-		bool reset;
-		unsigned n = 0;
-		double delay;
-		enum outcome out;
+		double wait = -1;
 
-		if (!v->name || !config)
+		if (!v->name || !s->objects[i])
 			continue;
-		if (holds(config, s->bundle)) {
-			if (!v->held || strcmp(v->held, s->bundle)) {
-				free(v->held);
-				v->held = strdup(s->bundle);
-			}
+		if (holds(s->objects[i], s->bundle)) {
+			note_held(v, s->bundle);
 			continue;
 		}
-		/* It held this very ca.crt before: someone else changed it. */
-		reset = v->held && !strcmp(v->held, s->bundle);
-		delay = reset ? reset_delay(v, now, &n) : 0;
-		if (now < v->patched_at + delay || now < v->retry_at) {
-			double at = v->patched_at + delay > v->retry_at ? v->patched_at + delay : v->retry_at;
-			wake = wake < 0 || at - now < wake ? at - now : wake;
-			continue;
-		}
-		if (!checked && !(checked = secret_current(m, s))) {
-			*again = true;
-			break;
-		}
-		out = patch_bundles(m, v, config, s->bundle, reset, n);
-		*again = out == READ_AGAIN;
-		if (out == FAILED) {
-			v->retry_at = now + backoff_delay(++v->failures);
-			wake = wake < 0 || v->retry_at - now < wake ? v->retry_at - now : wake;
-		} else {
-			v->failures = 0;
-		}
+		*again = publish_one(m, v, s->objects[i], s, &checked, &wait) == READ_AGAIN;
+		if (wait >= 0 && (wake < 0 || wait < wake))
+			wake = wait;
 	}
 	return wake;
 }
@@ -945,13 +972,43 @@ static double sooner(double a, double b)
 	return b >= 0 && b < a ? b : a;
 }
 
+/* Writes the Secret when the plan says so and no backoff holds it back.
+ * Returns whether the step must be made again at once (something was
+ * written or read anew), else lowers *wake to when the plan falls due. */
+static bool write_when_due(struct ds_certmgr *m, const struct snapshot *s, double *wake)
+{
+	ds_certs_plan_input in = plan_input(m, s);
+	ds_certs_plan p = ds_certs_decide(&in);
+	enum outcome out;
+
+	if (p.step == DS_CERTS_WAIT) {
+		m->writes_in_row = 0;
+		*wake = sooner(*wake, p.wake_in);
+		return false;
+	}
+	if (ds_monotonic() < m->retry_at) {
+		*wake = sooner(*wake, m->retry_at - ds_monotonic());
+		return false;
+	}
+	out = write_secret(m, &p, s);
+	if (out == WROTE && ++m->writes_in_row > MAX_WRITES_IN_ROW)
+		log_failure(m, "the Secret", "it still needs writing after several writes in a row; waiting before "
+					     "the next");
+	else if (out != FAILED) {
+		m->failures = 0;
+		return true;
+	}
+	back_off(m);
+	*wake = sooner(*wake, m->retry_at - ds_monotonic());
+	return false;
+}
+
 /* Makes one step: the Secret written when the plan says so, its pair
  * served, its CA published, readiness judged. Returns the seconds until
  * the next step is due when nothing happens before (0: at once). */
 static double step(struct ds_certmgr *m)
 {
 	struct snapshot s;
-	ds_certs_plan p;
 	double wake = RECHECK_SECONDS;
 	bool again = false;
 
@@ -961,26 +1018,7 @@ static double step(struct ds_certmgr *m)
 		return 1;
 	}
 	if (s.synced[VIEW_SECRET]) {
-		ds_certs_plan_input in = plan_input(m, &s);
-		p = ds_certs_decide(&in);
-		if (p.step == DS_CERTS_WAIT) {
-			m->writes_in_row = 0;
-			wake = sooner(wake, p.wake_in);
-		} else if (ds_monotonic() < m->retry_at) {
-			wake = sooner(wake, m->retry_at - ds_monotonic());
-		} else {
-			enum outcome out = write_secret(m, &p, &s);
-			if (out == FAILED || (out == WROTE && ++m->writes_in_row > MAX_WRITES_IN_ROW)) {
-				if (out == WROTE)
-					log_failure(m, "the Secret", "it still needs writing after several writes in a row; "
-								     "waiting before the next");
-				back_off(m);
-				wake = sooner(wake, m->retry_at - ds_monotonic());
-			} else {
-				m->failures = 0;
-				again = true;
-			}
-		}
+		again = write_when_due(m, &s, &wake);
 		if (!again) {
 			serve_secret(m, &s);
 			if (s.bundle && (s.exam.ca_ok || s.exam.tls_ok))

@@ -428,6 +428,8 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 
 	*error = NULL;
 	if (!srv) {
+		if (opts->manage_certs)
+			kube_client_free(opts->manage_certs->client);
 		ds_fail(error, "out of memory");
 		return NULL;
 	}
