@@ -353,6 +353,7 @@ struct ds_server {
 	ds_config config;
 	ds_cluster cluster;           /* over opts.cluster, when it is set */
 	pthread_mutex_t gen_lock;     /* guards current and retired: the manager's thread swaps them too */
+	pthread_mutex_t serve_lock;   /* one change of certificate at a time (a reload, the manager's) */
 	struct generation *current;
 	struct generation *retired;
 	ds_certmgr *certmgr;          /* with opts.manage_certs */

@@ -224,7 +224,8 @@ static int serve_files(ds_server *srv, ds_tls_files *files, const char *source, 
 	return 0;
 }
 
-int ds_server_serve_pem(ds_server *srv, const char *cert_pem, const char *key_pem, const char *source, char **error)
+/* ds_server_serve_pem() with serve_lock held. */
+static int serve_pem(ds_server *srv, const char *cert_pem, const char *key_pem, const char *source, char **error)
 {
 	ds_tls_files files;
 
@@ -233,6 +234,16 @@ int ds_server_serve_pem(ds_server *srv, const char *cert_pem, const char *key_pe
 		return -1;
 	}
 	return serve_files(srv, &files, source, error);
+}
+
+int ds_server_serve_pem(ds_server *srv, const char *cert_pem, const char *key_pem, const char *source, char **error)
+{
+	int rc;
+
+	pthread_mutex_lock(&srv->serve_lock);
+	rc = serve_pem(srv, cert_pem, key_pem, source, error);
+	pthread_mutex_unlock(&srv->serve_lock);
+	return rc;
 }
 
 /* Serves the certificate files as they are now on new connections (with
@@ -245,13 +256,16 @@ static int reload_certs(ds_server *srv)
 	const char *source = srv->opts.cert_path ? srv->opts.cert_path : "the certificate served now";
 	int rc = -1;
 
+	/* One change at a time: the manager's thread must not serve a newer
+	 * pair between the copy of the current one below and its reload. */
+	pthread_mutex_lock(&srv->serve_lock);
 	read_cert_sigs(srv);
 	if (srv->opts.manage_certs) {
 		pthread_mutex_lock(&srv->gen_lock);
 		cert = strdup(srv->current->files.cert_pem);
 		key = strdup(srv->current->files.key_pem);
 		pthread_mutex_unlock(&srv->gen_lock);
-		rc = cert && key ? ds_server_serve_pem(srv, cert, key, source, &error) : ds_fail(&error, "out of memory");
+		rc = cert && key ? serve_pem(srv, cert, key, source, &error) : ds_fail(&error, "out of memory");
 		if (key)
 			memset(key, 0, strlen(key));
 	} else if (ds_tls_files_load(srv->opts.cert_path, srv->opts.key_path, srv->opts.client_ca_path, &files,
@@ -260,6 +274,7 @@ static int reload_certs(ds_server *srv)
 	} else {
 		atomic_fetch_add(&srv->metrics.cert_reloads[1], 1);
 	}
+	pthread_mutex_unlock(&srv->serve_lock);
 	free(cert);
 	free(key);
 	if (rc < 0)
@@ -443,6 +458,7 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 	ds_config_init(&srv->config);
 	pthread_rwlock_init(&srv->config_lock, NULL);
 	pthread_mutex_init(&srv->gen_lock, NULL);
+	pthread_mutex_init(&srv->serve_lock, NULL);
 	atomic_store(&srv->metrics.cluster_state, opts->cluster != NULL);
 	if (opts->cluster)
 		srv->cluster = ds_cluster_from_cache(opts->cluster, opts->deny_unsynced);
@@ -507,5 +523,6 @@ void ds_server_stop(ds_server *srv, unsigned grace_seconds)
 	ds_config_free(&srv->config);
 	pthread_rwlock_destroy(&srv->config_lock);
 	pthread_mutex_destroy(&srv->gen_lock);
+	pthread_mutex_destroy(&srv->serve_lock);
 	free(srv);
 }
