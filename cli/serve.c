@@ -49,9 +49,8 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_KEY] = {"tls-key", 0, "FILE", "PEM private key of the certificate; reloaded when it changes", false},
 	[OPT_CLIENT_CA] = {"client-ca", 0, "FILE", "require client certificates signed by this PEM CA (mTLS)", false},
 	[OPT_MANAGE_CERTS] = {"manage-certs", 0, NULL,
-			      "instead of --tls-cert/--tls-key: keep the serving certificate in a Secret, created, "
-			      "renewed and rotated with the other replicas, its CA published in the webhook "
-			      "configurations (docs/certs.md)",
+			      "instead of --tls-cert/--tls-key: the certificate kept in a Secret, renewed and rotated "
+			      "with the other replicas, its CA published in the webhook configurations",
 			      false},
 	[OPT_CERT_SECRET] = {"cert-secret", 0, "NAME", "--manage-certs: the kubernetes.io/tls Secret (default dsguard-tls)",
 			     false},
@@ -76,7 +75,8 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file; reloaded when it changes and on SIGHUP", false},
 	[OPT_CLUSTER] = {"cluster", 0, "MODE",
 			 "cluster state for DS003: auto (default: on in a Pod or with --kubeconfig), on, off", false},
-	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE", "kubeconfig for the cluster cache (default: in-cluster)", false},
+	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE",
+			    "kubeconfig for the cluster cache and --manage-certs (default: in-cluster)", false},
 	[OPT_CONTEXT] = {"context", 0, "NAME", "kubeconfig context (default: current-context)", false},
 	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE",
 			     "DS003 until the cluster cache has synced: allow (default, with a warning), deny", false},
