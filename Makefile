@@ -9,7 +9,7 @@ CC      ?= cc
 DEP_PKGS := libcjson:libcjson-dev yaml-0.1:libyaml-dev libmicrohttpd:libmicrohttpd-dev \
             openssl:libssl-dev libcurl:libcurl4-openssl-dev gnutls:libgnutls28-dev cmocka:libcmocka-dev
 # programs the tests drive, and the Debian package of each
-TOOL_PKGS := curl:curl xmllint:libxml2-utils valgrind:valgrind openssl:openssl patch:patch
+TOOL_PKGS := curl:curl xmllint:libxml2-utils valgrind:valgrind openssl:openssl patch:patch promtool:prometheus
 PY_PKGS   := python3-yaml python3-jsonschema
 LIBS_PC  := libcjson yaml-0.1 libmicrohttpd openssl libcurl gnutls
 
@@ -101,7 +101,7 @@ run: deps
 
 # The end-to-end tests with dsguard under valgrind (memcheck, full leak
 # check). Tests that need many requests scale down when DSGUARD_VALGRIND=1.
-VALGRIND_TESTS ?= test_lint test_audit test_certs test_readme test_docs test_webhook test_serve test_faults test_policy_cli test_policy_schema
+VALGRIND_TESTS ?= test_lint test_audit test_exemptions test_certs test_readme test_docs test_webhook test_serve test_faults test_policy_cli test_policy_schema
 valgrind: deps
 	@$(MAKE) --no-print-directory dsguard
 	@logs=$$(mktemp -d); chmod 1777 "$$logs"; failed=0; \

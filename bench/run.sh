@@ -1,9 +1,9 @@
 #!/bin/sh
 # make bench: the webhook benchmark (bench/webhook.py: dsguard serve against
-# nginx), then the linter benchmark (bench/lint.sh), then with SOAK=1 the
-# soak (bench/soak.sh). Markdown tables on standard output, progress on
+# nginx), what namespace claims cost (bench/claims.py), then the linter
+# benchmark (bench/lint.sh), then with SOAK=1 the soak (bench/soak.sh). Markdown tables on standard output, progress on
 # standard error; everything is made in temporary directories.
-# Env: DSGUARD_BIN, CORPUS, RUNS, SECONDS, CONNECTIONS, SOAK (see the scripts).
+# Env: DSGUARD_BIN, CORPUS, RUNS, SECONDS, CONNECTIONS, CLAIM_SECONDS, SOAK (see the scripts).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-/usr/bin/python3}
@@ -21,6 +21,9 @@ $(nginx -v 2>&1 | sed 's/.*: //'), $(openssl version | cut -d' ' -f1-2). \
 The load generator runs on the same cores as the server."
 echo
 "$python" "$root/bench/webhook.py"
+echo
+"$python" "$root/bench/audit.py"
+"$python" "$root/bench/claims.py"
 echo
 echo "### Linter: dsguard lint --format json against cat and the libyaml parse floor"
 echo

@@ -19,7 +19,7 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file (default: .dsguard.yaml when present)", false},
 	[OPT_FAIL_ON] = {"fail-on", 0, "LEVEL", "exit 1 on findings of this level or above: error (default) or warning",
 			 false},
-	[OPT_VERBOSE] = {"verbose", 'v', NULL, "also list findings exempted by dsguard.io/ignore", false},
+	[OPT_VERBOSE] = {"verbose", 'v', NULL, "also list exempted findings (by a config exemption or dsguard.io/ignore)", false},
 };
 
 static const struct cli_command audit_command = {
@@ -34,11 +34,11 @@ static const struct cli_command audit_command = {
 		    "  dsguard audit --kubeconfig ~/.kube/config --context prod --format sarif > audit.sarif\n",
 };
 
-/* The kubeconfig to read: --kubeconfig, $KUBECONFIG (its first file), then
- * ~/.kube/config when it exists; NULL: in-cluster. Returns a new string. */
-static char *kubeconfig_path(const struct cli_args *args)
+/* The kubeconfig to read: --kubeconfig (flag), $KUBECONFIG (its first
+ * file), then ~/.kube/config when it exists; NULL: in-cluster. Returns a
+ * new string. */
+static char *kubeconfig_path(const char *flag)
 {
-	const char *flag = cli_get(args, OPT_KUBECONFIG, NULL);
 	const char *env = getenv("KUBECONFIG");
 	const char *home = getenv("HOME");
 	char *path = NULL;
@@ -53,23 +53,20 @@ static char *kubeconfig_path(const struct cli_args *args)
 	return NULL;
 }
 
-/* Lists the cluster's DaemonSets. Returns a new array, or NULL after
- * printing why. */
-static cJSON *list_cluster(const struct cli_args *args)
+cJSON *cli_list_cluster(const char *cmd, const char *kubeconfig, const char *context)
 {
-	char *path = kubeconfig_path(args), *error = NULL;
+	char *path = kubeconfig_path(kubeconfig), *error = NULL;
 	kube_config kc;
 	kube_client *client = NULL;
 	cJSON *items = NULL;
-	int rc = path ? kube_config_load(path, cli_get(args, OPT_CONTEXT, NULL), &kc, &error)
-		      : kube_config_in_cluster(NULL, &kc, &error);
+	int rc = path ? kube_config_load(path, context, &kc, &error) : kube_config_in_cluster(NULL, &kc, &error);
 
 	if (rc == 0)
 		client = kube_client_new(&kc, &error);
 	if (client)
 		items = kube_list_daemonsets(client, &error);
 	if (!items)
-		fprintf(stderr, "dsguard audit: %s%s\n", error ? error : "out of memory",
+		fprintf(stderr, "dsguard %s: %s%s\n", cmd, error ? error : "out of memory",
 			path ? "" : " (no kubeconfig found: give --kubeconfig)");
 	kube_client_free(client);
 	free(error);
@@ -81,7 +78,7 @@ static int audit(const struct cli_args *args, const ds_config *cfg, ds_severity 
 {
 	ds_lint_options opts = {.config = cfg};
 	ds_lint_report report;
-	cJSON *items = list_cluster(args);
+	cJSON *items = cli_list_cluster("audit", cli_get(args, OPT_KUBECONFIG, NULL), cli_get(args, OPT_CONTEXT, NULL));
 	int rc;
 
 	if (!items)

@@ -23,6 +23,7 @@ int cmd_certs(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_exemptions(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 /* Prints "dsguard CMD: MESSAGE" and a pointer to --help on stderr.
@@ -47,6 +48,12 @@ const char *cli_format_choices(void);
 /* Checks a --format value against the report formats. Returns 0, or
  * DS_EXIT_USAGE after saying which formats there are. */
 int cli_check_format(const char *cmd, const char *format);
+
+/* Lists the DaemonSets of the cluster that the kubeconfig (NULL:
+ * $KUBECONFIG, ~/.kube/config, else the in-cluster service account) and
+ * its context (NULL: current-context) name, as audit and exemptions do.
+ * Returns a new array, or NULL after printing why as "dsguard CMD: ...". */
+cJSON *cli_list_cluster(const char *cmd, const char *kubeconfig, const char *context);
 
 /* The end of lint and audit alike: writes the report to out in `format`
  * (checked with cli_check_format()), flushes stdout and returns the exit

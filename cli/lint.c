@@ -19,7 +19,7 @@ static const struct cli_option options[OPT_COUNT] = {
 			 false},
 	[OPT_EXCLUDE] = {"exclude", 0, "GLOB", "skip paths (or base names) matching GLOB; repeatable", true},
 	[OPT_STDIN_NAME] = {"stdin-filename", 0, "NAME", "the file name reported for standard input", false},
-	[OPT_VERBOSE] = {"verbose", 'v', NULL, "also list findings exempted by dsguard.io/ignore", false},
+	[OPT_VERBOSE] = {"verbose", 'v', NULL, "also list exempted findings (by a config exemption or dsguard.io/ignore)", false},
 	[OPT_FIX] = {"fix", 0, NULL, "rewrite files in place with minimal edits that fix what the rules can fix", false},
 	[OPT_DIFF] = {"diff", 0, NULL, "print the fixes as a unified diff (for patch -p0) instead; report on stderr",
 		      false},

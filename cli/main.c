@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{"audit", cmd_audit, "check the DaemonSets of a live cluster"},
 	{"rules", cmd_rules, "describe each rule"},
 	{"policy", cmd_policy, "print the rules as Kubernetes admission policies"},
+	{"exemptions", cmd_exemptions, "list the config's exemptions and what each exempts"},
 	{"version", cmd_version, "print the version"},
 };
 
@@ -27,7 +28,7 @@ static void print_usage(FILE *out)
 	fprintf(out, "dsguard keeps Kubernetes DaemonSets to best practice.\n\n"
 		     "Usage: dsguard COMMAND [OPTIONS]\n\nCommands:\n");
 	for (size_t i = 0; i < COMMAND_COUNT; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun 'dsguard COMMAND --help' for the options of a command.\n");
 }
 

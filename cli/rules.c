@@ -62,7 +62,8 @@ static void print_rule(const ds_rule *r)
 	for (size_t i = 0; i < r->option_count; i++)
 		printf("          rules.%s.%s (%s, default %s): %s\n", r->name, r->options[i].key,
 		       type_text(r->options[i].type), default_text(r->options[i].type), r->options[i].help);
-	printf("  Exempt: annotate the DaemonSet with dsguard.io/ignore: \"%s\" (or \"%s\", or \"all\")\n",
+	printf("  Exempt: annotate the DaemonSet with dsguard.io/ignore: \"%s\" (or \"%s\", or \"all\"), or list it\n"
+	       "          in the config's exemptions with a reason and an end date (docs/config.md)\n",
 	       r->id, r->name);
 }
 
@@ -88,8 +89,9 @@ static void print_rule_markdown(const ds_rule *r)
 		putchar('\n');
 	}
 	printf("**Exempt a DaemonSet:** annotate it with `dsguard.io/ignore: \"%s\"` (or `\"%s\"`, or `\"all\"`);\n"
-	       "the finding is still reported, marked as exempt. Turn the rule off for everything with\n"
-	       "`rules.%s.severity: off` in the config.\n",
+	       "for one you cannot annotate, list it under `exemptions:` in the config, with a reason and an\n"
+	       "end date ([config.md](config.md#exemptions-in-the-config)). The finding is still reported,\n"
+	       "marked as exempt. Turn the rule off for everything with `rules.%s.severity: off` in the config.\n",
 	       r->id, r->name, r->name);
 }
 

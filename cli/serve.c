@@ -5,15 +5,24 @@
 #include "util/util.h"
 #include "webhook/webhook.h"
 
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DRAIN_SECONDS 25      /* at most this long for requests in flight at SIGTERM */
 #define DEFAULT_IDLE_TIMEOUT 30
 #define DEFAULT_REQUEST_TIMEOUT 10
 #define DEFAULT_MAX_CONNECTIONS 1024
+#define AUDIT_LEASE "dsguard-audit" /* the Lease of the replica that writes PolicyReports */
+#define DEFAULT_CLAIM_TTL 30.0
+#define DEFAULT_CLAIM_DEADLINE 2.0
+#define MAX_CLAIM_DEADLINE 30.0 /* the API server's longest webhook timeout */
 
 enum {
 	OPT_LISTEN,
@@ -34,12 +43,19 @@ enum {
 	OPT_KUBECONFIG,
 	OPT_CONTEXT,
 	OPT_ON_UNSYNCED,
+	OPT_CLAIMS,
+	OPT_CLAIM_TTL,
+	OPT_CLAIM_DEADLINE,
+	OPT_CLAIM_NAMESPACE,
 	OPT_MAX_BODY,
 	OPT_IDLE_TIMEOUT,
 	OPT_REQUEST_TIMEOUT,
 	OPT_MAX_CONNECTIONS,
 	OPT_LOG_FORMAT,
 	OPT_LOG_LEVEL,
+	OPT_AUDIT_DETAIL,
+	OPT_POLICY_REPORTS,
+	OPT_LEASE_NAMESPACE,
 	OPT_COUNT
 };
 
@@ -79,7 +95,25 @@ static const struct cli_option options[OPT_COUNT] = {
 			    "kubeconfig for the cluster cache and --manage-certs (default: in-cluster)", false},
 	[OPT_CONTEXT] = {"context", 0, "NAME", "kubeconfig context (default: current-context)", false},
 	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE",
-			     "DS003 until the cluster cache has synced: allow (default, with a warning), deny", false},
+			     "DS003 while it cannot be checked (the cluster cache has not synced, a claim failed): allow "
+			     "(default, with a warning), deny",
+			     false},
+	[OPT_CLAIMS] = {"claims", 0, "MODE",
+			"where an admitted CREATE holds its namespace for DS003: local (default: in this process alone) "
+			"or cluster (a Lease in the API server: exact across replicas)",
+			false},
+	[OPT_CLAIM_TTL] = {"claim-ttl", 0, "SECONDS",
+			   "--claims cluster: how long a claim whose DaemonSet does not exist holds before another "
+			   "CREATE may take it over (default 30)",
+			   false},
+	[OPT_CLAIM_DEADLINE] = {"claim-deadline", 0, "SECONDS",
+				"--claims cluster: the longest one claim may take, its API calls included; past it "
+				"DS003 follows --on-unsynced (default 2, at most 30, below --request-timeout)",
+				false},
+	[OPT_CLAIM_NAMESPACE] = {"claim-namespace", 0, "NS",
+				 "--claims cluster: the namespace of the claim Leases (default: the Pod's namespace, "
+				 "or the kubeconfig context's)",
+				 false},
 	[OPT_MAX_BODY] = {"max-body-bytes", 0, "N", "answer 413 to bodies larger than N bytes (default 8388608)", false},
 	[OPT_IDLE_TIMEOUT] = {"idle-timeout", 0, "SECONDS",
 			      "close a connection that sends nothing this long (default 30)", false},
@@ -93,6 +127,18 @@ static const struct cli_option options[OPT_COUNT] = {
 				 false},
 	[OPT_LOG_FORMAT] = {"log-format", 0, "FORMAT", "json (default) or text", false},
 	[OPT_LOG_LEVEL] = {"log-level", 0, "LEVEL", "debug, info (default), warn or error", false},
+	[OPT_AUDIT_DETAIL] = {"audit-metrics-detail", 0, NULL,
+			      "also expose dsguard_violation{rule,namespace,name} per violating DaemonSet (one series "
+			      "each: mind the cardinality)",
+			      false},
+	[OPT_POLICY_REPORTS] = {"policy-reports", 0, NULL,
+				"write a wgpolicyk8s.io/v1alpha2 PolicyReport named dsguard in each namespace holding "
+				"DaemonSets; the replica holding the Lease " AUDIT_LEASE " writes them",
+				false},
+	[OPT_LEASE_NAMESPACE] = {"lease-namespace", 0, "NS",
+				 "namespace of that Lease (default: the Pod's, else the kubeconfig context's, else "
+				 "default)",
+				 false},
 };
 
 static const struct cli_command serve_command = {
@@ -104,7 +150,11 @@ static const struct cli_command serve_command = {
 		   "certificate; SIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.\n"
 		   "DS003 needs cluster state: a list+watch cache of the cluster's DaemonSets, through the\n"
 		   "Pod's service account or --kubeconfig; /readyz answers 503 until it has synced. Without\n"
-		   "it (--cluster off) DS003 is not evaluated.\n"
+		   "it (--cluster off) DS003 is not evaluated. With it every DaemonSet is audited all the time:\n"
+		   "dsguard_violations in /metrics, GET /audit (lint's JSON), and with --policy-reports\n"
+		   "PolicyReports (docs/audit.md). With several replicas, --claims cluster makes each\n"
+		   "admitted CREATE claim its namespace with a Lease in the API server, so that two\n"
+		   "CREATEs sent to different replicas at once cannot both be admitted.\n"
 		   "With --manage-certs the certificate comes from a Secret instead of files: created when\n"
 		   "missing, renewed at two thirds of its validity, its CA rotated with an overlap, served\n"
 		   "within seconds of a change, and its CA kept in the caBundle of the webhook configurations;\n"
@@ -114,6 +164,8 @@ static const struct cli_command serve_command = {
 	.examples = "  dsguard serve --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key --cluster off\n"
 		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --on-unsynced deny\n"
 		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n"
+		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --policy-reports\n"
+		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --claims cluster --claim-namespace dsguard-system\n"
 		    "  dsguard serve --manage-certs --cert-secret dsguard-tls --service dsguard \\\n"
 		    "      --validating-webhook dsguard --mutating-webhook dsguard\n",
 };
@@ -125,6 +177,60 @@ static bool one_of(const char *value, const char *const *names)
 		if (!strcmp(value, *names))
 			return true;
 	return false;
+}
+
+/* What --claims and its settings say. */
+struct claim_settings {
+	bool cluster;           /* --claims cluster */
+	ds_claims_options opts; /* namespace from --claim-namespace, or NULL */
+};
+
+/* Reads option `index` as seconds (fractions allowed) into *out, `fallback`
+ * when it is absent. Returns 0, or DS_EXIT_USAGE when it is not a number of
+ * seconds from min to max. */
+static int get_seconds(const struct cli_args *args, int index, double fallback, double min, double max, double *out)
+{
+	const char *text = cli_get(args, index, NULL);
+	char *end;
+
+	*out = fallback;
+	if (!text)
+		return 0;
+	errno = 0;
+	*out = strtod(text, &end);
+	if (end == text || *end || errno || !isfinite(*out) || *out < min || *out > max)
+		return cli_usage_error("serve", "--%s must be a number of seconds from %g to %g, not '%s'",
+				       options[index].name, min, max, text);
+	return 0;
+}
+
+/* Checks --claims and its settings against the cluster cache (`cluster`:
+ * whether it is on) and --request-timeout, and fills *cs. Returns 0 or
+ * DS_EXIT_USAGE. */
+static int read_claim_options(const struct cli_args *args, bool cluster, unsigned long request_timeout,
+			      struct claim_settings *cs)
+{
+	static const char *const modes[] = {"local", "cluster", NULL};
+	const char *mode = cli_get(args, OPT_CLAIMS, "local");
+	double deadline_max = fmin(MAX_CLAIM_DEADLINE, (double)request_timeout);
+
+	if (!one_of(mode, modes))
+		return cli_usage_error("serve", "--claims must be local or cluster, not '%s'", mode);
+	memset(cs, 0, sizeof(*cs));
+	cs->cluster = !strcmp(mode, "cluster");
+	if (!cs->cluster && (cli_has(args, OPT_CLAIM_TTL) || cli_has(args, OPT_CLAIM_DEADLINE) ||
+			     cli_has(args, OPT_CLAIM_NAMESPACE)))
+		return cli_usage_error("serve", "--claim-ttl, --claim-deadline and --claim-namespace are for --claims cluster");
+	if (cs->cluster && !cluster)
+		return cli_usage_error("serve", "--claims cluster needs the cluster state: --cluster on (or auto in a Pod "
+						"or with --kubeconfig)");
+	if (get_seconds(args, OPT_CLAIM_TTL, DEFAULT_CLAIM_TTL, 1, 86400, &cs->opts.ttl) ||
+	    get_seconds(args, OPT_CLAIM_DEADLINE, DEFAULT_CLAIM_DEADLINE, 0.01, deadline_max, &cs->opts.deadline))
+		return DS_EXIT_USAGE;
+	if (cs->opts.deadline >= (double)request_timeout)
+		return cli_usage_error("serve", "--claim-deadline must be below --request-timeout (%lu s)", request_timeout);
+	cs->opts.namespace = cli_get(args, OPT_CLAIM_NAMESPACE, NULL);
+	return 0;
 }
 
 /* Checks the cluster options and sets *on when the cluster cache is
@@ -144,6 +250,11 @@ static int read_cluster_options(const struct cli_args *args, bool managed, bool 
 		return cli_usage_error("serve", "--context needs --kubeconfig");
 	if (!strcmp(cluster, "off") && cli_has(args, OPT_KUBECONFIG) && !managed)
 		return cli_usage_error("serve", "--kubeconfig is for the cluster cache, which --cluster off turns off");
+	if (!strcmp(cluster, "off") && (cli_has(args, OPT_POLICY_REPORTS) || cli_has(args, OPT_AUDIT_DETAIL)))
+		return cli_usage_error("serve", "--policy-reports and --audit-metrics-detail audit the cluster cache, "
+						"which --cluster off turns off");
+	if (cli_has(args, OPT_LEASE_NAMESPACE) && !cli_has(args, OPT_POLICY_REPORTS))
+		return cli_usage_error("serve", "--lease-namespace is for --policy-reports");
 	if (!strcmp(cluster, "auto"))
 		*on = cli_has(args, OPT_KUBECONFIG) || kube_in_cluster(NULL);
 	else
@@ -202,11 +313,11 @@ static int read_cert_options(const struct cli_args *args, ds_certmgr_options *ce
 	return 0;
 }
 
-/* Checks the options, fills opts and *certs, and sets *cluster when the
- * cluster cache is wanted and *managed with --manage-certs. Returns 0 or
- * DS_EXIT_USAGE. */
+/* Checks the options, fills opts, *claims and *certs, and sets *cluster
+ * when the cluster cache is wanted and *managed with --manage-certs.
+ * Returns 0 or DS_EXIT_USAGE. */
 static int read_options(const struct cli_args *args, ds_server_options *opts, bool *cluster,
-			ds_certmgr_options *certs, bool *managed)
+			struct claim_settings *claims, ds_certmgr_options *certs, bool *managed)
 {
 	unsigned long max_body, idle, request, conns;
 
@@ -222,6 +333,8 @@ static int read_options(const struct cli_args *args, ds_server_options *opts, bo
 	if (max_body == 0 || idle == 0 || request == 0 || conns == 0)
 		return cli_usage_error("serve", "--max-body-bytes, --idle-timeout, --request-timeout and "
 						"--max-connections must be at least 1");
+	if (read_claim_options(args, *cluster, request, claims) != 0)
+		return DS_EXIT_USAGE;
 	*opts = (ds_server_options){
 		.listen = cli_get(args, OPT_LISTEN, ":8443"),
 		.cert_path = cli_get(args, OPT_CERT, NULL),
@@ -233,6 +346,7 @@ static int read_options(const struct cli_args *args, ds_server_options *opts, bo
 		.idle_timeout = (unsigned)idle,
 		.request_timeout = (unsigned)request,
 		.connection_limit = (unsigned)conns,
+		.audit_metrics_detail = cli_has(args, OPT_AUDIT_DETAIL),
 	};
 	return 0;
 }
@@ -288,21 +402,156 @@ static kube_client *connect_api(const struct cli_args *args, char **ns, char **e
 	return kube_client_new(&kc, error);
 }
 
-/* Starts the cluster cache on client (taken). An API server that cannot be
- * reached is no error: the cache keeps trying with backoff. Returns the
- * running cache, or NULL after logging why. */
-static kube_cache *start_cluster(kube_client *client)
+/* Passes the leader election's log lines on to the log. */
+static void on_lease_log(void *data, kube_log_level level, const char *message)
 {
-	kube_cache_options cache_opts = {.log = on_cache_log};
-	char *error = NULL;
-	kube_cache *cache;
+	(void)data;
+	ds_log(level == KUBE_LOG_WARN ? DS_LOG_WARN : DS_LOG_INFO, "policy reports: %s", message);
+}
 
-	ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", kube_client_server(client));
-	cache = kube_cache_start(client, &cache_opts, &error);
-	if (!cache)
-		ds_log(DS_LOG_ERROR, "cannot start the cluster cache: %s", error ? error : "out of memory");
+/* This process's identity among the replicas: the host name (the Pod's
+ * name) and a random suffix, as client-go's leader election makes it.
+ * Writes it into buf and returns it. */
+static const char *identity(char *buf, size_t size)
+{
+	char host[256] = "dsguard";
+	unsigned suffix = (unsigned)getpid() ^ (unsigned)time(NULL);
+
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		strcpy(host, "dsguard");
+	host[sizeof(host) - 1] = '\0';
+	if (getrandom(&suffix, sizeof(suffix), 0) != sizeof(suffix))
+		suffix ^= (unsigned)clock();
+	snprintf(buf, size, "%.200s_%08x", host, suffix);
+	return buf;
+}
+
+/* Starts the election of the replica that writes PolicyReports, on a
+ * clone of client, in --lease-namespace, else ns (the Pod's or the
+ * context's), else "default". Returns it, or NULL after logging why. */
+static kube_lease *start_lease(const struct cli_args *args, kube_client *client, const char *ns)
+{
+	char id[300], *error = NULL;
+	kube_client *own = kube_client_clone(client, &error);
+	kube_lease_options lo = {.namespace = cli_get(args, OPT_LEASE_NAMESPACE, ns && *ns ? ns : "default"),
+				 .name = AUDIT_LEASE, .identity = identity(id, sizeof(id)), .log = on_lease_log};
+	kube_lease *lease = own ? kube_lease_start(own, &lo, &error) : NULL;
+
+	if (lease)
+		ds_log(DS_LOG_INFO, "policy reports: electing their writer with Lease %s/%s as %s", lo.namespace,
+		       AUDIT_LEASE, id);
+	else
+		ds_log(DS_LOG_ERROR, "cannot start the leader election: %s", error ? error : "out of memory");
 	free(error);
-	return cache;
+	return lease;
+}
+
+/* The namespace of the claim Leases: --claim-namespace, else the Pod's or
+ * the kubeconfig context's (own_ns). Returns a new string, NULL with
+ * *error set when there is none or memory ran out. */
+static char *claim_namespace(const struct claim_settings *cs, const char *own_ns, char **error)
+{
+	const char *ns = cs->opts.namespace ? cs->opts.namespace : own_ns;
+	char *copy = ns ? strdup(ns) : NULL;
+
+	if (!copy)
+		ds_fail(error, ns ? "out of memory"
+				  : "--claims cluster needs a namespace for its Leases: give --claim-namespace NS (in a Pod "
+				    "it is the Pod's own), or a kubeconfig context with a namespace");
+	return copy;
+}
+
+/* Makes the claims over a clone of client, their Leases in namespace ns.
+ * Returns them, or NULL with *error set. */
+static ds_claims *make_claims(const struct claim_settings *cs, const char *ns, kube_client *client, char **error)
+{
+	ds_claims_options o = cs->opts;
+	kube_client *own = kube_client_clone(client, error);
+	ds_claims *claims;
+
+	o.namespace = ns;
+	claims = own ? ds_claims_new(own, &o, error) : NULL;
+	if (claims)
+		ds_log(DS_LOG_INFO, "claims: namespaces are claimed with Leases in namespace %s (TTL %g s, deadline %g s)",
+		       ns, o.ttl, o.deadline);
+	return claims;
+}
+
+/* What start_cluster() starts. */
+struct cluster {
+	kube_cache *cache;
+	kube_client *reports; /* for the PolicyReport writer, with --policy-reports */
+	kube_lease *lease;    /* with --policy-reports */
+	ds_claims *claims;    /* with --claims cluster */
+};
+
+/* Releases what start_cluster() started, once the server is stopped: the
+ * sweeper of the claims asks the cache, and the cache tells the claims of
+ * deletions until it stops, so the claims are freed last. */
+static void stop_cluster(struct cluster *c)
+{
+	kube_lease_stop(c->lease);
+	ds_claims_stop(c->claims);
+	kube_cache_stop(c->cache);
+	ds_claims_free(c->claims);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Starts the cluster cache on client (taken), keeping what the audit reads
+ * of each DaemonSet; with --claims cluster the claims beside it (told of
+ * each DaemonSet the watch sees deleted); with --policy-reports a client for
+ * the writer and the leader election. An API server that cannot be reached
+ * is no error: the cache keeps trying with backoff. ns is the namespace the
+ * connection names (NULL: none). Returns 0, or -1 after logging why. */
+static int start_cluster(const struct cli_args *args, const struct claim_settings *cs, kube_client *client,
+			 const char *ns, struct cluster *out)
+{
+	const char *what = "cluster cache";
+	kube_cache_options cache_opts = {.log = on_cache_log};
+	char *error = NULL, *claim_ns = NULL;
+
+	memset(out, 0, sizeof(*out));
+	cache_opts.keep = ds_server_audit_fields(&cache_opts.keep_count);
+	if (cs->cluster && !(claim_ns = claim_namespace(cs, ns, &error))) {
+		kube_client_free(client);
+		client = NULL;
+		what = "namespace claims";
+	}
+	if (client && cs->cluster && !(out->claims = make_claims(cs, claim_ns, client, &error))) {
+		kube_client_free(client);
+		client = NULL;
+		what = "namespace claims";
+	}
+	if (client && cli_has(args, OPT_POLICY_REPORTS)) {
+		out->reports = kube_client_clone(client, &error);
+		out->lease = out->reports ? start_lease(args, client, ns) : NULL;
+		if (!out->lease) { /* start_lease() said why */
+			kube_client_free(client);
+			client = NULL;
+			what = "policy reports";
+		}
+	}
+	if (client) {
+		cache_opts.deleted = out->claims ? ds_claims_deleted : NULL;
+		cache_opts.deleted_data = out->claims;
+		ds_log(DS_LOG_INFO, "cluster cache: listing and watching DaemonSets at %s", kube_client_server(client));
+		out->cache = kube_cache_start(client, &cache_opts, &error);
+	}
+	if (out->cache && out->claims && ds_claims_start(out->claims, out->cache, &error) < 0) {
+		kube_cache_stop(out->cache);
+		out->cache = NULL;
+		what = "namespace claims";
+	}
+	if (!out->cache) {
+		if (error || strcmp(what, "policy reports"))
+			ds_log(DS_LOG_ERROR, "cannot start the %s: %s", what, error ? error : "out of memory");
+		kube_client_free(out->reports);
+		out->reports = NULL;
+		stop_cluster(out);
+	}
+	free(error);
+	free(claim_ns);
+	return out->cache ? 0 : -1;
 }
 
 /* Gives *certs its client (taken by the server) and, when --service-namespace
@@ -329,16 +578,16 @@ static int prepare_certs(ds_certmgr_options *certs, kube_client *client, const c
 }
 
 /* Connects to the API server when the cluster cache or --manage-certs
- * needs it: starts the cache and readies *certs. *ns gets the namespace
- * the connection names (the caller frees it). Returns 0, or DS_EXIT_USAGE
- * after saying why (then nothing is left running). */
-static int connect_cluster(const struct cli_args *args, bool cluster, bool managed, kube_cache **cache,
-			   ds_certmgr_options *certs, char **ns)
+ * needs it: starts what start_cluster() starts into *state and readies
+ * *certs. *ns gets the namespace the connection names (the caller frees
+ * it). Returns 0, or DS_EXIT_USAGE after saying why (then nothing is left
+ * running). */
+static int connect_cluster(const struct cli_args *args, bool cluster, const struct claim_settings *cs, bool managed,
+			   struct cluster *state, ds_certmgr_options *certs, char **ns)
 {
 	char *error = NULL;
 	kube_client *client;
 
-	*cache = NULL;
 	*ns = NULL;
 	if (!cluster && !managed)
 		return 0;
@@ -356,7 +605,7 @@ static int connect_cluster(const struct cli_args *args, bool cluster, bool manag
 		kube_client_free(client);
 		return 0;
 	}
-	if (!(*cache = start_cluster(client))) {
+	if (start_cluster(args, cs, client, *ns, state) < 0) {
 		kube_client_free(certs->client);
 		certs->client = NULL;
 		return DS_EXIT_USAGE;
@@ -376,8 +625,12 @@ static void log_start(const ds_server *srv, const ds_server_options *opts)
 		cJSON_AddStringToObject(f, "certificateSecret", opts->manage_certs->secret);
 	cJSON_AddStringToObject(f, "config", opts->config_path ? opts->config_path : "(defaults)");
 	cJSON_AddBoolToObject(f, "cluster", opts->cluster != NULL);
-	if (opts->cluster)
+	if (opts->cluster) {
 		cJSON_AddStringToObject(f, "onUnsynced", opts->deny_unsynced ? "deny" : "allow");
+		cJSON_AddBoolToObject(f, "auditMetricsDetail", opts->audit_metrics_detail);
+		cJSON_AddBoolToObject(f, "policyReports", opts->lease != NULL);
+		cJSON_AddStringToObject(f, "claims", opts->claims ? "cluster" : "local");
+	}
 	ds_log_fields(DS_LOG_INFO, "serving", f);
 	if (!opts->cluster)
 		ds_log(DS_LOG_WARN, "DS003 dedicated-namespace is off: the webhook has no cluster state (--cluster off, "
@@ -418,8 +671,9 @@ int cmd_serve(int argc, char **argv)
 {
 	struct cli_args args;
 	ds_server_options opts;
+	struct claim_settings claim_settings;
+	struct cluster state = {0};
 	ds_certmgr_options certs = {0};
-	kube_cache *cache = NULL;
 	sigset_t signals;
 	bool cluster = false, managed = false;
 	char *ns = NULL;
@@ -431,19 +685,23 @@ int cmd_serve(int argc, char **argv)
 			cli_args_free(&args);
 		return rc;
 	}
-	rc = read_options(&args, &opts, &cluster, &certs, &managed);
+	rc = read_options(&args, &opts, &cluster, &claim_settings, &certs, &managed);
 	if (rc == 0) {
 		ds_arena_install(); /* before the cache's thread parses anything */
 		block_signals(&signals);
-		rc = connect_cluster(&args, cluster, managed, &cache, &certs, &ns);
+		rc = connect_cluster(&args, cluster, &claim_settings, managed, &state, &certs, &ns);
 	}
 	if (rc == 0) {
-		opts.cluster = cache;
-		opts.manage_certs = managed ? &certs : NULL;
-		rc = serve(&opts, &signals); /* the server takes certs.client */
+		opts.cluster = state.cache;
+		opts.claims = state.claims;
+		opts.policy_reports = state.reports; /* taken by the server */
+		opts.lease = state.lease;
+		opts.manage_certs = managed ? &certs : NULL; /* the server takes certs.client */
+		rc = serve(&opts, &signals);
 	}
-	/* The server is stopped (drained) by now: nothing asks the cache. */
-	kube_cache_stop(cache);
+	/* The server is stopped (drained, its audit and writer too) by now:
+	 * nothing asks the cache or claims, and the Lease can be released. */
+	stop_cluster(&state);
 	if (rc == 0)
 		ds_log(DS_LOG_INFO, "stopped");
 	free(ns);

@@ -1,28 +1,14 @@
 /* config.c - the strict YAML config file shared by lint and serve. */
-#include "config/config.h"
-#include "yaml/document.h"
-#include "util/util.h"
+#include "config/private.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The state of reading one config file. */
-struct config_reader {
-	const char *path;
-	ds_document *doc;
-	int documents;
-	char *error;
-	const cJSON *set_at[DS_RULE_COUNT][DS_RULE_MAX_OPTIONS]; /* the value that set each option last */
-};
-
 /* Sets the reader's error to "path:line:col: message" at item's key (or
  * value). Returns -1. */
-static int config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
+int ds_config_error(struct config_reader *r, const cJSON *item, bool at_value, const char *fmt, ...)
 {
 	const ds_node_info *info = r->doc && item ? ds_document_where(r->doc, item) : NULL;
 	ds_pos pos = {1, 1};
@@ -60,15 +46,15 @@ static int keep_document(void *data, ds_document *doc)
 	return 0;
 }
 
-static int read_bool(struct config_reader *r, const cJSON *item, bool *out)
+int ds_config_read_bool(struct config_reader *r, const cJSON *item, bool *out)
 {
 	if (!cJSON_IsBool(item))
-		return config_error(r, item, true, "%s must be true or false", item->string);
+		return ds_config_error(r, item, true, "%s must be true or false", item->string);
 	*out = cJSON_IsTrue(item);
 	return 0;
 }
 
-static int read_string_list(struct config_reader *r, const cJSON *item, ds_string_list *out)
+int ds_config_read_list(struct config_reader *r, const cJSON *item, ds_string_list *out)
 {
 	const cJSON *el;
 	size_t n = 0;
@@ -77,16 +63,16 @@ static int read_string_list(struct config_reader *r, const cJSON *item, ds_strin
 	if (cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsArray(item))
-		return config_error(r, item, true, "%s must be a list of names", item->string);
+		return ds_config_error(r, item, true, "%s must be a list of names", item->string);
 	out->items = calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(char *));
 	if (!out->items)
-		return config_error(r, item, true, "out of memory");
+		return ds_config_error(r, item, true, "out of memory");
 	cJSON_ArrayForEach(el, item) {
 		if (!cJSON_IsString(el) || !*el->valuestring)
-			return config_error(r, el, true, "each item of %s must be a non-empty name", item->string);
+			return ds_config_error(r, el, true, "each item of %s must be a non-empty name", item->string);
 		out->items[n] = strdup(el->valuestring);
 		if (!out->items[n])
-			return config_error(r, el, true, "out of memory");
+			return ds_config_error(r, el, true, "out of memory");
 		out->count = ++n;
 	}
 	return 0;
@@ -98,7 +84,7 @@ static int read_severity(struct config_reader *r, const cJSON *item, ds_severity
 	int s = cJSON_IsFalse(item) ? DS_SEVERITY_OFF : cJSON_IsString(item) ? ds_severity_parse(item->valuestring) : -1;
 
 	if (s < 0)
-		return config_error(r, item, true, "severity must be error, warning or off");
+		return ds_config_error(r, item, true, "severity must be error, warning or off");
 	*out = (ds_severity)s;
 	return 0;
 }
@@ -110,9 +96,9 @@ static int read_name(struct config_reader *r, const cJSON *item, const ds_rule_o
 	if (cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsString(item) || !*item->valuestring)
-		return config_error(r, item, true, "%s must be %s", opt->key, opt->what);
+		return ds_config_error(r, item, true, "%s must be %s", opt->key, opt->what);
 	*out = strdup(item->valuestring);
-	return *out ? 0 : config_error(r, item, true, "out of memory");
+	return *out ? 0 : ds_config_error(r, item, true, "out of memory");
 }
 
 /* A message naming rule's keys: "known: severity, default, allowed". */
@@ -147,10 +133,10 @@ static int read_rule_key(struct config_reader *r, const ds_rule *rule, const cJS
 		r->set_at[ds_rule_index(rule)][opt->slot] = item;
 		if (opt->type == DS_OPTION_NAME)
 			return read_name(r, item, opt, &rc->options[opt->slot].name);
-		return read_string_list(r, item, &rc->options[opt->slot].list);
+		return ds_config_read_list(r, item, &rc->options[opt->slot].list);
 	}
 	keys = rule_keys(rule);
-	rc_error = config_error(r, item, false, "unknown key \"%s\" in rules.%s (%s)", item->string, rule->name,
+	rc_error = ds_config_error(r, item, false, "unknown key \"%s\" in rules.%s (%s)", item->string, rule->name,
 				keys ? keys : "out of memory");
 	free(keys);
 	return rc_error;
@@ -165,7 +151,7 @@ static int validate_options(struct config_reader *r, const ds_config *cfg)
 			const ds_rule_option *opt = &ds_rules[i].options[j];
 			char *why = opt->validate ? opt->validate(&cfg->rules[i]) : NULL;
 			if (why) {
-				config_error(r, r->set_at[i][opt->slot], true, "%s", why);
+				ds_config_error(r, r->set_at[i][opt->slot], true, "%s", why);
 				free(why);
 				return -1;
 			}
@@ -181,12 +167,12 @@ static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cf
 	if (cJSON_IsNull(rules))
 		return 0;
 	if (!cJSON_IsObject(rules))
-		return config_error(r, rules, true, "rules must be a mapping of rule names");
+		return ds_config_error(r, rules, true, "rules must be a mapping of rule names");
 	cJSON_ArrayForEach(entry, rules) {
 		const ds_rule *rule = ds_rule_find(entry->string);
 		if (!rule) {
 			char *names = ds_rule_names();
-			config_error(r, entry, false, "unknown rule \"%s\" (%s)", entry->string,
+			ds_config_error(r, entry, false, "unknown rule \"%s\" (%s)", entry->string,
 				     names ? names : "out of memory");
 			free(names);
 			return -1;
@@ -194,7 +180,7 @@ static int read_rules(struct config_reader *r, const cJSON *rules, ds_config *cf
 		if (cJSON_IsNull(entry))
 			continue;
 		if (!cJSON_IsObject(entry))
-			return config_error(r, entry, true, "rules.%s must be a mapping", rule->name);
+			return ds_config_error(r, entry, true, "rules.%s must be a mapping", rule->name);
 		cJSON_ArrayForEach(item, entry)
 			if (read_rule_key(r, rule, item, &cfg->rules[ds_rule_index(rule)]) < 0)
 				return -1;
@@ -211,22 +197,24 @@ static int read_top(struct config_reader *r, const cJSON *root, ds_config *cfg)
 	 * drop every setting (serve would stop patching on its next reload).
 	 * The error is the whole file's: at 1:1. */
 	if (!root || cJSON_IsNull(root))
-		return config_error(r, NULL, true,
+		return ds_config_error(r, NULL, true,
 				    "the config is empty (no settings, only comments or whitespace); it must hold a YAML "
 				    "mapping of settings, e.g. \"enforce: true\" (for the defaults, give no config file)");
 	if (!cJSON_IsObject(root))
-		return config_error(r, root, true, "the config must be a mapping");
+		return ds_config_error(r, root, true, "the config must be a mapping");
 	cJSON_ArrayForEach(item, root) {
 		int rc;
 		if (!strcmp(item->string, "enforce"))
-			rc = read_bool(r, item, &cfg->enforce);
+			rc = ds_config_read_bool(r, item, &cfg->enforce);
 		else if (!strcmp(item->string, "allowExemptionAnnotation"))
-			rc = read_bool(r, item, &cfg->allow_exemption_annotation);
+			rc = ds_config_read_annotation(r, item, cfg);
+		else if (!strcmp(item->string, "exemptions"))
+			rc = ds_config_read_exemptions(r, item, cfg);
 		else if (!strcmp(item->string, "rules"))
 			rc = read_rules(r, item, cfg);
 		else
-			rc = config_error(r, item, false,
-					  "unknown key \"%s\" (known: enforce, allowExemptionAnnotation, rules)",
+			rc = ds_config_error(r, item, false,
+					  "unknown key \"%s\" (known: enforce, allowExemptionAnnotation, exemptions, rules)",
 					  item->string);
 		if (rc < 0)
 			return -1;
@@ -265,6 +253,13 @@ int ds_config_load(const char *path, ds_config *cfg, char **error)
 		free(io_error);
 		return -1;
 	}
+	cfg->path = strdup(path);
+	if (!cfg->path) {
+		free(buf);
+		*error = strdup("out of memory");
+		return -1;
+	}
+	r.path = cfg->path;
 	if (ds_yaml_load(buf, len, keep_document, &r, &diags) < 0) {
 		if (!r.error)
 			syntax_error(&r, &diags);

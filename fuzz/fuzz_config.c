@@ -6,7 +6,8 @@
  *   and for a problem in the text its line and column) and leaves the
  *   config at the defaults;
  * - a load that succeeds sets no error and gives a sound config: every
- *   severity known, every listed name a string;
+ *   severity known, every listed name a string, every exemption with a
+ *   rule, a reason, a selector and valid globs;
  * - the default priority class it gives, if any, passes DS001 under that
  *   same config: the webhook patches it in and `lint --fix` inserts it,
  *   so a default the rule refuses would be patched in and still be wrong
@@ -39,7 +40,9 @@ static bool at_defaults(const ds_config *cfg)
 	ds_config def;
 
 	ds_config_init(&def);
-	if (cfg->enforce != def.enforce || cfg->allow_exemption_annotation != def.allow_exemption_annotation)
+	if (cfg->enforce != def.enforce || cfg->allow_exemption_annotation != def.allow_exemption_annotation ||
+	    cfg->exemption_count || cfg->exemptions || cfg->path || cfg->annotation.namespaces.count ||
+	    cfg->annotation.users.count || cfg->annotation.groups.count || cfg->annotation.require_reason)
 		return false;
 	for (int i = 0; i < DS_RULE_COUNT; i++)
 		if (cfg->rules[i].severity != def.rules[i].severity || !options_are_none(cfg, (size_t)i))
@@ -85,6 +88,25 @@ static void check_loaded(const ds_config *cfg)
 			if (ds_rules[i].options[j].type == DS_OPTION_NAME_LIST)
 				check_list(&cfg->rules[i].options[ds_rules[i].options[j].slot].list);
 	}
+	for (size_t i = 0; i < cfg->exemption_count; i++) {
+		const ds_exemption *e = &cfg->exemptions[i];
+		bool any_rule = false;
+		for (size_t j = 0; j < DS_RULE_COUNT; j++)
+			any_rule |= e->rules[j];
+		FUZZ_ASSERT(any_rule, "an exemption of no rule");
+		FUZZ_ASSERT(e->reason && *e->reason, "an exemption without a reason");
+		FUZZ_ASSERT(e->namespaces.count || e->names.count || e->label_count, "an exemption that selects all");
+		FUZZ_ASSERT(!e->expires || e->expires_text, "an expiry without its text");
+		check_list(&e->namespaces);
+		check_list(&e->names);
+		for (size_t j = 0; j < e->namespaces.count; j++)
+			FUZZ_ASSERT(!ds_glob_invalid(e->namespaces.items[j]), "an invalid glob loaded");
+		for (size_t j = 0; j < e->names.count; j++)
+			FUZZ_ASSERT(!ds_glob_invalid(e->names.items[j]), "an invalid glob loaded");
+	}
+	check_list(&cfg->annotation.namespaces);
+	check_list(&cfg->annotation.users);
+	check_list(&cfg->annotation.groups);
 	if (def && RULE_SETTINGS(cfg, DS001).severity != DS_SEVERITY_OFF)
 		FUZZ_ASSERT(ds001_findings(cfg, def) == 0, "the default priority class fails DS001 itself");
 }

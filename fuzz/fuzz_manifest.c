@@ -1,6 +1,6 @@
-/* fuzz_manifest.c - manifest bytes -> ds_yaml_load() -> every object (and
- * the items of every List) through ds_evaluate(), as `dsguard lint` reads
- * them.
+/* fuzz_manifest.c - manifest bytes -> the reader lint uses
+ * (ds_yaml_load_filtered), whole and filtered -> every object (and the
+ * items of every List) through ds_evaluate(), as `dsguard lint` reads them.
  *
  * Asserts, for every input:
  * - the loader never crashes, leaks or overruns (the sanitizers), and a
@@ -9,14 +9,21 @@
  *   text: a line no further than the text's line breaks reach, a column
  *   no further than its length, or column 1 of the line after the last,
  *   where libyaml ends a stream;
- * - the filtered load that lint uses (ds_yaml_load_filtered) reads the
- *   same stream the same way: the same documents, each with the same kind,
- *   and a DaemonSet or List the same tree as the full load gives (else
- *   lint would skip or misread what the webhook sees);
+ * - the filtered load that lint uses reads the same stream the same way as
+ *   the whole one: the same documents, each with the same kind, and a
+ *   DaemonSet or List the same tree (else lint would skip or misread what
+ *   the webhook sees); it fails only where the whole load fails, or on a
+ *   top-level kind it could not tell without reading the document whole;
+ * - a text read as a JSON stream (it starts with "{") that libyaml also
+ *   reads, as one document, without error is read the same both ways:
+ *   tree, every position and style, and the warnings (lint --fix edits by
+ *   these positions), unless it holds a character YAML takes for a line
+ *   break and JSON does not (NEL, LS, PS);
  * - ds_evaluate() succeeds on every object, each finding with a message
  *   and a JSON Pointer, each fix an operation on a pointer. */
 #include "fuzz/fuzz.h"
 #include "yaml/document.h"
+#include "yaml/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +184,8 @@ static const char *kind_of(const ds_document *doc)
 /* The filtered load must agree with the full one on every document the
  * full one handed over: all of them when it read the whole stream. (The
  * filtered load does not build what it skips, so an error inside a
- * document it does not want may go unseen: that is not a disagreement.) */
+ * document it does not want may go unseen, a NUL in a string above all:
+ * that is not a disagreement.) */
 static void compare_loads(int rc_full, const struct docs *full, int rc_filtered, const struct docs *filtered,
 			  const ds_diag_list *filtered_diags)
 {
@@ -209,17 +217,62 @@ static void check_diags(const ds_diag_list *diags, int rc, const struct bounds *
 	FUZZ_ASSERT(rc == 0 || error, "a failed load without an error diagnostic");
 }
 
+/* Whether item in doc a and its twin in doc b have the same positions
+ * and style, and so everything inside them. */
+static bool same_positions(const ds_document *a, const cJSON *ia, const ds_document *b, const cJSON *ib)
+{
+	const ds_node_info *pa = ds_document_where(a, ia), *pb = ds_document_where(b, ib);
+
+	if (!pa || !pb || memcmp(&pa->key, &pb->key, sizeof(ds_pos)) || memcmp(&pa->value, &pb->value, sizeof(ds_pos)) ||
+	    memcmp(&pa->value_end, &pb->value_end, sizeof(ds_pos)) || pa->style != pb->style)
+		return false;
+	for (ia = ia->child, ib = ib->child; ia && ib; ia = ia->next, ib = ib->next)
+		if (!same_positions(a, ia, b, ib))
+			return false;
+	return true;
+}
+
+/* A JSON stream read by the JSON reader (json) and by libyaml: when both
+ * read one document without error, they read it alike. */
+static void compare_json_with_yaml(const uint8_t *data, size_t size, int rc_json, const struct docs *json,
+				   const ds_diag_list *json_diags)
+{
+	struct docs yaml = {0};
+	ds_diag_list d = {0};
+	int rc;
+
+	for (size_t i = 0; i + 1 < size; i++)
+		if ((data[i] == 0xC2 && data[i + 1] == 0x85) ||
+		    (data[i] == 0xE2 && i + 2 < size && data[i + 1] == 0x80 && (data[i + 2] == 0xA8 || data[i + 2] == 0xA9)))
+			return; /* a line break to YAML, a character to JSON */
+	rc = ds_yaml_load((const char *)data, size, keep_document, &yaml, &d);
+	if (rc == 0 && rc_json == 0 && yaml.count == 1 && json->count == 1) {
+		FUZZ_ASSERT(cJSON_Compare(yaml.items[0]->root, json->items[0]->root, true),
+			    "the JSON reader reads another tree than libyaml");
+		FUZZ_ASSERT(same_positions(yaml.items[0], yaml.items[0]->root, json->items[0], json->items[0]->root),
+			    "the JSON reader gives other positions than libyaml");
+		FUZZ_ASSERT(d.count == json_diags->count, "the JSON reader warns otherwise than libyaml");
+		for (size_t i = 0; i < d.count; i++)
+			FUZZ_ASSERT(!memcmp(&d.items[i].pos, &json_diags->items[i].pos, sizeof(ds_pos)),
+				    "the JSON reader warns elsewhere than libyaml");
+	}
+	free_docs(&yaml);
+	ds_diag_list_free(&d);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bounds b = bounds_of(data, size);
 	struct docs full = {0}, filtered = {0};
 	ds_diag_list d1 = {0}, d2 = {0};
-	int rc1 = ds_yaml_load((const char *)data, size, keep_document, &full, &d1);
+	int rc1 = ds_yaml_load_filtered((const char *)data, size, NULL, keep_document, &full, &d1);
 	int rc2 = ds_yaml_load_filtered((const char *)data, size, wanted, keep_document, &filtered, &d2);
 
 	check_diags(&d1, rc1, &b);
 	check_diags(&d2, rc2, &b);
 	compare_loads(rc1, &full, rc2, &filtered, &d2);
+	if (ds_json_sniff((const char *)data, size))
+		compare_json_with_yaml(data, size, rc1, &full, &d1);
 	for (size_t i = 0; i < full.count; i++) {
 		check_tree(full.items[i], full.items[i]->root, &b, 0);
 		check_object(full.items[i], full.items[i]->root, &b, 0);

@@ -1,4 +1,4 @@
-/* cache.c - the DaemonSet cache: a list+watch (watch.c) keeps a namespace index that request threads read. */
+/* cache.c - the DaemonSet cache: a list+watch (watch.c) keeps a namespace index, with a small record of each DaemonSet, that request threads read. */
 #include "kube/private.h"
 
 #include <stdlib.h>
@@ -12,6 +12,15 @@ struct kube_cache {
 	double reserve_seconds;
 	kube_log_fn log;
 	void *log_data;
+	char **keep;         /* the pointers kept of each DaemonSet (copies) */
+	size_t keep_count;
+
+	pthread_mutex_t subscriber_lock; /* held while the subscriber is told */
+	kube_cache_changed_fn changed;
+	void *changed_data;
+
+	void (*deleted)(void *data, const char *ns, const char *name);
+	void *deleted_data;
 
 	pthread_rwlock_t rw; /* guards index and reserved */
 	kube_index *index;
@@ -30,7 +39,34 @@ static int list_begin(void *data, char **error)
 	return c->fresh ? 0 : ds_fail(error, "out of memory");
 }
 
-/* list_item: the item's namespace/name into the fresh index. */
+/* Tells the subscriber, if any, that the view changed (ns NULL: all of it). */
+static void tell(kube_cache *c, const char *ns)
+{
+	pthread_mutex_lock(&c->subscriber_lock);
+	if (c->changed)
+		c->changed(c->changed_data, ns);
+	pthread_mutex_unlock(&c->subscriber_lock);
+}
+
+/* Adds ns/name to idx with the record of object (a DaemonSet of the
+ * collection, which a list gives without kind and apiVersion). Returns 0,
+ * or -1 out of memory. */
+static int add_record(kube_cache *c, kube_index *idx, const char *ns, const char *name, const cJSON *object)
+{
+	char *record = NULL;
+	int rc;
+
+	if (c->keep_count) {
+		record = kube_record_text(object, "apps/v1", "DaemonSet", (const char *const *)c->keep, c->keep_count);
+		if (!record)
+			return -1;
+	}
+	rc = kube_index_add(idx, ns, name, record);
+	cJSON_free(record);
+	return rc;
+}
+
+/* list_item: the item's namespace/name and record into the fresh index. */
 static int list_item(void *data, const cJSON *item, char **why)
 {
 	kube_cache *c = data;
@@ -41,7 +77,8 @@ static int list_item(void *data, const cJSON *item, char **why)
 	(void)why; /* "malformed or too many items" */
 	if (!cJSON_IsString(ns) || !cJSON_IsString(name) || !*ns->valuestring || !*name->valuestring ||
 	    strlen(ns->valuestring) > 63 || strlen(name->valuestring) > 253 ||
-	    kube_index_objects(c->fresh) >= MAX_OBJECTS || kube_index_add(c->fresh, ns->valuestring, name->valuestring) < 0)
+	    kube_index_objects(c->fresh) >= MAX_OBJECTS ||
+	    add_record(c, c->fresh, ns->valuestring, name->valuestring, item) < 0)
 		return -1;
 	return 0;
 }
@@ -67,6 +104,7 @@ static int list_end(void *data, const char *rv, char **error)
 	kube_reservations_prune(&c->reserved, c->index, kube_now());
 	pthread_rwlock_unlock(&c->rw);
 	kube_index_free(old);
+	tell(c, NULL);
 	return 0;
 }
 
@@ -94,12 +132,16 @@ static int apply(void *data, kube_event_type type, const cJSON *object, char **e
 	if (type == KUBE_EVENT_DELETED)
 		kube_index_remove(c->index, ev.ns, ev.name);
 	else if (kube_index_objects(c->index) < MAX_OBJECTS)
-		rc = kube_index_add(c->index, ev.ns, ev.name) < 0 ? ds_fail(error, "out of memory") : 0;
+		rc = add_record(c, c->index, ev.ns, ev.name, object) < 0 ? ds_fail(error, "out of memory") : 0;
 	else
 		rc = ds_fail(error, "more than %u DaemonSets", MAX_OBJECTS);
 	kube_reservations_remove(&c->reserved, ev.ns, ev.name);
 	kube_reservations_prune(&c->reserved, NULL, kube_now());
 	pthread_rwlock_unlock(&c->rw);
+	if (rc == 0)
+		tell(c, ev.ns);
+	if (type == KUBE_EVENT_DELETED && c->deleted)
+		c->deleted(c->deleted_data, ev.ns, ev.name);
 	return rc;
 }
 
@@ -116,11 +158,30 @@ static void init_lock(kube_cache *c)
 
 static void cache_free(kube_cache *c)
 {
+	for (size_t i = 0; i < c->keep_count; i++)
+		free(c->keep[i]);
+	free(c->keep);
+	pthread_mutex_destroy(&c->subscriber_lock);
 	pthread_rwlock_destroy(&c->rw);
 	kube_index_free(c->index);
 	kube_index_free(c->fresh);
 	kube_reservations_free(&c->reserved);
 	free(c);
+}
+
+/* Copies the pointers to keep of each DaemonSet. Returns 0, or -1 out of
+ * memory. */
+static int copy_keep(kube_cache *c, const kube_cache_options *o)
+{
+	if (!o->keep_count)
+		return 0;
+	c->keep = calloc(o->keep_count, sizeof(*c->keep));
+	if (!c->keep)
+		return -1;
+	for (; c->keep_count < o->keep_count; c->keep_count++)
+		if (!(c->keep[c->keep_count] = strdup(o->keep[c->keep_count])))
+			return -1;
+	return 0;
 }
 
 kube_cache *kube_cache_start(kube_client *client, const kube_cache_options *opts, char **error)
@@ -140,9 +201,12 @@ kube_cache *kube_cache_start(kube_client *client, const kube_cache_options *opts
 	c->reserve_seconds = o.reserve_seconds > 0 ? o.reserve_seconds : 30;
 	c->log = o.log;
 	c->log_data = o.log_data;
+	c->deleted = o.deleted;
+	c->deleted_data = o.deleted_data;
 	init_lock(c);
+	pthread_mutex_init(&c->subscriber_lock, NULL);
 	c->index = kube_index_new();
-	if (!c->index) {
+	if (!c->index || copy_keep(c, &o) < 0) {
 		kube_client_free(client);
 		cache_free(c);
 		ds_fail(error, "out of memory");
@@ -193,6 +257,16 @@ ds_namespace_lookup kube_cache_lookup(kube_cache *cache)
 	return (ds_namespace_lookup){.other_in_namespace = other_in_namespace, .data = cache};
 }
 
+bool kube_cache_holds(kube_cache *cache, const char *ns, const char *name)
+{
+	bool held;
+
+	pthread_rwlock_rdlock(&cache->rw);
+	held = kube_index_has(cache->index, ns, name);
+	pthread_rwlock_unlock(&cache->rw);
+	return held;
+}
+
 int kube_cache_reserve(kube_cache *cache, const char *ns, const char *name, char **other)
 {
 	double now = kube_now();
@@ -236,4 +310,22 @@ void kube_cache_stats_get(kube_cache *cache, kube_cache_stats *out)
 	for (size_t i = 0; i < cache->reserved.count; i++)
 		out->reservations += cache->reserved.items[i].expires > now;
 	pthread_rwlock_unlock(&cache->rw);
+}
+
+void kube_cache_subscribe(kube_cache *cache, kube_cache_changed_fn fn, void *data)
+{
+	pthread_mutex_lock(&cache->subscriber_lock);
+	cache->changed = fn;
+	cache->changed_data = data;
+	pthread_mutex_unlock(&cache->subscriber_lock);
+}
+
+int kube_cache_snapshot(kube_cache *cache, const char *ns, kube_snapshot *out)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&cache->rw);
+	rc = kube_index_snapshot(cache->index, ns, out);
+	pthread_rwlock_unlock(&cache->rw);
+	return rc;
 }

@@ -1,10 +1,11 @@
-/* index.c - the namespace index (namespace -> DaemonSet names) and the reservations beside it. */
+/* index.c - the namespace index (namespace -> DaemonSets, each its name and its kept record) and the reservations beside it. */
 #include "kube/private.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* One namespace and its DaemonSets, sorted. */
+/* One namespace and its DaemonSets, sorted by name. Each is one
+ * allocation: its name, a NUL, its record's text and a NUL. */
 struct ns_entry {
 	char *ns;
 	char **names;
@@ -90,9 +91,23 @@ static struct ns_entry *insert_ns(kube_index *idx, size_t at, const char *ns)
 	return &idx->entries[at];
 }
 
-static int insert_name(struct ns_entry *e, size_t at, const char *name)
+/* The allocation of a DaemonSet: "name\0record\0" (record NULL: "").
+ * Returns it, or NULL out of memory. */
+static char *name_and_record(const char *name, const char *record)
 {
-	char *copy = strdup(name);
+	size_t name_size = strlen(name) + 1, record_size = record ? strlen(record) + 1 : 1;
+	char *both = malloc(name_size + record_size);
+
+	if (!both)
+		return NULL;
+	memcpy(both, name, name_size);
+	memcpy(both + name_size, record ? record : "", record_size);
+	return both;
+}
+
+static int insert_name(struct ns_entry *e, size_t at, const char *name, const char *record)
+{
+	char *copy = name_and_record(name, record);
 	char **grown = copy ? ds_array_grow(e->names, e->count, sizeof(*grown)) : NULL;
 
 	if (!grown) {
@@ -115,7 +130,7 @@ static void remove_ns(kube_index *idx, size_t at)
 	idx->count--;
 }
 
-int kube_index_add(kube_index *idx, const char *ns, const char *name)
+int kube_index_add(kube_index *idx, const char *ns, const char *name, const char *record)
 {
 	bool found;
 	size_t at = search(idx->entries, idx->count, entry_ns, ns, &found);
@@ -124,9 +139,15 @@ int kube_index_add(kube_index *idx, const char *ns, const char *name)
 	if (!e)
 		return -1;
 	at = search(e->names, e->count, name_at, name, &found);
-	if (found)
+	if (found) {
+		char *both = name_and_record(name, record);
+		if (!both)
+			return -1;
+		free(e->names[at]);
+		e->names[at] = both;
 		return 0;
-	if (insert_name(e, at, name) < 0) {
+	}
+	if (insert_name(e, at, name, record) < 0) {
 		if (e->count == 0)
 			remove_ns(idx, (size_t)(e - idx->entries));
 		return -1;
@@ -167,6 +188,71 @@ const char *kube_index_other(const kube_index *idx, const char *ns, const char *
 		if (strcmp(idx->entries[at].names[i], name))
 			return idx->entries[at].names[i];
 	return NULL;
+}
+
+/* The record of the DaemonSet whose allocation is `both`. */
+static const char *record_of(const char *both)
+{
+	return both + strlen(both) + 1;
+}
+
+/* Where namespace ns's entries begin and end in idx (ns NULL: all). */
+static void entry_range(const kube_index *idx, const char *ns, size_t *from, size_t *to)
+{
+	bool found;
+
+	*from = 0;
+	*to = idx->count;
+	if (!ns)
+		return;
+	*from = search(idx->entries, idx->count, entry_ns, ns, &found);
+	*to = found ? *from + 1 : *from;
+}
+
+int kube_index_snapshot(const kube_index *idx, const char *ns, kube_snapshot *out)
+{
+	size_t from, to, count = 0, bytes = 0, used = 0;
+
+	memset(out, 0, sizeof(*out));
+	entry_range(idx, ns, &from, &to);
+	for (size_t i = from; i < to; i++) {
+		count += idx->entries[i].count;
+		for (size_t j = 0; j < idx->entries[i].count; j++) {
+			const char *both = idx->entries[i].names[j];
+			bytes += strlen(idx->entries[i].ns) + 1 + strlen(both) + 1 + strlen(record_of(both)) + 1;
+		}
+	}
+	if (!count)
+		return 0;
+	out->records = calloc(count, sizeof(*out->records));
+	out->text = malloc(bytes);
+	if (!out->records || !out->text) {
+		kube_snapshot_free(out);
+		return -1;
+	}
+	for (size_t i = from; i < to; i++) {
+		const struct ns_entry *e = &idx->entries[i];
+		for (size_t j = 0; j < e->count; j++) {
+			const char *parts[3] = {e->ns, e->names[j], record_of(e->names[j])};
+			const char **slots[3] = {&out->records[out->count].ns, &out->records[out->count].name,
+						 &out->records[out->count].record};
+			for (int k = 0; k < 3; k++) {
+				size_t n = strlen(parts[k]) + 1;
+				memcpy(out->text + used, parts[k], n);
+				*slots[k] = out->text + used;
+				used += n;
+			}
+			out->count++;
+		}
+	}
+	return 0;
+}
+
+void kube_snapshot_free(kube_snapshot *s)
+{
+	free(s->records);
+	free(s->text);
+	memset(s, 0, sizeof(*s));
 }
 
 size_t kube_index_objects(const kube_index *idx)
@@ -229,8 +315,7 @@ void kube_reservations_remove(kube_reservations *r, const char *ns, const char *
 		drop_at(r, i);
 }
 
-/* Whether the index holds exactly ns/name. */
-static bool index_has(const kube_index *idx, const char *ns, const char *name)
+bool kube_index_has(const kube_index *idx, const char *ns, const char *name)
 {
 	bool found;
 	size_t at = search(idx->entries, idx->count, entry_ns, ns, &found);
@@ -246,7 +331,7 @@ void kube_reservations_prune(kube_reservations *r, const kube_index *idx, double
 	size_t i = 0;
 
 	while (i < r->count) {
-		if (r->items[i].expires <= now || (idx && index_has(idx, r->items[i].ns, r->items[i].name)))
+		if (r->items[i].expires <= now || (idx && kube_index_has(idx, r->items[i].ns, r->items[i].name)))
 			drop_at(r, i);
 		else
 			i++;

@@ -10,8 +10,8 @@
  * Threads: a kube_client runs one request at a time (a second caller waits,
  * within its deadline); kube_client_clone() makes another for concurrent
  * callers. Any number of clients may live in any threads. A kube_watch and a
- * kube_cache run their own thread; the cache's lookup, reserve and stats
- * functions may be called from any number of threads while it runs. */
+ * kube_cache run their own thread; the cache's lookup, holds, reserve and
+ * stats functions may be called from any number of threads while it runs. */
 #ifndef DSGUARD_KUBE_H
 #define DSGUARD_KUBE_H
 
@@ -309,8 +309,26 @@ void kube_watch_stats_get(kube_watch *w, kube_watch_stats *out);
 
 /* ---- the DaemonSet cache ---- */
 
+/* Bounds of what a cache keeps of one DaemonSet's fields (see
+ * kube_cache_options.keep): a longer string is cut on a character boundary
+ * (ending "..."), a larger mapping or list keeps its first members. */
+#define KUBE_MAX_KEPT_STRING 1024
+#define KUBE_MAX_KEPT_MEMBERS 64
+
+/* Told from the cache's thread once its view has changed: ns is the
+ * namespace of a DaemonSet just ADDED, MODIFIED or DELETED, or NULL when a
+ * list replaced the whole view. It must not call into the cache. */
+typedef void (*kube_cache_changed_fn)(void *data, const char *ns);
+
 /* How a cache runs. Zero values take the defaults given. */
 typedef struct kube_cache_options {
+	/* What is kept of each DaemonSet besides its namespace and name: its
+	 * fields at these JSON Pointers (object paths, e.g.
+	 * "/spec/template/spec/restartPolicy"), bounded as above, a few
+	 * hundred bytes of JSON text each (kube_cache_snapshot()). Copied.
+	 * NULL: nothing more. */
+	const char *const *keep;
+	size_t keep_count;
 	double reserve_seconds;  /* how long a reservation holds; 30 */
 	double backoff_initial;  /* first reconnect delay; 0.5 s */
 	double backoff_max;      /* cap of the doubling delay (jitter below it); 30 s */
@@ -320,6 +338,11 @@ typedef struct kube_cache_options {
 	size_t max_event_bytes;  /* bound of one watch event line; KUBE_MAX_EVENT_BYTES */
 	kube_log_fn log;         /* NULL: silent */
 	void *log_data;
+	/* Called from the cache's thread after a DELETED event has been
+	 * applied, with the DaemonSet's namespace and name (borrowed for the
+	 * call); it must not block. NULL: nothing is called. */
+	void (*deleted)(void *data, const char *ns, const char *name);
+	void *deleted_data;
 } kube_cache_options;
 
 /* What a cache knows about itself, for /readyz and /metrics. */
@@ -358,6 +381,10 @@ bool kube_cache_wait_synced(kube_cache *cache, double seconds);
  * DS_NAMESPACE_UNKNOWN (the caller applies --on-unsynced). */
 ds_namespace_lookup kube_cache_lookup(kube_cache *cache);
 
+/* Whether the index holds the DaemonSet ns/name now (listed or watched;
+ * reservations do not count). */
+bool kube_cache_holds(kube_cache *cache, const char *ns, const char *name);
+
 /* Records that the DaemonSet ns/name has just been admitted, so that lookups
  * see it until the watch reports it or the reservation expires. Checks and
  * records under one lock: when another DaemonSet (in the index or reserved)
@@ -367,5 +394,73 @@ int kube_cache_reserve(kube_cache *cache, const char *ns, const char *name, char
 
 /* Fills *out with the cache's state now. */
 void kube_cache_stats_get(kube_cache *cache, kube_cache_stats *out);
+
+/* Makes the cache call fn(data, ...) after each change of its view (fn
+ * NULL: no more calls; once this returns, the previous fn is not running
+ * and will not run). One subscriber at a time. */
+void kube_cache_subscribe(kube_cache *cache, kube_cache_changed_fn fn, void *data);
+
+/* One DaemonSet as the cache keeps it. Borrowed from its snapshot. */
+typedef struct kube_record {
+	const char *ns, *name;
+	/* JSON text of an object holding apiVersion "apps/v1", kind
+	 * "DaemonSet" and the fields at kube_cache_options.keep. */
+	const char *record;
+} kube_record;
+
+/* A copy of some of the cache's DaemonSets, taken at one moment, sorted by
+ * namespace and name (byte order). Owns everything it points to. */
+typedef struct kube_snapshot {
+	kube_record *records;
+	size_t count;
+	char *text; /* where the records' strings are */
+} kube_snapshot;
+
+/* Copies the DaemonSets of namespace ns (NULL: every namespace) into out,
+ * under the cache's lock for as long as the copy takes (a memory copy, no
+ * parsing). Before the first sync it is empty. Returns 0, or -1 out of
+ * memory (out is then empty). */
+int kube_cache_snapshot(kube_cache *cache, const char *ns, kube_snapshot *out);
+
+/* Releases what s owns and empties it. */
+void kube_snapshot_free(kube_snapshot *s);
+
+/* ---- leader election ---- */
+
+/* How a process takes part in electing one leader among its replicas, with
+ * a coordination.k8s.io/v1 Lease (docs/audit.md). Zero values take the
+ * defaults given (those of client-go's leaderelection). */
+typedef struct kube_lease_options {
+	const char *namespace;  /* where the Lease lives */
+	const char *name;       /* the Lease's name */
+	const char *identity;   /* this process's holderIdentity, unique among the replicas */
+	double duration;        /* leaseDurationSeconds: how long a holder's renewal counts; 15 */
+	double renew_deadline;  /* a holder that could not renew for this long stops leading; 10 */
+	double retry_period;    /* between two attempts, and each request's deadline; 2 */
+	kube_log_fn log;        /* NULL: silent */
+	void *log_data;
+} kube_lease_options;
+
+typedef struct kube_lease kube_lease;
+
+/* Starts a thread that every retry period reads the Lease and, as client-go
+ * does, creates it when absent, renews it when this process holds it, takes
+ * it when its holder let it lapse (no renewal seen for leaseDurationSeconds)
+ * or released it, and else leaves it alone. MicroTimes are written with six
+ * fractional digits. Takes ownership of client (freed by kube_lease_stop(),
+ * also when this fails). Copies the strings of opts. Returns the running
+ * election, or NULL with *error set (a missing namespace, name or
+ * identity; renew_deadline + retry_period not below duration; out of
+ * memory; no thread). */
+kube_lease *kube_lease_start(kube_client *client, const kube_lease_options *opts, char **error);
+
+/* Whether this process leads now: it holds the Lease and renewed it less
+ * than renew_deadline ago. Any thread. */
+bool kube_lease_held(kube_lease *lease);
+
+/* Stops the thread, releases the Lease when this process holds it (the
+ * holder emptied, so that another replica takes it at its next attempt)
+ * and frees the election and its client. NULL is allowed. */
+void kube_lease_stop(kube_lease *lease);
 
 #endif

@@ -72,25 +72,50 @@ void kube_lines_free(kube_line_splitter *s);
 
 /* ---- the namespace index (index.c) ---- */
 
-/* namespace -> sorted DaemonSet names, namespaces sorted. Not locked: the
- * cache guards it. */
+/* namespace -> sorted DaemonSet names, each with its record (the text
+ * kube_record_text() made of it), namespaces sorted. Not locked: the cache
+ * guards it. */
 typedef struct kube_index kube_index;
 
 /* Returns a new empty index, or NULL out of memory. */
 kube_index *kube_index_new(void);
 void kube_index_free(kube_index *idx);
 
-/* Adds ns/name (nothing when present). Returns 0, or -1 out of memory. */
-int kube_index_add(kube_index *idx, const char *ns, const char *name);
+/* Adds ns/name with a copy of its record (NULL: ""); when present, its
+ * record is replaced. Returns 0, or -1 out of memory (the index is then as
+ * it was). */
+int kube_index_add(kube_index *idx, const char *ns, const char *name, const char *record);
 
 /* Removes ns/name when present. */
 void kube_index_remove(kube_index *idx, const char *ns, const char *name);
+
+/* Whether the index holds exactly ns/name. */
+bool kube_index_has(const kube_index *idx, const char *ns, const char *name);
 
 /* The first name in ns other than `name`, borrowed from the index, or NULL. */
 const char *kube_index_other(const kube_index *idx, const char *ns, const char *name);
 
 size_t kube_index_objects(const kube_index *idx);
 size_t kube_index_namespaces(const kube_index *idx);
+
+/* Copies the DaemonSets of namespace ns (NULL: all) with their records into
+ * out, in the index's order. Returns 0 (out may be empty), or -1 out of
+ * memory (out is then empty). */
+int kube_index_snapshot(const kube_index *idx, const char *ns, kube_snapshot *out);
+
+/* ---- records (record.c) ---- */
+
+/* The fields of object at the JSON Pointers keep (object paths such as
+ * "/metadata/labels" or "/metadata/annotations/dsguard.io~1ignore"), as
+ * compact JSON text of an object that also carries apiVersion and kind:
+ * strings cut to KUBE_MAX_KEPT_STRING bytes on a character boundary,
+ * mappings and lists to KUBE_MAX_KEPT_MEMBERS members, so a record stays
+ * small whatever the object holds. Fields absent from object are absent
+ * from the record, as are those of a pointer that is not an RFC 6901
+ * object path. Returns a new string (free it with cJSON_free()), or NULL
+ * out of memory. */
+char *kube_record_text(const cJSON *object, const char *api_version, const char *kind, const char *const *keep,
+		       size_t keep_count);
 
 /* ---- admitted creations not yet watched (index.c) ---- */
 

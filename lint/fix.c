@@ -4,6 +4,7 @@
 #include "lint/fix.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,6 +43,15 @@ static const char *eol_at(const char *text, size_t len, size_t at)
 	while (at < len && text[at] != '\n')
 		at++;
 	return at > 0 && at < len && text[at - 1] == '\r' ? "\r\n" : "\n";
+}
+
+/* The line break of the line before the one holding `at`; "\n" when it is
+ * the first. */
+static const char *eol_before(const char *text, size_t at)
+{
+	while (at > 0 && text[at - 1] != '\n')
+		at--;
+	return at >= 2 && text[at - 2] == '\r' ? "\r\n" : "\n";
 }
 
 static int cannot(char **why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -155,10 +165,22 @@ static bool anchor_char(char c)
 }
 
 /* Rewrites an existing string value in its own quoting. */
+/* Whether the tag text[0..len) lets a scalar read as a string: the
+ * non-specific "!", "!!str" or its verbatim form. */
+static bool string_tag(const char *tag, size_t len)
+{
+	static const char *const kept[] = {"!", "!!str", "!<tag:yaml.org,2002:str>"};
+
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (len == strlen(kept[i]) && !memcmp(tag, kept[i], len))
+			return true;
+	return false;
+}
+
 static int plan_replace(const char *text, size_t len, const ds_node_info *info, const char *value,
 			ds_edit_list *edits, char **why)
 {
-	size_t start, end;
+	size_t start, end, tag_at = SIZE_MAX;
 	char *quoted, *spaced = NULL;
 	bool glued = false; /* the value follows an anchor's name without a space */
 
@@ -168,20 +190,30 @@ static int plan_replace(const char *text, size_t len, const ds_node_info *info, 
 		return cannot(why, "the value at line %u is not a simple scalar", info->value.line);
 	start = offset_of(text, len, info->value);
 	end = offset_of(text, len, info->value_end);
-	/* Keep an anchor (&name) or tag (!tag) in front of the value. An
+	/* Keep an anchor (&name) in front of the value, and a tag that lets the
+	 * new value read as a string (! or !!str); any other tag (!!binary,
+	 * !!int, !!null...) would make Kubernetes read the string written as
+	 * something else or refuse it, so it goes with the old value. An
 	 * anchor's name ends, as libyaml reads it, at the first character that
 	 * is not a letter, a digit, '-' or '_': "&a:v" is the anchor a on ":v". */
 	while (start < end && (text[start] == '&' || text[start] == '!')) {
+		size_t token = start;
 		bool anchor = text[start++] == '&';
 		while (start < end && text[start] != ' ' && text[start] != '\t' &&
 		       (!anchor || anchor_char(text[start])))
 			start++;
+		if (!anchor && !string_tag(text + token, start - token))
+			tag_at = token;
 		glued = anchor && start < end && text[start] != ' ' && text[start] != '\t';
 		while (start < end && (text[start] == ' ' || text[start] == '\t'))
 			start++;
 	}
+	if (tag_at != SIZE_MAX)
+		start = tag_at;
 	quoted = quote(value, info->style);
-	if (quoted && (glued || (start == end && start > 0 && text[start - 1] == ':'))) {
+	/* An empty value right after "key:" or a tag needs a space before the
+	 * new one, or it would read as part of the key or the tag. */
+	if (quoted && (glued || (start == end && start > 0 && text[start - 1] != ' ' && text[start - 1] != '\t'))) {
 		if (asprintf(&spaced, " %s", quoted) < 0)
 			spaced = NULL;
 		free(quoted);
@@ -376,13 +408,14 @@ static int plan_fill_null(const char *text, size_t len, const ds_document *doc, 
 	indent = (int)info->key.column - 1 + step;
 	if (start != end && add_edit(edits, colon, end, strdup("")) < 0)
 		return -1;
-	lines = block_lines(op->value->child->string, op->value->child, indent, step, eol_at(text, len, key_at));
+	/* the last line, without a line break, takes the one before it */
+	eol = line_end(text, len, end) < len ? eol_at(text, len, key_at) : eol_before(text, key_at);
+	lines = block_lines(op->value->child->string, op->value->child, indent, step, eol);
 	if (line_end(text, len, end) < len)
 		return add_edit(edits, next_line(text, len, end), next_line(text, len, end), lines);
 	/* the key's line is the last and has no line break: the new lines
 	 * follow a line break, and the last of them has none either (each
 	 * line block_lines() makes ends in eol) */
-	eol = eol_at(text, len, 0);
 	if (lines && asprintf(&out, "%s%.*s", eol, (int)(strlen(lines) - strlen(eol)), lines) < 0)
 		out = NULL;
 	free(lines);

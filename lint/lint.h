@@ -17,6 +17,7 @@ typedef struct ds_lint_options {
 	enum { DS_FIX_NONE, DS_FIX_WRITE, DS_FIX_DIFF } fix; /* --fix rewrites files, --diff prints */
 	FILE *diff_out;                /* where DS_FIX_DIFF writes the unified diff */
 	unsigned jobs;                 /* threads reading files; 0: one per core */
+	time_t now;                    /* what config exemptions' expiry is compared with; 0: the time of the run */
 } ds_lint_options;
 
 /* One finding, placed in a file. Owns message and fix_note; file,
@@ -27,6 +28,11 @@ typedef struct ds_lint_finding {
 	const ds_rule *rule;
 	ds_severity severity;
 	bool exempt;
+	ds_exempt_source exempted_by;
+	char *exempt_reason;            /* why it is exempt (cut as ds_finding's is), or NULL: none given */
+	const ds_exemption *exemption;  /* by config: the entry (borrowed from the run's config) */
+	const ds_exemption *expired;    /* not exempt: an expired entry that would have exempted it, or NULL */
+	const char *exemption_refused;  /* why dsguard.io/ignore, naming the rule, does not count (static), or NULL */
 	bool fixed;        /* --fix/--diff made the edit that fixes it */
 	unsigned line, column;
 	char *message;
@@ -77,10 +83,16 @@ typedef struct ds_lint_report {
 	size_t daemonset_count;
 	char **files; /* the name of each file read, once: what findings and DaemonSets borrow */
 	size_t file_count;
+	/* Where the objects came from, for the JSON format's "source" ("cluster"
+	 * for objects read from the API); NULL: files, and no "source" member.
+	 * A static string. */
+	const char *source;
 } ds_lint_report;
 
 /* Lints every path (file, directory walked recursively, or "-" for
- * standard input). DS003 looks across all of them. Returns 0 with out
+ * standard input). DS003 looks across all of them. Each config exemption
+ * that has expired is an input warning at its place in the config file.
+ * Returns 0 with out
  * filled (release it with ds_lint_report_free()), or -1 when memory ran
  * out. Unreadable or broken inputs are problems in the report, not
  * failures of the run. */
@@ -88,9 +100,22 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 
 /* Lints objects read from a live cluster (a cJSON array of DaemonSets), as
  * ds_lint_paths() lints files: each is reported under its API path
- * ("apis/apps/v1/namespaces/NS/daemonsets/NAME") with no line or column.
- * Returns 0 with out filled, or -1 out of memory. */
+ * ("apis/apps/v1/namespaces/NS/daemonsets/NAME") with no line or column,
+ * and the report's source is "cluster". Returns 0 with out filled, or -1
+ * out of memory. */
 int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out);
+
+/* Hands out the next object of a ds_lint_objects_from() run: an object
+ * borrowed until the next call, or NULL when there is none left. A source
+ * that fails (out of memory) returns NULL and tells its caller through
+ * `data`: the report is then incomplete. */
+typedef const cJSON *(*ds_lint_next_object)(void *data);
+
+/* As ds_lint_objects(), over the objects next() hands out one at a time, so
+ * that no more than one of them need be held at once (the namespace rules
+ * keep a small record of each DaemonSet, as for files). The report's
+ * source is "cluster". Returns 0 with out filled, or -1 out of memory. */
+int ds_lint_objects_from(ds_lint_next_object next, void *data, const ds_lint_options *opts, ds_lint_report *out);
 
 /* Releases what report owns and empties it. */
 void ds_lint_report_free(ds_lint_report *report);
@@ -102,6 +127,12 @@ bool ds_lint_finding_open(const ds_lint_report *report, const ds_lint_finding *f
 /* The exit code for a report: 2 when an input could not be read or parsed,
  * 1 when a finding is at or above fail_on, else 0. */
 int ds_lint_exit_code(const ds_lint_report *report, ds_severity fail_on);
+
+/* What exempted finding f, as the text formats say it after the finding:
+ * "dsguard.io/ignore", "dsguard.io/ignore: REASON" or "config FILE:LINE:
+ * REASON". Writes into buf (size bytes, cut on a character boundary) and
+ * returns it; "" when f is not exempt. */
+const char *ds_lint_exemption_text(const ds_lint_finding *f, char *buf, size_t size);
 
 /* What a report's writer may need besides the report. */
 typedef struct ds_report_options {

@@ -15,16 +15,35 @@ static void text_problem(FILE *out, const ds_lint_problem *p)
 		fprintf(out, "%s: %s: %s\n", p->file, level, p->message);
 }
 
+const char *ds_lint_exemption_text(const ds_lint_finding *f, char *buf, size_t size)
+{
+	char *text = NULL;
+
+	if (f->exempted_by == DS_EXEMPT_CONFIG)
+		text = ds_format("config %s:%u: %s", f->exemption->file, f->exemption->line,
+				 f->exempt_reason ? f->exempt_reason : "");
+	else if (f->exempted_by == DS_EXEMPT_ANNOTATION && f->exempt_reason)
+		text = ds_format(DS_IGNORE_ANNOTATION ": %s", f->exempt_reason);
+	ds_text_copy(buf, size, text ? text : f->exempt ? DS_IGNORE_ANNOTATION : "");
+	free(text);
+	return buf;
+}
+
 static void text_finding(FILE *out, const ds_lint_finding *f)
 {
 	const char *level = f->exempt ? "exempt" : f->fixed ? "fixed" : ds_severity_name(f->severity);
+	char by[1024];
 
 	if (f->line)
 		fprintf(out, "%s:%u:%u: ", f->file, f->line, f->column);
 	else
 		fprintf(out, "%s: ", f->file);
-	fprintf(out, "%s: %s %s/%s: %s [%s %s]%s", level, f->kind, f->namespace, f->name, f->message, f->rule->id,
-		f->rule->name, f->exempt ? " (exempted by dsguard.io/ignore)" : "");
+	fprintf(out, "%s: %s %s/%s: %s [%s %s]", level, f->kind, f->namespace, f->name, f->message, f->rule->id,
+		f->rule->name);
+	if (f->exempt)
+		fprintf(out, " (exempted by %s)", ds_lint_exemption_text(f, by, sizeof(by)));
+	if (f->exemption_refused)
+		fprintf(out, " (" DS_IGNORE_ANNOTATION " does not count: %s)", f->exemption_refused);
 	if (f->fix_note)
 		fprintf(out, " (cannot fix: %s)", f->fix_note);
 	fputc('\n', out);
@@ -87,6 +106,12 @@ static cJSON *json_finding(const ds_lint_finding *f)
 	cJSON_AddStringToObject(o, "resourceName", f->name);
 	cJSON_AddStringToObject(o, "message", f->message);
 	cJSON_AddBoolToObject(o, "exempt", f->exempt);
+	if (f->exempt)
+		cJSON_AddStringToObject(o, "exemptedBy", f->exempted_by == DS_EXEMPT_CONFIG ? "config" : "annotation");
+	if (f->exempt_reason)
+		cJSON_AddStringToObject(o, "exemptReason", f->exempt_reason);
+	if (f->exemption_refused)
+		cJSON_AddStringToObject(o, "exemptionRefused", f->exemption_refused);
 	if (f->fixed)
 		cJSON_AddBoolToObject(o, "fixed", true);
 	if (f->fix_note)
@@ -156,7 +181,9 @@ static int put_problems(FILE *out, const ds_lint_report *report, bool is_error)
 int ds_report_json(FILE *out, const ds_lint_report *report, const ds_report_options *opts)
 {
 	(void)opts;
-	if (fputs("{\"version\":1,\"findings\":[", out) < 0)
+	if (fputs("{\"version\":1,", out) < 0 ||
+	    (report->source && fprintf(out, "\"source\":\"%s\",", report->source) < 0) ||
+	    fputs("\"findings\":[", out) < 0)
 		return -1;
 	for (size_t i = 0; i < report->finding_count; i++)
 		if ((i && fputc(',', out) == EOF) || put_json(out, json_finding(&report->findings[i])) < 0)

@@ -65,8 +65,17 @@ static void github_finding(FILE *out, const ds_lint_finding *f)
 	put_escaped(out, f->name, false);
 	fputs(": ", out);
 	put_escaped(out, f->message, false);
-	if (f->exempt)
-		fputs(" (exempted by dsguard.io/ignore)", out);
+	if (f->exempt) {
+		char by[1024];
+		fputs(" (exempted by ", out);
+		put_escaped(out, ds_lint_exemption_text(f, by, sizeof(by)), false);
+		fputc(')', out);
+	}
+	if (f->exemption_refused) {
+		fputs(" (" DS_IGNORE_ANNOTATION " does not count: ", out);
+		put_escaped(out, f->exemption_refused, false);
+		fputc(')', out);
+	}
 	fputc('\n', out);
 }
 

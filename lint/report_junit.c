@@ -207,14 +207,16 @@ static void finding_element(FILE *out, const ds_lint_finding *f)
 {
 	const char *element = f->exempt ? "skipped" : "failure";
 	const char *level = f->exempt ? "exempt" : ds_severity_name(f->severity);
-	char *text = NULL;
+	char *text = NULL, by[1024], skip[1040];
 
 	if (asprintf(&text, "%s:%u:%u: %s: %s %s/%s: %s [%s %s]", f->file, f->line, f->column, level, f->kind,
 		     f->namespace, f->name, f->message, f->rule->id, f->rule->name) < 0)
 		text = NULL;
 	fprintf(out, "      <%s", element);
 	put_attr(out, "type", level);
-	put_attr(out, "message", f->exempt ? "exempted by dsguard.io/ignore" : f->message);
+	if (f->exempt)
+		snprintf(skip, sizeof(skip), "exempted by %s", ds_lint_exemption_text(f, by, sizeof(by)));
+	put_attr(out, "message", f->exempt ? skip : f->message);
 	fputc('>', out);
 	put_xml(out, text ? text : f->message, false);
 	fprintf(out, "</%s>\n", element);

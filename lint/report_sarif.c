@@ -213,8 +213,32 @@ static cJSON *one_item_array(cJSON *item)
 	return a;
 }
 
-/* One result for a finding; an exempt one carries an in-source
- * suppression. Returns a new item, or NULL out of memory. */
+/* The suppression of an exempt finding: "inSource" for the annotation,
+ * "external" for a config exemption (written outside the file), its
+ * justification the reason given (for an annotation without one, the
+ * annotation's name); a config exemption's location is its entry in the
+ * config file. Returns a new item, or NULL out of memory. */
+static cJSON *suppression(const ds_lint_finding *f, const char *cwd)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool by_config = f->exempted_by == DS_EXEMPT_CONFIG;
+
+	cJSON_AddStringToObject(o, "kind", by_config ? "external" : "inSource");
+	cJSON_AddStringToObject(o, "justification", f->exempt_reason ? f->exempt_reason : DS_IGNORE_ANNOTATION);
+	if (by_config) {
+		cJSON *where = cJSON_AddObjectToObject(o, "location");
+		cJSON *physical = cJSON_AddObjectToObject(where, "physicalLocation");
+		cJSON *region = cJSON_CreateObject();
+		cJSON_AddItemToObject(physical, "artifactLocation", artifact_location(f->exemption->file, cwd));
+		cJSON_AddNumberToObject(region, "startLine", f->exemption->line ? f->exemption->line : 1);
+		cJSON_AddNumberToObject(region, "startColumn", f->exemption->column ? f->exemption->column : 1);
+		cJSON_AddItemToObject(physical, "region", region);
+	}
+	return o;
+}
+
+/* One result for a finding; an exempt one carries a suppression. Returns a
+ * new item, or NULL out of memory. */
 static cJSON *result(const ds_lint_finding *f, const char *cwd)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -227,12 +251,8 @@ static cJSON *result(const ds_lint_finding *f, const char *cwd)
 	cJSON_AddStringToObject(o, "level", sarif_level(f->severity));
 	cJSON_AddItemToObject(o, "message", message_object(text ? text : f->message));
 	cJSON_AddItemToObject(o, "locations", one_item_array(location(f->file, f->line, f->column, cwd)));
-	if (f->exempt) {
-		cJSON *suppression = cJSON_CreateObject();
-		cJSON_AddStringToObject(suppression, "kind", "inSource");
-		cJSON_AddStringToObject(suppression, "justification", "dsguard.io/ignore");
-		cJSON_AddItemToObject(o, "suppressions", one_item_array(suppression));
-	}
+	if (f->exempt)
+		cJSON_AddItemToObject(o, "suppressions", one_item_array(suppression(f, cwd)));
 	free(text);
 	return o;
 }

@@ -13,13 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-/* What DS003 needs of one DaemonSet, kept after its file is released. */
+/* What DS003 needs of one DaemonSet, kept after its file is released:
+ * what ds_exemption_decide() reads, and no more. */
 struct ns_entry {
 	const char *ns, *name; /* borrowed from the DaemonSet's record in the report */
 	const char *file;      /* borrowed from the report's file names */
 	char *ignore;          /* its dsguard.io/ignore annotation when that is a string, else NULL */
+	char *reason;          /* its dsguard.io/ignore-reason, cut to DS_EXEMPTION_REASON_MAX, or NULL */
+	cJSON *labels;         /* its labels whose keys some config exemption names, or NULL */
 	ds_pos pos;            /* where a DS003 finding points */
 	size_t file_index;
 };
@@ -107,7 +111,9 @@ static ds_lint_finding *add_finding(struct run *r, const char *ns, const char *n
 	}
 	rep->findings = grown;
 	grown[rep->finding_count++] = (ds_lint_finding){
-		.rule = f->rule, .severity = f->severity, .exempt = f->exempt,
+		.rule = f->rule, .severity = f->severity, .exempt = f->exempt, .exempted_by = f->exempted_by,
+		.exempt_reason = f->exempt_reason ? dup_or_flag(r, f->exempt_reason) : NULL,
+		.exemption = f->exemption, .expired = f->expired, .exemption_refused = f->exemption_refused,
 		.line = pos.line, .column = pos.column, .message = dup_or_flag(r, f->message), .file = file,
 		.kind = daemonset_kind, .namespace = ns, .name = name, .file_index = file_index};
 	if (f->exempt)
@@ -151,16 +157,50 @@ static void plan_fix(struct run *r, const ds_document *doc, const cJSON *res, co
 		lf->fix_note = dup_or_flag(r, f->unfixable);
 }
 
+/* Whether some config exemption selects by the label `key`. */
+static bool label_wanted(const ds_config *cfg, const char *key)
+{
+	for (size_t i = 0; i < cfg->exemption_count; i++)
+		for (size_t j = 0; j < cfg->exemptions[i].label_count; j++)
+			if (!strcmp(cfg->exemptions[i].labels[j].key, key))
+				return true;
+	return false;
+}
+
+/* The labels of res that config exemptions select by (a new object), or
+ * NULL when there are none. A value longer than a label value can be
+ * (63) can match no exemption and is not kept. */
+static cJSON *wanted_labels(struct run *r, const cJSON *res)
+{
+	const cJSON *labels = ds_pointer_get(res, "/metadata/labels"), *item;
+	cJSON *kept = NULL;
+
+	if (!cJSON_IsObject(labels) || !r->opts->config->exemption_count)
+		return NULL;
+	cJSON_ArrayForEach(item, labels) {
+		if (!cJSON_IsString(item) || strlen(item->valuestring) > 63 || !label_wanted(r->opts->config, item->string))
+			continue;
+		if (!kept && !(kept = cJSON_CreateObject())) {
+			r->oom = true;
+			return NULL;
+		}
+		if (!cJSON_AddStringToObject(kept, item->string, item->valuestring))
+			r->oom = true;
+	}
+	return kept;
+}
+
 /* Keeps what the namespace rules, which run once every file is read, need
  * of res, the DaemonSet ns/name: its identity (borrowed), where a finding
- * points and its exemption annotation. Nothing of the document itself is
- * kept. */
+ * points, its exemption annotations (the reason cut as findings cut it)
+ * and the labels config exemptions select by. Nothing else of the
+ * document is kept. */
 static void remember_namespace(struct run *r, const ds_document *doc, const cJSON *res, const char *ns,
 			       const char *name)
 {
-	const cJSON *annotations = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "metadata"),
-								    "annotations");
+	const cJSON *annotations = ds_pointer_get(res, "/metadata/annotations");
 	const cJSON *ignore = cJSON_GetObjectItemCaseSensitive(annotations, DS_IGNORE_ANNOTATION);
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(annotations, DS_IGNORE_REASON_ANNOTATION);
 	struct ns_entry *grown;
 
 	if (!r->namespace_rules)
@@ -174,7 +214,11 @@ static void remember_namespace(struct run *r, const ds_document *doc, const cJSO
 	grown[r->entry_count++] = (struct ns_entry){
 		.ns = ns, .name = name, .file = r->file,
 		.ignore = cJSON_IsString(ignore) ? dup_or_flag(r, ignore->valuestring) : NULL,
+		.labels = wanted_labels(r, res),
 		.pos = ds_document_locate(doc, res, "/metadata/namespace", NULL), .file_index = r->file_index};
+	if (cJSON_IsString(ignore) && cJSON_IsString(reason) &&
+	    !(grown[r->entry_count - 1].reason = ds_text_cut(reason->valuestring, DS_EXEMPTION_REASON_MAX)))
+		r->oom = true;
 }
 
 /* Lists res among the DaemonSets checked, with or without findings: its
@@ -575,9 +619,10 @@ static bool add_reference(cJSON *object, const char *key, const char *value)
 	return true;
 }
 
-/* The DaemonSet of entry e as DS003 reads it: apiVersion, kind and
- * metadata's name, namespace and exemption annotation, all borrowed from
- * e. Returns a new tree, or NULL out of memory. */
+/* The DaemonSet of entry e as DS003 and its exemptions read it:
+ * apiVersion, kind and metadata's name, namespace, exemption annotations
+ * and the labels kept, all borrowed from e. Returns a new tree, or NULL
+ * out of memory. */
 static cJSON *namespace_stub(const struct ns_entry *e)
 {
 	cJSON *stub = cJSON_CreateObject();
@@ -587,7 +632,9 @@ static cJSON *namespace_stub(const struct ns_entry *e)
 	if (!meta || (e->ignore && !annotations) || !add_reference(stub, "apiVersion", "apps/v1") ||
 	    !add_reference(stub, "kind", daemonset_kind) || !add_reference(meta, "name", e->name) ||
 	    !add_reference(meta, "namespace", e->ns) ||
-	    (e->ignore && !add_reference(annotations, DS_IGNORE_ANNOTATION, e->ignore))) {
+	    (e->ignore && !add_reference(annotations, DS_IGNORE_ANNOTATION, e->ignore)) ||
+	    (e->reason && !add_reference(annotations, DS_IGNORE_REASON_ANNOTATION, e->reason)) ||
+	    (e->labels && !cJSON_AddItemReferenceToObject(meta, "labels", e->labels))) {
 		cJSON_Delete(stub);
 		return NULL;
 	}
@@ -651,8 +698,11 @@ static int problem_order(const void *a, const void *b)
 
 static void free_entries(struct run *r)
 {
-	for (size_t i = 0; i < r->entry_count; i++)
+	for (size_t i = 0; i < r->entry_count; i++) {
 		free(r->entries[i].ignore);
+		free(r->entries[i].reason);
+		cJSON_Delete(r->entries[i].labels);
+	}
 	free(r->entries);
 }
 
@@ -842,6 +892,29 @@ static void free_inputs(struct input *inputs, size_t count)
 	free(inputs);
 }
 
+/* An input warning, before every file's problems, for each config
+ * exemption that has expired: it exempts nothing any more. */
+static void note_expired(struct run *r)
+{
+	const ds_config *cfg = r->opts->config;
+	size_t file_index = r->file_index;
+
+	r->file_index = 0;
+	for (size_t i = 0; i < cfg->exemption_count && !r->oom; i++) {
+		const ds_exemption *e = &cfg->exemptions[i];
+		char *message;
+		if (!ds_exemption_expired(e, r->ctx.now))
+			continue;
+		message = ds_format("this exemption expired (expires: %s) and exempts nothing any more (its reason: "
+				    "%s); renew or remove it",
+				    e->expires_text, e->reason);
+		add_problem(r, e->file, (ds_pos){e->line, e->column}, false, message ? message : "");
+		r->oom |= !message;
+		free(message);
+	}
+	r->file_index = file_index;
+}
+
 /* Ends a run: DS003 over everything seen, then the report in its order.
  * Returns 0, or -1 (the report emptied) when memory ran out. */
 static int finish_run(struct run *r)
@@ -850,6 +923,8 @@ static int finish_run(struct run *r)
 
 	if (!r->oom)
 		check_namespaces(r);
+	if (!r->oom)
+		note_expired(r);
 	free_entries(r);
 	if (r->oom) {
 		ds_lint_report_free(out);
@@ -873,6 +948,7 @@ static struct run start_run(const ds_lint_options *opts, ds_lint_report *out)
 	memset(out, 0, sizeof(*out));
 	r.ctx.config = opts->config;
 	r.ctx.default_namespace = opts->default_namespace;
+	r.ctx.now = opts->now ? opts->now : time(NULL);
 	for (size_t i = 0; i < DS_RULE_COUNT; i++)
 		if (ds_rules[i].scope & DS_SCOPE_NAMESPACE && opts->config->rules[i].severity != DS_SEVERITY_OFF)
 			r.namespace_rules = true;
@@ -893,12 +969,12 @@ int ds_lint_paths(const char *const *paths, size_t count, const ds_lint_options 
 	return finish_run(&r);
 }
 
-int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out)
+int ds_lint_objects_from(ds_lint_next_object next, void *data, const ds_lint_options *opts, ds_lint_report *out)
 {
 	struct run r = start_run(opts, out);
 	const cJSON *obj;
 
-	cJSON_ArrayForEach(obj, objects) {
+	while (!r.oom && (obj = next(data)) != NULL) {
 		char *name = NULL;
 		if (asprintf(&name, "apis/apps/v1/namespaces/%s/daemonsets/%s", ds_resource_namespace(obj, &r.ctx),
 			     ds_resource_name(obj)) < 0 ||
@@ -912,7 +988,29 @@ int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_r
 		check_object(&r, NULL, obj, 0);
 		r.file = NULL;
 	}
-	return finish_run(&r);
+	if (finish_run(&r) < 0)
+		return -1;
+	out->source = "cluster";
+	return 0;
+}
+
+/* ds_lint_next_object over the items of a cJSON array: data is a cursor
+ * (const cJSON **) at the next item. */
+static const cJSON *next_item(void *data)
+{
+	const cJSON **at = data;
+	const cJSON *item = *at;
+
+	if (item)
+		*at = item->next;
+	return item;
+}
+
+int ds_lint_objects(const cJSON *objects, const ds_lint_options *opts, ds_lint_report *out)
+{
+	const cJSON *at = cJSON_IsArray(objects) ? objects->child : NULL;
+
+	return ds_lint_objects_from(next_item, &at, opts, out);
 }
 
 void ds_lint_report_free(ds_lint_report *report)
@@ -920,6 +1018,7 @@ void ds_lint_report_free(ds_lint_report *report)
 	for (size_t i = 0; i < report->finding_count; i++) {
 		free(report->findings[i].message);
 		free(report->findings[i].fix_note);
+		free(report->findings[i].exempt_reason);
 	}
 	for (size_t i = 0; i < report->problem_count; i++) {
 		free(report->problems[i].file);

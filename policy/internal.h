@@ -4,6 +4,7 @@
 #define DSGUARD_POLICY_INTERNAL_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "policy/policy.h"
 #include "util/util.h"
@@ -85,6 +86,11 @@ void ds_probe_free(ds_probe *p);
  * message may hold no such mark): 'a "' + variables.value + '" b'. */
 void ds_cel_message(FILE *f, const char *message, const char *value, const char *other);
 
+/* As ds_cel_message(), with `count` markers: the character of code k (1
+ * to count) stands for the CEL expression exprs[k - 1] ('' when NULL);
+ * DS_MARK_VALUE is 1, DS_MARK_OTHER 2. */
+void ds_cel_message_marks(FILE *f, const char *message, const char *const *exprs, size_t count);
+
 /* ---- what each rule becomes (rules.c) ---- */
 
 /* One CEL variable of a policy. */
@@ -116,11 +122,41 @@ int ds_rule_cel_make(const ds_rule *rule, const ds_config *cfg, bool patch, ds_r
 /* Releases what rc owns and empties it. */
 void ds_rule_cel_free(ds_rule_cel *rc);
 
-/* The condition under which rule does not apply to the request because of
- * an exemption (the dsguard.io/ignore annotation where the config honours
- * it), as a CEL expression over `object`; NULL with *oom false when nothing
- * exempts it. Returns a new string. */
-char *ds_exemption_condition(const ds_rule *rule, const ds_config *cfg, bool *oom);
+/* One way a rule may be exempted, in CEL: the condition (over object,
+ * oldObject and request) under which it exempts the DaemonSet, and the
+ * warning an exempted finding then gets (a CEL string expression over
+ * variables.finding, in the webhook's words). Owns both. */
+typedef struct ds_cel_exemption {
+	char *condition;
+	char *message;
+} ds_cel_exemption;
+
+/* A rule's exemptions in the order the engine tries them (the config's
+ * entries, then the dsguard.io/ignore annotation within the config's
+ * limits), and notes on the entries left out or that will expire. Owns
+ * everything. */
+typedef struct ds_cel_exemptions {
+	ds_cel_exemption *items;
+	size_t count;
+	char *notes; /* comment lines, '\n'-separated, or NULL */
+} ds_cel_exemptions;
+
+/* Translates what exempts rule under cfg at `now` (entries expired then
+ * are left out). Returns 0 with *out, or -1 out of memory. */
+int ds_exemptions_make(const ds_rule *rule, const ds_config *cfg, time_t now, ds_cel_exemptions *out);
+
+/* Releases what ex owns and empties it. */
+void ds_exemptions_free(ds_cel_exemptions *ex);
+
+/* The condition under which anything exempts the rule (the exemptions'
+ * conditions ORed), or NULL when nothing does (*oom false) or out of
+ * memory (*oom true). Returns a new string. */
+char *ds_exemptions_condition(const ds_cel_exemptions *ex, bool *oom);
+
+/* Writes the warning of an exempted finding, in parentheses: the message
+ * of the first exemption whose condition holds (the last one's when none
+ * before it does: the finding is known to be exempted). */
+void ds_exemptions_message(FILE *f, const ds_cel_exemptions *ex);
 
 /* ---- YAML (yaml.c) ---- */
 

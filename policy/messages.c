@@ -38,6 +38,7 @@ int ds_probe_rule(const ds_rule *rule, const ds_config *cfg, const char *resourc
 		return ds_fail(error, "internal error: a probe of %s is not JSON", rule->id);
 	settings.enforce = true;
 	settings.allow_exemption_annotation = false;
+	settings.exemption_count = 0;
 	for (size_t i = 0; i < DS_RULE_COUNT; i++)
 		settings.rules[i].severity = &ds_rules[i] == rule ? DS_SEVERITY_ERROR : DS_SEVERITY_OFF;
 	if (ds_evaluate(doc, &ctx, rule->scope, &ev) < 0) {
@@ -65,13 +66,15 @@ oom:
 	return ds_fail(error, "out of memory");
 }
 
-void ds_cel_message(FILE *f, const char *message, const char *value, const char *other)
+void ds_cel_message_marks(FILE *f, const char *message, const char *const *exprs, size_t count)
 {
 	const char *p = message;
 	bool first = true;
 
 	for (;;) {
-		size_t len = strcspn(p, DS_MARK_VALUE DS_MARK_OTHER);
+		size_t len = 0;
+		while (p[len] && !((unsigned char)p[len] >= 1 && (unsigned char)p[len] <= count))
+			len++;
 		if (len || (first && !*p)) {
 			fputs(first ? "" : " + ", f);
 			ds_cel_quote_n(f, p, len);
@@ -80,8 +83,15 @@ void ds_cel_message(FILE *f, const char *message, const char *value, const char 
 		p += len;
 		if (!*p)
 			return;
-		fprintf(f, "%s%s", first ? "" : " + ", *p == *DS_MARK_VALUE ? (value ? value : "''") : (other ? other : "''"));
+		fprintf(f, "%s%s", first ? "" : " + ", exprs[*p - 1] ? exprs[*p - 1] : "''");
 		first = false;
 		p++;
 	}
+}
+
+void ds_cel_message(FILE *f, const char *message, const char *value, const char *other)
+{
+	const char *const exprs[] = {value, other};
+
+	ds_cel_message_marks(f, message, exprs, 2);
 }

@@ -7,18 +7,16 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_PREFIX "dsguard-"
 #define GROUP "admissionregistration.k8s.io/"
 #define MAX_NAME DS_OBJECT_NAME_MAX
 
-/* The webhook's words (webhook/review.c says them; the policies must say
- * the same, which test_policy_cel.py checks against `dsguard review`). A
- * denial starts "DaemonSet NAMESPACE/NAME". */
-#define DENIAL " is not allowed: %s %s: %s"
-#define WARNING "%s %s: %s"
-#define EXEMPTED "%s %s exempted by annotation " DS_IGNORE_ANNOTATION ": %s"
-#define KEPT_TEMPLATE " (this update leaves spec.template as it was)"
+/* Markers beside DS_MARK_VALUE and DS_MARK_OTHER for the DaemonSet's
+ * namespace and name in a denial (ds_cel_message_marks()). */
+#define MARK_NAMESPACE "\003"
+#define MARK_NAME "\004"
 
 /* Where an update leaves spec.template exactly as it was: the webhook then
  * warns instead of denying or patching (rolling every pod for an
@@ -37,6 +35,8 @@ struct build {
 	const ds_policy_options *opts;
 	const char *prefix;
 	ds_policy_set *out;
+	time_t now;                  /* when config exemptions' expiry is judged */
+	const ds_cel_exemptions *ex; /* the exemptions of the rule being built */
 	bool oom;
 };
 
@@ -252,24 +252,32 @@ static void add_binding(struct build *b, const char *api_version, const char *ki
 /* How a validating policy answers. */
 enum answer { DENY, WARN };
 
-/* Writes the CEL message the webhook gives for the finding: a denial, a
- * warning (for an update that keeps the template: `kept`), or the warning
- * of an exempted finding. */
+/* Writes the CEL message the webhook gives for the finding, in the words
+ * rules/answers.c gives both: a denial, a warning (for an update that
+ * keeps the template: `kept_template`), or the warning of an exempted
+ * finding. */
 static void write_message(struct build *b, FILE *f, const ds_rule *rule, enum answer answer, bool exempt,
 			  bool kept_template)
 {
-	char *text;
+	static const char *const marks[] = {"variables.finding", NULL, "variables.objectNamespace",
+					    "variables.objectName"};
+	char *text, *head, *item;
 
+	if (exempt) {
+		ds_exemptions_message(f, b->ex);
+		return;
+	}
 	if (answer == DENY) {
-		fputs("'DaemonSet ' + variables.objectNamespace + '/' + variables.objectName + ", f);
-		text = ds_format(DENIAL, rule->id, rule->name, DS_MARK_VALUE);
-	} else if (exempt) {
-		text = ds_format(EXEMPTED, rule->id, rule->name, DS_MARK_VALUE);
+		head = ds_say_denied(MARK_NAMESPACE, MARK_NAME);
+		item = ds_say_denied_rule(rule, DS_MARK_VALUE, true);
+		text = head && item ? ds_format("%s%s", head, item) : NULL;
+		free(head);
+		free(item);
 	} else {
-		text = ds_format(WARNING "%s", rule->id, rule->name, DS_MARK_VALUE, kept_template ? KEPT_TEMPLATE : "");
+		text = ds_say_warning(rule, DS_MARK_VALUE, kept_template);
 	}
 	if (kept(b, text))
-		ds_cel_message(f, text, "variables.finding", NULL);
+		ds_cel_message_marks(f, text, marks, sizeof(marks) / sizeof(marks[0]));
 	free(text);
 }
 
@@ -295,8 +303,9 @@ static char *message_expression(struct build *b, const ds_rule *rule, enum answe
 	return kept(b, ds_text_close(&t));
 }
 
-/* What a validating policy's comment says it does. A new string. */
-static char *validating_comment(const ds_rule_cel *rc, enum answer answer, bool beside)
+/* What a validating policy's comment says it does, with the notes on the
+ * config's exemptions. A new string. */
+static char *validating_comment(const ds_rule_cel *rc, enum answer answer, bool beside, const char *notes)
 {
 	bool object_rule = rc->rule->scope != DS_SCOPE_NAMESPACE;
 	const char *what = answer == DENY ? "denies what the webhook's /validate denies"
@@ -305,12 +314,13 @@ static char *validating_comment(const ds_rule_cel *rc, enum answer answer, bool 
 					   "an update that keeps spec.template"
 					 : "warns where the webhook warns instead of denying: an exempted DaemonSet";
 
-	return ds_format("%s %s%s: %s.\n%s\nfailurePolicy %s: %s.", rc->rule->id, rc->rule->name,
+	return ds_format("%s %s%s: %s.\n%s\nfailurePolicy %s: %s.%s%s", rc->rule->id, rc->rule->name,
 			 rc->per_daemonset ? " (experimental, see docs/policies.md)" : "", what,
 			 rc->per_daemonset ? "Evaluated once for each other DaemonSet of the namespace (params), on CREATE."
 					   : "Evaluated on CREATE and UPDATE.",
 			 answer == DENY ? "Fail" : "Ignore",
-			 answer == DENY ? "a denial fails closed" : "a warning never keeps a DaemonSet out");
+			 answer == DENY ? "a denial fails closed" : "a warning never keeps a DaemonSet out",
+			 notes ? "\n" : "", notes ? notes : "");
 }
 
 /* The validating policy of rc and its binding: DENY (at error, enforced)
@@ -362,7 +372,7 @@ static void add_validating(struct build *b, const ds_rule_cel *rc, enum answer a
 	add_string(b, validation, "message", answer == DENY ? "DaemonSet is not allowed by dsguard" : "dsguard");
 	if (answer == DENY)
 		add_string(b, validation, "reason", "Forbidden");
-	add_document(b, o, kept(b, validating_comment(rc, answer, beside)));
+	add_document(b, o, kept(b, validating_comment(rc, answer, beside, b->ex->notes)));
 	add_binding(b, GROUP "v1", "ValidatingAdmissionPolicyBinding", name, rc, answer == DENY ? deny : warn,
 		    answer == DENY ? 1 : 2,
 		    kept(b, ds_format("Binds %s: %s%s.", name ? name : "", answer == DENY ? "Deny" : "Warn and Audit",
@@ -416,6 +426,7 @@ static int add_rule(struct build *b, const ds_rule *rule, bool *patched, char **
 	bool deny = sev == DS_SEVERITY_ERROR && b->cfg->enforce;
 	bool want_patch = b->opts->mutating && deny && rule->fix;
 	ds_rule_cel rc;
+	ds_cel_exemptions ex;
 	char *exempt;
 	bool oom;
 
@@ -423,12 +434,18 @@ static int add_rule(struct build *b, const ds_rule *rule, bool *patched, char **
 		return 0;
 	if (ds_rule_cel_make(rule, b->cfg, want_patch, &rc, error) < 0)
 		return -1;
-	exempt = ds_exemption_condition(rule, b->cfg, &oom);
+	if (ds_exemptions_make(rule, b->cfg, b->now, &ex) < 0) {
+		ds_rule_cel_free(&rc);
+		return ds_fail(error, "out of memory");
+	}
+	b->ex = &ex;
+	exempt = ds_exemptions_condition(&ex, &oom);
 	b->oom |= oom;
 	if (want_patch && !rc.patch) {
 		ds_fail(error, "--mutating: %s %s cannot be patched: %s", rule->id, rule->name,
 			rc.unpatched ? rc.unpatched : "it has no fix");
 		free(exempt);
+		ds_exemptions_free(&ex);
 		ds_rule_cel_free(&rc);
 		return -1;
 	}
@@ -443,6 +460,8 @@ static int add_rule(struct build *b, const ds_rule *rule, bool *patched, char **
 		*patched = true;
 	}
 	free(exempt);
+	ds_exemptions_free(&ex);
+	b->ex = NULL;
 	ds_rule_cel_free(&rc);
 	return 0;
 }
@@ -481,7 +500,8 @@ static int check_options(struct build *b, char **error)
 
 int ds_policy_generate(const ds_config *cfg, const ds_policy_options *opts, ds_policy_set *out, char **error)
 {
-	struct build b = {cfg, opts, opts->name_prefix ? opts->name_prefix : DEFAULT_PREFIX, out, false};
+	struct build b = {cfg, opts, opts->name_prefix ? opts->name_prefix : DEFAULT_PREFIX, out,
+			  opts->now ? opts->now : time(NULL), NULL, false};
 	bool patched = false;
 
 	memset(out, 0, sizeof(*out));

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 
 #include "rules/rules.h"
@@ -25,6 +26,9 @@ typedef struct ds_policy_options {
 	/* A LabelSelector (ds_label_selector_parse()) every binding's
 	 * matchResources.namespaceSelector carries, or NULL for every namespace. */
 	const cJSON *namespace_selector;
+	/* When config exemptions' expiry is judged (0: now): an entry expired
+	 * then is left out, with a note in the policies' comments. */
+	time_t now;
 } ds_policy_options;
 
 /* One object to write, with the comment lines written above it. Owns both. */

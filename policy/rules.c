@@ -380,69 +380,375 @@ static char *ignore_pattern(const ds_rule *rule)
 	return ds_text_close(&re);
 }
 
-/* The annotation exemption, where the config honours dsguard.io/ignore.
- * A regular expression does what splitting the value would (split() is
- * not core CEL). */
-static char *annotation_exemption(const ds_rule *rule, const ds_config *cfg, bool *oom)
+/* The namespace a DaemonSet is in, as the webhook reads it: its own, else
+ * the request's. matchConditions cannot read variables, so it is written
+ * out wherever it is needed. */
+static void write_namespace(FILE *f)
 {
-	const char *pointer = "/metadata/annotations/dsguard.io~1ignore";
-	char *pattern, *text;
+	fputc('(', f);
+	ds_cel_present(f, "object", "/metadata/namespace", true);
+	fputs(" && type(object.metadata.namespace) == string && object.metadata.namespace != ''"
+	      " ? object.metadata.namespace : request.namespace)", f);
+}
+
+/* Its name, as the webhook reads it ("" when it has none). */
+static void write_name(FILE *f)
+{
+	fputc('(', f);
+	ds_cel_present(f, "object", "/metadata/name", true);
+	fputs(" && type(object.metadata.name) == string ? object.metadata.name : '')", f);
+}
+
+/* Writes the RE2 pattern of a glob (util.h): '*' any run, '?' one
+ * character, every other (escaped) character itself. */
+static void write_glob_pattern(FILE *f, const char *glob)
+{
+	fputc('^', f);
+	for (const char *p = glob; *p; p++) {
+		char one[2] = {*p, '\0'};
+		if (*p == '*' || *p == '?') {
+			fputs(*p == '*' ? ".*" : ".", f);
+			continue;
+		}
+		if (*p == '\\' && p[1])
+			one[0] = *++p;
+		ds_re2_literal(f, one, false);
+	}
+	fputc('$', f);
+}
+
+/* A condition that holds when the CEL string `value` (written by
+ * write_value) matches one of the globs of list: a literal by equality,
+ * a pattern by matches(). Returns 0, or -1 out of memory. */
+static int write_globs(FILE *f, const ds_string_list *list, void (*write_value)(FILE *))
+{
+	fputc('(', f);
+	for (size_t i = 0; i < list->count; i++) {
+		fputs(i ? " || " : "", f);
+		write_value(f);
+		if (ds_glob_is_literal(list->items[i])) {
+			char *literal = ds_glob_literal(list->items[i]);
+			if (!literal)
+				return -1;
+			fputs(" == ", f);
+			ds_cel_quote(f, literal);
+			free(literal);
+		} else {
+			ds_text re;
+			char *pattern;
+			if (ds_text_open(&re) < 0)
+				return -1;
+			write_glob_pattern(re.f, list->items[i]);
+			if (!(pattern = ds_text_close(&re)))
+				return -1;
+			fputs(".matches(", f);
+			ds_cel_quote(f, pattern);
+			fputc(')', f);
+			free(pattern);
+		}
+	}
+	fputc(')', f);
+	return 0;
+}
+
+/* A condition that holds when the DaemonSet carries label key with value. */
+static int write_label(FILE *f, const ds_label *label)
+{
+	char *token = ds_pointer_escape(label->key), *pointer = token ? ds_format("/metadata/labels/%s", token) : NULL;
+
+	free(token);
+	if (!pointer)
+		return -1;
+	fputc('(', f);
+	ds_cel_present(f, "object", pointer, true);
+	fputs(" && type(", f);
+	ds_cel_select(f, "object", pointer);
+	fputs(") == string && ", f);
+	ds_cel_select(f, "object", pointer);
+	fputs(" == ", f);
+	ds_cel_quote(f, label->value);
+	fputc(')', f);
+	free(pointer);
+	return 0;
+}
+
+/* The condition under which config entry e selects the DaemonSet: every
+ * selector it gives. A new string, or NULL out of memory. */
+static char *entry_condition(const ds_exemption *e)
+{
+	ds_text t;
+	int rc = 0;
+	bool more = false;
+
+	if (ds_text_open(&t) < 0)
+		return NULL;
+	if (e->namespaces.count) {
+		rc |= write_globs(t.f, &e->namespaces, write_namespace);
+		more = true;
+	}
+	if (e->names.count) {
+		fputs(more ? "\n  && " : "", t.f);
+		rc |= write_globs(t.f, &e->names, write_name);
+		more = true;
+	}
+	for (size_t i = 0; i < e->label_count; i++) {
+		fputs(more ? "\n  && " : "", t.f);
+		rc |= write_label(t.f, &e->labels[i]);
+		more = true;
+	}
+	if (rc < 0) {
+		free(ds_text_close(&t));
+		return NULL;
+	}
+	return ds_text_close(&t);
+}
+
+/* The warning of a finding exempted by `by` with `reason` (a literal
+ * reason, or DS_MARK_OTHER standing for reason_expr), as a CEL string
+ * expression. A new string, or NULL out of memory. */
+static char *exempted_message(const ds_rule *rule, ds_exempt_source by, const char *reason, const char *reason_expr)
+{
+	char *said = ds_say_exempted(rule, by, reason, DS_MARK_VALUE);
 	ds_text t;
 
-	_Static_assert(sizeof(DS_IGNORE_ANNOTATION) == sizeof("dsguard.io/ignore"), "the annotation's pointer");
-	*oom = false;
-	if (!cfg->allow_exemption_annotation)
+	if (!said || ds_text_open(&t) < 0) {
+		free(said);
 		return NULL;
-	pattern = ignore_pattern(rule);
-	if (!pattern || ds_text_open(&t) < 0) {
-		free(pattern);
+	}
+	ds_cel_message(t.f, said, "variables.finding", reason_expr);
+	free(said);
+	return ds_text_close(&t);
+}
+
+/* Appends an exemption; takes condition and message (NULL: out of
+ * memory). Returns 0, or -1 out of memory. */
+static int add_exemption(ds_cel_exemptions *out, char *condition, char *message)
+{
+	ds_cel_exemption *grown = condition && message ? ds_array_grow(out->items, out->count, sizeof(*grown)) : NULL;
+
+	if (!grown) {
+		free(condition);
+		free(message);
+		return -1;
+	}
+	out->items = grown;
+	grown[out->count++] = (ds_cel_exemption){condition, message};
+	return 0;
+}
+
+/* Appends a line to out->notes. Returns 0, or -1 out of memory. */
+static int add_note(ds_cel_exemptions *out, char *line)
+{
+	char *notes = line ? ds_format("%s%s%s", out->notes ? out->notes : "", out->notes ? "\n" : "", line) : NULL;
+
+	free(line);
+	if (!notes)
+		return -1;
+	free(out->notes);
+	out->notes = notes;
+	return 0;
+}
+
+/* The config's exemption entries that name rule, in the file's order: an
+ * entry expired at `now` is left out with a note, one that will expire is
+ * noted (CEL has no clock: the policies must be made again then). */
+static int config_exemptions(const ds_rule *rule, const ds_config *cfg, time_t now, ds_cel_exemptions *out)
+{
+	for (size_t i = 0; i < cfg->exemption_count; i++) {
+		const ds_exemption *e = &cfg->exemptions[i];
+		char *reason;
+		int rc;
+		if (!e->rules[ds_rule_index(rule)])
+			continue;
+		if (ds_exemption_expired(e, now)) {
+			if (add_note(out, ds_format("Config exemption %s:%u left out: it expired (expires: %s).", e->file,
+						    e->line, e->expires_text)) < 0)
+				return -1;
+			continue;
+		}
+		if (e->expires && add_note(out, ds_format("Config exemption %s:%u holds until %s; CEL has no clock: make "
+							  "these policies again then.",
+							  e->file, e->line, e->expires_text)) < 0)
+			return -1;
+		/* the reason as the engine cuts it for the webhook's warning */
+		reason = ds_text_cut(e->reason, DS_EXEMPTION_REASON_MAX);
+		rc = add_exemption(out, entry_condition(e),
+				   reason ? exempted_message(rule, DS_EXEMPT_CONFIG, reason, NULL) : NULL);
+		free(reason);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+#define IGNORE_POINTER "/metadata/annotations/dsguard.io~1ignore"
+#define REASON_POINTER "/metadata/annotations/dsguard.io~1ignore-reason"
+_Static_assert(sizeof(DS_IGNORE_ANNOTATION) == sizeof("dsguard.io/ignore"), "the annotation's pointer");
+_Static_assert(sizeof(DS_IGNORE_REASON_ANNOTATION) == sizeof("dsguard.io/ignore-reason"), "the reason's pointer");
+
+/* Writes the condition that `base`'s dsguard.io/ignore names rule, the
+ * RE2 pattern doing what splitting the value would (split() is not core
+ * CEL). Returns 0, or -1 out of memory. */
+static int write_names_rule(FILE *f, const char *base, const ds_rule *rule)
+{
+	char *pattern = ignore_pattern(rule);
+
+	if (!pattern)
+		return -1;
+	ds_cel_present(f, base, IGNORE_POINTER, true);
+	fputs(" && type(", f);
+	ds_cel_select(f, base, IGNORE_POINTER);
+	fputs(") == string\n  && ", f);
+	ds_cel_select(f, base, IGNORE_POINTER);
+	fputs(".matches(", f);
+	ds_cel_quote(f, pattern);
+	fputc(')', f);
+	free(pattern);
+	return 0;
+}
+
+/* Writes the condition that the object gives a reason: a
+ * dsguard.io/ignore-reason of more than white space. */
+static void write_has_reason(FILE *f)
+{
+	ds_cel_present(f, "object", REASON_POINTER, true);
+	fputs(" && type(", f);
+	ds_cel_select(f, "object", REASON_POINTER);
+	fputs(") == string && ", f);
+	ds_cel_select(f, "object", REASON_POINTER);
+	fputs(".matches('[^ \\\\t\\\\n\\\\v\\\\f\\\\r]')", f);
+}
+
+/* Writes the condition that the requester is one the grant lists. */
+static void write_requester_listed(FILE *f, const ds_annotation_grant *g)
+{
+	fputc('(', f);
+	if (g->users.count) {
+		fputs("(has(request.userInfo.username) && request.userInfo.username in ", f);
+		ds_cel_list(f, &g->users);
+		fputc(')', f);
+	}
+	if (g->groups.count) {
+		fputs(g->users.count ? " || " : "", f);
+		fputs("(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ", f);
+		ds_cel_list(f, &g->groups);
+		fputs("))", f);
+	}
+	fputc(')', f);
+}
+
+/* The condition under which the annotation exempts rule, within the
+ * config's limits (ds_exemption_decide()). A new string, or NULL. */
+static char *annotation_condition(const ds_rule *rule, const ds_config *cfg)
+{
+	const ds_annotation_grant *g = &cfg->annotation;
+	ds_text t;
+	int rc;
+
+	if (ds_text_open(&t) < 0)
+		return NULL;
+	rc = write_names_rule(t.f, "object", rule);
+	if (g->namespaces.count) {
+		fputs("\n  && ", t.f);
+		rc |= write_globs(t.f, &g->namespaces, write_namespace);
+	}
+	if (g->require_reason) {
+		fputs("\n  && ", t.f);
+		write_has_reason(t.f);
+	}
+	if (g->users.count || g->groups.count) {
+		fputs("\n  && (", t.f);
+		write_requester_listed(t.f, g);
+		fputs(" || (request.operation == 'UPDATE' && oldObject != null && ", t.f);
+		rc |= write_names_rule(t.f, "oldObject", rule);
+		fputs("))", t.f);
+	}
+	if (rc < 0) {
+		free(ds_text_close(&t));
+		return NULL;
+	}
+	return ds_text_close(&t);
+}
+
+/* The annotation, where the config honours it: its condition, and a
+ * message that names the reason the object gives, when it gives one. */
+static int annotation_exemptions(const ds_rule *rule, const ds_config *cfg, time_t now, ds_cel_exemptions *out)
+{
+	char *with, *without, *message = NULL;
+	ds_text t;
+
+	(void)now;
+	if (!cfg->allow_exemption_annotation)
+		return 0;
+	with = exempted_message(rule, DS_EXEMPT_ANNOTATION, DS_MARK_OTHER,
+				"object.metadata.annotations['" DS_IGNORE_REASON_ANNOTATION "']");
+	without = exempted_message(rule, DS_EXEMPT_ANNOTATION, NULL, NULL);
+	if (with && without && ds_text_open(&t) == 0) {
+		fputc('(', t.f);
+		write_has_reason(t.f);
+		fprintf(t.f, ")\n  ? %s\n  : %s", with, without);
+		message = ds_text_close(&t);
+	}
+	free(with);
+	free(without);
+	return add_exemption(out, annotation_condition(rule, cfg), message);
+}
+
+/* Every source of exemptions, in the order the engine tries them
+ * (rules/exempt.c): config entries, then the annotation. Each appends
+ * what exempts a rule (nothing when it does not). */
+static int (*const exemption_sources[])(const ds_rule *, const ds_config *, time_t, ds_cel_exemptions *) = {
+	config_exemptions,
+	annotation_exemptions,
+};
+
+void ds_exemptions_free(ds_cel_exemptions *ex)
+{
+	for (size_t i = 0; i < ex->count; i++) {
+		free(ex->items[i].condition);
+		free(ex->items[i].message);
+	}
+	free(ex->items);
+	free(ex->notes);
+	memset(ex, 0, sizeof(*ex));
+}
+
+int ds_exemptions_make(const ds_rule *rule, const ds_config *cfg, time_t now, ds_cel_exemptions *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < sizeof(exemption_sources) / sizeof(exemption_sources[0]); i++)
+		if (exemption_sources[i](rule, cfg, now, out) < 0) {
+			ds_exemptions_free(out);
+			return -1;
+		}
+	return 0;
+}
+
+char *ds_exemptions_condition(const ds_cel_exemptions *ex, bool *oom)
+{
+	ds_text t;
+	char *text;
+
+	*oom = false;
+	if (!ex->count)
+		return NULL;
+	if (ds_text_open(&t) < 0) {
 		*oom = true;
 		return NULL;
 	}
-	ds_cel_present(t.f, "object", pointer, true);
-	fputs(" && type(", t.f);
-	ds_cel_select(t.f, "object", pointer);
-	fputs(") == string\n  && ", t.f);
-	ds_cel_select(t.f, "object", pointer);
-	fputs(".matches(", t.f);
-	ds_cel_quote(t.f, pattern);
-	fputc(')', t.f);
-	free(pattern);
+	for (size_t i = 0; i < ex->count; i++)
+		fprintf(t.f, i ? " ||\n(%s)" : "(%s)", ex->items[i].condition);
 	text = ds_text_close(&t);
 	*oom = !text;
 	return text;
 }
 
-/* Every source of exemptions, each giving the condition under which it
- * exempts a rule (NULL: it does not). Config exemption entries will be one
- * more function here; the policies OR them together. */
-static char *(*const exemption_sources[])(const ds_rule *, const ds_config *, bool *) = {
-	annotation_exemption,
-};
-
-char *ds_exemption_condition(const ds_rule *rule, const ds_config *cfg, bool *oom)
+void ds_exemptions_message(FILE *f, const ds_cel_exemptions *ex)
 {
-	ds_text t;
-	bool any = false;
-
-	*oom = ds_text_open(&t) < 0;
-	if (*oom)
-		return NULL;
-	for (size_t i = 0; i < sizeof(exemption_sources) / sizeof(exemption_sources[0]) && !*oom; i++) {
-		char *cond = exemption_sources[i](rule, cfg, oom);
-		if (!cond)
-			continue;
-		fprintf(t.f, any ? " ||\n(%s)" : "(%s)", cond);
-		any = true;
-		free(cond);
-	}
-	if (*oom || !any) {
-		free(ds_text_close(&t));
-		return NULL;
-	}
-	{
-		char *text = ds_text_close(&t);
-		*oom = !text;
-		return text;
-	}
+	fputc('(', f);
+	for (size_t i = 0; i + 1 < ex->count; i++)
+		fprintf(f, "(%s)\n  ? (%s)\n  : ", ex->items[i].condition, ex->items[i].message);
+	if (ex->count)
+		fprintf(f, "(%s)", ex->items[ex->count - 1].message);
+	fputc(')', f);
 }

@@ -1,7 +1,6 @@
 /* engine.c - runs the rule table over one resource; owns findings and fixes. */
 #include "rules/checks.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,12 +106,33 @@ void ds_option_value_clear(ds_option_value *value, ds_option_type type)
 	memset(value, 0, sizeof(*value));
 }
 
+/* Releases what entry e owns. */
+static void exemption_free(ds_exemption *e)
+{
+	ds_string_list_clear(&e->namespaces);
+	ds_string_list_clear(&e->names);
+	for (size_t i = 0; i < e->label_count; i++) {
+		free(e->labels[i].key);
+		free(e->labels[i].value);
+	}
+	free(e->labels);
+	free(e->reason);
+	free(e->expires_text);
+}
+
 void ds_config_free(ds_config *cfg)
 {
 	for (size_t i = 0; i < DS_RULE_COUNT; i++)
 		for (size_t j = 0; j < ds_rules[i].option_count; j++)
 			ds_option_value_clear(&cfg->rules[i].options[ds_rules[i].options[j].slot],
 					      ds_rules[i].options[j].type);
+	for (size_t i = 0; i < cfg->exemption_count; i++)
+		exemption_free(&cfg->exemptions[i]);
+	free(cfg->exemptions);
+	ds_string_list_clear(&cfg->annotation.namespaces);
+	ds_string_list_clear(&cfg->annotation.users);
+	ds_string_list_clear(&cfg->annotation.groups);
+	free(cfg->path);
 	ds_config_init(cfg);
 }
 
@@ -153,38 +173,6 @@ const char *ds_resource_namespace(const cJSON *obj, const ds_context *ctx)
 	if (ns && *ns)
 		return ns;
 	return ctx->default_namespace ? ctx->default_namespace : "default";
-}
-
-/* Whether the comma-separated annotation value names rule (by id, name or
- * "all"); spaces around each item are ignored. */
-static bool annotation_names_rule(const char *value, const ds_rule *rule)
-{
-	const char *p = value;
-
-	while (*p) {
-		size_t len;
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		len = strcspn(p, ",");
-		while (len > 0 && isspace((unsigned char)p[len - 1]))
-			len--;
-		if ((len == 3 && !strncasecmp(p, "all", 3)) ||
-		    (len == strlen(rule->id) && !strncasecmp(p, rule->id, len)) ||
-		    (len == strlen(rule->name) && !strncmp(p, rule->name, len)))
-			return true;
-		p += strcspn(p, ",");
-	}
-	return false;
-}
-
-static bool is_exempt(const cJSON *resource, const ds_context *ctx, const ds_rule *rule)
-{
-	const cJSON *ann = ds_pointer_get(resource, "/metadata/annotations");
-	const cJSON *value = cJSON_GetObjectItemCaseSensitive(ann, DS_IGNORE_ANNOTATION);
-
-	if (!ctx->config->allow_exemption_annotation || !cJSON_IsString(value))
-		return false;
-	return annotation_names_rule(value->valuestring, rule);
 }
 
 static ds_severity effective_severity(const ds_context *ctx, const ds_rule *rule)
@@ -362,6 +350,25 @@ static bool evaluated(const ds_rule *rule, const ds_context *ctx, unsigned scope
 	return rule->scope != DS_SCOPE_NAMESPACE || ctx->namespaces;
 }
 
+/* Marks finding f exempt or not, as ds_exemption_decide() finds, keeping
+ * a copy of the reason cut to DS_EXEMPTION_REASON_MAX. Returns 0, or -1
+ * out of memory. */
+static int mark_exemption(const cJSON *resource, const ds_context *ctx, ds_finding *f)
+{
+	ds_exemption_verdict v;
+
+	ds_exemption_decide(resource, ctx, f->rule, &v);
+	f->exempt = v.by != DS_EXEMPT_NONE;
+	f->exempted_by = v.by;
+	f->exemption = v.entry;
+	f->expired = v.expired;
+	f->exemption_refused = v.refused;
+	if (!v.reason)
+		return 0;
+	f->exempt_reason = ds_text_cut(v.reason, DS_EXEMPTION_REASON_MAX);
+	return f->exempt_reason ? 0 : -1;
+}
+
 int ds_evaluate(const cJSON *resource, const ds_context *ctx, unsigned scopes, ds_evaluation *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -372,7 +379,8 @@ int ds_evaluate(const cJSON *resource, const ds_context *ctx, unsigned scopes, d
 			goto oom;
 	for (size_t i = 0; i < out->finding_count; i++) {
 		ds_finding *f = &out->findings[i];
-		f->exempt = is_exempt(resource, ctx, f->rule);
+		if (mark_exemption(resource, ctx, f) < 0)
+			goto oom;
 		if (f->exempt || f->unknown || !f->rule->fix)
 			continue;
 		if (f->rule->fix(resource, ctx, f, out, &f->unfixable) < 0)
@@ -389,6 +397,7 @@ void ds_evaluation_free(ds_evaluation *ev)
 	for (size_t i = 0; i < ev->finding_count; i++) {
 		free(ev->findings[i].message);
 		free(ev->findings[i].pointer);
+		free(ev->findings[i].exempt_reason);
 	}
 	for (size_t i = 0; i < ev->op_count; i++) {
 		free(ev->ops[i].path);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 
 #include "util/util.h"
@@ -27,8 +28,9 @@ typedef enum {
 	DS_SCOPE_OBJECT = 1 << 0,    /* the object alone */
 	/* The object among the other DaemonSets of its namespace, through
 	 * ds_context.namespaces. Such a rule reads only apiVersion, kind,
-	 * metadata.name, metadata.namespace and the exemption annotation:
-	 * the lint run keeps no more of an object once its file is read. */
+	 * metadata.name and metadata.namespace, and its exemptions the
+	 * exemption annotations and the labels config exemptions name: the
+	 * lint run keeps no more of an object once its file is read. */
 	DS_SCOPE_NAMESPACE = 1 << 1,
 } ds_scope;
 
@@ -62,10 +64,50 @@ typedef struct ds_rule_config {
 	ds_option_value options[DS_RULE_MAX_OPTIONS];
 } ds_rule_config;
 
+/* One label an exemption requires: key with exactly this value. Owns both. */
+typedef struct ds_label {
+	char *key, *value;
+} ds_label;
+
+/* One entry of the config's `exemptions` list (docs/config.md): the rules
+ * it exempts on the DaemonSets it selects, why, and until when. An object
+ * is selected when every selector the entry gives matches (a list of globs
+ * when any of them does); the config loader refuses an entry that gives
+ * none, and empty lists. Owns every string but file (the config's path). */
+typedef struct ds_exemption {
+	bool rules[DS_RULE_COUNT];   /* in the order of ds_rules[] */
+	ds_string_list namespaces;   /* globs (util.h); none: any namespace */
+	ds_string_list names;        /* globs; none: any name */
+	ds_label *labels;            /* all must match; none: any labels */
+	size_t label_count;
+	char *reason;                /* non-empty */
+	bool expires;                /* false: it holds for good */
+	time_t expiry;               /* the first second (UTC) at which it no longer holds */
+	char *expires_text;          /* `expires` as written, for messages; NULL when it does not expire */
+	const char *file;            /* where it was written: the config's path (borrowed) */
+	unsigned line, column;
+} ds_exemption;
+
+/* Where, by whom and how the dsguard.io/ignore annotation counts, when the
+ * config honours it at all (allowExemptionAnnotation as a mapping). An
+ * empty list sets no limit (the config loader refuses empty lists). */
+typedef struct ds_annotation_grant {
+	ds_string_list namespaces; /* globs: the annotation counts only in these namespaces */
+	/* At admission, the annotation counts only when the requester (its
+	 * username, or one of its groups) is listed, or on UPDATE when oldObject
+	 * already carried it for the rule: adding it is the privileged act. */
+	ds_string_list users, groups;
+	bool require_reason;       /* without a dsguard.io/ignore-reason it counts for nothing */
+} ds_annotation_grant;
+
 /* The whole configuration. Owns every string in it. */
 typedef struct ds_config {
 	bool enforce;                    /* false: every finding is at most a warning */
 	bool allow_exemption_annotation; /* false: dsguard.io/ignore counts for nothing */
+	ds_annotation_grant annotation;  /* the limits on it, when it counts */
+	ds_exemption *exemptions;        /* the `exemptions` list, in the file's order */
+	size_t exemption_count;
+	char *path;                      /* the file it was read from (entries name it); NULL: none */
 	ds_rule_config rules[DS_RULE_COUNT]; /* in the order of ds_rules[] */
 } ds_config;
 
@@ -102,17 +144,50 @@ typedef struct ds_namespace_lookup {
 	void *data;
 } ds_namespace_lookup;
 
+/* What an admission request tells about who writes the object, for the
+ * exemption annotation's limits (ds_annotation_grant). Borrowed. */
+typedef struct ds_admission {
+	const cJSON *user_info;  /* request.userInfo ({username, groups}), or NULL */
+	bool update;             /* an UPDATE (else a CREATE) */
+	const char *old_ignore;  /* UPDATE: oldObject's dsguard.io/ignore when it is a string, else NULL */
+} ds_admission;
+
 /* What a resource is checked against. */
 typedef struct ds_context {
 	const ds_config *config;
 	const char *default_namespace;         /* where a resource without one lives; NULL: "default" */
 	const ds_namespace_lookup *namespaces; /* NULL: DS_SCOPE_NAMESPACE rules are not evaluated */
+	time_t now;                            /* what config exemptions' expiry is compared with */
+	const ds_admission *admission;         /* the request being admitted; NULL: lint and audit */
 } ds_context;
 
 typedef struct ds_rule ds_rule;
 
-/* The annotation that exempts a resource from rules (docs/rules.md). */
+/* The annotation that exempts a resource from rules (docs/rules.md), and
+ * the one that may say why. */
 #define DS_IGNORE_ANNOTATION "dsguard.io/ignore"
+#define DS_IGNORE_REASON_ANNOTATION "dsguard.io/ignore-reason"
+
+/* The longest reason a finding carries (longer ones are cut, ending "..."). */
+#define DS_EXEMPTION_REASON_MAX 256
+
+/* What exempted a finding. */
+typedef enum { DS_EXEMPT_NONE = 0, DS_EXEMPT_CONFIG, DS_EXEMPT_ANNOTATION } ds_exempt_source;
+
+/* Why a finding of one rule on one object is exempt or not: what
+ * ds_exemption_decide() found. Borrows from the config and the resource. */
+typedef struct ds_exemption_verdict {
+	ds_exempt_source by;
+	const ds_exemption *entry;   /* by config: the first entry that exempts it */
+	const char *reason;          /* the entry's reason, or the object's dsguard.io/ignore-reason (NULL: none) */
+	/* Not exempt, though an entry that has expired would have exempted it:
+	 * the first such entry; else NULL. */
+	const ds_exemption *expired;
+	/* Not exempt, though dsguard.io/ignore names the rule: why it does not
+	 * count (a constant sentence); NULL when it is not that. Not said when
+	 * the config turns the annotation off altogether. */
+	const char *refused;
+} ds_exemption_verdict;
 
 /* One finding. `pointer` is the RFC 6901 JSON Pointer of the field the
  * finding is about (it may not exist in the resource when the field is
@@ -122,7 +197,12 @@ typedef struct ds_finding {
 	ds_severity severity; /* effective: after config and enforce */
 	char *message;
 	char *pointer;
-	bool exempt;     /* exempted by the dsguard.io/ignore annotation */
+	bool exempt;     /* exempted: by a config entry or the dsguard.io/ignore annotation */
+	ds_exempt_source exempted_by;
+	char *exempt_reason;            /* why, cut to DS_EXEMPTION_REASON_MAX; NULL: no reason given */
+	const ds_exemption *exemption;  /* by config: the entry (borrowed from the config) */
+	const ds_exemption *expired;    /* see ds_exemption_verdict (borrowed from the config) */
+	const char *exemption_refused;  /* see ds_exemption_verdict (static) */
 	bool unknown;    /* the rule could not decide (DS_NAMESPACE_UNKNOWN): not a verdict */
 	const char *unfixable; /* why the rule's fix did not apply with this config, or NULL (static) */
 } ds_finding;
@@ -215,7 +295,8 @@ const char *ds_severity_name(ds_severity s);
 int ds_severity_parse(const char *name);
 
 /* Fills cfg with the defaults: every rule at its default severity, enforce
- * on, the exemption annotation honoured, every option none. */
+ * on, the exemption annotation honoured without limits, no exemption
+ * entries, every option none. */
 void ds_config_init(ds_config *cfg);
 
 /* Frees the names of list and empties it. */
@@ -250,6 +331,73 @@ int ds_evaluate(const cJSON *resource, const ds_context *ctx, unsigned scopes, d
 
 /* Releases what ev owns and empties it. */
 void ds_evaluation_free(ds_evaluation *ev);
+
+/* ---- Exemptions (exempt.c): the one place that decides them ---- */
+
+/* Decides whether a finding of `rule` on `resource` (a DaemonSet, or the
+ * record of one the lint run kept: name, namespace, labels, annotations)
+ * is exempt under ctx, and why. The config's entries come first, in the
+ * file's order: the first that names the rule, selects the object and has
+ * not expired at ctx->now exempts it. Else the dsguard.io/ignore
+ * annotation does, when it names the rule and the config lets it count:
+ * allowExemptionAnnotation, in a namespace it lists, with a
+ * dsguard.io/ignore-reason where requireReason says so, and at admission
+ * (ctx->admission) from a listed requester, or on UPDATE where oldObject
+ * already named the rule. Fills *out. */
+void ds_exemption_decide(const cJSON *resource, const ds_context *ctx, const ds_rule *rule,
+			 ds_exemption_verdict *out);
+
+/* At admission, where the config limits who may exempt by annotation: the
+ * first rule that the object's dsguard.io/ignore names and the request adds
+ * (a CREATE, or oldObject's did not name it), in a namespace where the
+ * annotation counts, while the requester is not listed. The webhook denies
+ * such a request: once admitted, a later UPDATE would find the annotation
+ * already there. NULL when there is none (and outside admission). */
+const ds_rule *ds_exemption_grant_refused(const cJSON *resource, const ds_context *ctx);
+
+/* Whether entry e has expired at `now`. */
+bool ds_exemption_expired(const ds_exemption *e, time_t now);
+
+/* Whether entry e selects the DaemonSet `name` in namespace ns with
+ * `labels` (metadata.labels, or NULL). */
+bool ds_exemption_selects(const ds_exemption *e, const char *ns, const char *name, const cJSON *labels);
+
+/* Whether the dsguard.io/ignore value names rule: one of its
+ * comma-separated items (spaces around each ignored) is the rule's id (any
+ * case), its name or "all" (any case). */
+bool ds_ignore_names_rule(const char *value, const ds_rule *rule);
+
+/* The requester of an admission request (userInfo) is one the grant lists:
+ * its username in users or one of its groups in groups. */
+bool ds_requester_listed(const ds_annotation_grant *grant, const cJSON *user_info);
+
+/* ---- The words of admission answers (answers.c) ----
+ * The webhook answers with them and the admission policies (policy/) must
+ * say the same, word for word: both take them from here. Each returns a
+ * new string, or NULL out of memory. */
+
+/* "DaemonSet NS/NAME is not allowed:", which the denied rules follow. */
+char *ds_say_denied(const char *ns, const char *name);
+
+/* One denied rule after ds_say_denied(): " DS001 priority-class: MESSAGE",
+ * the second and later ones starting with ";". */
+char *ds_say_denied_rule(const ds_rule *rule, const char *message, bool first);
+
+/* A warning: "DS001 priority-class: MESSAGE", with template_kept (an
+ * UPDATE that leaves spec.template as it was, so an error only warns)
+ * followed by " (this update leaves spec.template as it was)". */
+char *ds_say_warning(const ds_rule *rule, const char *message, bool template_kept);
+
+/* The warning of an exempted finding: "DS001 priority-class exempted by
+ * annotation dsguard.io/ignore: MESSAGE", with a reason "... by annotation
+ * dsguard.io/ignore (REASON): ...", or for a config entry "... exempted by
+ * config (REASON): MESSAGE". */
+char *ds_say_exempted(const ds_rule *rule, ds_exempt_source by, const char *reason, const char *message);
+
+/* Why a request is denied that adds the annotation for rule without being
+ * allowed to (ds_exemption_grant_refused()): a sentence after
+ * ds_say_denied(), naming the user (NULL: none given). */
+char *ds_say_grant_refused(const ds_rule *rule, const char *user);
 
 /* The operations of ev as an RFC 6902 JSON array (a new cJSON tree the
  * caller deletes), or NULL out of memory. */

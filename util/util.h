@@ -79,6 +79,29 @@ const char *ds_text_copy(char *buf, size_t size, const char *s);
  * starting and ending with a letter or digit. */
 bool ds_is_object_name(const char *name);
 
+/* ---- globs of names (glob.c) ---- */
+
+/* The globs of config exemptions and webhook scoping (docs/config.md):
+ * '*' matches any run of characters (none included), '?' exactly one
+ * character (a UTF-8 character), '\' makes the character after it literal
+ * ("\*", "\?", "\\"); every other character matches itself, case
+ * counting. A glob is matched against the whole text. */
+
+/* NULL when pattern is a valid glob, else a constant sentence saying why
+ * not (a lone backslash at its end). */
+const char *ds_glob_invalid(const char *pattern);
+
+/* Whether text matches pattern; an invalid pattern matches nothing. Time
+ * is at most the product of the two lengths, memory constant. */
+bool ds_glob_match(const char *pattern, const char *text);
+
+/* Whether pattern matches one text only: it has no unescaped '*' or '?'. */
+bool ds_glob_is_literal(const char *pattern);
+
+/* The text a literal pattern matches: pattern with its escapes taken out.
+ * Returns a new string, or NULL out of memory. */
+char *ds_glob_literal(const char *pattern);
+
 /* ---- JSON Pointers over cJSON trees (pointer.c) ---- */
 
 /* Escapes one reference token for a JSON Pointer (RFC 6901: "~" -> "~0",

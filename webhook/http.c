@@ -33,7 +33,7 @@ static const struct {
 	const char *method;
 } routes[] = {
 	{"/validate", DS_EP_VALIDATE, "POST"}, {"/mutate", DS_EP_MUTATE, "POST"}, {"/healthz", DS_EP_HEALTHZ, "GET"},
-	{"/readyz", DS_EP_READYZ, "GET"},      {"/metrics", DS_EP_METRICS, "GET"},
+	{"/readyz", DS_EP_READYZ, "GET"},      {"/metrics", DS_EP_METRICS, "GET"},   {"/audit", DS_EP_AUDIT, "GET"},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -125,17 +125,65 @@ static bool declared_too_large(struct MHD_Connection *c, size_t max)
 	return end != text && n > max;
 }
 
-/* Answers /metrics, with the cluster cache's state when there is one. */
+/* The audit's metrics after the server's text. Takes text; returns a new
+ * string, or NULL out of memory. */
+static char *with_audit_metrics(char *text, ds_audit *audit)
+{
+	char *all = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&all, &size);
+
+	if (out) {
+		fputs(text, out);
+		ds_audit_metrics(audit, out);
+	}
+	free(text);
+	if (!out || fclose(out) != 0) {
+		free(all);
+		return NULL;
+	}
+	return all;
+}
+
+/* Answers /metrics, with the cluster cache's state, the namespace claims'
+ * and the audit's when there are. */
 static enum MHD_Result answer_metrics(struct request *req, struct MHD_Connection *c)
 {
 	ds_server *srv = req->gen->srv;
 	kube_cache_stats stats;
+	ds_claims_stats claims;
 	char *text;
 
 	if (srv->opts.cluster)
 		kube_cache_stats_get(srv->opts.cluster, &stats);
-	text = ds_metrics_render(&srv->metrics, srv->opts.cluster ? &stats : NULL);
+	if (srv->opts.claims)
+		ds_claims_stats_get(srv->opts.claims, &claims);
+	text = ds_metrics_render(&srv->metrics, srv->opts.cluster ? &stats : NULL, srv->opts.claims ? &claims : NULL);
+	if (text && srv->audit)
+		text = with_audit_metrics(text, srv->audit);
 	return text ? answer(req, c, 200, METRICS_TYPE, text, DS_RESULT_OK, NULL) : MHD_NO;
+}
+
+/* Answers /audit: the audit's document, 503 before the cache has synced,
+ * 404 without cluster state. */
+static enum MHD_Result answer_audit(struct request *req, struct MHD_Connection *c)
+{
+	ds_server *srv = req->gen->srv;
+	int status;
+	char *text;
+
+	if (!srv->audit) {
+		req->refusal = "no audit: the webhook has no cluster state (--cluster off)";
+		return answer(req, c, 404, TEXT_TYPE, strdup("no audit: the webhook has no cluster state (--cluster off)\n"),
+			      DS_RESULT_BAD_REQUEST, NULL);
+	}
+	text = ds_audit_document(srv->audit, &status);
+	if (text)
+		return answer(req, c, 200, JSON_TYPE, text, DS_RESULT_OK, NULL);
+	if (status == 503)
+		return answer(req, c, 503, TEXT_TYPE, strdup("the cluster cache has not synced yet\n"), DS_RESULT_ERROR,
+			      NULL);
+	return answer(req, c, 500, TEXT_TYPE, strdup("out of memory\n"), DS_RESULT_ERROR, NULL);
 }
 
 /* Answers /readyz 503 with why the managed certificate is not ready yet. */
@@ -154,6 +202,8 @@ static enum MHD_Result answer_get(struct request *req, struct MHD_Connection *c)
 
 	if (req->endpoint == DS_EP_METRICS)
 		return answer_metrics(req, c);
+	if (req->endpoint == DS_EP_AUDIT)
+		return answer_audit(req, c);
 	if (req->endpoint == DS_EP_READYZ && atomic_load(&srv->stopping))
 		return answer(req, c, 503, TEXT_TYPE, strdup("stopping\n"), DS_RESULT_ERROR, NULL);
 	if (req->endpoint == DS_EP_READYZ && srv->opts.cluster && !srv->cluster.synced(srv->cluster.data))
@@ -187,7 +237,7 @@ static enum MHD_Result begin(struct generation *gen, struct MHD_Connection *c, c
 	*req_cls = req;
 	atomic_fetch_add(&gen->srv->metrics.in_flight, 1);
 	if (route == ROUTE_COUNT)
-		return refuse(req, c, 404, "no such path; try /validate, /mutate, /healthz, /readyz or /metrics", NULL);
+		return refuse(req, c, 404, "no such path; try /validate, /mutate, /healthz, /readyz, /metrics or /audit", NULL);
 	if (strcmp(method, routes[route].method))
 		return refuse(req, c, 405, "method not allowed", routes[route].method);
 	if (req->endpoint != DS_EP_VALIDATE && req->endpoint != DS_EP_MUTATE)
@@ -311,6 +361,8 @@ static void log_review(const struct request *req, double ms)
 			cJSON_AddBoolToObject(f, "unsynced", true);
 		if (r->reserved)
 			cJSON_AddBoolToObject(f, "reserved", true);
+		if (r->unclaimed)
+			cJSON_AddBoolToObject(f, "unclaimed", true);
 		add_rule_ids(f, "rules", r->findings);
 		add_rule_ids(f, "exempted", r->exempted);
 	} else if (req->refusal || r->error) {

@@ -4,6 +4,7 @@
 #define DSGUARD_WEBHOOK_INTERNAL_H
 
 #include "certs/certs.h"
+#include "lint/lint.h"
 #include "webhook/webhook.h"
 
 #include <microhttpd.h>
@@ -64,6 +65,7 @@ typedef enum {
 	DS_EP_HEALTHZ,
 	DS_EP_READYZ,
 	DS_EP_METRICS,
+	DS_EP_AUDIT,
 	DS_EP_OTHER,
 	DS_EP_COUNT
 } ds_endpoint;
@@ -99,7 +101,8 @@ typedef struct ds_metrics {
 	atomic_ulong latency_count[DS_EP_COUNT];
 	atomic_ullong latency_sum_ns[DS_EP_COUNT];
 	atomic_ulong findings[DS_RULE_COUNT];
-	atomic_ulong exemptions[DS_RULE_COUNT];
+	atomic_ulong exemptions[DS_RULE_COUNT][2]; /* [0] by annotation, [1] by config */
+	atomic_ulong expired_exemptions[DS_RULE_COUNT]; /* findings an expired config exemption left standing */
 	atomic_ulong config_reloads[2]; /* [0] success, [1] failure */
 	atomic_ulong cert_reloads[2];
 	atomic_llong cert_not_after; /* unix seconds */
@@ -118,13 +121,98 @@ typedef struct ds_metrics {
 /* Counts one finished request and its duration. */
 void ds_metrics_request(ds_metrics *m, ds_endpoint ep, ds_operation op, ds_result result, double seconds);
 
-/* Counts the findings and exemptions of one review. */
+/* Counts the findings and exemptions of one review, and logs an expired
+ * config exemption the review met (once for each, ds_log_once()). */
 void ds_metrics_review(ds_metrics *m, const ds_review_result *r);
 
+struct ds_claims_stats;
+
 /* The metrics in the Prometheus text exposition format (0.0.4), with the
- * cluster cache's state when `cluster` is not NULL. Returns a new string,
- * or NULL out of memory. */
-char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster);
+ * cluster cache's state when `cluster` is not NULL and the namespace
+ * claims' when `claims` is not NULL. Returns a new string, or NULL out of
+ * memory. */
+char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster, const struct ds_claims_stats *claims);
+
+/* ---- namespace claims (claims.c) ---- */
+
+/* How one claim ended, as metrics label it. */
+typedef enum {
+	DS_CLAIM_CLAIMED = 0, /* the namespace was free: the Lease was created */
+	DS_CLAIM_HELD,        /* the claim was this DaemonSet's already (a retry, /mutate then /validate) */
+	DS_CLAIM_TAKEN_OVER,  /* a stale claim (its DaemonSet does not exist, older than the TTL) was taken over */
+	DS_CLAIM_REFUSED,     /* another DaemonSet holds the namespace: denied */
+	DS_CLAIM_ERROR,       /* the API server failed or was too slow: --on-unsynced */
+	DS_CLAIM_RESULTS
+} ds_claim_result;
+
+/* What the claims have done, for /metrics. */
+typedef struct ds_claims_stats {
+	unsigned long results[DS_CLAIM_RESULTS];
+	unsigned long conflicts;      /* 409 answers that made a claim read the Lease again */
+	unsigned long released;       /* claims removed because their DaemonSet does not exist */
+	unsigned long pending;        /* claims the sweeper still watches */
+	unsigned long latency_buckets[DS_LATENCY_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
+	unsigned long latency_count;
+	double latency_sum;           /* seconds */
+} ds_claims_stats;
+
+/* Holds req->ns in the API server for the DaemonSet being admitted (the
+ * ds_cluster reserve hook of --claims cluster; docs/cluster.md says how).
+ * Returns 0 when decided: *other NULL when the namespace is held for this
+ * DaemonSet (or there is nothing to hold: a namespace or name the API server
+ * would refuse), else the holder's name (the caller frees it); 1 when it
+ * could not be told within the deadline (the cause is logged); -1 out of
+ * memory. Thread-safe; at most a few claims talk to the API server at once,
+ * the others wait for a client within their deadline. */
+int ds_claims_claim(ds_claims *claims, const ds_claim_request *req, char **other);
+
+/* The cache the claims were started with (borrowed), or NULL. */
+kube_cache *ds_claims_cache(ds_claims *claims);
+
+/* Fills *out with the claims' counters now. */
+void ds_claims_stats_get(ds_claims *claims, ds_claims_stats *out);
+
+/* The name of the Lease that claims namespace ns: "dsguard-claim-NS" when
+ * NS is a DNS label that fits in 63 characters, else "dsguard-claim-R.H"
+ * where R is what can be kept of NS (lowercase letters, digits and '-', at
+ * most 32, no '-' at either end; "dsguard-claim.H" when nothing) and H 16 hex
+ * digits of NS's SHA-256: a DNS subdomain of at most 63 characters, one per
+ * namespace (a short name has no '.'). Returns a new string, or NULL out of
+ * memory. */
+char *ds_claim_lease_name(const char *ns);
+
+/* Reads an RFC 3339 time as a Lease's acquireTime and renewTime hold it
+ * ("2024-05-01T10:00:00.123456Z"; the fraction optional, "Z" or an offset
+ * such as "+02:00"). Returns seconds since the epoch, or NAN when s is NULL
+ * or not such a time. */
+double ds_claim_parse_time(const char *s);
+
+/* What a claim Lease says. Borrowed from the Lease read. */
+typedef struct ds_claim_lease {
+	const char *holder;        /* spec.holderIdentity; "" when absent */
+	const char *generate_name; /* /mutate's claim for a name yet to be generated: its generateName; else NULL */
+} ds_claim_lease;
+
+/* Who claims. Borrowed. */
+typedef struct ds_claim_want {
+	const char *holder;        /* the DaemonSet's name; at /mutate without a name, generateName + uid */
+	const char *generate_name; /* the object's generateName, or NULL */
+	bool provisional;          /* the name is yet to be generated (holder is generateName + uid) */
+} ds_claim_want;
+
+/* What a claim does with the Lease it read. */
+typedef enum {
+	DS_CLAIM_KEEP,    /* it is this DaemonSet's, renewed less than a second ago: nothing to write */
+	DS_CLAIM_RENEW,   /* it is this DaemonSet's, older: its renewTime is written anew */
+	DS_CLAIM_CONFIRM, /* /mutate's claim for this generateName: /validate writes the generated name in */
+	DS_CLAIM_REFUSE,  /* another DaemonSet's, younger than the TTL: denied naming it */
+	DS_CLAIM_CHECK    /* another's, at least the TTL old: taken over if its DaemonSet does not exist */
+} ds_claim_action;
+
+/* Decides what a claim by `want` does with `lease`, last renewed `age`
+ * seconds ago (NAN when its time cannot be read, which counts as old), when
+ * claims hold for `ttl` seconds. */
+ds_claim_action ds_claim_decide(const ds_claim_lease *lease, const ds_claim_want *want, double age, double ttl);
 
 /* ---- certificate material ---- */
 
@@ -329,6 +417,136 @@ void ds_certmgr_stop(ds_certmgr *m);
  * trusts it. When not, writes why into why (size bytes). Any thread. */
 bool ds_certmgr_ready(ds_certmgr *m, char *why, size_t size);
 
+/* ---- the continuous audit (audit.c) and its PolicyReports (reports.c) ---- */
+
+/* The fields the cluster cache keeps of each DaemonSet for the audit: what
+ * the rules and the engine read, the uid and resourceVersion, the labels. */
+extern const char *const ds_audit_fields[];
+extern const size_t ds_audit_field_count;
+
+/* One violation now, for dsguard_violation (--audit-metrics-detail). */
+typedef struct ds_audit_violation {
+	const ds_rule *rule;
+	char *name; /* the DaemonSet's */
+} ds_audit_violation;
+
+/* What the audit knows of one namespace. Owned by the audit, read and
+ * written under its lock. */
+typedef struct ds_audit_ns {
+	char *ns;
+	size_t daemonsets;
+	unsigned long violations[DS_RULE_COUNT][2]; /* non-exempt findings by rule; [0] warning, [1] error */
+	ds_audit_violation *list;
+	size_t list_count;
+	uint64_t hash;      /* of its verdicts: the DaemonSets' names and uids, the findings */
+	time_t changed_at;  /* wall clock when hash last changed */
+	bool dirty;         /* to be evaluated again */
+	/* reports.c's */
+	bool due;           /* its report may differ from the one in the cluster */
+	double due_first;   /* monotonic: when it became due */
+	double due_last;    /* monotonic: its last change since */
+	double retry_at;    /* monotonic: no write before this (after a failure) */
+	uint64_t written;   /* hash of the report as last written or found; 0: not known */
+	char *written_rv;   /* that report's resourceVersion; NULL: not known */
+} ds_audit_ns;
+
+typedef struct ds_reports ds_reports;
+
+/* The audit of every DaemonSet in the cluster cache (docs/audit.md). */
+typedef struct ds_audit {
+	kube_cache *cache;
+	const ds_config *config;      /* the server's, read under config_lock */
+	pthread_rwlock_t *config_lock;
+	bool detail;                  /* --audit-metrics-detail */
+	pthread_t thread;
+
+	pthread_mutex_t mu;           /* guards everything below */
+	pthread_cond_t cond;          /* wakes the audit's thread */
+	bool stop;
+	bool all_dirty;               /* everything is to be evaluated again */
+	size_t dirty_count;
+	bool evaluated;               /* a whole pass has run since the cache synced */
+	ds_audit_ns **spaces;         /* sorted by namespace */
+	size_t space_count;
+	unsigned long totals[DS_RULE_COUNT][2];
+	size_t daemonsets;
+	time_t last_change;           /* wall clock of the last change of any verdict; 0: none */
+	ds_reports *reports;          /* NULL: no PolicyReports */
+} ds_audit;
+
+/* How the audit runs. */
+typedef struct ds_audit_options {
+	kube_cache *cache;             /* borrowed; made with ds_audit_fields kept */
+	const ds_config *config;       /* borrowed, read under config_lock */
+	pthread_rwlock_t *config_lock;
+	bool detail;
+	kube_client *reports_client;   /* taken: writes the PolicyReports; NULL: none */
+	kube_lease *lease;             /* borrowed: reports are written while it is held */
+} ds_audit_options;
+
+/* Starts the audit's thread (and the PolicyReport writer's, with a
+ * client), subscribed to the cache. Returns the audit, or NULL with *error
+ * set (the client is freed either way on failure). */
+ds_audit *ds_audit_start(const ds_audit_options *opts, char **error);
+
+/* Unsubscribes, stops the threads and frees the audit. NULL is allowed. */
+void ds_audit_stop(ds_audit *a);
+
+/* The config changed: everything is evaluated again. */
+void ds_audit_reconfigured(ds_audit *a);
+
+/* Writes the audit's metrics (and the writer's) in the Prometheus text
+ * format. */
+void ds_audit_metrics(ds_audit *a, FILE *out);
+
+/* The /audit document: `dsguard lint --format json` of the cache's
+ * DaemonSets now, with "source": "cluster". Returns a new string, or NULL
+ * with *status 503 (the cache has not synced) or 500 (out of memory). */
+char *ds_audit_document(ds_audit *a, int *status);
+
+/* One namespace's DaemonSets evaluated: lint's report over their records
+ * and each one's uid, in the order of the records ("" for none). */
+typedef struct ds_audit_eval {
+	ds_lint_report report;
+	char **uids;
+	size_t count;
+} ds_audit_eval;
+
+/* Evaluates records (those of one namespace, or of all) under the server's
+ * config. Returns 0 with out filled (release it with
+ * ds_audit_eval_free()), or -1 out of memory. */
+int ds_audit_evaluate(ds_audit *a, const kube_record *records, size_t count, ds_audit_eval *out);
+
+void ds_audit_eval_free(ds_audit_eval *ev);
+
+/* The namespace's state (the caller holds a->mu), or NULL. */
+ds_audit_ns *ds_audit_find(ds_audit *a, const char *ns);
+
+/* The namespace's state, made (empty, not dirty) when there is none (the
+ * caller holds a->mu). Returns it, or NULL out of memory. */
+ds_audit_ns *ds_audit_ensure(ds_audit *a, const char *ns);
+
+/* Drops the namespace's state (the caller holds a->mu). */
+void ds_audit_drop(ds_audit *a, const char *ns);
+
+/* Starts the PolicyReport writer for a (reports.c). Takes client. Returns
+ * it, or NULL with *error set. */
+ds_reports *ds_reports_start(ds_audit *a, kube_client *client, kube_lease *lease, char **error);
+
+/* Wakes the writer: a report became due (the caller holds a->mu). */
+void ds_reports_wake(ds_reports *r);
+
+/* Stops the writer's thread and frees it. NULL is allowed. */
+void ds_reports_stop(ds_reports *r);
+
+/* Writes the writer's metrics. */
+void ds_reports_metrics(ds_reports *r, FILE *out);
+
+/* A 64-bit FNV-1a hash of len bytes, continuing from h (start:
+ * DS_FNV_START). */
+#define DS_FNV_START 14695981039346656037ull
+uint64_t ds_fnv(uint64_t h, const void *bytes, size_t len);
+
 /* ---- the server's state, shared by server.c and http.c ---- */
 
 /* One libmicrohttpd daemon with the certificate it was started with. A
@@ -362,6 +580,7 @@ struct ds_server {
 	ds_file_sig cert_sig, key_sig, ca_sig, config_sig;
 	ds_conns conns;               /* the connections of every generation */
 	atomic_bool stopping;
+	ds_audit *audit;              /* with cluster state; NULL: none */
 };
 
 /* The MHD access handler of every generation (cls is the generation). */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,49 @@ void ds_log(ds_log_level level, const char *fmt, ...)
 	int n;
 
 	if (!ds_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	n = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	ds_log_fields(level, n < 0 ? "out of memory while logging" : message, NULL);
+	if (n >= 0)
+		free(message);
+}
+
+/* The keys ds_log_once() has logged. */
+static struct {
+	pthread_mutex_t lock;
+	char **keys;
+	size_t count;
+} once = {PTHREAD_MUTEX_INITIALIZER, NULL, 0};
+
+/* Whether key is new: then it is remembered (when there is room). */
+static bool first_time(const char *key)
+{
+	bool fresh = true;
+	char **grown;
+
+	pthread_mutex_lock(&once.lock);
+	for (size_t i = 0; i < once.count && fresh; i++)
+		fresh = strcmp(once.keys[i], key) != 0;
+	if (fresh && once.count >= DS_LOG_ONCE_KEYS)
+		fresh = false;
+	if (fresh && (grown = ds_array_grow(once.keys, once.count, sizeof(*grown))) != NULL) {
+		once.keys = grown;
+		if ((grown[once.count] = strdup(key)) != NULL)
+			once.count++;
+	}
+	pthread_mutex_unlock(&once.lock);
+	return fresh;
+}
+
+void ds_log_once(ds_log_level level, const char *key, const char *fmt, ...)
+{
+	char *message;
+	va_list ap;
+	int n;
+
+	if (!ds_log_enabled(level) || !first_time(key))
 		return;
 	va_start(ap, fmt);
 	n = vasprintf(&message, fmt, ap);

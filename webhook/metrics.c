@@ -9,8 +9,8 @@ const double ds_latency_bounds[DS_LATENCY_BUCKETS] = {
 	0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,
 };
 
-static const char *const endpoint_names[DS_EP_COUNT] = {"/validate", "/mutate", "/healthz",
-							 "/readyz",   "/metrics", "other"};
+static const char *const endpoint_names[DS_EP_COUNT] = {"/validate", "/mutate",  "/healthz", "/readyz",
+							 "/metrics",  "/audit",   "other"};
 static const char *const result_names[DS_RESULT_COUNT] = {"allowed", "patched",     "denied",
 							   "ok",      "bad_request", "error"};
 
@@ -30,8 +30,16 @@ void ds_metrics_review(ds_metrics *m, const ds_review_result *r)
 {
 	for (int i = 0; i < DS_RULE_COUNT; i++) {
 		atomic_fetch_add(&m->findings[i], r->findings[i]);
-		atomic_fetch_add(&m->exemptions[i], r->exempted[i]);
+		atomic_fetch_add(&m->exemptions[i][0], r->exempted[i] - r->exempted_by_config[i]);
+		atomic_fetch_add(&m->exemptions[i][1], r->exempted_by_config[i]);
+		atomic_fetch_add(&m->expired_exemptions[i], r->expired[i]);
 	}
+	/* The one place every answered review passes: the log hears of an
+	 * expired exemption here, once for each. */
+	if (r->expired_entry)
+		ds_log_once(DS_LOG_WARN, r->expired_entry,
+			    "the config exemption at %s has expired and exempts nothing any more: renew or remove it",
+			    r->expired_entry);
 }
 
 static void render_requests(FILE *out, ds_metrics *m)
@@ -80,12 +88,21 @@ static void render_rules(FILE *out, ds_metrics *m)
 	for (int i = 0; i < DS_RULE_COUNT; i++)
 		fprintf(out, "dsguard_findings_total{rule=\"%s\",name=\"%s\"} %lu\n", ds_rules[i].id, ds_rules[i].name,
 			atomic_load(&m->findings[i]));
-	fputs("# HELP dsguard_exemptions_total Findings exempted by the dsguard.io/ignore annotation, by rule.\n"
+	fputs("# HELP dsguard_exemptions_total Findings exempted, by rule and by what exempted them: the "
+	      "dsguard.io/ignore annotation or a config exemption.\n"
 	      "# TYPE dsguard_exemptions_total counter\n",
 	      out);
 	for (int i = 0; i < DS_RULE_COUNT; i++)
-		fprintf(out, "dsguard_exemptions_total{rule=\"%s\",name=\"%s\"} %lu\n", ds_rules[i].id,
-			ds_rules[i].name, atomic_load(&m->exemptions[i]));
+		for (int by = 0; by < 2; by++)
+			fprintf(out, "dsguard_exemptions_total{rule=\"%s\",name=\"%s\",by=\"%s\"} %lu\n", ds_rules[i].id,
+				ds_rules[i].name, by ? "config" : "annotation", atomic_load(&m->exemptions[i][by]));
+	fputs("# HELP dsguard_exemptions_expired_total Findings that a config exemption would have exempted had it "
+	      "not expired, by rule.\n"
+	      "# TYPE dsguard_exemptions_expired_total counter\n",
+	      out);
+	for (int i = 0; i < DS_RULE_COUNT; i++)
+		fprintf(out, "dsguard_exemptions_expired_total{rule=\"%s\",name=\"%s\"} %lu\n", ds_rules[i].id,
+			ds_rules[i].name, atomic_load(&m->expired_exemptions[i]));
 }
 
 static void render_state(FILE *out, ds_metrics *m)
@@ -183,7 +200,40 @@ static void render_managed_certs(FILE *out, ds_metrics *m)
 		   (double)atomic_load(&m->certmgr_errors));
 }
 
-char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster)
+static const char *const claim_result_names[DS_CLAIM_RESULTS] = {"claimed", "held", "taken_over", "refused",
+								  "error"};
+
+/* Writes the namespace claims' counters and their latency histogram. */
+static void render_claims(FILE *out, const ds_claims_stats *c)
+{
+	unsigned long cumulative = 0;
+
+	fputs("# HELP dsguard_claims_total Namespace claims made in the API server for admitted CREATEs, by result.\n"
+	      "# TYPE dsguard_claims_total counter\n",
+	      out);
+	for (int i = 0; i < DS_CLAIM_RESULTS; i++)
+		fprintf(out, "dsguard_claims_total{result=\"%s\"} %lu\n", claim_result_names[i], c->results[i]);
+	render_one(out, "dsguard_claim_conflicts_total", "counter",
+		   "409 answers (AlreadyExists, Conflict) after which a claim read its Lease again.",
+		   (double)c->conflicts);
+	render_one(out, "dsguard_claims_released_total", "counter",
+		   "Claims removed because their DaemonSet does not exist.", (double)c->released);
+	render_one(out, "dsguard_claims_pending", "gauge",
+		   "Claims this replica watches until their DaemonSet exists or their TTL has passed.",
+		   (double)c->pending);
+	fputs("# HELP dsguard_claim_duration_seconds Time one claim took, its API calls and any wait for a client "
+	      "included.\n# TYPE dsguard_claim_duration_seconds histogram\n",
+	      out);
+	for (int b = 0; b < DS_LATENCY_BUCKETS; b++) {
+		cumulative += c->latency_buckets[b];
+		fprintf(out, "dsguard_claim_duration_seconds_bucket{le=\"%g\"} %lu\n", ds_latency_bounds[b], cumulative);
+	}
+	fprintf(out, "dsguard_claim_duration_seconds_bucket{le=\"+Inf\"} %lu\n", c->latency_count);
+	fprintf(out, "dsguard_claim_duration_seconds_sum %.9f\n", c->latency_sum);
+	fprintf(out, "dsguard_claim_duration_seconds_count %lu\n", c->latency_count);
+}
+
+char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster, const ds_claims_stats *claims)
 {
 	char *text = NULL;
 	size_t size = 0;
@@ -197,6 +247,8 @@ char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster)
 	render_state(out, m);
 	if (cluster)
 		render_cluster(out, cluster);
+	if (claims)
+		render_claims(out, claims);
 	if (atomic_load(&m->certs_managed))
 		render_managed_certs(out, m);
 	if (fclose(out) != 0) {

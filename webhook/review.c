@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define API_V1 "admission.k8s.io/v1"
 #define API_V1BETA1 "admission.k8s.io/v1beta1"
 #define MAX_LABEL 253             /* longest uid, name or namespace kept for the log */
 #define MAX_DENY_DETAIL 512       /* longest finding message quoted in a denial */
 #define UNCHECKED "could not be checked: the cluster cache has not listed the cluster's DaemonSets yet"
+#define UNCLAIMED "could not be checked: the namespace could not be claimed in the API server in time"
 
 static const char *const operation_names[DS_OP_COUNT] = {"", "CREATE", "UPDATE", "DELETE", "CONNECT"};
 
@@ -30,7 +32,10 @@ struct review {
 	ds_namespace_lookup probe;  /* DS003's lookup: ask_cluster() over r */
 	bool asked;                 /* DS003 asked who else lives in the namespace */
 	bool not_synced;            /* the cluster was not synced when the review began */
+	bool unclaimed;             /* the reservation could not be told (a claim failed) */
 	char *held;                 /* who holds the namespace, as a reservation found */
+	ds_admission admission;     /* who writes the object, for the exemption annotation's limits */
+	const ds_rule *grant_refused; /* a rule the request exempts by annotation without the right to */
 	ds_context ctx;
 	ds_evaluation ev;
 	answer *answers;
@@ -53,6 +58,7 @@ static ds_operation operation_parse(const char *name)
 
 void ds_review_result_free(ds_review_result *r)
 {
+	free(r->expired_entry);
 	free(r->body);
 	free(r->error);
 	free(r->uid);
@@ -219,35 +225,58 @@ static answer choose(const struct review *r, size_t i, bool keep)
 	return r->mode == DS_REVIEW_MUTATE && has_fix(&r->ev, f->rule) ? ANSWER_PATCH : ANSWER_DENY;
 }
 
+/* Adds text (a new string, taken; NULL: out of memory) to the warnings.
+ * Returns 0, or -1 out of memory. */
+static int add_said(struct review *r, char *text)
+{
+	int rc = text ? ds_warnings_add(&r->warnings, "%s", text) : -1;
+
+	free(text);
+	return rc;
+}
+
+/* Notes for the log and the metrics that an expired config exemption
+ * would have exempted finding f: counted by rule, the first one named as
+ * "FILE:LINE (expires: WHEN)". Returns 0, or -1 out of memory. */
+static int note_expired(struct review *r, const ds_finding *f)
+{
+	const ds_exemption *e = f->expired;
+
+	r->out->expired[ds_rule_index(f->rule)]++;
+	if (r->out->expired_entry)
+		return 0;
+	r->out->expired_entry = ds_format("%s:%u (expires: %s)", e->file, e->line, e->expires_text);
+	return r->out->expired_entry ? 0 : -1;
+}
+
 /* Counts finding i and writes the warning its answer carries. A namespace
  * rule that could not decide is not a finding and is not counted as one;
  * an exempt one says nothing. Returns 0, or -1 out of memory. */
 static int report(struct review *r, size_t i, bool keep)
 {
 	const ds_finding *f = &r->ev.findings[i];
-	const char *id = f->rule->id, *name = f->rule->name;
 	size_t rule = ds_rule_index(f->rule);
 
+	if (f->expired && note_expired(r, f) < 0)
+		return -1;
 	if (f->unknown) {
-		r->out->unsynced |= !f->exempt;
+		*(r->unclaimed ? &r->out->unclaimed : &r->out->unsynced) |= !f->exempt;
 		if (f->exempt || r->answers[i] == ANSWER_DENY)
 			return 0;
-		return ds_warnings_add(&r->warnings, "%s %s: %s", id, name, UNCHECKED);
+		return ds_warnings_add(&r->warnings, "%s %s: %s", f->rule->id, f->rule->name,
+				       r->unclaimed ? UNCLAIMED : UNCHECKED);
 	}
 	if (f->exempt) {
 		r->out->exempted[rule]++;
-		return ds_warnings_add(&r->warnings, "%s %s exempted by annotation dsguard.io/ignore: %s", id, name,
-				       f->message);
+		r->out->exempted_by_config[rule] += f->exempted_by == DS_EXEMPT_CONFIG;
+		return add_said(r, ds_say_exempted(f->rule, f->exempted_by, f->exempt_reason, f->message));
 	}
 	r->out->findings[rule]++;
 	if (r->answers[i] == ANSWER_PATCH)
-		return ds_warnings_add(&r->warnings, "%s %s: patched: %s", id, name, f->message);
+		return ds_warnings_add(&r->warnings, "%s %s: patched: %s", f->rule->id, f->rule->name, f->message);
 	if (r->answers[i] == ANSWER_DENY)
 		return 0;
-	if (f->severity == DS_SEVERITY_ERROR && keep)
-		return ds_warnings_add(&r->warnings, "%s %s: %s (this update leaves spec.template as it was)", id,
-				       name, f->message);
-	return ds_warnings_add(&r->warnings, "%s %s: %s", id, name, f->message);
+	return add_said(r, ds_say_warning(f->rule, f->message, f->severity == DS_SEVERITY_ERROR && keep));
 }
 
 /* Decides each finding's answer, counts it and writes its warning. The
@@ -258,11 +287,12 @@ static int report(struct review *r, size_t i, bool keep)
 static int decide(struct review *r)
 {
 	int unchanged = template_unchanged(r);
-	bool keep = unchanged == 1, denied = false;
+	bool keep = unchanged == 1, denied;
 
 	r->answers = calloc(r->ev.finding_count + 1, sizeof(*r->answers));
 	if (!r->answers || unchanged < 0)
 		return -1;
+	denied = r->grant_refused != NULL;
 	for (size_t i = 0; i < r->ev.finding_count; i++) {
 		r->answers[i] = choose(r, i, keep);
 		denied |= r->answers[i] == ANSWER_DENY;
@@ -276,41 +306,75 @@ static int decide(struct review *r)
 	return 0;
 }
 
-/* Writes text to f cut to max bytes by ds_text_cut(): on a UTF-8
- * character boundary, so that the answer stays valid UTF-8 (a byte count
- * such as "%.*s" can end inside a character). Returns 0, or -1 out of
- * memory. */
-static int put_cut(FILE *f, const char *text, size_t max)
+/* Writes text (a new string, taken; NULL: out of memory) to f. Returns
+ * 0, or -1 out of memory. */
+static int put_said(FILE *f, char *text)
 {
-	char *cut = ds_text_cut(text, max);
+	if (!text)
+		return -1;
+	fputs(text, f);
+	free(text);
+	return 0;
+}
+
+/* The head of the denial: the DaemonSet, named by its namespace and name
+ * cut by ds_text_cut() (on a UTF-8 character boundary, so that the answer
+ * stays valid UTF-8). Returns a new string, or NULL out of memory. */
+static char *denial_head(const struct review *r)
+{
+	char *ns = ds_text_cut(ds_resource_namespace(r->object, &r->ctx), MAX_LABEL);
+	char *name = ds_text_cut(ds_resource_name(r->object), MAX_LABEL);
+	char *head = ns && name ? ds_say_denied(ns, name) : NULL;
+
+	free(ns);
+	free(name);
+	return head;
+}
+
+/* Writes rule's denial item for message, cut to MAX_DENY_DETAIL. Returns
+ * 0, or -1 out of memory. */
+static int put_denied_rule(FILE *f, const ds_rule *rule, const char *message, bool first)
+{
+	char *cut = ds_text_cut(message, MAX_DENY_DETAIL);
 
 	if (!cut)
 		return -1;
-	fputs(cut, f);
+	if (put_said(f, ds_say_denied_rule(rule, cut, first)) < 0) {
+		free(cut);
+		return -1;
+	}
 	free(cut);
 	return 0;
 }
 
-/* Writes the denial of every finding answered ANSWER_DENY to f: the
- * DaemonSet, then each rule with its message. Returns whether any was
- * denied, or -1 out of memory. */
+/* Writes the denial to f: the DaemonSet, then an exemption the requester
+ * may not grant, then each finding answered ANSWER_DENY with its rule.
+ * Returns whether anything was denied, or -1 out of memory. */
 static int put_denial(FILE *f, const struct review *r)
 {
 	int any = 0;
 
-	fputs("DaemonSet ", f);
-	if (put_cut(f, ds_resource_namespace(r->object, &r->ctx), MAX_LABEL) < 0)
+	if (put_said(f, denial_head(r)) < 0)
 		return -1;
-	fputc('/', f);
-	if (put_cut(f, ds_resource_name(r->object), MAX_LABEL) < 0)
-		return -1;
-	fputs(" is not allowed:", f);
+	if (r->grant_refused) {
+		const cJSON *user = cJSON_GetObjectItemCaseSensitive(r->admission.user_info, "username");
+		char *who = ds_text_cut(cJSON_IsString(user) ? user->valuestring : "", MAX_LABEL);
+		fputc(' ', f);
+		if (!who || put_said(f, ds_say_grant_refused(r->grant_refused, who)) < 0) {
+			free(who);
+			return -1;
+		}
+		free(who);
+		any = 1;
+	}
 	for (size_t i = 0; i < r->ev.finding_count; i++) {
 		const ds_finding *fd = &r->ev.findings[i];
 		if (r->answers[i] != ANSWER_DENY)
 			continue;
-		fprintf(f, "%s %s %s: ", any ? ";" : "", fd->rule->id, fd->rule->name);
-		if (put_cut(f, fd->unknown ? UNCHECKED " (--on-unsynced deny)" : fd->message, MAX_DENY_DETAIL) < 0)
+		if (put_denied_rule(f, fd->rule,
+				    !fd->unknown ? fd->message
+				    : r->unclaimed ? UNCLAIMED " (--on-unsynced deny)" : UNCHECKED " (--on-unsynced deny)",
+				    !any) < 0)
 			return -1;
 		any = 1;
 	}
@@ -432,8 +496,8 @@ static int wants_review(struct review *r)
 
 /* The namespace lookup during a review: notes that a namespace rule
  * asked, then answers with the DaemonSet a reservation found, unknown
- * while the cluster is not synced (decide() answers it as unchecked), or
- * the cluster's own answer. */
+ * while the cluster is not synced or when the reservation could not be
+ * told (decide() answers it as unchecked), or the cluster's own answer. */
 static ds_namespace_answer ask_cluster(void *data, const char *ns, const char *name, char **other)
 {
 	struct review *r = data;
@@ -443,7 +507,7 @@ static ds_namespace_answer ask_cluster(void *data, const char *ns, const char *n
 		*other = strdup(r->held);
 		return DS_NAMESPACE_SHARED;
 	}
-	if (r->not_synced)
+	if (r->not_synced || r->unclaimed)
 		return DS_NAMESPACE_UNKNOWN;
 	return r->cluster->namespaces.other_in_namespace(r->cluster->namespaces.data, ns, name, other);
 }
@@ -452,6 +516,7 @@ static ds_namespace_answer ask_cluster(void *data, const char *ns, const char *n
  * of memory. */
 static int evaluate(struct review *r)
 {
+	r->grant_refused = ds_exemption_grant_refused(r->object, &r->ctx);
 	return ds_evaluate(r->object, &r->ctx, DS_SCOPE_ALL, &r->ev) < 0 || decide(r) < 0 ? -1 : 0;
 }
 
@@ -465,12 +530,16 @@ static void forget(struct review *r)
 	r->asked = false;
 	memset(r->out->findings, 0, sizeof(r->out->findings));
 	memset(r->out->exempted, 0, sizeof(r->out->exempted));
+	memset(r->out->exempted_by_config, 0, sizeof(r->out->exempted_by_config));
+	memset(r->out->expired, 0, sizeof(r->out->expired));
 }
 
 /* Whether the decisions admit the object: nothing is denied, and the
  * namespace rules found the namespace free. */
 static bool admitted_alone(const struct review *r)
 {
+	if (r->grant_refused)
+		return false;
 	for (size_t i = 0; i < r->ev.finding_count; i++)
 		if (r->answers[i] == ANSWER_DENY || r->ev.findings[i].rule->scope == DS_SCOPE_NAMESPACE)
 			return false;
@@ -480,20 +549,46 @@ static bool admitted_alone(const struct review *r)
 /* Reserves the namespace for an admitted CREATE (not a dry run) whose
  * namespace DS003 checked and found free. When another CREATE holds it
  * already, evaluates again with that one in the namespace, so that DS003
- * answers as for any shared namespace. Returns 0, or -1 out of memory. */
+ * answers as for any shared namespace; when the reservation could not be
+ * told, evaluates again with DS003 unchecked, answered as --on-unsynced
+ * says. Returns 0, or -1 out of memory. */
 static int reserve(struct review *r)
 {
-	const char *ns = ds_resource_namespace(r->object, &r->ctx);
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(r->object, "metadata");
+	ds_claim_request req = {.ns = ds_resource_namespace(r->object, &r->ctx),
+				.name = ds_resource_name(r->object),
+				.generate_name = string_member(meta, "generateName"),
+				.uid = string_member(r->request, "uid"),
+				.mode = r->mode};
+	int rc;
 
 	if (!r->asked || r->not_synced || r->out->dry_run || !admitted_alone(r))
 		return 0;
-	if (r->cluster->reserve(r->cluster->data, ns, ds_resource_name(r->object), &r->held) < 0)
+	rc = r->cluster->reserve(r->cluster->data, &req, &r->held);
+	if (rc < 0)
 		return -1;
-	r->out->reserved = !r->held;
-	if (!r->held)
+	r->unclaimed = rc > 0;
+	r->out->reserved = rc == 0 && !r->held;
+	if (r->out->reserved)
 		return 0;
 	forget(r);
 	return evaluate(r);
+}
+
+/* The request's side of the exemption annotation's limits: who asks, and
+ * on UPDATE whether oldObject carried the annotation. */
+static void describe_admission(struct review *r)
+{
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(r->request, "oldObject");
+	const cJSON *annotations = ds_pointer_get(old, "/metadata/annotations");
+	const cJSON *ignore = cJSON_IsObject(annotations)
+				      ? cJSON_GetObjectItemCaseSensitive(annotations, DS_IGNORE_ANNOTATION)
+				      : NULL;
+
+	r->admission.user_info = cJSON_GetObjectItemCaseSensitive(r->request, "userInfo");
+	r->admission.update = r->out->operation == DS_OP_UPDATE;
+	r->admission.old_ignore = r->admission.update && cJSON_IsString(ignore) ? ignore->valuestring : NULL;
+	r->ctx.admission = &r->admission;
 }
 
 /* Evaluates the DaemonSet and answers it into response. The namespace
@@ -501,6 +596,8 @@ static int reserve(struct review *r)
 static int review_daemonset(cJSON *response, struct review *r, const ds_config *config)
 {
 	r->ctx.config = config;
+	r->ctx.now = time(NULL);
+	describe_admission(r);
 	r->ctx.default_namespace = r->out->namespace;
 	r->ctx.namespaces = r->cluster && r->out->operation == DS_OP_CREATE ? &r->probe : NULL;
 	r->probe = (ds_namespace_lookup){.other_in_namespace = ask_cluster, .data = r};

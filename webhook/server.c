@@ -321,6 +321,7 @@ static int reload_config(ds_server *srv)
 	srv->config = fresh;
 	pthread_rwlock_unlock(&srv->config_lock);
 	ds_config_free(&old);
+	ds_audit_reconfigured(srv->audit);
 	atomic_fetch_add(&srv->metrics.config_reloads[0], 1);
 	ds_log(DS_LOG_INFO, "config reloaded from %s", srv->opts.config_path);
 	return 0;
@@ -437,6 +438,28 @@ static int start(ds_server *srv, char **error)
 	return 0;
 }
 
+const char *const *ds_server_audit_fields(size_t *count)
+{
+	*count = ds_audit_field_count;
+	return ds_audit_fields;
+}
+
+/* Starts the audit over the cluster cache, when there is one, with the
+ * PolicyReport client (taken). Returns 0, or -1 with *error set. */
+static int start_audit(ds_server *srv, const ds_server_options *opts, char **error)
+{
+	ds_audit_options ao = {.cache = opts->cluster, .config = &srv->config, .config_lock = &srv->config_lock,
+			       .detail = opts->audit_metrics_detail, .reports_client = opts->policy_reports,
+			       .lease = opts->lease};
+
+	if (!opts->cluster) {
+		kube_client_free(opts->policy_reports);
+		return 0;
+	}
+	srv->audit = ds_audit_start(&ao, error);
+	return srv->audit ? 0 : -1;
+}
+
 ds_server *ds_server_start(const ds_server_options *opts, char **error)
 {
 	ds_server *srv = calloc(1, sizeof(*srv));
@@ -445,6 +468,7 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 	if (!srv) {
 		if (opts->manage_certs)
 			kube_client_free(opts->manage_certs->client);
+		kube_client_free(opts->policy_reports);
 		ds_fail(error, "out of memory");
 		return NULL;
 	}
@@ -461,13 +485,20 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 	pthread_mutex_init(&srv->serve_lock, NULL);
 	atomic_store(&srv->metrics.cluster_state, opts->cluster != NULL);
 	if (opts->cluster)
-		srv->cluster = ds_cluster_from_cache(opts->cluster, opts->deny_unsynced);
-	if (start(srv, error) == 0)
-		return srv;
-	if (opts->manage_certs && !srv->certs_client_taken)
-		kube_client_free(opts->manage_certs->client);
-	ds_server_stop(srv, 0);
-	return NULL;
+		srv->cluster = ds_cluster_from_cache(opts->cluster, opts->claims, opts->deny_unsynced);
+	srv->opts.policy_reports = NULL; /* the audit takes it */
+	if (start(srv, error) < 0) {
+		kube_client_free(opts->policy_reports);
+		if (opts->manage_certs && !srv->certs_client_taken)
+			kube_client_free(opts->manage_certs->client);
+		ds_server_stop(srv, 0);
+		return NULL;
+	}
+	if (start_audit(srv, opts, error) < 0) {
+		ds_server_stop(srv, 0);
+		return NULL;
+	}
+	return srv;
 }
 
 /* The connections all generations have open. */
@@ -520,6 +551,7 @@ void ds_server_stop(ds_server *srv, unsigned grace_seconds)
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	ds_conns_destroy(&srv->conns); /* every daemon is stopped: no connection is left */
+	ds_audit_stop(srv->audit);     /* before the config it reads */
 	ds_config_free(&srv->config);
 	pthread_rwlock_destroy(&srv->config_lock);
 	pthread_mutex_destroy(&srv->gen_lock);

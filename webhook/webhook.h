@@ -25,6 +25,19 @@ typedef enum { DS_OP_NONE = 0, DS_OP_CREATE, DS_OP_UPDATE, DS_OP_DELETE, DS_OP_C
 #define DS_WARNING_MAX 255
 #define DS_WARNINGS_TOTAL_MAX 4096
 
+/* What a CREATE being admitted asks to hold: its namespace, for the
+ * DaemonSet it names. Borrows every string. */
+typedef struct ds_claim_request {
+	const char *ns;
+	const char *name;          /* metadata.name; NULL or "" while generateName has yet to make it */
+	const char *generate_name; /* metadata.generateName; NULL when absent */
+	const char *uid;           /* request.uid (the API server makes one per webhook call) */
+	ds_review_mode mode;       /* /mutate runs before the name is generated, /validate after */
+} ds_claim_request;
+
+/* Namespace claims in the API server (--claims cluster, webhook/claims.c). */
+typedef struct ds_claims ds_claims;
+
 /* Cluster state for DS003, as a review asks it: who else lives in a
  * namespace, whether that answer is complete yet, and a way to hold a
  * namespace for a CREATE being admitted. ds_cluster_from_cache() makes one
@@ -34,17 +47,22 @@ typedef struct ds_cluster {
 	/* Whether the cluster's DaemonSets have been listed (the lookup is
 	 * complete). */
 	bool (*synced)(void *data);
-	/* Records that the DaemonSet ns/name is being admitted, unless another
-	 * DaemonSet already holds ns: then nothing is recorded and *other is set
-	 * to its name (the caller frees it). Returns 0, or -1 out of memory. */
-	int (*reserve)(void *data, const char *ns, const char *name, char **other);
+	/* Holds req->ns for the DaemonSet being admitted, unless another
+	 * DaemonSet holds it already: then nothing is held and *other is set to
+	 * that one's name (the caller frees it). Returns 0 when decided (*other
+	 * NULL: the namespace is held for this DaemonSet), 1 when it could not
+	 * be told (the API server failed or was too slow; the cause is logged),
+	 * -1 out of memory. */
+	int (*reserve)(void *data, const ds_claim_request *req, char **other);
 	void *data;
-	bool deny_unsynced; /* --on-unsynced deny: DS003 denies while not synced */
+	bool deny_unsynced; /* --on-unsynced deny: DS003 denies while it cannot be checked */
 } ds_cluster;
 
-/* The cluster state of the cluster cache (borrowed: it must outlive every
- * review that uses the result). */
-ds_cluster ds_cluster_from_cache(kube_cache *cache, bool deny_unsynced);
+/* The cluster state of the cluster cache, whose namespaces are held by
+ * claims in the API server when `claims` is not NULL and by reservations in
+ * the cache (this process alone) when it is. Both are borrowed: they must
+ * outlive every review that uses the result. */
+ds_cluster ds_cluster_from_cache(kube_cache *cache, ds_claims *claims, bool deny_unsynced);
 
 /* The outcome of one review. `body` is what goes back over HTTP: the
  * AdmissionReview response (status 200) or {"code":..,"message":..} (400
@@ -61,9 +79,13 @@ typedef struct ds_review_result {
 	bool patched;
 	bool dry_run;
 	bool unsynced;   /* DS003 applied but could not be checked (cache not synced) */
-	bool reserved;   /* the namespace was reserved for this CREATE */
+	bool reserved;   /* the namespace was reserved (or claimed) for this CREATE */
+	bool unclaimed;  /* DS003 applied but the namespace claim could not be made */
 	unsigned findings[DS_RULE_COUNT]; /* non-exempt findings, by rule */
-	unsigned exempted[DS_RULE_COUNT]; /* findings exempted by annotation */
+	unsigned exempted[DS_RULE_COUNT]; /* exempted findings, by rule */
+	unsigned exempted_by_config[DS_RULE_COUNT]; /* those of them a config exemption exempted */
+	unsigned expired[DS_RULE_COUNT];  /* findings an expired config exemption would have exempted */
+	char *expired_entry;              /* the first such exemption: "FILE:LINE (expires: WHEN)", or NULL */
 	unsigned warnings;                /* entries in response.warnings */
 } ds_review_result;
 
@@ -75,8 +97,13 @@ typedef struct ds_review_result {
  * DS003 warns that it could not check, or denies with deny_unsynced. A
  * CREATE that DS003 checked and that is allowed (not a dry run) reserves its
  * namespace through cluster->reserve; when another CREATE got there first,
- * it is answered as DS003 answers a shared namespace, naming that one. No
- * other side effect, no I/O. Returns 0 and fills *out (release it with
+ * it is answered as DS003 answers a shared namespace, naming that one, and
+ * when the reservation could not be told, as before the cluster is synced.
+ * Exemptions are decided by ds_exemption_decide() at the current time, with
+ * the request's userInfo and oldObject; a request that adds dsguard.io/ignore
+ * where the config does not let its user do so is denied
+ * (ds_exemption_grant_refused()). No other side effect, and no I/O but what
+ * cluster->reserve does. Returns 0 and fills *out (release it with
  * ds_review_result_free()); a malformed request is not a failure but a
  * result with status 400. Returns -1 only when memory ran out, with *out
  * holding a status 500 body when even that could be made. */
@@ -95,6 +122,43 @@ void ds_arena_install(void);
 
 /* "CREATE", "UPDATE", "DELETE", "CONNECT", or "" for DS_OP_NONE. */
 const char *ds_operation_name(ds_operation op);
+
+/* ---- Namespace claims: DS003 across replicas (docs/cluster.md). ---- */
+
+/* How claims are made. Zero values take the defaults given. */
+typedef struct ds_claims_options {
+	const char *namespace; /* where the Leases live (copied): a DNS label */
+	double ttl;            /* seconds before a claim whose DaemonSet does not exist may be taken over; 30 */
+	double deadline;       /* seconds one claim may take, every API call in it included; 2 */
+} ds_claims_options;
+
+/* Claims over client (taken: freed by ds_claims_free(), also when this
+ * fails): each admitted CREATE holds its namespace with a
+ * coordination.k8s.io/v1 Lease in opts->namespace, made with a create and
+ * taken over with an update carrying the resourceVersion read. No thread
+ * runs yet. Returns the claims, or NULL with *error set (a namespace that is
+ * not a DNS label, a TTL or deadline out of range, out of memory). */
+ds_claims *ds_claims_new(kube_client *client, const ds_claims_options *opts, char **error);
+
+/* For kube_cache_options.deleted (data is the ds_claims): the DaemonSet
+ * ns/name is gone, so its claim is removed by the sweeper (when it holds
+ * one). Does not block; safe from any thread until ds_claims_free(). */
+void ds_claims_deleted(void *claims, const char *ns, const char *name);
+
+/* Starts the sweeper: the thread that removes the claims whose DaemonSet
+ * does not exist once their TTL has passed (those this process made, and
+ * those of deleted DaemonSets), asking `cache` (borrowed until
+ * ds_claims_stop()) what the watch has seen. Returns 0, or -1 with *error
+ * set. */
+int ds_claims_start(ds_claims *claims, kube_cache *cache, char **error);
+
+/* Stops the sweeper (its request in progress is cancelled) and joins it.
+ * NULL and a claims never started are allowed. */
+void ds_claims_stop(ds_claims *claims);
+
+/* Frees the claims and their clients (after ds_claims_stop(), once nothing
+ * calls them any more). NULL is allowed. */
+void ds_claims_free(ds_claims *claims);
 
 /* ---- The log: one line per event on stderr, JSON or text. ---- */
 
@@ -147,6 +211,13 @@ typedef struct ds_certmgr_options {
  * -1 with *error set saying which value is wrong and what it must be. */
 int ds_certmgr_check_options(const ds_certmgr_options *opts, char **error);
 
+/* As ds_log(), the first time it is called with `key` in the process's
+ * life; later calls with the same key write nothing. At most
+ * DS_LOG_ONCE_KEYS keys are remembered: past that, nothing more is
+ * written (the metrics still count). Thread-safe. */
+#define DS_LOG_ONCE_KEYS 1024
+void ds_log_once(ds_log_level level, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ---- The HTTPS server. ---- */
 
 /* How `dsguard serve` runs. Strings are borrowed for the server's life. */
@@ -163,6 +234,9 @@ typedef struct ds_server_options {
 	/* The cluster cache DS003 asks (borrowed: stop the server before the
 	 * cache); NULL: DS003 is off. /readyz answers 503 until it has synced. */
 	kube_cache *cluster;
+	/* Where admitted CREATEs claim their namespace (borrowed: stop the
+	 * server first); NULL: reservations in the cache, this process alone. */
+	ds_claims *claims;
 	bool deny_unsynced;         /* --on-unsynced deny */
 	size_t max_body_bytes;      /* larger bodies get 413 */
 	unsigned idle_timeout;      /* seconds a connection may sit idle */
@@ -171,7 +245,20 @@ typedef struct ds_server_options {
 	 * waited longest for its request (not one being answered). */
 	unsigned connection_limit;
 	unsigned threads;           /* worker threads; 0: one per online core */
+	/* The continuous audit (docs/audit.md) runs with cluster state, over
+	 * the cache, which must keep ds_server_audit_fields(). */
+	bool audit_metrics_detail;  /* dsguard_violation per DaemonSet (--audit-metrics-detail) */
+	/* The client that writes the audit's PolicyReports, taken by
+	 * ds_server_start() (freed, also when it fails); NULL: no PolicyReports. */
+	kube_client *policy_reports;
+	/* Whether this replica writes them: while it holds this Lease
+	 * (borrowed: stop it after the server). */
+	kube_lease *lease;
 } ds_server_options;
+
+/* The JSON Pointers of the fields the cluster cache is to keep of each
+ * DaemonSet for the audit (kube_cache_options.keep), and their count. */
+const char *const *ds_server_audit_fields(size_t *count);
 
 typedef struct ds_server ds_server;
 

@@ -1,6 +1,7 @@
 /* document.h - YAML and JSON documents read into cJSON with the line and
  * column of every key and value, as Kubernetes reads them: the reader of
- * manifests (lint/), the config file (config/) and kubeconfig files (kube/). */
+ * manifests (lint/: ds_yaml_load_filtered), the config file (config/) and
+ * kubeconfig files (kube/: ds_yaml_load). */
 #ifndef DSGUARD_YAML_DOCUMENT_H
 #define DSGUARD_YAML_DOCUMENT_H
 
@@ -58,21 +59,34 @@ typedef struct ds_diag_list {
  * releases it with ds_document_free(). Returns 0 to go on, -1 to stop. */
 typedef int (*ds_document_cb)(void *data, ds_document *doc);
 
-/* Reads every document of the YAML (or JSON) text buf[0..len) and hands
- * each to cb. Anchors, aliases and "<<" merge keys are resolved; a repeated
- * key keeps the last value and adds a warning. Returns 0 when the whole
- * stream was read, -1 on a syntax or limit error (added to diags with its
- * position; documents before it were already handed over) or when cb or
- * memory failed. */
+/* Reads every document of the YAML text buf[0..len) (JSON read as YAML)
+ * and hands each to cb, as go-yaml v2 reads YAML 1.1: anchors, aliases
+ * and "<<" merge keys are resolved, a repeated key keeps the last value
+ * and adds a warning, scalars resolve as go-yaml resolves them (tags
+ * included); a scalar Kubernetes refuses (.inf, "!!null Always"), a
+ * string holding a NUL character, nesting deeper than DS_YAML_MAX_DEPTH
+ * and an alias bomb are errors. For the config and kubeconfig files.
+ * Returns 0 when the whole stream was read, -1 on a syntax or limit error
+ * (added to diags with its position; documents before it were already
+ * handed over) or when cb or memory failed. */
 int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags);
 
 /* Decides from a document's top-level `kind` (NULL when it has none)
  * whether the caller needs the document whole. */
 typedef bool (*ds_kind_filter)(const char *kind);
 
-/* As ds_yaml_load(), but a document whose kind `wanted` refuses is handed
- * over as {"kind": KIND} alone (or {} without a kind), with no positions:
- * converting only what is needed keeps reading close to parsing speed. */
+/* Reads a manifest file as kubectl reads one given with -f: a text that
+ * starts with "{" (after a byte-order mark and white space, within its
+ * first 4096 bytes) is a stream of JSON values, one document each, read
+ * as Go's encoding/json reads them (surrogate pairs, values one after
+ * another); any other text is YAML, read as ds_yaml_load() reads it.
+ * A document whose kind `wanted` refuses is handed over as {"kind": KIND}
+ * alone (or {} when its kind is no string), with no positions: converting
+ * only what is needed keeps reading close to parsing speed; such a
+ * document is still checked for what makes Kubernetes refuse the file
+ * (nesting, undefined aliases, scalars it cannot read), and a string in
+ * it may hold a NUL. With wanted NULL every document is handed over
+ * whole. Returns as ds_yaml_load() does. */
 int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
 			  ds_diag_list *diags);
 

@@ -1,6 +1,9 @@
-/* yaml.c - reads YAML and JSON text into cJSON documents with positions,
- * straight from libyaml's event stream, resolving anchors, aliases and
- * merge keys the way Kubernetes (sigs.k8s.io/yaml over YAML 1.1) does. */
+/* yaml.c - reads YAML text into cJSON documents with positions, straight
+ * from libyaml's event stream, resolving anchors, aliases and merge keys
+ * the way Kubernetes (sigs.k8s.io/yaml over go-yaml v2) does; a manifest
+ * that kubectl would read as JSON goes to json.c. */
+#include "yaml/json.h"
+#include "yaml/members.h"
 #include "yaml/posmap.h"
 #include "yaml/scalar.h"
 #include "util/util.h"
@@ -10,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-
-/* Mappings with more members than this check repeated keys with a hash set. */
-#define KEY_SET_MIN 16
-
-/* The keys of one large mapping, so that spotting a repeated key stays
- * linear in the mapping's size. Open addressing over borrowed strings. */
-struct key_set {
-	const char **slots;
-	size_t mask;
-};
 
 /* An anchored node, for the aliases that follow it. */
 struct anchor {
@@ -44,7 +37,7 @@ struct frame {
 	bool merge; /* the pending key is "<<" */
 	const cJSON **merged; /* members that came from "<<": replacing them is no repeat */
 	size_t merged_count;
-	struct key_set seen;
+	ds_member_index seen;
 	size_t members;
 };
 
@@ -59,12 +52,15 @@ struct builder {
 	size_t anchor_slots;    /* 0 or a power of two */
 	size_t anchor_count;
 	size_t alias_nodes;
-	char *skip_kind; /* set when the document is not wanted whole */
+	/* Set when the document is not wanted whole: it is then followed
+	 * without being built, on frames without items (for its nesting,
+	 * keys, anchors and aliases), down to its end. */
 	bool skip;
-	/* While skipping: the nesting below the root mapping, and what the
-	 * next top-level node is (a key, the value of a `kind` key, ...). */
-	size_t skip_level;
-	bool skip_expect_key, skip_key_is_kind, skip_collection_is_key;
+	char *skip_kind; /* its kind as it stands: NULL when not a string */
+	/* The first string holding a NUL: an error once the document is
+	 * known to be read whole (a skipped one may hold any string). */
+	bool nul;
+	yaml_mark_t nul_at;
 	bool failed;
 };
 
@@ -143,54 +139,62 @@ static void oom(struct builder *b)
 	b->failed = true;
 }
 
-static size_t key_hash(const char *s)
+/* Resolves the scalar of ev into s. Returns 0, or -1 after recording why
+ * Kubernetes cannot read it. A string holding a NUL is noted. */
+static int resolve_scalar(struct builder *b, const yaml_event_t *ev, ds_scalar *s)
 {
-	size_t h = 14695981039346656037u;
+	char *error = NULL;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h;
-}
-
-/* The slot of key: the one holding an equal key, or the empty one where
- * it belongs. */
-static const char **key_set_slot(struct key_set *set, const char *key)
-{
-	size_t i = key_hash(key) & set->mask;
-
-	for (; set->slots[i]; i = (i + 1) & set->mask)
-		if (!strcmp(set->slots[i], key))
-			break;
-	return &set->slots[i];
-}
-
-/* Records key, which must live as long as the mapping (a member's own
- * name): an equal key recorded before is replaced by it. Returns true when
- * there was one. */
-static bool key_set_add(struct key_set *set, const char *key)
-{
-	const char **slot = key_set_slot(set, key);
-	bool had = *slot != NULL;
-
-	*slot = key;
-	return had;
-}
-
-/* Starts a key set holding obj's members, sized for `expected` keys.
- * Returns 0 or -1 out of memory. */
-static int key_set_start(struct key_set *set, const cJSON *obj, size_t expected)
-{
-	size_t cap = 64;
-
-	while (cap < expected * 2)
-		cap *= 2;
-	set->slots = calloc(cap, sizeof(*set->slots));
-	if (!set->slots)
+	if (ds_scalar_resolve((const char *)ev->data.scalar.value, ev->data.scalar.length, ev->data.scalar.style,
+			      (const char *)ev->data.scalar.tag, s, &error) < 0) {
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+		free(error);
 		return -1;
-	set->mask = cap - 1;
-	for (const cJSON *m = obj->child; m; m = m->next)
-		key_set_add(set, m->string);
+	}
+	if (ds_scalar_has_nul(s) && !b->nul) {
+		b->nul = true;
+		b->nul_at = ev->start_mark;
+	}
 	return 0;
+}
+
+/* The JSON value of the scalar of ev: a new item, or NULL after recording
+ * why there is none. Sets *has_nul when it is a string holding a NUL. */
+static cJSON *scalar_value(struct builder *b, const yaml_event_t *ev, bool *has_nul)
+{
+	char *error = NULL;
+	cJSON *item;
+	ds_scalar s;
+
+	if (resolve_scalar(b, ev, &s) < 0)
+		return NULL;
+	*has_nul = ds_scalar_has_nul(&s);
+	item = ds_scalar_json(&s, &error);
+	if (!item)
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+	free(error);
+	ds_scalar_free(&s);
+	return item;
+}
+
+/* The key text of the scalar of ev, as a new string, or NULL after
+ * recording why there is none. */
+static char *scalar_key(struct builder *b, const yaml_event_t *ev)
+{
+	char *error = NULL, number[64], *copy = NULL;
+	const char *key;
+	ds_scalar s;
+
+	if (resolve_scalar(b, ev, &s) < 0)
+		return NULL;
+	key = ds_scalar_key(&s, number, sizeof(number), &error);
+	if (!key)
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+	else if (!(copy = strdup(key)))
+		oom(b);
+	free(error);
+	ds_scalar_free(&s);
+	return copy;
 }
 
 /* Keeps a displaced item alive, so that positions and anchors never point
@@ -205,19 +209,10 @@ static void retire(struct builder *b, cJSON *item)
 	}
 }
 
-/* Whether obj already has key: through the key set once the mapping is
- * large, else by a walk over its members. */
+/* The member of the mapping of frame f called key, or NULL. */
 static cJSON *existing_member(struct frame *f, const char *key)
 {
-	if (f->seen.slots && f->members * 2 > f->seen.mask) { /* half full: start over, larger */
-		free(f->seen.slots);
-		f->seen.slots = NULL;
-	}
-	if (f->seen.slots)
-		return *key_set_slot(&f->seen, key) ? cJSON_GetObjectItemCaseSensitive(f->item, key) : NULL;
-	if (f->members >= KEY_SET_MIN && key_set_start(&f->seen, f->item, f->members * 2) == 0)
-		return existing_member(f, key);
-	return cJSON_GetObjectItemCaseSensitive(f->item, key);
+	return ds_member_find(&f->seen, f->item, f->members, key);
 }
 
 /* Adds the pending key with value to the mapping of frame f; a repeated key
@@ -247,8 +242,7 @@ static void put_member(struct builder *b, struct frame *f, cJSON *value)
 		oom(b);
 		return;
 	}
-	if (f->seen.slots) /* the member's copy of the key, not f->key, which is freed next */
-		key_set_add(&f->seen, value->string);
+	ds_member_index_add(&f->seen, value);
 	f->members++;
 }
 
@@ -309,8 +303,7 @@ static void merge_over(struct builder *b, struct frame *f, const cJSON *src, yam
 			f->members--;
 		}
 		cJSON_AddItemToObject(f->item, m->string, copy);
-		if (f->seen.slots)
-			key_set_add(&f->seen, copy->string);
+		ds_member_index_add(&f->seen, copy);
 		f->members++;
 		f->merged[f->merged_count++] = copy;
 	}
@@ -334,7 +327,7 @@ static void apply_merge(struct builder *b, struct frame *f, cJSON *value, yaml_m
  * it is, or the empty slot where it would go. */
 static struct anchor *anchor_slot(struct anchor *table, size_t slots, const char *name)
 {
-	size_t i = key_hash(name) & (slots - 1);
+	size_t i = ds_key_hash(name) & (slots - 1);
 
 	while (table[i].name && strcmp(table[i].name, name))
 		i = (i + 1) & (slots - 1);
@@ -385,78 +378,9 @@ static bool unwanted_kind(struct builder *b, const struct frame *top, const cJSO
 		return false;
 	b->skip_kind = strdup(value->valuestring);
 	b->skip = true;
-	b->skip_level = 0;
-	b->skip_expect_key = true;
 	if (!b->skip_kind)
 		oom(b);
 	return true;
-}
-
-/* A top-level `kind` met again in a document being skipped: Kubernetes
- * takes the last one, so a later kind the filter wants cannot be skipped.
- * That is an error (the repeated key is a mistake); another unwanted kind
- * just replaces the first. */
-static void skip_kind_again(struct builder *b, yaml_event_t *ev)
-{
-	cJSON *value = ds_yaml_scalar((const char *)ev->data.scalar.value, ev->data.scalar.style,
-				      (const char *)ev->data.scalar.tag);
-	const char *kind = cJSON_GetStringValue(value); /* NULL: no kind after all (kind: ~) */
-	char *copy = NULL;
-
-	if (!value) {
-		oom(b);
-		return;
-	}
-	if (kind && b->wanted(kind)) {
-		fail(b, ev->start_mark, "kind is given twice at the top of this document (%s, then %s); Kubernetes "
-					"takes the last: remove the repeated key", b->skip_kind ? b->skip_kind : "none", kind);
-		cJSON_Delete(value);
-		return;
-	}
-	if (kind && !(copy = strdup(kind)))
-		oom(b);
-	free(b->skip_kind);
-	b->skip_kind = copy;
-	cJSON_Delete(value);
-}
-
-/* Follows the top level of a document being skipped, for a repeated
- * `kind` (and a `<<` merge key, which could bring one). */
-static void on_skipped_event(struct builder *b, yaml_event_t *ev)
-{
-	bool top = b->skip_level == 0;
-
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-	case YAML_ALIAS_EVENT:
-		if (!top)
-			break;
-		if (!b->skip_expect_key && b->skip_key_is_kind && ev->type == YAML_SCALAR_EVENT)
-			skip_kind_again(b, ev);
-		if (b->skip_expect_key && ev->type == YAML_SCALAR_EVENT &&
-		    !strcmp((const char *)ev->data.scalar.value, "<<"))
-			fail(b, ev->start_mark, "a merge key (<<) at the top of a document after its kind: dsguard "
-						"reads the kind where it first stands; put kind after the merge key");
-		b->skip_key_is_kind = b->skip_expect_key && ev->type == YAML_SCALAR_EVENT &&
-				      !strcmp((const char *)ev->data.scalar.value, "kind");
-		b->skip_expect_key = !b->skip_expect_key;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		if (top)
-			b->skip_collection_is_key = b->skip_expect_key;
-		b->skip_level++;
-		break;
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		if (b->skip_level > 0 && --b->skip_level == 0) {
-			b->skip_key_is_kind = false;
-			b->skip_expect_key = !b->skip_collection_is_key;
-		}
-		break;
-	default:
-		break;
-	}
 }
 
 /* Places a finished node: records its position (the key comes from the
@@ -517,6 +441,9 @@ static char scalar_style(yaml_scalar_style_t style)
 	}
 }
 
+static void skipped_kind_is(struct builder *b, yaml_mark_t at, const cJSON *value);
+static void skipped_value_done(struct builder *b);
+
 /* Whether the next node would be a mapping key: keys must be scalars. */
 static bool expects_key(const struct builder *b)
 {
@@ -529,20 +456,33 @@ static void on_scalar(struct builder *b, yaml_event_t *ev)
 	yaml_scalar_style_t style = ev->data.scalar.style;
 	char *anchor = ev->data.scalar.anchor ? strdup((const char *)ev->data.scalar.anchor) : NULL;
 	ds_node_info info = {NULL, {0, 0}, mark_pos(ev->start_mark), mark_pos(ev->end_mark), 0, scalar_style(style)};
+	struct frame *top = b->depth ? &b->stack[b->depth - 1] : NULL;
+	bool has_nul = false;
+	cJSON *item;
 
 	if (expects_key(b)) {
-		struct frame *top = &b->stack[b->depth - 1];
 		free(anchor);
-		char number[32];
-		top->key = strdup(ds_yaml_key_text(text, style, number, sizeof(number)));
+		top->merge = ds_scalar_is_merge(text, ev->data.scalar.length, style, (const char *)ev->data.scalar.tag);
+		top->key = top->merge ? strdup("<<") : scalar_key(b, ev);
 		top->key_pos = mark_pos(ev->start_mark);
 		top->key_pending = true;
-		top->merge = style == YAML_PLAIN_SCALAR_STYLE && !strcmp(text, "<<");
-		if (!top->key)
+		if (!top->key && !b->failed)
 			oom(b);
 		return;
 	}
-	attach(b, ds_yaml_scalar(text, style, (const char *)ev->data.scalar.tag), info, anchor, 1);
+	item = scalar_value(b, ev, &has_nul);
+	if (!item) {
+		free(anchor);
+		return;
+	}
+	if (has_nul && b->depth == 1 && top->mapping && !strcmp(top->key, "kind")) {
+		/* which kind it is decides how the document is read */
+		fail(b, ev->start_mark, "the kind holds a NUL character, which dsguard cannot compare: remove it");
+		cJSON_Delete(item);
+		free(anchor);
+		return;
+	}
+	attach(b, item, info, anchor, 1);
 }
 
 static void on_start(struct builder *b, yaml_event_t *ev, bool mapping)
@@ -560,15 +500,17 @@ static void on_start(struct builder *b, yaml_event_t *ev, bool mapping)
 		fail(b, ev->start_mark, "nesting is deeper than %d levels", DS_YAML_MAX_DEPTH);
 		return;
 	}
+	if (b->skip)
+		skipped_kind_is(b, ev->start_mark, NULL); /* when this is the value of `kind` */
 	f = &b->stack[b->depth++];
 	memset(f, 0, sizeof(*f));
-	f->item = mapping ? cJSON_CreateObject() : cJSON_CreateArray();
+	f->item = b->skip ? NULL : mapping ? cJSON_CreateObject() : cJSON_CreateArray();
 	f->mapping = mapping;
 	f->start = ev->start_mark;
 	f->style = flow ? 'f' : 'b';
 	f->anchor = anchor ? strdup((const char *)anchor) : NULL;
 	f->nodes = 1;
-	if (!f->item || (anchor && !f->anchor))
+	if ((!f->item && !b->skip) || (anchor && !f->anchor))
 		oom(b);
 }
 
@@ -578,7 +520,7 @@ static void free_frame(struct frame *f)
 	free(f->anchor);
 	free(f->key);
 	free(f->merged);
-	free(f->seen.slots);
+	ds_member_index_free(&f->seen);
 }
 
 static void on_end(struct builder *b, yaml_event_t *ev)
@@ -588,8 +530,15 @@ static void on_end(struct builder *b, yaml_event_t *ev)
 
 	free(f.key);
 	free(f.merged);
-	free(f.seen.slots);
-	attach(b, f.item, info, f.anchor, f.nodes);
+	ds_member_index_free(&f.seen);
+	if (!b->skip) {
+		attach(b, f.item, info, f.anchor, f.nodes);
+		return;
+	}
+	cJSON_Delete(f.item); /* the root mapping, built up to its kind */
+	if (f.anchor) /* an alias of it is no string: enough to tell a kind */
+		add_anchor(b, f.anchor, NULL, info.value.line, 1);
+	skipped_value_done(b);
 }
 
 static const struct anchor *find_anchor(const struct builder *b, const char *name)
@@ -626,6 +575,150 @@ static void on_alias(struct builder *b, yaml_event_t *ev)
 	info = src ? *src : (ds_node_info){0};
 	info.anchor_line = a->line;
 	attach(b, copy_with_positions(b, a->item, a->line), info, NULL, a->nodes);
+}
+
+/* ---- documents followed without being built ---- */
+
+/* The top-level `kind` of a skipped document is given again, as value
+ * (NULL when not a string: a collection, a number, an alias of one).
+ * Kubernetes takes the last kind, so a later kind the filter wants cannot
+ * be skipped: that is an error (the repeated key is a mistake); another
+ * kind replaces the first. Does nothing unless the node at hand is the
+ * value of a top-level `kind`. */
+static void skipped_kind_is(struct builder *b, yaml_mark_t at, const cJSON *value)
+{
+	const struct frame *top = b->depth == 1 ? &b->stack[0] : NULL;
+	const char *kind = cJSON_GetStringValue(value);
+	char *copy = NULL;
+
+	if (!top || !top->key_pending || !top->key || strcmp(top->key, "kind"))
+		return;
+	if (kind && b->wanted(kind)) {
+		fail(b, at, "kind is given twice at the top of this document (%s, then %s); Kubernetes takes the last: "
+			    "remove the repeated key", b->skip_kind ? b->skip_kind : "none", kind);
+		return;
+	}
+	if (kind && !(copy = strdup(kind)))
+		oom(b);
+	free(b->skip_kind);
+	b->skip_kind = copy;
+}
+
+/* A node of a skipped document is complete: its mapping awaits a key. */
+static void skipped_value_done(struct builder *b)
+{
+	struct frame *top = b->depth ? &b->stack[b->depth - 1] : NULL;
+
+	if (!top || !top->mapping)
+		return;
+	free(top->key);
+	top->key = NULL;
+	top->key_pending = false;
+}
+
+/* Whether an untagged plain scalar could be one Kubernetes refuses: as a
+ * value only .inf, .nan and their signed forms; as a key also a null and
+ * an integer above the 64-bit signed ones. */
+static bool may_be_refused(const char *text, bool key)
+{
+	if (key)
+		return !*text || strchr("~nN+-.0123456789", *text);
+	return text[0] == '.' || ((text[0] == '+' || text[0] == '-') && text[1] == '.');
+}
+
+/* Checks a scalar of a skipped document for what makes Kubernetes refuse
+ * it (a tag it does not fit, .inf, a null key), as a built document is
+ * checked; a string holding a NUL is no error here. Most scalars are
+ * decided by their first byte. */
+static void check_skipped_scalar(struct builder *b, const yaml_event_t *ev, bool key)
+{
+	const char *text = (const char *)ev->data.scalar.value;
+	char *error = NULL, number[64];
+	ds_scalar s;
+	cJSON *item;
+
+	if (!ev->data.scalar.tag &&
+	    (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !may_be_refused(text, key)))
+		return;
+	if (resolve_scalar(b, ev, &s) < 0)
+		return;
+	if (key && !ds_scalar_key(&s, number, sizeof(number), &error))
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+	if (!key && (item = ds_scalar_json(&s, &error)) == NULL)
+		fail(b, ev->start_mark, "%s", error ? error : "out of memory");
+	else if (!key)
+		cJSON_Delete(item);
+	free(error);
+	ds_scalar_free(&s);
+}
+
+/* A scalar of a skipped document. Top-level keys are read whole, for a
+ * repeated `kind` and for a merge key (which could bring one). */
+static void skipped_scalar(struct builder *b, yaml_event_t *ev)
+{
+	struct frame *top = &b->stack[b->depth - 1];
+	const char *anchor = (const char *)ev->data.scalar.anchor;
+	bool has_nul = false;
+	cJSON *value;
+
+	if (expects_key(b)) {
+		bool merge = ds_scalar_is_merge((const char *)ev->data.scalar.value, ev->data.scalar.length,
+						ev->data.scalar.style, (const char *)ev->data.scalar.tag);
+		if (b->depth == 1 && merge)
+			fail(b, ev->start_mark, "a merge key (<<) at the top of a document after its kind: dsguard "
+						"reads the kind where it first stands; put kind after the merge key");
+		else if (b->depth == 1)
+			top->key = scalar_key(b, ev);
+		else if (!merge)
+			check_skipped_scalar(b, ev, true);
+		top->key_pending = true;
+		return;
+	}
+	if (!anchor && (b->depth != 1 || !top->key || strcmp(top->key, "kind"))) {
+		check_skipped_scalar(b, ev, false);
+		skipped_value_done(b);
+		return;
+	}
+	/* the value of a top-level kind, or an anchored value an alias may
+	 * make a kind: its value is needed */
+	value = scalar_value(b, ev, &has_nul);
+	if (!value)
+		return;
+	if (has_nul && b->depth == 1 && top->key && !strcmp(top->key, "kind"))
+		fail(b, ev->start_mark, "the kind holds a NUL character, which dsguard cannot compare: remove it");
+	skipped_kind_is(b, ev->start_mark, value);
+	if (anchor) {
+		char *name = strdup(anchor);
+		if (!name) {
+			cJSON_Delete(value);
+			oom(b);
+			return;
+		}
+		add_anchor(b, name, value, ev->start_mark.line + 1, 1);
+		retire(b, value);
+	} else {
+		cJSON_Delete(value);
+	}
+	skipped_value_done(b);
+}
+
+/* An alias in a skipped document: not expanded, but its anchor must
+ * exist, and it must not stand as a key. */
+static void skipped_alias(struct builder *b, yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	const struct anchor *a = find_anchor(b, name);
+
+	if (!a) {
+		fail(b, ev->start_mark, "found undefined alias \"%s\"", name);
+		return;
+	}
+	if (expects_key(b)) {
+		fail(b, ev->start_mark, "an alias cannot be a mapping key here");
+		return;
+	}
+	skipped_kind_is(b, ev->start_mark, a->item);
+	skipped_value_done(b);
 }
 
 /* Turns libyaml's error into a diagnostic with the best position it has:
@@ -672,6 +765,7 @@ static void builder_reset(struct builder *b)
 	b->alias_nodes = 0;
 	b->skip_kind = NULL;
 	b->skip = false;
+	b->nul = false;
 }
 
 static int start_document(struct builder *b)
@@ -692,13 +786,30 @@ static int finish_document(struct builder *b, ds_document_cb cb, void *data)
 {
 	ds_document *doc = b->doc;
 
+	if (b->nul && !b->skip) {
+		/* The rules compare strings as C strings: "Always\0x" must never
+		 * read as "Always". */
+		fail(b, b->nul_at, "a string holds a NUL character (\\0 or \\u0000), which dsguard cannot compare: "
+				   "remove it");
+		return -1;
+	}
 	if (b->skip) {
-		cJSON_Delete(doc->root);
-		doc->root = cJSON_CreateObject();
-		if (!doc->root || (b->skip_kind && !cJSON_AddStringToObject(doc->root, "kind", b->skip_kind))) {
+		/* {"kind": KIND} alone, with no positions: none of what was
+		 * built before the kind is part of it */
+		cJSON *stub = cJSON_CreateObject();
+		ds_posmap *none = ds_posmap_new();
+		if (!stub || !none || (b->skip_kind && !cJSON_AddStringToObject(stub, "kind", b->skip_kind))) {
+			cJSON_Delete(stub);
+			ds_posmap_free(none);
 			oom(b);
 			return -1;
 		}
+		cJSON_Delete(doc->root);
+		cJSON_Delete(doc->replaced);
+		ds_posmap_free(doc->positions);
+		doc->root = stub;
+		doc->replaced = NULL;
+		doc->positions = none;
 	}
 	b->doc = NULL;
 	return cb(data, doc);
@@ -707,13 +818,12 @@ static int finish_document(struct builder *b, ds_document_cb cb, void *data)
 /* Builds from one event of a document's content. */
 static void on_event(struct builder *b, yaml_event_t *ev)
 {
-	if (b->skip) {
-		on_skipped_event(b, ev);
-		return;
-	}
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
-		on_scalar(b, ev);
+		if (b->skip)
+			skipped_scalar(b, ev);
+		else
+			on_scalar(b, ev);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
@@ -724,20 +834,19 @@ static void on_event(struct builder *b, yaml_event_t *ev)
 		on_end(b, ev);
 		break;
 	case YAML_ALIAS_EVENT:
-		on_alias(b, ev);
+		if (b->skip)
+			skipped_alias(b, ev);
+		else
+			on_alias(b, ev);
 		break;
 	default:
 		break;
 	}
 }
 
-int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags)
-{
-	return ds_yaml_load_filtered(buf, len, NULL, cb, data, diags);
-}
-
-int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
-			  ds_diag_list *diags)
+/* Reads the YAML stream buf[0..len): see ds_yaml_load_filtered(). */
+static int load_yaml(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
+		     ds_diag_list *diags)
 {
 	struct builder b = {.diags = diags, .wanted = wanted};
 	yaml_parser_t parser;
@@ -769,6 +878,19 @@ int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds
 	builder_reset(&b);
 	yaml_parser_delete(&parser);
 	return rc < 0 || b.failed ? -1 : 0;
+}
+
+int ds_yaml_load(const char *buf, size_t len, ds_document_cb cb, void *data, ds_diag_list *diags)
+{
+	return load_yaml(buf, len, NULL, cb, data, diags);
+}
+
+int ds_yaml_load_filtered(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
+			  ds_diag_list *diags)
+{
+	if (ds_json_sniff(buf, len))
+		return ds_json_load(buf, len, wanted, cb, data, diags);
+	return load_yaml(buf, len, wanted, cb, data, diags);
 }
 
 ds_pos ds_document_locate(const ds_document *doc, const cJSON *resource, const char *pointer,

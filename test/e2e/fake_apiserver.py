@@ -99,6 +99,14 @@ registry/store.go) and each kind's strategy do them:
     (failurePolicy Fail, matchPolicy Equivalent, empty namespace and object
     selectors, timeoutSeconds 10, rules' scope "*", a service's port 443,
     reinvocationPolicy Never for mutating ones).
+Discovery ("Discovering API resources" in API Concepts): GET /api/v1 and
+/apis/GROUP/VERSION answer an APIResourceList (kind APIResourceList,
+apiVersion v1, groupVersion, resources[] with name, singularName,
+namespaced, kind and verbs, as metav1.APIResourceList has them) of the kinds
+served there. A custom resource whose CRD is not installed (the "crd"
+control) is served nowhere: its discovery and every path of it answer 404
+NotFound "the server could not find the requested resource", as the API
+server answers a group/version or resource it does not serve.
 Not modelled: namespaces that must exist, label selectors, strategic merge
 and server-side apply patches, subresources (/status), managedFields, field
 pruning and the kinds' other validation.
@@ -239,6 +247,8 @@ KINDS = [
 ]
 BY_RESOURCE = {k.resource: k for k in KINDS}
 BY_PREFIX = {(k.prefix, k.resource): k for k in KINDS}
+# The verbs discovery names for every kind here (what the store serves).
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 
 # ---- Status objects (apimachinery pkg/api/errors) ----
@@ -498,6 +508,7 @@ class State:
         self.calls = {}         # resource -> verb -> how many requests
         self.latency = []       # [{"resource", "verb", "seconds"}]
         self.faults = []        # [{"resource", "verb", "code", "count", "until"}]
+        self.uninstalled = set()  # resources of custom kinds whose CRD is not installed
 
     def write(self, resource, ns, name, obj):
         """Stores obj (None: deletes) at a new resourceVersion and records the
@@ -622,6 +633,11 @@ def content_type(headers):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     state = None  # set by serve()
+    # TCP_NODELAY, as the API server's connections have it (Go's net package
+    # sets it on every TCP connection, net.TCPConn.SetNoDelay's default): an
+    # answer's headers and body, written apart, go out at once instead of
+    # waiting up to 40 ms for the client's delayed ACK (Nagle).
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: the test prints what matters
         pass
@@ -702,7 +718,11 @@ class Handler(BaseHTTPRequestHandler):
                 st.counts["unauthorized"] += 1
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
         r = route(url.path)
-        if r is None:
+        with st.cond:
+            served = r is not None and r.kind.resource not in st.uninstalled
+        if r is None and method == "GET" and self.discovery(url.path):
+            return None
+        if not served:
             return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         verb = self.verb(method, r, q)
@@ -725,6 +745,21 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as e:
             code, answer = e.status["code"], e.status
         self.send_json(code, answer)
+
+    def discovery(self, path):
+        """Answers GET /api/v1 or /apis/GROUP/VERSION with the
+        APIResourceList of the kinds served there (metav1.APIResourceList).
+        Returns False when the path is no group/version this server serves."""
+        st = self.state
+        with st.cond:
+            kinds = [k for k in KINDS if k.prefix == path and k.resource not in st.uninstalled]
+        if not kinds:
+            return False
+        self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": kinds[0].api_version,
+                             "resources": [{"name": k.resource, "singularName": k.kind.lower(),
+                                            "namespaced": k.namespaced, "kind": k.kind, "verbs": VERBS}
+                                           for k in kinds]})
+        return True
 
     @staticmethod
     def verb(method, r, q):
@@ -1123,6 +1158,9 @@ class Handler(BaseHTTPRequestHandler):
                                      stored as given, with a new resourceVersion, uid
                                      and creationTimestamp when missing; watches see
                                      it) or deletes ("delete") an object directly
+          crd {resource, installed}  installs or uninstalls the CRD of a custom kind
+                                     (policyreports): uninstalled, it is served nowhere
+                                     (404) and its objects are forgotten
           stats                      just the counts"""
         st = self.state
         extra = {}
@@ -1135,6 +1173,17 @@ class Handler(BaseHTTPRequestHandler):
             with st.cond:
                 self.apply_control(cmd, body)
                 st.cond.notify_all()
+        elif cmd == "crd":
+            kind = BY_RESOURCE.get(body.get("resource"))
+            if kind is None or not kind.custom:
+                return self.send_json(400, {"error": "crd needs the resource of a custom kind"})
+            with st.cond:
+                if body.get("installed", True):
+                    st.uninstalled.discard(kind.resource)
+                else:
+                    st.uninstalled.add(kind.resource)
+                    for key in [k for k in st.objects if k[0] == kind.resource]:
+                        del st.objects[key]
         elif cmd == "object":
             try:
                 extra = self.object_control(body)

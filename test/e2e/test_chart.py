@@ -34,10 +34,11 @@ CRD_SCHEMAS = os.path.join("schemas", "crds")
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration",
                   "MutatingWebhookConfiguration", "Namespace", "PriorityClass"}
 # The flags of `dsguard serve` (SPEC, "The webhook"; docs/webhook.md for --manage-certs).
-SERVE_FLAGS = {"listen", "tls-cert", "tls-key", "client-ca", "config", "cluster", "kubeconfig",
-               "on-unsynced", "max-body-bytes", "log-format", "log-level", "manage-certs", "cert-secret", "service",
-               "service-namespace", "validating-webhook", "mutating-webhook", "ca-validity", "cert-validity",
-               "ca-overlap"}
+SERVE_FLAGS = {"policy-reports", "lease-namespace", "audit-metrics-detail",
+               "listen", "tls-cert", "tls-key", "client-ca", "config", "cluster", "kubeconfig",
+               "on-unsynced", "claims", "claim-ttl", "claim-deadline", "claim-namespace", "max-body-bytes",
+               "log-format", "log-level", "manage-certs", "cert-secret", "service", "service-namespace",
+               "validating-webhook", "mutating-webhook", "ca-validity", "cert-validity", "ca-overlap"}
 # The keys of the dsguard config file (SPEC, "Configuration").
 CONFIG_KEYS = {"enforce", "allowExemptionAnnotation", "rules"}
 
@@ -265,7 +266,8 @@ def mounted_source(spec, container, path):
 
 
 def parse_flags(args):
-    """--name=value / --name value pairs after the subcommand."""
+    """--name=value / --name value pairs after the subcommand (a flag
+    followed by another option has the value "")."""
     flags, i = {}, 0
     while i < len(args):
         a = args[i]
@@ -392,6 +394,15 @@ def scenarios(ca_pem):
          "set": {"certificates.mode": "generate"}, "mutating": False, "pdb": False},
         {"id": "other-release", "mode": "self", "release": "guard", "namespace": "ops",
          "fullname": "guard-dsguard"},
+        {"id": "audit-on", "mode": "self", "audit": True,
+         "set": {"prometheusRule.enabled": True, "dashboards.enabled": True, "policyReports.enabled": True,
+                 "audit.metricsDetail": True}},
+        {"id": "one-replica", "mode": "self", "set": {"replicaCount": 1, "podDisruptionBudget.enabled": False},
+         "replicas": 1, "pdb": False},
+        {"id": "claims-local", "mode": "self", "set": {"webhook.claims": "local"}, "claims": "local"},
+        {"id": "claims-tuned", "mode": "self", "set": {"webhook.claimTTLSeconds": 90,
+                                                           "webhook.claimDeadlineSeconds": 4},
+         "claimTTL": "90", "claimDeadline": "4"},
     ]
 
 
@@ -414,6 +425,13 @@ INVALID = [
     ("grace period not longer than drain + timeout", {"terminationGracePeriodSeconds": 10,
                                                       "drainSeconds": 5}, "terminationGracePeriodSeconds"),
     ("replicaCount 0", {"replicaCount": 0}, "replicaCount"),
+    ("policyReports.enabled outside auto|true|false", {"policyReports.enabled": "maybe"}, "enabled"),
+    ("prometheusRule.violationsFor that is no duration", {"prometheusRule.violationsFor": "soon"},
+     "violationsFor"),
+    ("unknown claims mode", {"webhook.claims": "everywhere"}, "claims"),
+    ("claimTTLSeconds 0", {"webhook.claimTTLSeconds": 0}, "claimTTLSeconds"),
+    ("claimDeadlineSeconds 0", {"webhook.claimDeadlineSeconds": 0}, "claimDeadlineSeconds"),
+    ("claimDeadlineSeconds not below timeoutSeconds", {"webhook.claimDeadlineSeconds": 5}, "claimDeadlineSeconds"),
 ]
 
 
@@ -471,6 +489,13 @@ def check_scenario(t, sc, objs, schemas):
          f"unknown: {sorted(set(flags) - SERVE_FLAGS)}")
     t.eq((flags.get("cluster"), flags.get("log-format")), ("on", "json"),
          f"{sid}: --cluster on (in the cluster) and --log-format json")
+    claims = sc.get("claims", "cluster" if sc.get("replicas", 2) > 1 else "local")
+    want = {"claims": claims}
+    if claims == "cluster":
+        want.update({"claim-namespace": ns, "claim-ttl": sc.get("claimTTL", "30"),
+                     "claim-deadline": sc.get("claimDeadline", "2")})
+    t.eq({k: v for k, v in flags.items() if k.startswith("claim")}, want,
+         f"{sid}: --claims {claims} ({sc.get('replicas', 2)} replicas), its Leases in the release namespace")
     listen = flags.get("listen", "")
     lport = int(listen.rpartition(":")[2]) if listen.rpartition(":")[2].isdigit() else None
     t.ok(lport is not None and any(p.get("containerPort") == lport for p in ctr.get("ports") or []),
@@ -506,32 +531,46 @@ def check_scenario(t, sc, objs, schemas):
     # --- RBAC for the watch
     sa_name = pspec.get("serviceAccountName")
     t.ok(one(objs, "ServiceAccount", sa_name, ns) is not None, f"{sid}: the pod's ServiceAccount is rendered")
-    rules = []
+    rules, bound = [], []
     for b in find(objs, "ClusterRoleBinding") + find(objs, "RoleBinding"):
         if is_hook(b):
             continue
         if any(s.get("kind") == "ServiceAccount" and s.get("name") == sa_name and s.get("namespace", ns) == ns
                for s in b.get("subjects") or []):
             role = one(objs, b["roleRef"]["kind"], b["roleRef"]["name"])
-            rules += [(b, r) for r in (role or {}).get("rules") or [{"missing role": b["roleRef"]["name"]}]]
-    grants = {(g, r, v, n, b["roleRef"]["kind"]) for b, rule in rules for g in rule.get("apiGroups", [])
+            bound.append(b)
+            # a RoleBinding grants in its own namespace only, whatever its role
+            where = b["metadata"].get("namespace") if b["kind"] == "RoleBinding" else None
+            rules += [(where, r) for r in (role or {}).get("rules") or [{"missing role": b["roleRef"]["name"]}]]
+    # (namespace or None for cluster-wide, group, resource, verb, resource name or "*")
+    grants = {(role_ns, g, r, v, n) for role_ns, rule in rules for g in rule.get("apiGroups", [])
               for r in rule.get("resources", []) for v in rule.get("verbs", [])
               for n in rule.get("resourceNames", ["*"])}
-    want = {("apps", "daemonsets", v, "*", "ClusterRole") for v in ("get", "list", "watch")}
+    want = {(None, "apps", "daemonsets", v, "*") for v in ("get", "list", "watch")}
+    if claims == "cluster":
+        want |= {(ns, "coordination.k8s.io", "leases", v, "*") for v in ("get", "create", "update", "delete")}
+    if sc.get("audit"):
+        want |= {(None, "wgpolicyk8s.io", "policyreports", v, "*") for v in ("get", "list", "create", "update",
+                                                                             "delete")}
+        want |= {(ns, "coordination.k8s.io", "leases", "create", "*")}
+        want |= {(ns, "coordination.k8s.io", "leases", v, "dsguard-audit") for v in ("get", "update")}
     if sc["mode"] == "self":
         # The one Secret in the release namespace (a Role): by name, except
         # create, which resourceNames cannot restrict; the two webhook
         # configurations by name.
-        want |= {("", "secrets", v, tls_name, "Role") for v in ("get", "list", "watch", "update")}
-        want |= {("", "secrets", "create", "*", "Role")}
+        want |= {(ns, "", "secrets", v, tls_name) for v in ("get", "list", "watch", "update")}
+        want |= {(ns, "", "secrets", "create", "*")}
         for kind, on in (("validatingwebhookconfigurations", sc.get("validating", True)),
                          ("mutatingwebhookconfigurations", sc.get("mutating", True))):
-            want |= {("admissionregistration.k8s.io", kind, v, full, "ClusterRole")
+            want |= {(None, "admissionregistration.k8s.io", kind, v, full)
                      for v in ("get", "list", "watch", "patch")} if on else set()
-    t.eq(grants, want, f"{sid}: the server may get/list/watch apps daemonsets"
-         + (", and get/list/watch/update its Secret, create Secrets in its namespace, get/list/watch/patch its "
-            "webhook configurations" if sc["mode"] == "self" else "") + ", nothing more")
-    roles = [one(objs, b["roleRef"]["kind"], b["roleRef"]["name"]) for b, _ in rules]
+    t.eq(grants, want, f"{sid}: the server may get/list/watch apps daemonsets cluster-wide"
+                       + (", and get/create/update/delete leases in its own namespace" if claims == "cluster" else "")
+                       + (", and write PolicyReports and its Lease" if sc.get("audit") else "")
+                       + (", and get/list/watch/update its Secret, create Secrets in its namespace, "
+                          "get/list/watch/patch its webhook configurations" if sc["mode"] == "self" else "")
+                       + ", nothing more")
+    roles = [one(objs, b["roleRef"]["kind"], b["roleRef"]["name"]) for b in bound]
     t.ok(all(r is not None and (r["kind"] == "ClusterRole" or r["metadata"].get("namespace") == ns) for r in roles),
          f"{sid}: every Role the server is bound to is in {ns}")
 
@@ -577,6 +616,7 @@ def check_scenario(t, sc, objs, schemas):
     check_certificates(t, sc, objs, host, pspec, ctr, tls_name)
     check_hooks(t, sc, objs, full, ns, host)
     check_optional(t, sc, objs, svc, plabels, lport, host, tls_name)
+    check_audit(t, sc, objs, flags)
 
 
 def check_webhooks(t, sc, objs, svc, lport, ctr, host):
@@ -597,7 +637,9 @@ def check_webhooks(t, sc, objs, svc, lport, ctr, host):
             n = f"{sid}: {kind} {w['name']}"
             t.ok(len(w["name"].split(".")) >= 3 and DNS1123_SUBDOMAIN.match(w["name"]),
                  f"{n}: name is fully qualified")
-            t.eq(w.get("sideEffects"), "None", f"{n}: sideEffects None")
+            claims = sc.get("claims", "cluster" if sc.get("replicas", 2) > 1 else "local")
+            t.eq(w.get("sideEffects"), "NoneOnDryRun" if claims == "cluster" else "None",
+                 f"{n}: sideEffects {'NoneOnDryRun (claims are made, never on a dry run)' if claims == 'cluster' else 'None'}")
             t.eq(w.get("admissionReviewVersions"), ["v1", "v1beta1"], f"{n}: admissionReviewVersions")
             t.eq(w.get("failurePolicy"), sc.get("failurePolicy", "Ignore"), f"{n}: failurePolicy")
             t.eq(w.get("timeoutSeconds"), sc.get("timeoutSeconds", 5), f"{n}: timeoutSeconds")
@@ -821,6 +863,62 @@ def check_hooks(t, sc, objs, full, ns, host):
              " ".join(words))
         rv = restricted_violations(p)
         t.ok(not rv, f"{sid}: the test pod meets Pod Security 'restricted'", "\n".join(rv))
+
+
+def promtool_check(t, sid, rule):
+    """promtool check rules over the PrometheusRule's groups (Debian's
+    prometheus package has promtool; without it, one skip saying so)."""
+    import shutil
+    if not shutil.which("promtool"):
+        t.skip(f"{sid}: promtool check rules", "promtool not installed (apt-get install prometheus)")
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(rule["spec"], f)
+    p = subprocess.run(["promtool", "check", "rules", f.name], capture_output=True, text=True, timeout=60)
+    os.unlink(f.name)
+    t.ok(p.returncode == 0 and "SUCCESS" in p.stdout, f"{sid}: promtool check rules passes", p.stdout + p.stderr)
+
+
+def check_audit(t, sc, objs, flags):
+    """The audit's parts: PolicyReport RBAC with exactly the verbs needed, the
+    Lease Role apart, the flags, the PrometheusRule, the dashboard."""
+    sid = sc["id"]
+    ns = sc.get("namespace", "dsguard-system")
+    roles = {o["metadata"]["name"]: o for o in objs if o["kind"] in ("ClusterRole", "Role")}
+    pr_role = [o for o in roles.values() if o["metadata"]["name"].endswith("-policy-reports")]
+    lease_role = [o for o in roles.values() if o["metadata"]["name"].endswith("-audit-lease")]
+    if not sc.get("audit"):
+        t.ok(not pr_role and not lease_role and "policy-reports" not in flags and
+             not find(objs, "PrometheusRule") and not [o for o in find(objs, "ConfigMap")
+                                                         if o["metadata"]["name"].endswith("-dashboard")],
+             f"{sid}: no PolicyReports (the cluster serves no wgpolicyk8s.io here), alerts or dashboard by default")
+        return
+    t.ok(len(pr_role) == 1 and pr_role[0]["rules"] == [{"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"],
+                                                         "verbs": ["get", "list", "create", "update", "delete"]}],
+         f"{sid}: PolicyReports: get, list, create, update, delete and nothing else", pr_role)
+    t.ok(len(lease_role) == 1 and lease_role[0]["kind"] == "Role" and lease_role[0]["metadata"]["namespace"] == ns and
+         lease_role[0]["rules"] == [
+             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["dsguard-audit"],
+              "verbs": ["get", "update"]}],
+         f"{sid}: the audit's Lease: a Role of its own in the release namespace, get and update by name", lease_role)
+    bindings = [o for o in objs if o["kind"] in ("ClusterRoleBinding", "RoleBinding") and
+                o["roleRef"]["name"] in {r["metadata"]["name"] for r in pr_role + lease_role}]
+    t.eq(len(bindings), 2, f"{sid}: both are bound to the ServiceAccount")
+    t.ok(flags.get("policy-reports") is not None and flags.get("lease-namespace") == ns and
+         flags.get("audit-metrics-detail") is not None, f"{sid}: serve gets --policy-reports, --lease-namespace, "
+         "--audit-metrics-detail", flags)
+    rules = find(objs, "PrometheusRule")
+    if t.eq(len(rules), 1, f"{sid}: one PrometheusRule"):
+        alerts = {r["alert"] for g in rules[0]["spec"]["groups"] for r in g["rules"]}
+        t.eq(alerts, {"DsguardViolations", "DsguardWebhookErrors", "DsguardWebhookSlow",
+                      "DsguardCertificateExpiresSoon", "DsguardCacheNotSynced"}, f"{sid}: the alerts")
+        promtool_check(t, sid, rules[0])
+    dash = [o for o in find(objs, "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")]
+    if t.eq(len(dash), 1, f"{sid}: one dashboard ConfigMap"):
+        t.eq(dash[0]["metadata"]["labels"].get("grafana_dashboard"), "1", f"{sid}: labelled for the Grafana sidecar")
+        with open(os.path.join(CHART, "dashboards", "dsguard.json")) as f:
+            t.eq(json.loads(dash[0]["data"]["dsguard.json"]), json.load(f), f"{sid}: the dashboard JSON as shipped")
 
 
 def check_optional(t, sc, objs, svc, plabels, lport, host, tls_name):

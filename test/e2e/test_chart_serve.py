@@ -123,16 +123,19 @@ def serve_rendered(t, helm, sc):
         ca = os.path.join(d, "ca.crt")
         port = free_port()
         # The Deployment's own arguments, with the mounted files pointed at
-        # the extracted ones, a local port, and no cluster to watch.
-        local = {"listen": f"127.0.0.1:{port}", "cluster": "off",
+        # the extracted ones, a local port, and no cluster to watch (so no
+        # namespace claims in it either: their settings are left out).
+        local = {"listen": f"127.0.0.1:{port}", "cluster": "off", "claims": "local",
                  "tls-cert": os.path.join(d, "tls.crt"), "tls-key": os.path.join(d, "tls.key"),
                  "config": os.path.join(d, "config.yaml")}
         args = []
         for a in ctr.get("args") or []:
             name = a[2:].split("=", 1)[0] if a.startswith("--") else None
+            if name and name.startswith("claim-"):
+                continue
             args.append(f"--{name}={local[name]}" if name in local else a)
         t.ok(args[:1] == ["serve"] and all(f"--{k}={v}" in args for k, v in local.items()),
-             f"{sid}: the Deployment runs serve with --listen, --tls-cert, --tls-key, --config and --cluster",
+             f"{sid}: the Deployment runs serve with --listen, --tls-cert, --tls-key, --config, --cluster and --claims",
              str(args))
         log = open(os.path.join(d, "serve.log"), "w+")
         srv = subprocess.Popen([BIN] + args, stdout=log, stderr=subprocess.STDOUT)
@@ -201,10 +204,13 @@ def serve_rendered(t, helm, sc):
 
 
 def local_args(ctr, local):
-    """The container's arguments with the flags of `local` replaced (or added)."""
+    """The container's arguments with the flags of `local` replaced (or added),
+    and those of namespace claims left out (they need the cluster cache)."""
     args, seen = [], set()
     for a in ctr.get("args") or []:
         name = a[2:].split("=", 1)[0] if a.startswith("--") else None
+        if name and name.startswith("claim-"):
+            continue
         seen.add(name)
         args.append(f"--{name}={local[name]}" if name in local else a)
     return args + [f"--{k}={v}" for k, v in local.items() if k not in seen]
@@ -239,8 +245,9 @@ def serve_self(t, helm):
                 f.write(cm["data"]["config.yaml"])
             port = free_port()
             # In the cluster the Pod's service account reaches the API server;
-            # here the kubeconfig of the stand-in does, and no cluster cache.
-            args = local_args(ctr, {"listen": f"127.0.0.1:{port}", "cluster": "off",
+            # here the kubeconfig of the stand-in does, and no cluster cache
+            # (so no namespace claims either).
+            args = local_args(ctr, {"listen": f"127.0.0.1:{port}", "cluster": "off", "claims": "local",
                                     "config": os.path.join(d, "config.yaml"), "kubeconfig": kubeconfig,
                                     "context": "stand-in"})
             log = open(os.path.join(d, "serve.log"), "w+")

@@ -98,7 +98,7 @@ def expected(diff):
         r'"message":"spec.template.spec.restartPolicy is \"Never\"; it must be Always or unset",',
         r'"exempt":false' + fixed + "},",
         r'{' + DS003 + r'"file":"tree/a/agents.yaml","line":16,"column":14,' + LOGGING,
-        r'"resourceName":"promtail","message":"' + SHARED_MSG.format("fluentd") + r'","exempt":true},',
+        r'"resourceName":"promtail","message":"' + SHARED_MSG.format("fluentd") + r'","exempt":true,"exemptedBy":"annotation"},',
         r'{' + DS003 + r'"file":"tree/c/other.yaml","line":7,"column":37,' + LOGGING,
         r'"resourceName":"vector","message":"' + SHARED_MSG.format("fluentd") + r'","exempt":false},',
         r'{' + DS002 + r'"file":"tree/c/other.yaml","line":21,"column":22,"kind":"DaemonSet","namespace":"escapes",',

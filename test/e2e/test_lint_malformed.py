@@ -1,5 +1,6 @@
 """dsguard lint over malformed and hostile input: truncated YAML, invalid
-UTF-8, tabs as indentation, 10,000 levels of nesting, an alias bomb, a
+UTF-8, tabs as indentation, 10,000 levels of nesting (100,000 in a document
+lint does not read whole), an alias bomb, a
 100 MB file, a binary file, an unreadable file, a symlink loop between two
 directories. Each must give exit 2 and an error naming the file (with line
 and column where the problem has a position), never a crash, and a good
@@ -221,6 +222,19 @@ def run_all(tap, root):
     check(tap, "10,000 levels inside a DaemonSet" + note, root, "deep_ds.yaml", (5, 7 + 4 * 511),
           words=["512"], limited=limited, max_seconds=10)
 
+    # A document lint does not read whole is held to the same limit: a
+    # ConfigMap with 100,000 levels of flow mappings took 52 s and passed.
+    # "x: " is 3 columns, each "{a: " 4: the root is the first level, the
+    # 512th "{" (column 4 + 4 * 511) opens the 513th.
+    for kind in ("ConfigMap", "Secret"):
+        name = f"deep_{kind.lower()}.yaml"
+        write(root, name, f"apiVersion: v1\nkind: {kind}\nx: " + "{a: " * 100000 + "x" + "}" * 100000 + "\n")
+        check(tap, f"100,000 levels inside a {kind} (a kind lint skips)" + note, root, name, (3, 4 + 4 * 511),
+              words=["512"], limited=limited, max_seconds=5)
+    write(root, "deep_skipped_seq.yaml", "kind: ConfigMap\nx: " + "[" * 200000 + "]" * 200000 + "\n")
+    check(tap, "200,000 levels of [[[ inside a ConfigMap" + note, root, "deep_skipped_seq.yaml", (2, 4 + 511),
+          words=["512"], limited=limited, max_seconds=5)
+
     # --- alias bomb ("billion laughs"): 10^9 strings if expanded
     write(root, "bomb.yaml", alias_bomb(10))
     check(tap, "alias bomb, 10 levels" + note, root, "bomb.yaml",
@@ -263,6 +277,46 @@ def run_all(tap, root):
     check(tap, "NUL bytes inside the text", root, "nul.yaml", (4, 6))
     write(root, "noise.json", bytes(rnd.getrandbits(8) | 0x80 for _ in range(4096)))
     check(tap, "random high bytes (.json)", root, "noise.json", "any")
+
+    # --- scalars Kubernetes refuses (kubectl: "json: unsupported value:
+    # +Inf", "cannot decode !!str `Always` as a !!null", "invalid base64"),
+    # and a NUL, which must never let "Always\0..." read as "Always".
+    # Line 7 or 8: "      priorityClassName: " is 25 columns, "      restartPolicy: " 21.
+    head = ("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: s, namespace: s}\n"
+            "spec:\n  template:\n    spec:\n")
+    for name, body, pos, words in (
+            ("restart_nul.yaml", '      priorityClassName: p\n      restartPolicy: "Always\\u0000"\n', (8, 22), ["NUL"]),
+            ("restart_nul0.yaml", '      priorityClassName: p\n      restartPolicy: "Always\\0 or not"\n', (8, 22),
+             ["NUL"]),
+            ("restart_null_tag.yaml", "      priorityClassName: p\n      restartPolicy: !!null Always\n", (8, 22),
+             ["!!null"]),
+            ("restart_bad_binary.yaml", "      priorityClassName: p\n      restartPolicy: !!binary QWx3 YXlz\n",
+             (8, 22), ["base64"]),
+            ("class_inf.yaml", "      priorityClassName: .inf\n", (7, 26), ["JSON"]),
+            ("class_nan.yaml", "      priorityClassName: .NaN\n", (7, 26), ["JSON"])):
+        write(root, name, head + body)
+        check(tap, f"scalar Kubernetes refuses or dsguard cannot compare ({name})", root, name, pos, words=words)
+    # !!binary is decoded as kubectl decodes it: QWx3YXlz is "Always"
+    # (no finding), T25GYWlsdXJl "OnFailure" (DS002 at the value, 8:22)
+    for name, b64, want in (("restart_binary.yaml", "QWx3YXlz", []),
+                            ("restart_binary_bad_policy.yaml", "T25GYWlsdXJl", [("DS002", 8, 22, "OnFailure")])):
+        write(root, name, head + f"      priorityClassName: p\n      restartPolicy: !!binary {b64}\n")
+        p, _ = lint([name], root)
+        out = json.loads(p.stdout)
+        got = [(f["rule"], f["line"], f["column"], f["message"].split('"')[1]) for f in out["findings"]]
+        tap.eq((p.returncode, got), (1 if want else 0, want), f"restartPolicy: !!binary {b64} read as kubectl reads it")
+
+    # --- a DaemonSet whose first kind says otherwise: Kubernetes takes the
+    # last kind, however it is spelled, so lint must not skip the document
+    # (it did, and passed): a !!binary key that is "kind" (a2luZA==), an
+    # alias of an anchor set after the first kind, an alias as the key.
+    tail = "metadata: {name: hidden, namespace: hidden}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n"
+    for name, text, pos in (
+            ("hidden_binary_key.yaml", "apiVersion: apps/v1\nkind: ConfigMap\n!!binary a2luZA==: DaemonSet\n", (3, 20)),
+            ("hidden_alias.yaml", "apiVersion: apps/v1\nkind: ConfigMap\nx: &k DaemonSet\nkind: *k\n", (4, 7)),
+            ("hidden_alias_key.yaml", "apiVersion: apps/v1\nx: &k kind\nkind: ConfigMap\n*k : DaemonSet\n", (4, 1))):
+        write(root, name, text + tail)
+        check(tap, f"a DaemonSet behind a first kind that says otherwise ({name})", root, name, pos)
 
     # --- a named pipe: refused at once, never waited on
     os.mkfifo(os.path.join(root, "pipe.yaml"))
@@ -311,6 +365,13 @@ def run_all(tap, root):
         f"---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: d{i}, namespace: shared}}\n"
         f"spec: {{template: {{spec: {{priorityClassName: p}}}}}}\n" for i in range(n)))
     quick(tap, f"{n:,} DaemonSets sharing a namespace", root, "many.yaml", limit, ("many.yaml", "DS003", 4, 33))
+    # a label repeated n times in a mapping of n: each repeat must find the
+    # member it replaces without walking the others
+    write(root, "repeats.yaml", "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: repeats\n"
+          "  namespace: repeats\n  labels:\n" + "".join(f"    k{i}: v\n" for i in range(n))
+          + f"    k{n - 1}: w\n" * n)
+    quick(tap, f"a label repeated {n:,} times in a mapping of {n:,}", root, "repeats.yaml", limit,
+          ("repeats.yaml", "DS001", 1, 1))
     # DS003 across files looks up each DaemonSet's namespace: a name repeated
     # n times must not make each lookup walk past the n repeats.
     write(root, "same.yaml", "".join(

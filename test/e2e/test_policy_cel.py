@@ -45,6 +45,11 @@ CONFIGS = {
     "annotation-off": {"allowExemptionAnnotation": False, "rules": {"priority-class": {"default": "node-agents"}}},
 }
 MUTATING = {"allowed", "default-class", "annotation-off"}
+REASON = "dsguard.io/ignore-reason"
+# The user every request comes from (Run below), listed where a config
+# limits who may exempt by annotation: lint, which knows no user, then
+# agrees with the admission policies.
+USER, GROUP = "system:admin", "system:masters"
 # dsguard.io/ignore values, read by the engine (rules/engine.c) one way and
 # by the policies' regular expression another: they must agree.
 ANNOTATIONS = ["DS001", "ds001", " priority-class ", "DS002", "all", "ALL", "DS003", "dedicated-namespace",
@@ -110,7 +115,8 @@ def name(o):
 
 def with_annotations(objs):
     """Copies of some DaemonSets (half of them in namespaces they share)
-    carrying each value of ANNOTATIONS."""
+    carrying each value of ANNOTATIONS, every other one with a reason (one
+    of them blank, which counts as none)."""
     by_ns = {}
     for o in objs:
         by_ns.setdefault(namespace(o), set()).add(name(o))
@@ -121,9 +127,39 @@ def with_annotations(objs):
             if not pool:
                 continue
             o = copy.deepcopy(pool[(i * 7) % len(pool)])
-            o.setdefault("metadata", {}).setdefault("annotations", {})[IGNORE] = value
+            ann = o.setdefault("metadata", {}).setdefault("annotations", {})
+            ann[IGNORE] = value
+            if len(variants) % 2:
+                ann[REASON] = " \t" if len(variants) % 10 == 1 else f"owner's call #{len(variants)}"
             variants.append(o)
     return variants
+
+
+def exemption_configs(objs):
+    """Configs with config exemptions, built from what the objects hold: a
+    namespace glob, a name glob, a label, an entry that has expired (the
+    policies leave it out; lint and the webhook warn that it exempts
+    nothing), and the annotation within limits that the requests' user
+    meets."""
+    namespaces = sorted({namespace(o) for o in objs})
+    labelled = [(k, v) for o in objs for k, v in ((o.get("metadata") or {}).get("labels") or {}).items()
+                if isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", v or "-")
+                and re.fullmatch(r"([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", k)]
+    key, value = sorted(labelled)[len(labelled) // 2] if labelled else ("app", "none")
+    ns_glob = namespaces[len(namespaces) // 2][:3] + "*"
+    first = {"rules": ["DS001"], "namespaces": [ns_glob, "kube-syste?"],
+             "reason": "vendor charts pin their own priority", "expires": "2999-12-31"}
+    return {
+        "exemptions": {"exemptions": [
+            first,
+            {"rules": ["all"], "names": ["*exporter*", "fluent?bit", "a\\*"], "reason": "agents we do not own"},
+            {"rules": ["dedicated-namespace", "DS001"], "labels": {key: value}, "reason": f"labelled {key}"},
+            {"rules": ["all"], "namespaces": ["*"], "reason": "long gone", "expires": "2001-01-01T00:00:00Z"},
+        ], "rules": {"priority-class": {"default": "node-agents"}}},
+        "exemptions-limits": {"exemptions": [first], "allowExemptionAnnotation": {
+            "namespaces": ["*e*", "default"], "users": [USER], "groups": ["not-this-one"], "requireReason": True}},
+        "exemptions-groups": {"allowExemptionAnnotation": {"groups": [GROUP, "other"]}},
+    }
 
 
 def template(o):
@@ -242,7 +278,9 @@ def expected(findings, op, kept, others):
             msgs = {f["message"].replace(f"{ns}/{m.group(1)};", f"{ns}/{x};") for x in others}
         for msg in msgs:
             if f["exempt"]:
-                warn.add(f"{rule} {rname} exempted by annotation {IGNORE}: {msg}")
+                why = f" ({f['exemptReason']})" if "exemptReason" in f else ""
+                by = "config" if f["exemptedBy"] == "config" else f"annotation {IGNORE}"
+                warn.add(f"{rule} {rname} exempted by {by}{why}: {msg}")
             elif f["severity"] != "error":
                 warn.add(f"{rule} {rname}: {msg}")
             elif op == "UPDATE" and kept:
@@ -302,7 +340,7 @@ class Run:
             req = {"uid": f"case-{i}", "kind": {"group": "apps", "version": "v1", "kind": "DaemonSet"},
                    "resource": {"group": "apps", "version": "v1", "resource": "daemonsets"},
                    "namespace": ns, "name": name(o), "dryRun": False,
-                   "userInfo": {"username": "system:admin", "groups": ["system:masters"]}}
+                   "userInfo": {"username": USER, "groups": [GROUP]}}
             params = [j for j in by_ns[ns] if j != i]
             kept, changed = old_objects(o)
             self.objects += [kept, changed]
@@ -458,6 +496,15 @@ def check_mutating(t, r, label, config_path, results, workdir, counts):
          "\n".join(wrong[:6]))
 
 
+def check_exempted(t, r, case_by_id):
+    """The exemptions config exempts by config and by annotation both, so
+    that the comparisons above covered each kind of message."""
+    warned = [w for c in case_by_id.values() for w in c["verdict"][1]]
+    t.ok(any(" exempted by config (" in w for w in warned) and any(" exempted by annotation " in w for w in warned),
+         "exemptions: the policies warned of exemptions by config and by annotation",
+         "\n".join(sorted(set(warned))[:6]))
+
+
 def main():
     t = Tap()
     modules = get_cel(t)
@@ -468,12 +515,16 @@ def main():
     t.ok(len(objs) > (80 if had_shared else 5), f"{len(objs)} DaemonSets read from {len(paths)} files",
          f"kubectl refused: {refused}")
     objs += with_annotations(objs)
+    configs = dict(CONFIGS, **exemption_configs(objs))
+    MUTATING.add("exemptions")
     counts = {"evaluations": 0, "cases": 0, "patched": 0, "unpatched": 0, "denied": 0, "warned": 0}
     with tempfile.TemporaryDirectory(prefix="dsguard-policy-cel-") as workdir:
         r = Run(objs, workdir)
-        for label, cfg in CONFIGS.items():
-            check_config(t, modules, r, label, cfg, workdir, counts)
-    print(f"# {len(objs)} DaemonSets ({len(ANNOTATIONS)} dsguard.io/ignore values on copies), {len(CONFIGS)} configs, "
+        for label, cfg in configs.items():
+            case_by_id = check_config(t, modules, r, label, cfg, workdir, counts)
+            if label == "exemptions":
+                check_exempted(t, r, case_by_id)
+    print(f"# {len(objs)} DaemonSets ({len(ANNOTATIONS)} dsguard.io/ignore values on copies), {len(configs)} configs, "
           f"{counts['cases']} requests ({counts['denied']} denied, {counts['warned']} warned), "
           f"{counts['evaluations']} policy evaluations, "
           f"{counts['patched']} CREATEs patched and {counts['unpatched']} left as they were by mutating policies")

@@ -400,7 +400,7 @@ def test_warnings_and_exemptions(t, warn_srv, srv):
     line = srv.log_line(req["request"]["uid"])
     t.ok(line and line.get("exempted") == ["DS001", "DS002"], "exemptions are logged", line)
     m = srv.metrics()
-    t.ok(metric(m, "dsguard_exemptions_total", rule="DS001", name="priority-class") >= 1,
+    t.ok(metric(m, "dsguard_exemptions_total", rule="DS001", name="priority-class", by="annotation") >= 1,
          "exemptions are counted in the metrics")
     long_name = "x" * 1000
     req = review_request(daemonset(pod_spec={"priorityClassName": "pc", "restartPolicy": long_name}))

@@ -352,6 +352,55 @@ static void test_reserve_race(void **state)
 }
 
 /* An event line over the bound is not taken: the cache lists again. */
+/* The DaemonSets a cache's `deleted` callback was told of, "ns/name;" each. */
+static char deleted_seen[1024];
+
+static void on_deleted(void *data, const char *ns, const char *name)
+{
+	size_t len;
+
+	assert_ptr_equal(data, deleted_seen);
+	pthread_mutex_lock(&log_lock);
+	len = strlen(deleted_seen);
+	snprintf(deleted_seen + len, sizeof(deleted_seen) - len, "%s/%s;", ns, name);
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* kube_cache_holds() answers from the index (a reservation is not held), and
+ * the `deleted` callback hears each DELETED event, after the index dropped it,
+ * and nothing else. */
+static void test_holds_and_deleted(void **state)
+{
+	kube_cache_options opts = {.backoff_initial = 0.05, .backoff_max = 0.2, .watch_seconds = 30,
+				   .log = log_line, .deleted = on_deleted, .deleted_data = deleted_seen};
+	kube_cache *c = start(server, &opts);
+	double end = kube_now() + WAIT_SECONDS;
+	char *other = NULL;
+	bool told = false;
+
+	(void)state;
+	assert_true(kube_cache_wait_synced(c, WAIT_SECONDS));
+	assert_false(kube_cache_holds(c, "gone", "agent-gone"));
+	assert_int_equal(kube_cache_reserve(c, "gone", "agent-gone", &other), 0);
+	assert_null(other);
+	assert_false(kube_cache_holds(c, "gone", "agent-gone"));
+	control("add", "{\"namespace\": \"gone\", \"name\": \"agent-gone\"}");
+	while (!kube_cache_holds(c, "gone", "agent-gone") && kube_now() < end)
+		usleep(20000);
+	assert_true(kube_cache_holds(c, "gone", "agent-gone"));
+	assert_false(kube_cache_holds(c, "gone", "agent"));
+	control("delete", "{\"namespace\": \"gone\", \"name\": \"agent-gone\"}");
+	while (!told && kube_now() < end) {
+		usleep(20000);
+		pthread_mutex_lock(&log_lock);
+		told = deleted_seen[0] != '\0';
+		pthread_mutex_unlock(&log_lock);
+	}
+	assert_false(kube_cache_holds(c, "gone", "agent-gone"));
+	kube_cache_stop(c);
+	assert_string_equal(deleted_seen, "gone/agent-gone;");
+}
+
 static void test_event_over_bound(void **state)
 {
 	kube_cache_options opts = {.backoff_initial = 0.05, .backoff_max = 0.2, .max_event_bytes = 128};
@@ -553,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_drop_resumes),
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_reserve_race),
+		cmocka_unit_test(test_holds_and_deleted),
 		cmocka_unit_test(test_event_over_bound),
 		cmocka_unit_test(test_stop_shared),
 		cmocka_unit_test(test_down_at_start),

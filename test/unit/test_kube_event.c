@@ -160,15 +160,15 @@ static void test_index(void **state)
 	(void)state;
 	assert_non_null(idx);
 	assert_null(kube_index_other(idx, "a", "x"));
-	assert_int_equal(kube_index_add(idx, "b", "y"), 0);
-	assert_int_equal(kube_index_add(idx, "a", "x"), 0);
-	assert_int_equal(kube_index_add(idx, "a", "x"), 0);
-	assert_int_equal(kube_index_add(idx, "c", "z"), 0);
+	assert_int_equal(kube_index_add(idx, "b", "y", NULL), 0);
+	assert_int_equal(kube_index_add(idx, "a", "x", NULL), 0);
+	assert_int_equal(kube_index_add(idx, "a", "x", NULL), 0);
+	assert_int_equal(kube_index_add(idx, "c", "z", NULL), 0);
 	assert_int_equal(kube_index_objects(idx), 3);
 	assert_int_equal(kube_index_namespaces(idx), 3);
 	assert_null(kube_index_other(idx, "a", "x"));
 	assert_string_equal(kube_index_other(idx, "a", "new"), "x");
-	assert_int_equal(kube_index_add(idx, "a", "w"), 0);
+	assert_int_equal(kube_index_add(idx, "a", "w", NULL), 0);
 	assert_string_equal(kube_index_other(idx, "a", "x"), "w");
 	assert_string_equal(kube_index_other(idx, "a", "new"), "w");
 	kube_index_remove(idx, "a", "w");
@@ -180,6 +180,90 @@ static void test_index(void **state)
 	assert_int_equal(kube_index_namespaces(idx), 2);
 	assert_string_equal(kube_index_other(idx, "c", "new"), "z");
 	kube_index_free(idx);
+}
+
+/* Records ride with their names: replaced on a second add, copied out by
+ * a snapshot of one namespace or of all, in order. */
+static void test_index_records(void **state)
+{
+	kube_index *idx = kube_index_new();
+	kube_snapshot snap;
+
+	(void)state;
+	assert_int_equal(kube_index_snapshot(idx, NULL, &snap), 0);
+	assert_int_equal(snap.count, 0);
+	assert_int_equal(kube_index_add(idx, "b", "y", "{\"v\":1}"), 0);
+	assert_int_equal(kube_index_add(idx, "a", "x", "{\"v\":2}"), 0);
+	assert_int_equal(kube_index_add(idx, "a", "w", NULL), 0);
+	assert_int_equal(kube_index_add(idx, "b", "y", "{\"v\":3}"), 0);
+	assert_int_equal(kube_index_objects(idx), 3);
+	assert_int_equal(kube_index_snapshot(idx, NULL, &snap), 0);
+	assert_int_equal(snap.count, 3);
+	assert_string_equal(snap.records[0].ns, "a");
+	assert_string_equal(snap.records[0].name, "w");
+	assert_string_equal(snap.records[0].record, "");
+	assert_string_equal(snap.records[1].name, "x");
+	assert_string_equal(snap.records[1].record, "{\"v\":2}");
+	assert_string_equal(snap.records[2].ns, "b");
+	assert_string_equal(snap.records[2].record, "{\"v\":3}");
+	kube_snapshot_free(&snap);
+	assert_int_equal(kube_index_snapshot(idx, "b", &snap), 0);
+	assert_int_equal(snap.count, 1);
+	assert_string_equal(snap.records[0].name, "y");
+	kube_snapshot_free(&snap);
+	assert_int_equal(kube_index_snapshot(idx, "nope", &snap), 0);
+	assert_int_equal(snap.count, 0);
+	assert_string_equal(kube_index_other(idx, "b", "new"), "y");
+	kube_snapshot_free(&snap);
+	kube_index_free(idx);
+}
+
+/* A record holds apiVersion, kind and the fields at the pointers asked for
+ * (escaped tokens included), with their JSON types; absent fields stay
+ * absent; long strings and large mappings are cut. */
+static void test_record_text(void **state)
+{
+	static const char *const keep[] = {
+		"/metadata/name", "/metadata/annotations/dsguard.io~1ignore", "/metadata/labels",
+		"/spec/template/spec/priorityClassName", "/spec/template/spec/priority",
+		"/spec/template/spec/restartPolicy", "/metadata/uid"};
+	cJSON *obj = cJSON_Parse("{\"metadata\":{\"name\":\"n\",\"annotations\":{\"dsguard.io/ignore\":\"DS003\","
+				 "\"other\":\"x\"},\"labels\":{\"app\":\"n\"}},\"spec\":{\"template\":{\"spec\":"
+				 "{\"priorityClassName\":null,\"priority\":7,\"containers\":[]}}}}");
+	char *text, *long_value;
+	cJSON *big, *labels;
+
+	(void)state;
+	text = kube_record_text(obj, "apps/v1", "DaemonSet", keep, 7);
+	assert_string_equal(text, "{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"n\","
+				  "\"annotations\":{\"dsguard.io/ignore\":\"DS003\"},\"labels\":{\"app\":\"n\"}},"
+				  "\"spec\":{\"template\":{\"spec\":{\"priorityClassName\":null,\"priority\":7}}}}");
+	cJSON_free(text);
+
+	long_value = malloc(KUBE_MAX_KEPT_STRING + 100);
+	memset(long_value, 'a', KUBE_MAX_KEPT_STRING + 99);
+	long_value[KUBE_MAX_KEPT_STRING + 99] = '\0';
+	labels = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "labels");
+	for (int i = 0; i < KUBE_MAX_KEPT_MEMBERS + 10; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i);
+		cJSON_AddStringToObject(labels, key, "v");
+	}
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(obj, "metadata"), "name", cJSON_CreateString(long_value));
+	text = kube_record_text(obj, "apps/v1", "DaemonSet", keep, 7);
+	big = cJSON_Parse(text);
+	assert_int_equal(strlen(cJSON_GetObjectItem(cJSON_GetObjectItem(big, "metadata"), "name")->valuestring),
+			 KUBE_MAX_KEPT_STRING);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(big, "metadata"), "labels")),
+			 KUBE_MAX_KEPT_MEMBERS);
+	cJSON_Delete(big);
+	cJSON_free(text);
+	free(long_value);
+
+	text = kube_record_text(obj, "apps/v1", "DaemonSet", (const char *const[]){"no-slash", "/metadata/x~2"}, 2);
+	assert_string_equal(text, "{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\"}");
+	cJSON_free(text);
+	cJSON_Delete(obj);
 }
 
 static void test_reservations(void **state)
@@ -197,7 +281,7 @@ static void test_reservations(void **state)
 	assert_int_equal(kube_reservations_add(&r, "e", "x", 100.0), 0);
 	kube_reservations_prune(&r, NULL, 150.0);
 	assert_int_equal(r.count, 1);
-	assert_int_equal(kube_index_add(idx, "d", "one"), 0);
+	assert_int_equal(kube_index_add(idx, "d", "one", NULL), 0);
 	kube_reservations_prune(&r, idx, 0.0);
 	assert_int_equal(r.count, 0);
 	assert_int_equal(kube_reservations_add(&r, "f", "y", 100.0), 0);
@@ -218,6 +302,8 @@ int main(void)
 		cmocka_unit_test(test_splitter_bounds),
 		cmocka_unit_test(test_index),
 		cmocka_unit_test(test_reservations),
+		cmocka_unit_test(test_index_records),
+		cmocka_unit_test(test_record_text),
 	};
 
 	return cmocka_run_group_tests_name("kube_event", tests, NULL, NULL);

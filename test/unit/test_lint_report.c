@@ -1,6 +1,7 @@
 /* test_lint_report.c - the JSON report written one finding at a time: the
  * exact version 1 document, the same bytes cJSON prints for the document
- * whole, and a write error reported as such. */
+ * whole, a write error reported as such, and the "source" of objects
+ * from a cluster, handed over as an array or one at a time. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -64,8 +65,8 @@ static void fill_report(ds_lint_report *r, ds_lint_finding *findings, ds_lint_pr
 		.line = 9, .column = 22, .message = "spec.template.spec.restartPolicy is \"Never\"\t\x01",
 		.file = "deploy/a.yaml", .kind = "DaemonSet", .namespace = "logging", .name = "a", .file_index = 1};
 	findings[3] = (ds_lint_finding){
-		.rule = DS003, .severity = DS_SEVERITY_ERROR, .exempt = true,
-		.message = SHARED_WITH("a"), .file = "apis/apps/v1/namespaces/logging/daemonsets/b",
+		.rule = DS003, .severity = DS_SEVERITY_ERROR, .exempt = true, .exempted_by = DS_EXEMPT_ANNOTATION,
+		.exempt_reason = "one \"team\" owns both", .message = SHARED_WITH("a"), .file = "apis/apps/v1/namespaces/logging/daemonsets/b",
 		.kind = "DaemonSet", .namespace = "logging", .name = "b \\ \xc3\xa9", .file_index = 2};
 	problems[0] = (ds_lint_problem){"deploy/a.yaml", 3, 3, false, "key \"name\" is repeated", 1};
 	problems[1] = (ds_lint_problem){"deploy/broken.yaml", 2, 1, true, "did not find expected node content", 3};
@@ -104,7 +105,8 @@ static void test_json_document(void **state)
 		"{\"rule\":\"DS003\",\"name\":\"dedicated-namespace\",\"severity\":\"error\","
 		"\"file\":\"apis/apps/v1/namespaces/logging/daemonsets/b\",\"kind\":\"DaemonSet\","
 		"\"namespace\":\"logging\",\"resourceName\":\"b \\\\ \xc3\xa9\",\"message\":\"namespace logging is "
-		"shared with DaemonSet logging/a; each DaemonSet needs a namespace of its own\",\"exempt\":true}"
+		"shared with DaemonSet logging/a; each DaemonSet needs a namespace of its own\",\"exempt\":true,"
+		"\"exemptedBy\":\"annotation\",\"exemptReason\":\"one \\\"team\\\" owns both\"}"
 		"],\"errors\":["
 		"{\"file\":\"deploy/broken.yaml\",\"line\":2,\"column\":1,\"message\":\"did not find expected node "
 		"content\"},"
@@ -157,6 +159,76 @@ static void test_json_problems_only(void **state)
 	free(text);
 }
 
+/* A report of objects from a cluster says so: "source" after "version". */
+static void test_json_source(void **state)
+{
+	ds_lint_report report = {.summary = {.files = 1}, .source = "cluster"};
+	char *text;
+
+	(void)state;
+	text = write_report("json", &report);
+	assert_string_equal(text, "{\"version\":1,\"source\":\"cluster\",\"findings\":[],\"errors\":[],"
+				  "\"inputWarnings\":[],\"summary\":{\"files\":1,\"resources\":0,\"daemonsets\":0,"
+				  "\"errors\":0,\"warnings\":0,\"exempted\":0,\"inputErrors\":0,\"fixed\":0}}\n");
+	assert_cjson_prints(text);
+	free(text);
+}
+
+/* The objects of a test source, parsed one at a time as they are asked for. */
+struct parsed_source {
+	const char *const *texts;
+	size_t next, count;
+	cJSON *current;
+};
+
+static const cJSON *next_parsed(void *data)
+{
+	struct parsed_source *s = data;
+
+	cJSON_Delete(s->current);
+	s->current = s->next < s->count ? cJSON_Parse(s->texts[s->next++]) : NULL;
+	return s->current;
+}
+
+/* Objects handed out one at a time give the bytes the same objects give as
+ * an array, DS003 across them included. */
+static void test_objects_from_source(void **state)
+{
+	static const char *const texts[] = {
+		"{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"a\",\"namespace\":\"x\"},"
+		"\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\"}}}}",
+		"{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"b\",\"namespace\":\"x\","
+		"\"annotations\":{\"dsguard.io/ignore\":\"DS003\"}},"
+		"\"spec\":{\"template\":{\"spec\":{\"priorityClassName\":\"p\"}}}}",
+	};
+	struct parsed_source source = {.texts = texts, .count = 2};
+	cJSON *array = cJSON_CreateArray();
+	ds_config cfg;
+	ds_lint_options opts = {.config = &cfg};
+	ds_lint_report a, b;
+	char *ta, *tb;
+
+	(void)state;
+	ds_config_init(&cfg);
+	for (size_t i = 0; i < 2; i++)
+		cJSON_AddItemToArray(array, cJSON_Parse(texts[i]));
+	assert_int_equal(ds_lint_objects(array, &opts, &a), 0);
+	assert_int_equal(ds_lint_objects_from(next_parsed, &source, &opts, &b), 0);
+	assert_null(source.current);
+	ta = write_report("json", &a);
+	tb = write_report("json", &b);
+	assert_string_equal(ta, tb);
+	assert_int_equal(b.finding_count, 4); /* a: DS001, DS002, DS003; b: DS003 exempt */
+	assert_int_equal(b.summary.exempted, 1);
+	assert_string_equal(b.source, "cluster");
+	free(ta);
+	free(tb);
+	ds_lint_report_free(&a);
+	ds_lint_report_free(&b);
+	cJSON_Delete(array);
+	ds_config_free(&cfg);
+}
+
 /* A stream that refuses the bytes: the writer says so. */
 static void test_json_write_error(void **state)
 {
@@ -181,6 +253,8 @@ int main(void)
 		cmocka_unit_test(test_json_empty),
 		cmocka_unit_test(test_json_problems_only),
 		cmocka_unit_test(test_json_write_error),
+		cmocka_unit_test(test_json_source),
+		cmocka_unit_test(test_objects_from_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

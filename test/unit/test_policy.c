@@ -345,19 +345,84 @@ static void probes(void **state)
 static void exemptions(void **state)
 {
 	ds_config cfg;
+	ds_cel_exemptions ex;
 	bool oom;
 	char *s;
 
 	(void)state;
 	ds_config_init(&cfg);
-	s = ds_exemption_condition(DS001, &cfg, &oom);
+	assert_int_equal(ds_exemptions_make(DS001, &cfg, 1, &ex), 0);
+	s = ds_exemptions_condition(&ex, &oom);
 	assert_false(oom);
 	assert_non_null(strstr(s, "'dsguard.io/ignore' in object.metadata.annotations"));
 	assert_non_null(strstr(s, ".matches('(^|,)[ \\\\t]*([Dd][Ss]001|priority-class|[Aa][Ll][Ll])[ \\\\t\\\\n\\\\v\\\\f\\\\r]*(,|$)')"));
 	free(s);
+	ds_exemptions_free(&ex);
 	cfg.allow_exemption_annotation = false;
-	assert_null(ds_exemption_condition(DS001, &cfg, &oom));
+	assert_int_equal(ds_exemptions_make(DS001, &cfg, 1, &ex), 0);
+	assert_null(ds_exemptions_condition(&ex, &oom));
 	assert_false(oom);
+	ds_exemptions_free(&ex);
+	ds_config_free(&cfg);
+}
+
+/* A config entry becomes its selectors in CEL: a literal glob by
+ * equality, a pattern by matches(), a label by key and value; one that
+ * has expired is left out with a note, one that will is noted. */
+static void config_exemptions(void **state)
+{
+	ds_config cfg;
+	ds_cel_exemptions ex;
+	ds_exemption *e;
+	bool oom;
+	char *s;
+
+	(void)state;
+	ds_config_init(&cfg);
+	cfg.allow_exemption_annotation = false;
+	cfg.exemptions = calloc(2, sizeof(*cfg.exemptions));
+	cfg.exemption_count = 2;
+	e = &cfg.exemptions[0];
+	e->rules[ds_rule_index(DS001)] = true;
+	e->namespaces.items = calloc(2, sizeof(char *));
+	e->namespaces.items[0] = strdup("kube-*.x?");
+	e->namespaces.items[1] = strdup("cni\\*");
+	e->namespaces.count = 2;
+	e->labels = calloc(1, sizeof(*e->labels));
+	e->labels[0] = (ds_label){strdup("app.kubernetes.io/part-of"), strdup("cilium")};
+	e->label_count = 1;
+	e->reason = strdup("vendor's \"chart\"");
+	e->expires = true;
+	e->expiry = 100;
+	e->expires_text = strdup("1970-01-01T00:01:40Z");
+	e->file = "c.yaml";
+	e->line = 3;
+	cfg.exemptions[1] = *e;
+	cfg.exemptions[1].labels = NULL;
+	cfg.exemptions[1].label_count = 0;
+	cfg.exemptions[1].namespaces = (ds_string_list){0};
+	cfg.exemptions[1].reason = strdup("x");
+	cfg.exemptions[1].expires_text = strdup("then");
+	cfg.exemptions[1].names.items = calloc(1, sizeof(char *));
+	cfg.exemptions[1].names.items[0] = strdup("a");
+	cfg.exemptions[1].names.count = 1;
+	cfg.exemptions[1].line = 9;
+	cfg.exemptions[1].expiry = 50;
+
+	assert_int_equal(ds_exemptions_make(DS001, &cfg, 60, &ex), 0);
+	assert_int_equal(ex.count, 1);
+	s = ds_exemptions_condition(&ex, &oom);
+	assert_non_null(strstr(s, ".matches('^kube-.*\\\\.x.$')"));
+	assert_non_null(strstr(s, " == 'cni*'"));
+	assert_non_null(strstr(s, "object.metadata.labels['app.kubernetes.io/part-of'] == 'cilium'"));
+	assert_non_null(strstr(ex.items[0].message, "'DS001 priority-class exempted by config (vendor\\'s \"chart\"): ' + variables.finding"));
+	assert_non_null(strstr(ex.notes, "c.yaml:9 left out: it expired (expires: then)"));
+	assert_non_null(strstr(ex.notes, "c.yaml:3 holds until 1970-01-01T00:01:40Z"));
+	free(s);
+	ds_exemptions_free(&ex);
+	assert_int_equal(ds_exemptions_make(DS002, &cfg, 60, &ex), 0);
+	assert_int_equal(ex.count, 0);
+	ds_exemptions_free(&ex);
 	ds_config_free(&cfg);
 }
 
@@ -367,7 +432,7 @@ int main(void)
 		cmocka_unit_test(kube_versions),   cmocka_unit_test(cel_literals),	cmocka_unit_test(cel_selections),
 		cmocka_unit_test(cel_messages),	   cmocka_unit_test(label_selectors),	cmocka_unit_test(yaml_reads_back),
 		cmocka_unit_test(objects_by_config), cmocka_unit_test(mutating),	cmocka_unit_test(names),
-		cmocka_unit_test(probes),	   cmocka_unit_test(exemptions),
+		cmocka_unit_test(probes),	   cmocka_unit_test(exemptions), cmocka_unit_test(config_exemptions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

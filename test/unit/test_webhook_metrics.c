@@ -39,7 +39,7 @@ static void test_requests_and_histogram(void **state)
 	ds_metrics_request(m, DS_EP_VALIDATE, DS_OP_CREATE, DS_RESULT_DENIED, 0.002);
 	ds_metrics_request(m, DS_EP_VALIDATE, DS_OP_UPDATE, DS_RESULT_ALLOWED, 45.0);
 	ds_metrics_request(m, DS_EP_HEALTHZ, DS_OP_NONE, DS_RESULT_OK, 0.0001);
-	text = ds_metrics_render(m, NULL);
+	text = ds_metrics_render(m, NULL, NULL);
 	assert_non_null(text);
 	assert_true(has_line(text, "dsguard_requests_total{endpoint=\"/validate\",operation=\"CREATE\",result=\"denied\"} 2"));
 	assert_true(has_line(text, "dsguard_requests_total{endpoint=\"/validate\",operation=\"UPDATE\",result=\"allowed\"} 1"));
@@ -64,14 +64,20 @@ static void test_findings_state_and_build(void **state)
 
 	(void)state;
 	r.findings[ds_rule_index(DS002)] = 2;
-	r.exempted[ds_rule_index(DS001)] = 1;
+	r.exempted[ds_rule_index(DS001)] = 3;
+	r.exempted_by_config[ds_rule_index(DS001)] = 2;
+	r.expired[ds_rule_index(DS003)] = 4;
 	ds_metrics_review(m, &r);
 	atomic_fetch_add(&m->config_reloads[1], 1);
 	atomic_store(&m->cert_not_after, 1900000000LL);
-	text = ds_metrics_render(m, NULL);
+	text = ds_metrics_render(m, NULL, NULL);
 	assert_true(has_line(text, "dsguard_findings_total{rule=\"DS002\",name=\"restart-policy\"} 2"));
 	assert_true(has_line(text, "dsguard_findings_total{rule=\"DS001\",name=\"priority-class\"} 0"));
-	assert_true(has_line(text, "dsguard_exemptions_total{rule=\"DS001\",name=\"priority-class\"} 1"));
+	assert_true(has_line(text, "dsguard_exemptions_total{rule=\"DS001\",name=\"priority-class\",by=\"annotation\"} 1"));
+	assert_true(has_line(text, "dsguard_exemptions_total{rule=\"DS001\",name=\"priority-class\",by=\"config\"} 2"));
+	assert_true(has_line(text, "dsguard_exemptions_total{rule=\"DS002\",name=\"restart-policy\",by=\"config\"} 0"));
+	assert_true(has_line(text, "dsguard_exemptions_expired_total{rule=\"DS003\",name=\"dedicated-namespace\"} 4"));
+	assert_true(has_line(text, "dsguard_exemptions_expired_total{rule=\"DS001\",name=\"priority-class\"} 0"));
 	assert_true(has_line(text, "dsguard_config_reloads_total{result=\"failure\"} 1"));
 	assert_true(has_line(text, "dsguard_config_reloads_total{result=\"success\"} 0"));
 	assert_true(has_line(text, "dsguard_certificate_not_after_seconds 1900000000"));
@@ -87,12 +93,12 @@ static void test_cluster_cache(void **state)
 	ds_metrics *m = calloc(1, sizeof(*m));
 	kube_cache_stats stats = {.objects = 3, .namespaces = 2, .reservations = 1, .synced = true, .relists = 4,
 				  .watch_restarts = 5, .since_last_event = 1.5};
-	char *text = ds_metrics_render(m, NULL);
+	char *text = ds_metrics_render(m, NULL, NULL);
 
 	(void)state;
 	assert_null(strstr(text, "dsguard_cluster_cache_"));
 	free(text);
-	text = ds_metrics_render(m, &stats);
+	text = ds_metrics_render(m, &stats, NULL);
 	assert_true(has_line(text, "dsguard_cluster_cache_objects 3"));
 	assert_true(has_line(text, "dsguard_cluster_cache_namespaces 2"));
 	assert_true(has_line(text, "dsguard_cluster_cache_reservations 1"));
@@ -104,7 +110,7 @@ static void test_cluster_cache(void **state)
 	assert_true(has_line(text, "dsguard_cluster_cache_last_event_age_seconds 1.5"));
 	free(text);
 	stats.since_last_event = -1;
-	text = ds_metrics_render(m, &stats);
+	text = ds_metrics_render(m, &stats, NULL);
 	assert_null(strstr(text, "last_event_age_seconds"));
 	free(text);
 	free(m);
@@ -113,7 +119,7 @@ static void test_cluster_cache(void **state)
 static void test_managed_certificates(void **state)
 {
 	ds_metrics *m = calloc(1, sizeof(*m));
-	char *text = ds_metrics_render(m, NULL);
+	char *text = ds_metrics_render(m, NULL, NULL);
 
 	(void)state;
 	assert_null(strstr(text, "dsguard_ca_"));
@@ -124,7 +130,7 @@ static void test_managed_certificates(void **state)
 	atomic_store(&m->cert_rotations[1], 1);
 	atomic_store(&m->bundle_patches[1][1], 2);
 	atomic_store(&m->bundle_trusted, true);
-	text = ds_metrics_render(m, NULL);
+	text = ds_metrics_render(m, NULL, NULL);
 	assert_true(has_line(text, "dsguard_ca_not_after_seconds 1900000000"));
 	assert_true(has_line(text, "# TYPE dsguard_certificate_rotations_total counter"));
 	assert_true(has_line(text, "dsguard_certificate_rotations_total{certificate=\"serving\"} 3"));

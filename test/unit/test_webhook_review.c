@@ -355,6 +355,93 @@ static void test_exemption_is_a_warning(void **state)
 	ds_review_result_free(&r);
 }
 
+/* A config exemption for DS001 on every DaemonSet named fluentd, expiring
+ * at `expiry` (0: never). */
+static void exempt_fluentd(ds_config *cfg, time_t expiry)
+{
+	ds_exemption *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	e->rules[ds_rule_index(DS001)] = true;
+	e->names.items = calloc(1, sizeof(char *));
+	e->names.items[0] = strdup("fluent*");
+	e->names.count = 1;
+	e->reason = strdup("vendor chart");
+	e->expires = expiry != 0;
+	e->expiry = expiry;
+	e->expires_text = expiry ? strdup("2001-01-01") : NULL;
+	e->file = "dsguard.yaml";
+	e->line = 7;
+	cfg->exemptions = e;
+	cfg->exemption_count = 1;
+}
+
+/* A config exemption is a warning in its own words; an expired one exempts
+ * nothing and is noted for the log and the metrics. */
+static void test_config_exemption_and_expiry(void **state)
+{
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	exempt_fluentd(&cfg, 0);
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{}"), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_true(allowed(doc));
+	assert_string_equal(ds_pointer_get(doc, "/response/warnings/0")->valuestring,
+			    "DS001 priority-class exempted by config (vendor chart): "
+			    "spec.template.spec.priorityClassName is not set");
+	assert_int_equal(r.exempted[ds_rule_index(DS001)], 1);
+	assert_int_equal(r.exempted_by_config[ds_rule_index(DS001)], 1);
+	assert_null(r.expired_entry);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+
+	exempt_fluentd(&cfg, 978307200); /* 2001-01-01T00:00:00Z: long past */
+	doc = review_parts(API_V1_NAME, "CREATE", daemonset("logging", "{}"), NULL, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_int_equal(r.expired[ds_rule_index(DS001)], 1);
+	assert_string_equal(r.expired_entry, "dsguard.yaml:7 (expires: 2001-01-01)");
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+/* Where only listed groups may exempt by annotation, a request from anyone
+ * else that adds the annotation is denied, saying why; one that keeps it
+ * as oldObject had it is not. */
+static void test_grant_refused_is_denied(void **state)
+{
+	const char *good = "{'priorityClassName':'pc'}";
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc, *object = daemonset("logging", good);
+
+	(void)state;
+	ds_config_init(&cfg);
+	cfg.annotation.groups.items = calloc(1, sizeof(char *));
+	cfg.annotation.groups.items[0] = strdup("platform-admins");
+	cfg.annotation.groups.count = 1;
+	cJSON_AddItemToObject(cJSON_GetObjectItem(object, "metadata"), "annotations",
+			      json("{'dsguard.io/ignore':'DS002'}"));
+	doc = review_parts(API_V1_NAME, "CREATE", cJSON_Duplicate(object, 1), NULL, DS_REVIEW_MUTATE, &cfg, &r);
+	assert_false(allowed(doc));
+	assert_string_equal(message(doc), "DaemonSet logging/fluentd is not allowed: dsguard.io/ignore: only the users "
+					  "and groups allowExemptionAnnotation lists may add an exemption by "
+					  "annotation (here for DS002 restart-policy), and the request's user \"\" is "
+					  "not one of them");
+	assert_false(r.reserved);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	doc = review_parts(API_V1_NAME, "UPDATE", cJSON_Duplicate(object, 1), object, DS_REVIEW_VALIDATE, &cfg, &r);
+	assert_true(allowed(doc));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
 static void test_update_with_untouched_template_only_warns(void **state)
 {
 	ds_config cfg;
@@ -553,7 +640,11 @@ static void test_dry_run_gives_the_same_answer(void **state)
 struct fake_cluster {
 	bool synced;
 	const char *taken;
+	bool fails;            /* the reservation cannot be told (a claim failed) */
 	int lookups, reserves;
+	/* what the last reservation asked */
+	char ns[64], name[64], generate_name[64], uid[64];
+	ds_review_mode mode;
 };
 
 static ds_namespace_answer fake_other(void *data, const char *ns, const char *name, char **other)
@@ -573,13 +664,19 @@ static bool fake_synced(void *data)
 	return ((struct fake_cluster *)data)->synced;
 }
 
-static int fake_reserve(void *data, const char *ns, const char *name, char **other)
+static int fake_reserve(void *data, const ds_claim_request *req, char **other)
 {
 	struct fake_cluster *c = data;
 
-	(void)ns;
 	c->reserves++;
-	*other = c->taken && strcmp(name, c->taken) ? strdup(c->taken) : NULL;
+	snprintf(c->ns, sizeof(c->ns), "%s", req->ns);
+	snprintf(c->name, sizeof(c->name), "%s", req->name ? req->name : "(null)");
+	snprintf(c->generate_name, sizeof(c->generate_name), "%s", req->generate_name ? req->generate_name : "(null)");
+	snprintf(c->uid, sizeof(c->uid), "%s", req->uid ? req->uid : "(null)");
+	c->mode = req->mode;
+	if (c->fails)
+		return 1;
+	*other = c->taken && strcmp(req->name, c->taken) ? strdup(c->taken) : NULL;
 	return 0;
 }
 
@@ -833,6 +930,90 @@ static void test_ds003_before_the_cluster_is_synced(void **state)
 	assert_true(warned(doc, "could not be checked"));
 	cJSON_Delete(doc);
 	ds_review_result_free(&r);
+}
+
+/* A reservation that cannot be told (a namespace claim in the API server
+ * that failed) is answered as DS003 before the cluster is synced, with its
+ * own words: allowed with a warning, or denied with --on-unsynced deny. */
+static void test_ds003_reservation_not_told(void **state)
+{
+	struct fake_cluster c = {.synced = true, .fails = true};
+	ds_cluster cluster = fake(&c, false);
+	ds_config cfg;
+	ds_review_result r;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_true(allowed(doc));
+	assert_true(warned(doc, "DS003 dedicated-namespace: could not be checked: the namespace could not be claimed "
+				"in the API server in time"));
+	assert_int_equal(warning_count(doc), 1);
+	assert_true(r.unclaimed);
+	assert_false(r.unsynced);
+	assert_false(r.reserved);
+	assert_int_equal(r.findings[ds_rule_index(DS003)], 0);
+	assert_int_equal(c.reserves, 1);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	cluster.deny_unsynced = true;
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_false(allowed(doc));
+	assert_string_equal(message(doc), "DaemonSet free/fluentd is not allowed: DS003 dedicated-namespace: could not "
+					  "be checked: the namespace could not be claimed in the API server in time "
+					  "(--on-unsynced deny)");
+	assert_true(r.unclaimed);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+
+	RULE_SETTINGS(&cfg, DS003).severity = DS_SEVERITY_WARNING; /* deny only at error */
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_true(allowed(doc));
+	assert_true(warned(doc, "the namespace could not be claimed"));
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+/* What a reservation is asked: the namespace, the name (empty while
+ * generateName has yet to make it), the generateName, the request's uid and
+ * the endpoint. */
+static void test_ds003_reservation_request(void **state)
+{
+	struct fake_cluster c = {.synced = true};
+	ds_cluster cluster = fake(&c, false);
+	ds_config cfg;
+	ds_review_result r;
+	char *text;
+	cJSON *doc;
+
+	(void)state;
+	ds_config_init(&cfg);
+	text = request(API_V1_NAME, "CREATE",
+		       json("{'apiVersion':'apps/v1','kind':'DaemonSet','metadata':{'generateName':'agent-',"
+			    "'namespace':'gen'},'spec':{'template':{'spec':" GOOD_SPEC "}}}"),
+		       NULL);
+	doc = review(text, DS_REVIEW_MUTATE, &cfg, &cluster, &r);
+	assert_true(allowed(doc));
+	assert_int_equal(c.reserves, 1);
+	assert_string_equal(c.ns, "gen");
+	assert_string_equal(c.name, "");
+	assert_string_equal(c.generate_name, "agent-");
+	assert_string_equal(c.uid, UID);
+	assert_int_equal(c.mode, DS_REVIEW_MUTATE);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	free(text);
+
+	doc = review_in("CREATE", "free", GOOD_SPEC, false, &cfg, &cluster, &r);
+	assert_string_equal(c.name, "fluentd");
+	assert_string_equal(c.generate_name, "(null)");
+	assert_int_equal(c.mode, DS_REVIEW_VALIDATE);
+	cJSON_Delete(doc);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
 }
 
 /* Reviews text and checks it is refused with 400 and a message. */
@@ -1235,6 +1416,8 @@ int main(void)
 		cmocka_unit_test(test_allowed_list),
 		cmocka_unit_test(test_warning_severity_and_audit_mode_only_warn),
 		cmocka_unit_test(test_exemption_is_a_warning),
+		cmocka_unit_test(test_config_exemption_and_expiry),
+		cmocka_unit_test(test_grant_refused_is_denied),
 		cmocka_unit_test(test_update_with_untouched_template_only_warns),
 		cmocka_unit_test(test_update_changing_template_is_patched),
 		cmocka_unit_test(test_json_equal),
@@ -1244,6 +1427,8 @@ int main(void)
 		cmocka_unit_test(test_dry_run_gives_the_same_answer),
 		cmocka_unit_test(test_ds003_on_create_only),
 		cmocka_unit_test(test_ds003_reserves_an_admitted_create),
+		cmocka_unit_test(test_ds003_reservation_not_told),
+		cmocka_unit_test(test_ds003_reservation_request),
 		cmocka_unit_test(test_ds003_reservation_held_by_another),
 		cmocka_unit_test(test_ds003_before_the_cluster_is_synced),
 		cmocka_unit_test(test_mutate_denial_patches_nothing),

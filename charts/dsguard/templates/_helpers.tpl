@@ -144,3 +144,85 @@ empty string or null means none and is left out. Empty when nothing is set. */}}
 {{- end }}
 {{- join "\n" $lines }}
 {{- end }}
+
+{{/* "true" when the server writes PolicyReports: policyReports.enabled true,
+or auto and the cluster serves wgpolicyk8s.io/v1alpha2; else empty. */}}
+{{- define "dsguard.policyReports" -}}
+{{- $on := .Values.policyReports.enabled }}
+{{- if or (eq (toString $on) "true") (and (eq (toString $on) "auto") (.Capabilities.APIVersions.Has "wgpolicyk8s.io/v1alpha2")) }}true{{ end }}
+{{- end }}
+
+{{/* Whether a webhook.excludeNamespaces item is a glob (* or ?) rather than
+a name: a label selector cannot hold a glob. */}}
+{{- define "dsguard.isGlob" -}}
+{{- if regexMatch "[*?]" . }}true{{ end }}
+{{- end }}
+
+{{/* The names of webhook.excludeNamespaces (with the release namespace and
+kube-system, which are always left out), as a JSON list: the values of the
+namespaceSelector's NotIn. */}}
+{{- define "dsguard.excludedNames" -}}
+{{- $names := list .Release.Namespace "kube-system" }}
+{{- range .Values.webhook.excludeNamespaces }}
+{{- if not (include "dsguard.isGlob" .) }}
+{{- $names = append $names . }}
+{{- end }}
+{{- end }}
+{{- $names | uniq | toJson }}
+{{- end }}
+
+{{/* The globs of webhook.excludeNamespaces as config exemptions (a JSON
+list, empty when there are none): dsguard matches them with its own glob
+matcher, exempting every rule there. */}}
+{{- define "dsguard.excludeGlobExemptions" -}}
+{{- $globs := list }}
+{{- range .Values.webhook.excludeNamespaces }}
+{{- if include "dsguard.isGlob" . }}
+{{- $globs = append $globs . }}
+{{- end }}
+{{- end }}
+{{- if $globs }}
+{{- list (dict "rules" (list "all") "namespaces" $globs "reason" "left out by the chart's webhook.excludeNamespaces") | toJson }}
+{{- else }}
+{{- list | toJson }}
+{{- end }}
+{{- end }}
+
+{{/* The webhooks' namespaceSelector: webhook.namespaceSelector with the
+names left out added to its matchExpressions. */}}
+{{- define "dsguard.namespaceSelector" -}}
+{{- $sel := deepCopy (.Values.webhook.namespaceSelector | default dict) }}
+{{- $exprs := get $sel "matchExpressions" | default list }}
+{{- $exprs = append $exprs (dict "key" "kubernetes.io/metadata.name" "operator" "NotIn" "values" (include "dsguard.excludedNames" . | fromJsonArray)) }}
+{{- $_ := set $sel "matchExpressions" $exprs }}
+{{- toYaml $sel }}
+{{- end }}
+
+{{/* The matchConditions of the webhooks (rendered where the cluster is
+Kubernetes 1.30 or later: admissionregistration.k8s.io/v1 has them from
+then on), as a YAML list; empty when there are none. */}}
+{{- define "dsguard.matchConditions" -}}
+{{- $mc := .Values.webhook.matchConditions }}
+{{- $conds := list }}
+{{- if $mc.skipUnchangedUpdates }}
+{{- $ignore := "has(%s.metadata.annotations) && 'dsguard.io/ignore' in %s.metadata.annotations ? %s.metadata.annotations['dsguard.io/ignore'] : ''" }}
+{{- $expr := printf "request.operation != 'UPDATE' || !has(object.spec) || !has(oldObject.spec) || !has(object.spec.template) || !has(oldObject.spec.template) || object.spec.template != oldObject.spec.template || (%s) != (%s)" (printf $ignore "object" "object" "object") (printf $ignore "oldObject" "oldObject" "oldObject") }}
+{{- $conds = append $conds (dict "name" "changes-template-or-exemption" "expression" $expr) }}
+{{- end }}
+{{- $conds = concat $conds ($mc.extra | default list) }}
+{{- if and $conds (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}
+{{- toYaml $conds }}
+{{- end }}
+{{- end }}
+
+{{/* Where admitted CREATEs hold their namespace (serve --claims):
+webhook.claims, else cluster with more than one replica. */}}
+{{- define "dsguard.claims" -}}
+{{- if .Values.webhook.claims }}
+{{- .Values.webhook.claims }}
+{{- else if gt (int .Values.replicaCount) 1 }}
+{{- "cluster" }}
+{{- else }}
+{{- "local" }}
+{{- end }}
+{{- end }}
