@@ -41,6 +41,8 @@ CERT_SECONDS, CA_SECONDS, OVERLAP_SECONDS = 12 * SCALE, 36 * SCALE, 2 * SCALE
 WAIT = 20 * SCALE * (2 if SANITIZE else 1)  # seconds for something to happen
 LOAD_SECONDS = 100 if VALGRIND else 70  # long enough for two CA rotations (one under valgrind)
 REPATCH_LIMIT = 15 if SANITIZE else 5   # the acceptance: a reset caBundle is back within 5 s
+SERVE_LIMIT = 10 if SANITIZE else 3     # "serves the newest pair within seconds"
+HOLD = 2 * SCALE                        # seconds the stand-in holds a write, so that both replicas send theirs
 
 NS, SECRET, CONFIG, HOST = "dsguard", "dsguard-tls", "dsguard", "dsguard.dsguard.svc"
 VWC, MWC = "validatingwebhookconfigurations", "mutatingwebhookconfigurations"
@@ -201,6 +203,12 @@ class Replica:
         finally:
             conn.close()
 
+    def served_or_none(self):
+        try:
+            return self.served()
+        except OSError:
+            return None
+
     def metrics(self):
         return parse_metrics(self.get("/metrics")[1])
 
@@ -264,7 +272,8 @@ def test_from_empty(t, si, replicas):
     a, b = replicas
     t.ok(a.port and b.port, "two replicas start serving (a placeholder certificate) at once",
          open(a.log_path).read()[-800:])
-    t.ok(wait_for(lambda: secret(si) is not None), "one of them creates the Secret")
+    t.ok(wait_for(lambda: secret(si) is not None, timeout=WAIT + HOLD), "one of them creates the Secret")
+    si.control("latency", {"clear": True})
     code, body = wait_for(lambda: (lambda r: r if "does not exist" in r[1] else None)(a.readyz())) or (None, "")
     t.ok(code == 503 and "ValidatingWebhookConfiguration dsguard does not exist" in body,
          "/readyz is 503 while a webhook configuration is missing, saying so", body)
@@ -280,8 +289,13 @@ def test_from_empty(t, si, replicas):
          and s["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "dsguard",
          "the Secret is kubernetes.io/tls with tls.crt, tls.key, ca.crt and ca.key, labelled managed-by dsguard",
          json.dumps(s.get("metadata")))
-    creates = sum(1 for r in replicas for x in r.lines() if x.get("step") == "create")
-    t.eq(creates, 1, "exactly one replica's create succeeded (the other read the winner's)")
+    creates = [r.name for r in replicas for x in r.lines() if x.get("step") == "create"]
+    lost = [r.name for r in replicas for x in r.lines()
+            if "was created by another replica first; using it" in x.get("msg", "")]
+    posts = si.control("calls")["calls"].get("secrets", {}).get("create", 0)
+    t.ok(len(creates) == 1 and len(lost) == 1 and set(creates + lost) == {r.name for r in replicas}
+         and posts == 2, "both replicas POSTed the Secret at once: one created it, the other was answered 409 "
+                         f"AlreadyExists and used the winner's ({posts} POSTs; created: {creates}, lost: {lost})")
     for r in replicas:
         t.ok(serves_trusted(r, si), f"{r.name}: its certificate verifies against the published caBundle for {HOST}")
     t.ok(wait_for(lambda: all(r.served() == der(secret_data(si)["tls.crt"]) for r in replicas)),
@@ -394,6 +408,41 @@ def test_secret_deleted_or_broken(t, si, replicas):
     t.ok(wait_for(lambda: all(serves_trusted(r, si) for r in replicas)), "... and served")
 
 
+def test_racing_writes(t, si, replicas):
+    """Both replicas find tls.crt broken at once and PUT a new one with the
+    resourceVersion they read; the stand-in holds each PUT for HOLD seconds,
+    so that both are sent before either is written. One is written; the
+    other is answered 409 Conflict, reads the winner's Secret and writes
+    nothing. Then both serve the new pair, each within SERVE_LIMIT seconds of
+    its write, without a restart."""
+    marks = {r.name: len(r.lines()) for r in replicas}
+    updates = si.control("calls")["calls"].get("secrets", {}).get("update", 0)
+    si.control("latency", {"resource": "secrets", "verb": "update", "seconds": HOLD})
+    s = secret(si)
+    s["data"]["tls.crt"] = base64.b64encode(b"broken again").decode()
+    put_object(si, "secrets", SECRET, s, NS)
+    fixed = wait_for(lambda: "BEGIN CERTIFICATE" in secret_data(si).get("tls.crt", ""), timeout=WAIT + HOLD)
+    written_at = time.time()
+    want = der(secret_data(si)["tls.crt"]) if fixed else None
+    serving = wait_for(lambda: all(r.served_or_none() == want for r in replicas), timeout=WAIT)
+    took = time.time() - written_at
+    wait_for(lambda: si.control("calls")["calls"]["secrets"].get("update", 0) >= updates + 2, timeout=WAIT + HOLD)
+    si.control("latency", {"clear": True})
+    new = {r.name: r.lines()[marks[r.name]:] for r in replicas}
+    writes = [n for n, lines in new.items() for x in lines if x.get("msg") == "certificates: wrote the Secret"]
+    conflicts = [n for n, lines in new.items() for x in lines
+                 if "changed meanwhile (HTTP 409); reading it again" in x.get("msg", "")]
+    puts = si.control("calls")["calls"]["secrets"].get("update", 0) - updates
+    t.ok(fixed and puts == 2 and len(writes) == 1 and len(conflicts) == 1 and set(writes) != set(conflicts),
+         f"both replicas PUT a new tls.crt at once ({puts} PUTs): one was written ({writes}), the other answered "
+         f"409 Conflict read it again and wrote nothing ({conflicts})")
+    if VALGRIND:
+        t.ok(serving, "both replicas serve the new pair (not timed under valgrind)")
+    else:
+        t.ok(serving and took <= SERVE_LIMIT,
+             f"both replicas serve the new pair within {SERVE_LIMIT} s of its write, no restart ({took:.1f} s)")
+
+
 def test_adopted(t, si, replicas):
     """A Secret with a good serving pair and CA but no ca.key (what
     cert-manager leaves behind): a CA rotation that keeps serving the pair
@@ -469,11 +518,13 @@ def main():
             test_usage(t, kubeconfig)
             put_object(si, MWC, CONFIG, webhook_config("mutate.dsguard.io", "/mutate"))
             si.control("calls", {"reset": True})
+            si.control("latency", {"resource": "secrets", "verb": "create", "seconds": HOLD})
             replicas = [Replica(tmp, name, kubeconfig) for name in ("replica-a", "replica-b")]
             test_from_empty(t, si, replicas)
             test_reset_is_repatched(t, si, replicas)
             test_rotation_under_load(t, si, replicas)
             test_secret_deleted_or_broken(t, si, replicas)
+            test_racing_writes(t, si, replicas)
             test_adopted(t, si, replicas)
             test_crash_mid_rotation(t, si, replicas)
             test_calls_are_granted(t, si)
