@@ -5,10 +5,14 @@ replicas serve a certificate that verifies against them (and /readyz is 503
 until they do); with validity shortened to seconds the serving certificate and
 then the CA rotate several times while clients verify every new connection
 against the caBundle read from the ValidatingWebhookConfiguration, with no
-failure; a caBundle reset is patched back within 5 s; a Secret deleted or
-broken is made anew; a replica killed between writing the Secret and patching
-the caBundles leaves the survivor to finish the rotation. The API calls the
-replicas make are the ones the chart's RBAC grants. Usage errors first.
+failure; a caBundle reset is patched back within 5 s; a Secret deleted,
+broken or naming another Service is made anew; a replica killed between
+writing the Secret and patching the caBundles leaves the survivor to finish
+the rotation. Replicas that write at once (the stand-in holds their POSTs,
+then their PUTs, until both are in flight) end with one write: the other is
+answered 409 and reads the winner's Secret; a new pair is served by every
+replica within 3 s of its write. Every request the replicas make is one the
+chart's RBAC grants, resourceNames included. Usage errors first.
 
 Times scale up under the sanitizers and valgrind (timings are not asserted
 under valgrind, only what happens)."""
@@ -449,6 +453,30 @@ def test_racing_writes(t, si, replicas):
              f"both replicas serve the new pair within {SERVE_LIMIT} s of its write, no restart ({took:.1f} s)")
 
 
+def test_wrong_names(t, si, replicas, tmp):
+    """A Secret whose CA is good but whose serving certificate names another
+    Service (made by `dsguard certs --service other`): a new serving
+    certificate for this Service, from that CA, published and served."""
+    out = os.path.join(tmp, "other-service")
+    p = subprocess.run([tap.BIN, "certs", "--out", out, "--service", "other", "--namespace", NS, "--days", "2"],
+                       capture_output=True, text=True, timeout=60 * SCALE)
+    if not t.ok(p.returncode == 0, "dsguard certs makes a set for Service other", p.stderr):
+        return
+    files = {}
+    for key in ("ca.crt", "ca.key", "tls.crt", "tls.key"):
+        with open(os.path.join(out, key), "rb") as f:
+            files[key] = f.read()
+    s = secret(si)
+    s["data"] = {k: base64.b64encode(v).decode() for k, v in files.items()}
+    put_object(si, "secrets", SECRET, s, NS)
+    renewed = wait_for(lambda: (lambda d: d if d.get("tls.crt", "").encode() != files["tls.crt"] else None)(
+        secret_data(si)))
+    t.ok(renewed and renewed["ca.crt"].encode() == files["ca.crt"],
+         "a serving certificate for another Service is replaced, from the CA the Secret holds")
+    t.ok(wait_for(lambda: published(si) and all(serves_trusted(r, si) for r in replicas)),
+         f"... published and served: it verifies for {HOST} against the caBundle")
+
+
 def test_adopted(t, si, replicas):
     """A Secret with a good serving pair and CA but no ca.key (what
     cert-manager leaves behind): a CA rotation that keeps serving the pair
@@ -543,6 +571,7 @@ def main():
             test_rotation_under_load(t, si, replicas)
             test_secret_deleted_or_broken(t, si, replicas)
             test_racing_writes(t, si, replicas)
+            test_wrong_names(t, si, replicas, tmp)
             test_adopted(t, si, replicas)
             test_crash_mid_rotation(t, si, replicas)
             test_calls_are_granted(t, si)
