@@ -153,7 +153,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build-fuzz
 FUZZ_NAMES   ?= $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_LIB_SRC := $(sort $(wildcard util/*.c yaml/*.c rules/*.c config/*.c lint/*.c webhook/*.c kube/*.c))
+FUZZ_LIB_SRC := $(sort $(wildcard util/*.c yaml/*.c rules/*.c config/*.c lint/*.c webhook/*.c kube/*.c certs/*.c))
 # clang's -Wformat=2 also flags vprintf-style helpers that gcc accepts.
 ifeq ($(FUZZ),1)
 CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \

@@ -18,3 +18,25 @@ char *ds_ca_bundle(const char *pem)
 		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)pem, (int)len);
 	return out;
 }
+
+char *ds_ca_bundle_decode(const char *bundle)
+{
+	size_t len = strlen(bundle);
+	EVP_ENCODE_CTX *ctx;
+	unsigned char *out;
+	int n = 0, last = 0;
+
+	if (len > INT_MAX / 4 * 3 || !(ctx = EVP_ENCODE_CTX_new()))
+		return NULL;
+	out = malloc(len / 4 * 3 + 4);
+	EVP_DecodeInit(ctx);
+	if (!out || EVP_DecodeUpdate(ctx, out, &n, (const unsigned char *)bundle, (int)len) < 0 ||
+	    EVP_DecodeFinal(ctx, out + n, &last) != 1 || memchr(out, '\0', (size_t)(n + last))) {
+		free(out);
+		out = NULL;
+	} else {
+		out[n + last] = '\0';
+	}
+	EVP_ENCODE_CTX_free(ctx);
+	return (char *)out;
+}

@@ -17,6 +17,7 @@
 /* Bounds of a certificate's validity, in days. */
 #define DS_CERT_MIN_DAYS 1
 #define DS_CERT_MAX_DAYS 3650
+#define DS_CERT_MAX_SECONDS (DS_CERT_MAX_DAYS * 86400L)
 
 /* The files ds_certs_write() creates in its directory. */
 #define DS_CA_CERT_FILE "ca.crt"
@@ -40,9 +41,14 @@ typedef struct ds_cert_request {
 	size_t host_count;
 	unsigned days; /* DS_CERT_MIN_DAYS..DS_CERT_MAX_DAYS */
 	ds_key_type key_type;
+	/* When not 0, the validity in seconds (1..DS_CERT_MAX_SECONDS) instead
+	 * of `days`: what `serve --manage-certs` asks for. */
+	long seconds;
 } ds_cert_request;
 
-/* The PEM text of the four files. Owns every string; the keys are wiped
+/* The PEM text of the four files (and of a kubernetes.io/tls Secret's
+ * tls.crt, tls.key, ca.crt and ca.key; ca_cert may then hold several CAs,
+ * the one ca_key belongs to first). Owns every string; the keys are wiped
  * when freed. */
 typedef struct ds_cert_set {
 	char *ca_cert;
@@ -63,7 +69,7 @@ typedef struct ds_cert_info {
 } ds_cert_info;
 
 /* Checks a request without making anything: the labels, every host and the
- * days. Returns 0 when it is valid. On error returns -1 and sets *error to a
+ * days (or seconds). Returns 0 when it is valid. On error returns -1 and sets *error to a
  * message that says which value is wrong and why. */
 int ds_certs_check_request(const ds_cert_request *req, char **error);
 
@@ -76,9 +82,61 @@ int ds_certs_check_request(const ds_cert_request *req, char **error);
  * empty. */
 int ds_certs_make(const ds_cert_request *req, ds_cert_set *out, char **error);
 
+/* Makes a fresh self-signed CA (as ds_certs_make() does) with a key of
+ * `type`, valid from a little before now (five minutes, or a tenth of a
+ * shorter validity) for `seconds` (1..DS_CERT_MAX_SECONDS), into
+ * set->ca_cert and set->ca_key (what they held is released). Returns 0, or
+ * -1 with *error set and `set` unchanged. */
+int ds_certs_make_ca(ds_key_type type, long seconds, ds_cert_set *set, char **error);
+
+/* Makes a serving certificate for req (as ds_certs_make() does), signed by
+ * the CA of set->ca_cert (its first certificate) with set->ca_key, valid
+ * from a little before now for req's validity but never past the CA's
+ * notAfter, into set->tls_cert and set->tls_key (what they held is
+ * released). Returns 0, or -1 with *error set (an invalid request, a CA
+ * or key that is missing, unreadable or not a pair) and `set` unchanged. */
+int ds_certs_make_serving(const ds_cert_request *req, ds_cert_set *set, char **error);
+
 /* Releases what ds_certs_make() filled in, wiping the keys; `set` is left
  * empty. Safe on an empty set. */
 void ds_cert_set_free(ds_cert_set *set);
+
+/* What ds_certs_examine() finds in a ds_cert_set: whether its CA can sign
+ * and its serving pair can be served, and when each is due. Owns every
+ * string. */
+typedef struct ds_cert_exam {
+	size_t ca_count;        /* certificates in ca_cert */
+	bool ca_ok;             /* the first is a CA, valid now, and ca_key is its key */
+	char *ca_problem;       /* why not, when !ca_ok */
+	char *ca_pem;           /* the first certificate of ca_cert alone; NULL when none */
+	time_t ca_not_before, ca_not_after; /* of that one; 0 when none */
+	bool tls_ok;            /* tls_key is the key of tls_cert's first certificate, which chains to a
+				 * certificate of ca_cert and is valid now for serving TLS */
+	char *tls_problem;      /* why not, when !tls_ok */
+	int issuer;             /* the index in ca_cert of the CA tls_cert chains to; -1: none */
+	char *issuer_pem;       /* that CA alone; NULL when none */
+	bool names_ok;          /* tls_cert names every name of the request */
+	time_t tls_not_before, tls_not_after; /* 0 when tls_cert cannot be read */
+} ds_cert_exam;
+
+/* Examines `set` (any string may be NULL: missing) at time `now`: the CA
+ * bundle, the CA's key, the serving pair, and whether the serving
+ * certificate holds every name req asks for (the names ds_certs_make()
+ * would give it). Returns 0 and fills *out (release it with
+ * ds_cert_exam_free()), or -1 when memory ran out (*out is then empty).
+ * Material that is missing or broken is no error: *out says what is
+ * wrong. */
+int ds_certs_examine(const ds_cert_set *set, const ds_cert_request *req, time_t now, ds_cert_exam *out);
+
+/* Releases what ds_certs_examine() filled in; `exam` is left empty. */
+void ds_cert_exam_free(ds_cert_exam *exam);
+
+/* Checks that the first certificate of cert_pem (the rest: intermediates)
+ * verifies for serving TLS to `host` at time `now` against the CA
+ * certificates of bundle_pem, as a TLS client trusting only them would
+ * (the API server with a caBundle). Returns 0 when it does, or -1 with
+ * *error set saying why not. */
+int ds_certs_verify(const char *bundle_pem, const char *cert_pem, const char *host, time_t now, char **error);
 
 /* Writes ca.crt, ca.key, tls.crt and tls.key into `dir`, creating it (and
  * missing parents) with mode 0700 when absent. Keys are created with mode
@@ -95,6 +153,12 @@ int ds_certs_write(const char *dir, const ds_cert_set *set, bool overwrite, char
  * line, no newline. Returns a newly allocated string the caller frees, or
  * NULL when out of memory. */
 char *ds_ca_bundle(const char *pem);
+
+/* The text a caBundle (or a Secret's data value) holds: `bundle` decoded
+ * from base64. Returns a new NUL-terminated string the caller frees, or
+ * NULL when `bundle` is not base64, decodes to bytes with a NUL among them,
+ * or memory ran out. */
+char *ds_ca_bundle_decode(const char *bundle);
 
 /* Reads the first certificate of the PEM file at `pem_path` into *out.
  * Returns 0 on success; the caller releases *out with ds_cert_info_free().

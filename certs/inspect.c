@@ -35,17 +35,6 @@ static X509 *read_cert(const char *path, char **error)
 	return cert;
 }
 
-/* A passphrase callback that refuses, so an encrypted key is an error and
- * never a prompt on the terminal. */
-static int refuse_passphrase(char *buf, int size, int rwflag, void *data)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)data;
-	return -1;
-}
-
 /* The private key in the PEM file at path, or NULL with *error set. */
 static EVP_PKEY *read_key(const char *path, char **error)
 {
@@ -54,7 +43,7 @@ static EVP_PKEY *read_key(const char *path, char **error)
 
 	if (!fp)
 		return NULL;
-	key = PEM_read_PrivateKey(fp, NULL, refuse_passphrase, NULL);
+	key = PEM_read_PrivateKey(fp, NULL, ds_certs_no_passphrase, NULL);
 	fclose(fp);
 	if (!key)
 		ds_certs_fail_ssl(error, "%s: no unencrypted PEM private key", path);
@@ -153,18 +142,6 @@ static int read_sans(X509 *cert, ds_cert_info *info)
 	return rc;
 }
 
-/* Stores t as seconds since the epoch. Returns 0, or -1 when t is not a
- * valid time. */
-static int to_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	if (!ASN1_TIME_to_tm(t, &tm))
-		return -1;
-	*out = timegm(&tm);
-	return 0;
-}
-
 int ds_cert_inspect(const char *pem_path, ds_cert_info *out, char **error)
 {
 	X509 *cert = read_cert(pem_path, error);
@@ -177,8 +154,8 @@ int ds_cert_inspect(const char *pem_path, ds_cert_info *out, char **error)
 	out->issuer = name_text(X509_get_issuer_name(cert));
 	out->is_ca = X509_check_ca(cert) != 0;
 	if (out->subject && out->issuer && read_sans(cert, out) == 0 &&
-	    to_time(X509_get0_notBefore(cert), &out->not_before) == 0 &&
-	    to_time(X509_get0_notAfter(cert), &out->not_after) == 0)
+	    ds_certs_time(X509_get0_notBefore(cert), &out->not_before) == 0 &&
+	    ds_certs_time(X509_get0_notAfter(cert), &out->not_after) == 0)
 		rc = 0;
 	X509_free(cert);
 	if (rc) {

@@ -53,18 +53,28 @@ static int set_subject(X509 *cert, const char *common_name)
 					  -1, -1, 0);
 }
 
+/* How far back a certificate valid for `seconds` starts, for clocks a
+ * little behind: five minutes, or a tenth of a short validity. */
+static long backdate(long seconds)
+{
+	return seconds / 10 < BACKDATE_SECONDS ? seconds / 10 : BACKDATE_SECONDS;
+}
+
 /* A new, unsigned version 3 certificate of key's public half, subject
  * CN=common_name, issued by `issuer` (NULL: by itself), valid from a little
- * before now for `days` days. Returns NULL on error. */
-static X509 *new_cert(EVP_PKEY *key, const char *common_name, X509 *issuer, unsigned days)
+ * before now for `seconds`, and never past its issuer's notAfter. Returns
+ * NULL on error. */
+static X509 *new_cert(EVP_PKEY *key, const char *common_name, X509 *issuer, long seconds)
 {
 	X509 *cert = X509_new();
 
 	if (cert && X509_set_version(cert, X509_VERSION_3) && set_serial(cert) &&
 	    set_subject(cert, common_name) &&
 	    X509_set_issuer_name(cert, X509_get_subject_name(issuer ? issuer : cert)) &&
-	    X509_gmtime_adj(X509_getm_notBefore(cert), -BACKDATE_SECONDS) &&
-	    X509_time_adj_ex(X509_getm_notAfter(cert), (int)days, 0, NULL) && X509_set_pubkey(cert, key))
+	    X509_gmtime_adj(X509_getm_notBefore(cert), -backdate(seconds)) &&
+	    X509_gmtime_adj(X509_getm_notAfter(cert), seconds) && X509_set_pubkey(cert, key) &&
+	    (!issuer || ASN1_TIME_compare(X509_get0_notAfter(cert), X509_get0_notAfter(issuer)) <= 0 ||
+	     X509_set1_notAfter(cert, X509_get0_notAfter(issuer))))
 		return cert;
 	X509_free(cert);
 	return NULL;
@@ -81,10 +91,11 @@ static int add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 	return ok;
 }
 
-/* The self-signed CA certificate of key, or NULL with *error set. */
-static X509 *make_ca(EVP_PKEY *key, unsigned days, char **error)
+/* The self-signed CA certificate of key, valid for `seconds`, or NULL with
+ * *error set. */
+static X509 *make_ca(EVP_PKEY *key, long seconds, char **error)
 {
-	X509 *ca = new_cert(key, CA_COMMON_NAME, NULL, days);
+	X509 *ca = new_cert(key, CA_COMMON_NAME, NULL, seconds);
 	X509V3_CTX ctx;
 
 	if (ca) {
@@ -130,7 +141,7 @@ static X509 *make_serving(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const ds_ce
 	snprintf(common_name, sizeof(common_name), "%s.%s.svc", req->service, req->namespace);
 	if (strlen(common_name) > CN_MAX)
 		snprintf(common_name, sizeof(common_name), "%s", req->service);
-	cert = new_cert(key, common_name, ca, req->days);
+	cert = new_cert(key, common_name, ca, ds_certs_validity(req));
 	if (!cert || !add_serving_exts(cert, ca, req, names) || !X509_sign(cert, ca_key, EVP_sha256())) {
 		X509_free(cert);
 		cert = NULL;
@@ -140,58 +151,67 @@ static X509 *make_serving(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const ds_ce
 	return cert;
 }
 
-/* The PEM text of cert, or of key when cert is NULL, as a new string; NULL
- * on error. The memory BIO wipes its copy of a key when freed. */
-static char *to_pem(X509 *cert, EVP_PKEY *key)
+/* Fills *cert and *key with the PEM text of cert and key. Returns 0, or -1
+ * with *error set and both NULL. */
+static int to_pem_pair(X509 *cert, EVP_PKEY *key, char **cert_pem, char **key_pem, char **error)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data, *text = NULL;
-	long len = 0;
-
-	if (bio && (cert ? PEM_write_bio_X509(bio, cert)
-			 : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)))
-		len = BIO_get_mem_data(bio, &data);
-	if (len > 0 && (text = malloc((size_t)len + 1))) {
-		memcpy(text, data, (size_t)len);
-		text[len] = '\0';
-	}
-	BIO_free(bio);
-	return text;
-}
-
-/* Fills out with the PEM text of the four. Returns 0, or -1 with *error set
- * and out empty. */
-static int to_pem_set(ds_cert_set *out, X509 *ca, EVP_PKEY *ca_key, X509 *tls, EVP_PKEY *tls_key,
-		      char **error)
-{
-	out->ca_cert = to_pem(ca, NULL);
-	out->ca_key = to_pem(NULL, ca_key);
-	out->tls_cert = to_pem(tls, NULL);
-	out->tls_key = to_pem(NULL, tls_key);
-	if (out->ca_cert && out->ca_key && out->tls_cert && out->tls_key)
+	*cert_pem = ds_certs_pem(cert, NULL);
+	*key_pem = ds_certs_pem(NULL, key);
+	if (*cert_pem && *key_pem)
 		return 0;
-	ds_cert_set_free(out);
-	return ds_certs_fail_ssl(error, "cannot write the certificates as PEM");
+	free(*cert_pem);
+	ds_certs_free_secret(*key_pem);
+	*cert_pem = *key_pem = NULL;
+	return ds_certs_fail_ssl(error, "cannot write the certificate as PEM");
 }
 
-int ds_certs_make(const ds_cert_request *req, ds_cert_set *out, char **error)
+int ds_certs_make_ca(ds_key_type type, long seconds, ds_cert_set *set, char **error)
 {
-	EVP_PKEY *ca_key = NULL, *tls_key = NULL;
-	X509 *ca = NULL, *tls = NULL;
+	EVP_PKEY *key;
+	X509 *ca = NULL;
+	char *cert_pem, *key_pem;
 	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
+	if (seconds < 1 || seconds > DS_CERT_MAX_SECONDS)
+		return ds_fail(error, "a CA must be valid from 1 to %ld seconds, not %ld", (long)DS_CERT_MAX_SECONDS,
+			       seconds);
+	key = make_key(type, error);
+	if (key)
+		ca = make_ca(key, seconds, error);
+	if (ca && to_pem_pair(ca, key, &cert_pem, &key_pem, error) == 0) {
+		free(set->ca_cert);
+		ds_certs_free_secret(set->ca_key);
+		set->ca_cert = cert_pem;
+		set->ca_key = key_pem;
+		rc = 0;
+	}
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+int ds_certs_make_serving(const ds_cert_request *req, ds_cert_set *set, char **error)
+{
+	X509 *ca = NULL, *tls = NULL;
+	EVP_PKEY *ca_key = NULL, *tls_key = NULL;
+	char *cert_pem, *key_pem;
+	int rc = -1;
+
 	if (ds_certs_check_request(req, error))
 		return -1;
-	ca_key = make_key(req->key_type, error);
-	if (ca_key)
-		tls_key = make_key(req->key_type, error);
-	if (tls_key)
-		ca = make_ca(ca_key, req->days, error);
-	if (ca)
-		tls = make_serving(tls_key, ca, ca_key, req, error);
-	if (tls)
-		rc = to_pem_set(out, ca, ca_key, tls, tls_key, error);
+	ca = set->ca_cert ? ds_certs_read_cert(set->ca_cert) : NULL;
+	ca_key = set->ca_key ? ds_certs_read_key(set->ca_key) : NULL;
+	if (!ca || !ca_key || X509_check_private_key(ca, ca_key) != 1)
+		ds_certs_fail_ssl(error, "cannot sign the serving certificate: the CA certificate or its key is "
+					 "missing, unreadable, or the two do not belong together");
+	else if ((tls_key = make_key(req->key_type, error)) && (tls = make_serving(tls_key, ca, ca_key, req, error)) &&
+		 to_pem_pair(tls, tls_key, &cert_pem, &key_pem, error) == 0) {
+		free(set->tls_cert);
+		ds_certs_free_secret(set->tls_key);
+		set->tls_cert = cert_pem;
+		set->tls_key = key_pem;
+		rc = 0;
+	}
 	X509_free(tls);
 	X509_free(ca);
 	EVP_PKEY_free(tls_key);
@@ -199,19 +219,23 @@ int ds_certs_make(const ds_cert_request *req, ds_cert_set *out, char **error)
 	return rc;
 }
 
-/* Wipes and frees a string holding a key. */
-static void free_secret(char *text)
+int ds_certs_make(const ds_cert_request *req, ds_cert_set *out, char **error)
 {
-	if (text)
-		OPENSSL_cleanse(text, strlen(text));
-	free(text);
+	memset(out, 0, sizeof(*out));
+	if (ds_certs_check_request(req, error))
+		return -1;
+	if (ds_certs_make_ca(req->key_type, ds_certs_validity(req), out, error) == 0 &&
+	    ds_certs_make_serving(req, out, error) == 0)
+		return 0;
+	ds_cert_set_free(out);
+	return -1;
 }
 
 void ds_cert_set_free(ds_cert_set *set)
 {
 	free(set->ca_cert);
-	free_secret(set->ca_key);
+	ds_certs_free_secret(set->ca_key);
 	free(set->tls_cert);
-	free_secret(set->tls_key);
+	ds_certs_free_secret(set->tls_key);
 	memset(set, 0, sizeof(*set));
 }

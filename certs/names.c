@@ -82,10 +82,18 @@ int ds_certs_check_request(const ds_cert_request *req, char **error)
 	for (size_t i = 0; i < req->host_count; i++)
 		if (check_host(req->hosts[i], error))
 			return -1;
-	if (req->days < DS_CERT_MIN_DAYS || req->days > DS_CERT_MAX_DAYS)
+	if (req->seconds && (req->seconds < 1 || req->seconds > DS_CERT_MAX_SECONDS))
+		return ds_fail(error, "the validity must be from 1 to %ld seconds, not %ld", DS_CERT_MAX_SECONDS,
+			       req->seconds);
+	if (!req->seconds && (req->days < DS_CERT_MIN_DAYS || req->days > DS_CERT_MAX_DAYS))
 		return ds_fail(error, "days must be from %d to %d, not %u", DS_CERT_MIN_DAYS,
 				     DS_CERT_MAX_DAYS, req->days);
 	return 0;
+}
+
+long ds_certs_validity(const ds_cert_request *req)
+{
+	return req->seconds ? req->seconds : (long)req->days * 86400L;
 }
 
 /* A new GENERAL_NAME of `type` holding a copy of data[0..len), or NULL. */

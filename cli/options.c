@@ -2,6 +2,7 @@
 #include "cli/options.h"
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -197,6 +198,32 @@ int cli_get_ulong(const struct cli_command *cmd, const struct cli_args *args, in
 				       cmd->options[index].name, max, text);
 	*out = v;
 	return 0;
+}
+
+int cli_get_duration(const struct cli_command *cmd, const struct cli_args *args, int index, long fallback,
+		     long *out)
+{
+	static const struct {
+		char unit;
+		long seconds;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	const char *text = cli_get(args, index, NULL);
+	char *end;
+	long n;
+
+	*out = fallback;
+	if (!text)
+		return 0;
+	errno = 0;
+	n = isdigit((unsigned char)text[0]) ? strtol(text, &end, 10) : -1;
+	for (size_t i = 0; n > 0 && !errno && i < sizeof(units) / sizeof(units[0]); i++)
+		if (end[0] == units[i].unit && !end[1] && n <= CLI_MAX_DURATION / units[i].seconds) {
+			*out = n * units[i].seconds;
+			return 0;
+		}
+	return cli_usage_error(cmd->name, "--%s needs a duration: a whole number above 0 and a unit, s, m, h or d "
+					  "(90d, 12h, 30s), at most 100 years; not '%s'",
+			       cmd->options[index].name, text);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

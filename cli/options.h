@@ -70,4 +70,14 @@ bool cli_has(const struct cli_args *args, int index);
 int cli_get_ulong(const struct cli_command *cmd, const struct cli_args *args, int index,
 		  unsigned long fallback, unsigned long max, unsigned long *out);
 
+/* The longest duration cli_get_duration() takes: 100 years. */
+#define CLI_MAX_DURATION (100L * 365 * 86400)
+
+/* Parses a duration from an option value: a whole number and a unit, s
+ * (seconds), m (minutes), h (hours) or d (days): "90d", "12h", "30s".
+ * Returns 0 and stores it in seconds (fallback when absent), or prints an
+ * error naming the option and returns DS_EXIT_USAGE. */
+int cli_get_duration(const struct cli_command *cmd, const struct cli_args *args, int index, long fallback,
+		     long *out);
+
 #endif

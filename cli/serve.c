@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "kube/kube.h"
+#include "util/util.h"
 #include "webhook/webhook.h"
 
 #include <errno.h>
@@ -28,6 +29,15 @@ enum {
 	OPT_CERT,
 	OPT_KEY,
 	OPT_CLIENT_CA,
+	OPT_MANAGE_CERTS,
+	OPT_CERT_SECRET,
+	OPT_SERVICE,
+	OPT_SERVICE_NAMESPACE,
+	OPT_VALIDATING_WEBHOOK,
+	OPT_MUTATING_WEBHOOK,
+	OPT_CA_VALIDITY,
+	OPT_CERT_VALIDITY,
+	OPT_CA_OVERLAP,
 	OPT_CONFIG,
 	OPT_CLUSTER,
 	OPT_KUBECONFIG,
@@ -54,10 +64,35 @@ static const struct cli_option options[OPT_COUNT] = {
 	[OPT_CERT] = {"tls-cert", 0, "FILE", "PEM serving certificate (chain); reloaded when it changes", false},
 	[OPT_KEY] = {"tls-key", 0, "FILE", "PEM private key of the certificate; reloaded when it changes", false},
 	[OPT_CLIENT_CA] = {"client-ca", 0, "FILE", "require client certificates signed by this PEM CA (mTLS)", false},
+	[OPT_MANAGE_CERTS] = {"manage-certs", 0, NULL,
+			      "instead of --tls-cert/--tls-key: the certificate kept in a Secret, renewed and rotated "
+			      "with the other replicas, its CA published in the webhook configurations",
+			      false},
+	[OPT_CERT_SECRET] = {"cert-secret", 0, "NAME", "--manage-certs: the kubernetes.io/tls Secret (default dsguard-tls)",
+			     false},
+	[OPT_SERVICE] = {"service", 0, "NAME", "--manage-certs: the webhook's Service, named by the certificate (default "
+					      "dsguard)",
+			 false},
+	[OPT_SERVICE_NAMESPACE] = {"service-namespace", 0, "NS",
+				   "--manage-certs: the namespace of the Service and the Secret (default: the Pod's, or "
+				   "the kubeconfig context's)",
+				   false},
+	[OPT_VALIDATING_WEBHOOK] = {"validating-webhook", 0, "NAME",
+				    "--manage-certs: the ValidatingWebhookConfiguration whose caBundle to keep", false},
+	[OPT_MUTATING_WEBHOOK] = {"mutating-webhook", 0, "NAME",
+				  "--manage-certs: the MutatingWebhookConfiguration whose caBundle to keep", false},
+	[OPT_CA_VALIDITY] = {"ca-validity", 0, "DURATION", "--manage-certs: the CA's validity (default 1825d)", false},
+	[OPT_CERT_VALIDITY] = {"cert-validity", 0, "DURATION",
+			       "--manage-certs: the serving certificate's validity, renewed at two thirds (default 90d)",
+			       false},
+	[OPT_CA_OVERLAP] = {"ca-overlap", 0, "DURATION",
+			    "--manage-certs: how long old and new CA are both trusted in a CA rotation (default 1h)",
+			    false},
 	[OPT_CONFIG] = {"config", 'c', "FILE", "config file; reloaded when it changes and on SIGHUP", false},
 	[OPT_CLUSTER] = {"cluster", 0, "MODE",
 			 "cluster state for DS003: auto (default: on in a Pod or with --kubeconfig), on, off", false},
-	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE", "kubeconfig for the cluster cache (default: in-cluster)", false},
+	[OPT_KUBECONFIG] = {"kubeconfig", 0, "FILE",
+			    "kubeconfig for the cluster cache and --manage-certs (default: in-cluster)", false},
 	[OPT_CONTEXT] = {"context", 0, "NAME", "kubeconfig context (default: current-context)", false},
 	[OPT_ON_UNSYNCED] = {"on-unsynced", 0, "MODE",
 			     "DS003 while it cannot be checked (the cluster cache has not synced, a claim failed): allow "
@@ -108,7 +143,7 @@ static const struct cli_option options[OPT_COUNT] = {
 
 static const struct cli_command serve_command = {
 	.name = "serve",
-	.usage = "--tls-cert FILE --tls-key FILE [OPTIONS]",
+	.usage = "--tls-cert FILE --tls-key FILE [OPTIONS] | --manage-certs --validating-webhook NAME [OPTIONS]",
 	.summary = "Serves the admission webhook over HTTPS (TLS 1.2 and 1.3): POST /validate and /mutate take\n"
 		   "AdmissionReview v1 or v1beta1; GET /healthz, /readyz and /metrics (Prometheus).\n"
 		   "New certificate files are served without a restart; SIGHUP reloads the config and the\n"
@@ -119,14 +154,20 @@ static const struct cli_command serve_command = {
 		   "dsguard_violations in /metrics, GET /audit (lint's JSON), and with --policy-reports\n"
 		   "PolicyReports (docs/audit.md). With several replicas, --claims cluster makes each\n"
 		   "admitted CREATE claim its namespace with a Lease in the API server, so that two\n"
-		   "CREATEs sent to different replicas at once cannot both be admitted.",
+		   "CREATEs sent to different replicas at once cannot both be admitted.\n"
+		   "With --manage-certs the certificate comes from a Secret instead of files: created when\n"
+		   "missing, renewed at two thirds of its validity, its CA rotated with an overlap, served\n"
+		   "within seconds of a change, and its CA kept in the caBundle of the webhook configurations;\n"
+		   "/readyz answers 503 until every caBundle trusts the certificate served.",
 	.options = options,
 	.option_count = OPT_COUNT,
 	.examples = "  dsguard serve --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key --cluster off\n"
 		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --on-unsynced deny\n"
 		    "  dsguard serve --listen 127.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key --config dsguard.yaml\n"
 		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --kubeconfig ~/.kube/config --policy-reports\n"
-		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --claims cluster --claim-namespace dsguard-system\n",
+		    "  dsguard serve --tls-cert tls.crt --tls-key tls.key --claims cluster --claim-namespace dsguard-system\n"
+		    "  dsguard serve --manage-certs --cert-secret dsguard-tls --service dsguard \\\n"
+		    "      --validating-webhook dsguard --mutating-webhook dsguard\n",
 };
 
 /* Whether value is one of the NULL-terminated names. */
@@ -195,7 +236,7 @@ static int read_claim_options(const struct cli_args *args, bool cluster, unsigne
 /* Checks the cluster options and sets *on when the cluster cache is
  * wanted: --cluster on, or auto in a Pod or with --kubeconfig. Returns 0
  * or DS_EXIT_USAGE. */
-static int read_cluster_options(const struct cli_args *args, bool *on)
+static int read_cluster_options(const struct cli_args *args, bool managed, bool *on)
 {
 	static const char *const clusters[] = {"auto", "on", "off", NULL};
 	static const char *const unsynced[] = {"allow", "deny", NULL};
@@ -207,7 +248,7 @@ static int read_cluster_options(const struct cli_args *args, bool *on)
 		return cli_usage_error("serve", "--on-unsynced must be allow or deny");
 	if (cli_has(args, OPT_CONTEXT) && !cli_has(args, OPT_KUBECONFIG))
 		return cli_usage_error("serve", "--context needs --kubeconfig");
-	if (!strcmp(cluster, "off") && cli_has(args, OPT_KUBECONFIG))
+	if (!strcmp(cluster, "off") && cli_has(args, OPT_KUBECONFIG) && !managed)
 		return cli_usage_error("serve", "--kubeconfig is for the cluster cache, which --cluster off turns off");
 	if (!strcmp(cluster, "off") && (cli_has(args, OPT_POLICY_REPORTS) || cli_has(args, OPT_AUDIT_DETAIL)))
 		return cli_usage_error("serve", "--policy-reports and --audit-metrics-detail audit the cluster cache, "
@@ -221,16 +262,66 @@ static int read_cluster_options(const struct cli_args *args, bool *on)
 	return 0;
 }
 
-/* Checks the options, fills opts and *claims, and sets *cluster when the
- * cluster cache is wanted. Returns 0 or DS_EXIT_USAGE. */
+/* The options that go with --manage-certs only. */
+static const int managed_options[] = {OPT_CERT_SECRET,        OPT_SERVICE,          OPT_SERVICE_NAMESPACE,
+				      OPT_VALIDATING_WEBHOOK, OPT_MUTATING_WEBHOOK, OPT_CA_VALIDITY,
+				      OPT_CERT_VALIDITY,      OPT_CA_OVERLAP};
+
+#define MANAGED_OPTION_COUNT (sizeof(managed_options) / sizeof(managed_options[0]))
+
+/* Checks where the certificate comes from: the files, or --manage-certs,
+ * whose options it reads into *certs (strings borrowed from args; the
+ * client, and the namespace when not given, come once connected). Sets
+ * *managed. Returns 0 or DS_EXIT_USAGE. */
+static int read_cert_options(const struct cli_args *args, ds_certmgr_options *certs, bool *managed)
+{
+	char *error = NULL;
+	ds_certmgr_options check;
+
+	*managed = cli_has(args, OPT_MANAGE_CERTS);
+	if (!*managed) {
+		for (size_t i = 0; i < MANAGED_OPTION_COUNT; i++)
+			if (cli_has(args, managed_options[i]))
+				return cli_usage_error("serve", "--%s goes with --manage-certs",
+						       options[managed_options[i]].name);
+		if (!cli_has(args, OPT_CERT) || !cli_has(args, OPT_KEY))
+			return cli_usage_error("serve", "--tls-cert and --tls-key are required (or --manage-certs)");
+		return 0;
+	}
+	if (cli_has(args, OPT_CERT) || cli_has(args, OPT_KEY))
+		return cli_usage_error("serve", "--manage-certs makes its own certificate: leave out --tls-cert and "
+						"--tls-key");
+	*certs = (ds_certmgr_options){
+		.namespace = cli_get(args, OPT_SERVICE_NAMESPACE, NULL),
+		.secret = cli_get(args, OPT_CERT_SECRET, "dsguard-tls"),
+		.service = cli_get(args, OPT_SERVICE, "dsguard"),
+		.validating = cli_get(args, OPT_VALIDATING_WEBHOOK, NULL),
+		.mutating = cli_get(args, OPT_MUTATING_WEBHOOK, NULL),
+	};
+	if (cli_get_duration(&serve_command, args, OPT_CA_VALIDITY, DS_MANAGED_CA_SECONDS, &certs->ca_seconds) ||
+	    cli_get_duration(&serve_command, args, OPT_CERT_VALIDITY, DS_MANAGED_CERT_SECONDS, &certs->serving_seconds) ||
+	    cli_get_duration(&serve_command, args, OPT_CA_OVERLAP, DS_MANAGED_OVERLAP_SECONDS, &certs->overlap_seconds))
+		return DS_EXIT_USAGE;
+	check = *certs;
+	if (!check.namespace)
+		check.namespace = "default"; /* the namespace comes later: check the rest now */
+	if (ds_certmgr_check_options(&check, &error) < 0) {
+		cli_usage_error("serve", "--manage-certs: %s", error ? error : "out of memory");
+		free(error);
+		return DS_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Checks the options, fills opts, *claims and *certs, and sets *cluster
+ * when the cluster cache is wanted and *managed with --manage-certs.
+ * Returns 0 or DS_EXIT_USAGE. */
 static int read_options(const struct cli_args *args, ds_server_options *opts, bool *cluster,
-			struct claim_settings *claims)
+			struct claim_settings *claims, ds_certmgr_options *certs, bool *managed)
 {
 	unsigned long max_body, idle, request, conns;
 
-	if (!cli_has(args, OPT_CERT) || !cli_has(args, OPT_KEY))
-		return cli_usage_error("serve", "--tls-cert and --tls-key are required");
-	if (read_cluster_options(args, cluster) != 0)
+	if (read_cert_options(args, certs, managed) != 0 || read_cluster_options(args, *managed, cluster) != 0)
 		return DS_EXIT_USAGE;
 	if (ds_log_setup(cli_get(args, OPT_LOG_FORMAT, "json"), cli_get(args, OPT_LOG_LEVEL, "info")) < 0)
 		return cli_usage_error("serve", "--log-format must be json or text, --log-level debug, info, warn or error");
@@ -289,6 +380,28 @@ static void on_cache_log(void *data, kube_log_level level, const char *message)
 	ds_log(level == KUBE_LOG_WARN ? DS_LOG_WARN : DS_LOG_INFO, "cluster cache: %s", message);
 }
 
+/* A client for the API server from --kubeconfig (and --context), else
+ * from the Pod's service account. Sets *ns to a copy of the namespace that
+ * names (the context's, the Pod's; NULL: none). Returns the client, or NULL
+ * with *error set (a bad kubeconfig is named by file and line). */
+static kube_client *connect_api(const struct cli_args *args, char **ns, char **error)
+{
+	const char *path = cli_get(args, OPT_KUBECONFIG, NULL);
+	kube_config kc;
+	int rc = path ? kube_config_load(path, cli_get(args, OPT_CONTEXT, NULL), &kc, error)
+		      : kube_config_in_cluster(NULL, &kc, error);
+
+	*ns = NULL;
+	if (rc != 0)
+		return NULL;
+	if (kc.namespace && !(*ns = strdup(kc.namespace))) {
+		kube_config_free(&kc);
+		ds_fail(error, "out of memory");
+		return NULL;
+	}
+	return kube_client_new(&kc, error);
+}
+
 /* Passes the leader election's log lines on to the log. */
 static void on_lease_log(void *data, kube_log_level level, const char *message)
 {
@@ -334,11 +447,11 @@ static kube_lease *start_lease(const struct cli_args *args, kube_client *client,
 }
 
 /* The namespace of the claim Leases: --claim-namespace, else the Pod's or
- * the kubeconfig context's (cfg's). Returns a new string, NULL with *error
- * set when there is none or memory ran out. */
-static char *claim_namespace(const struct claim_settings *cs, const kube_config *cfg, char **error)
+ * the kubeconfig context's (own_ns). Returns a new string, NULL with
+ * *error set when there is none or memory ran out. */
+static char *claim_namespace(const struct claim_settings *cs, const char *own_ns, char **error)
 {
-	const char *ns = cs->opts.namespace ? cs->opts.namespace : cfg->namespace;
+	const char *ns = cs->opts.namespace ? cs->opts.namespace : own_ns;
 	char *copy = ns ? strdup(ns) : NULL;
 
 	if (!copy)
@@ -384,31 +497,25 @@ static void stop_cluster(struct cluster *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Starts the cluster cache from --kubeconfig (and --context), else from
- * the Pod's service account, keeping what the audit reads of each
- * DaemonSet; with --claims cluster the claims beside it (told of each
- * DaemonSet the watch sees deleted); with --policy-reports a client for the
- * writer and the leader election. An API server that cannot be reached is
- * no error: the cache keeps trying with backoff. Returns 0, or -1 after
- * logging why (a bad kubeconfig is named by file and line). */
-static int start_cluster(const struct cli_args *args, const struct claim_settings *cs, struct cluster *out)
+/* Starts the cluster cache on client (taken), keeping what the audit reads
+ * of each DaemonSet; with --claims cluster the claims beside it (told of
+ * each DaemonSet the watch sees deleted); with --policy-reports a client for
+ * the writer and the leader election. An API server that cannot be reached
+ * is no error: the cache keeps trying with backoff. ns is the namespace the
+ * connection names (NULL: none). Returns 0, or -1 after logging why. */
+static int start_cluster(const struct cli_args *args, const struct claim_settings *cs, kube_client *client,
+			 const char *ns, struct cluster *out)
 {
-	const char *path = cli_get(args, OPT_KUBECONFIG, NULL), *what = "cluster cache";
+	const char *what = "cluster cache";
 	kube_cache_options cache_opts = {.log = on_cache_log};
-	kube_client *client = NULL;
-	kube_config kc;
-	char *error = NULL, *ns = NULL, *claim_ns = NULL;
-	int rc = path ? kube_config_load(path, cli_get(args, OPT_CONTEXT, NULL), &kc, &error)
-		      : kube_config_in_cluster(NULL, &kc, &error);
+	char *error = NULL, *claim_ns = NULL;
 
 	memset(out, 0, sizeof(*out));
 	cache_opts.keep = ds_server_audit_fields(&cache_opts.keep_count);
-	if (rc == 0 && cs->cluster && !(claim_ns = claim_namespace(cs, &kc, &error))) {
-		kube_config_free(&kc);
+	if (cs->cluster && !(claim_ns = claim_namespace(cs, ns, &error))) {
+		kube_client_free(client);
+		client = NULL;
 		what = "namespace claims";
-	} else if (rc == 0) {
-		ns = kc.namespace ? strdup(kc.namespace) : NULL;
-		client = kube_client_new(&kc, &error);
 	}
 	if (client && cs->cluster && !(out->claims = make_claims(cs, claim_ns, client, &error))) {
 		kube_client_free(client);
@@ -443,9 +550,67 @@ static int start_cluster(const struct cli_args *args, const struct claim_setting
 		stop_cluster(out);
 	}
 	free(error);
-	free(ns);
 	free(claim_ns);
 	return out->cache ? 0 : -1;
+}
+
+/* Gives *certs its client (taken by the server) and, when --service-namespace
+ * was not given, the namespace ns of the kubeconfig context or the Pod.
+ * Returns 0, or DS_EXIT_USAGE after saying why. */
+static int prepare_certs(ds_certmgr_options *certs, kube_client *client, const char *ns)
+{
+	char *error = NULL;
+
+	if (!certs->namespace && !(certs->namespace = ns))
+		return cli_usage_error("serve", "--manage-certs needs --service-namespace: the kubeconfig context names "
+						"no namespace");
+	if (ds_certmgr_check_options(certs, &error) < 0) {
+		cli_usage_error("serve", "--manage-certs: %s", error ? error : "out of memory");
+		free(error);
+		return DS_EXIT_USAGE;
+	}
+	if (!(certs->client = kube_client_clone(client, &error))) {
+		ds_log(DS_LOG_ERROR, "cannot manage certificates: %s", error ? error : "out of memory");
+		free(error);
+		return DS_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Connects to the API server when the cluster cache or --manage-certs
+ * needs it: starts what start_cluster() starts into *state and readies
+ * *certs. *ns gets the namespace the connection names (the caller frees
+ * it). Returns 0, or DS_EXIT_USAGE after saying why (then nothing is left
+ * running). */
+static int connect_cluster(const struct cli_args *args, bool cluster, const struct claim_settings *cs, bool managed,
+			   struct cluster *state, ds_certmgr_options *certs, char **ns)
+{
+	char *error = NULL;
+	kube_client *client;
+
+	*ns = NULL;
+	if (!cluster && !managed)
+		return 0;
+	if (!(client = connect_api(args, ns, &error))) {
+		ds_log(DS_LOG_ERROR, "%s: %s", cluster ? "cannot start the cluster cache" : "cannot manage certificates",
+		       error ? error : "out of memory");
+		free(error);
+		return DS_EXIT_USAGE;
+	}
+	if (managed && prepare_certs(certs, client, *ns) != 0) {
+		kube_client_free(client);
+		return DS_EXIT_USAGE;
+	}
+	if (!cluster) {
+		kube_client_free(client);
+		return 0;
+	}
+	if (start_cluster(args, cs, client, *ns, state) < 0) {
+		kube_client_free(certs->client);
+		certs->client = NULL;
+		return DS_EXIT_USAGE;
+	}
+	return 0;
 }
 
 /* Logs where the server listens and what it checks. */
@@ -456,6 +621,8 @@ static void log_start(const ds_server *srv, const ds_server_options *opts)
 	cJSON_AddStringToObject(f, "address", ds_server_address(srv));
 	cJSON_AddStringToObject(f, "version", DSGUARD_VERSION);
 	cJSON_AddBoolToObject(f, "mTLS", opts->client_ca_path != NULL);
+	if (opts->manage_certs)
+		cJSON_AddStringToObject(f, "certificateSecret", opts->manage_certs->secret);
 	cJSON_AddStringToObject(f, "config", opts->config_path ? opts->config_path : "(defaults)");
 	cJSON_AddBoolToObject(f, "cluster", opts->cluster != NULL);
 	if (opts->cluster) {
@@ -506,8 +673,10 @@ int cmd_serve(int argc, char **argv)
 	ds_server_options opts;
 	struct claim_settings claim_settings;
 	struct cluster state = {0};
+	ds_certmgr_options certs = {0};
 	sigset_t signals;
-	bool cluster = false;
+	bool cluster = false, managed = false;
+	char *ns = NULL;
 	int rc;
 
 	rc = cli_parse(&serve_command, argc, argv, &args);
@@ -516,18 +685,18 @@ int cmd_serve(int argc, char **argv)
 			cli_args_free(&args);
 		return rc;
 	}
-	rc = read_options(&args, &opts, &cluster, &claim_settings);
+	rc = read_options(&args, &opts, &cluster, &claim_settings, &certs, &managed);
 	if (rc == 0) {
 		ds_arena_install(); /* before the cache's thread parses anything */
 		block_signals(&signals);
-		if (cluster && start_cluster(&args, &claim_settings, &state) < 0)
-			rc = DS_EXIT_USAGE;
+		rc = connect_cluster(&args, cluster, &claim_settings, managed, &state, &certs, &ns);
 	}
 	if (rc == 0) {
 		opts.cluster = state.cache;
 		opts.claims = state.claims;
 		opts.policy_reports = state.reports; /* taken by the server */
 		opts.lease = state.lease;
+		opts.manage_certs = managed ? &certs : NULL; /* the server takes certs.client */
 		rc = serve(&opts, &signals);
 	}
 	/* The server is stopped (drained, its audit and writer too) by now:
@@ -535,6 +704,7 @@ int cmd_serve(int argc, char **argv)
 	stop_cluster(&state);
 	if (rc == 0)
 		ds_log(DS_LOG_INFO, "stopped");
+	free(ns);
 	cli_args_free(&args);
 	return rc;
 }

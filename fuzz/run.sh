@@ -18,7 +18,7 @@ for name in "$@"; do
 	seeds=$build/seeds/$name corpus=$build/corpus/$name artifacts=$build/artifacts/$name
 	log=$build/fuzz-$name.log
 	dict=fuzz/yaml.dict
-	case $name in admission|watch) dict=fuzz/json.dict ;; esac
+	case $name in admission|watch) dict=fuzz/json.dict ;; secret) dict=fuzz/pem.dict ;; esac
 	mkdir -p "$seeds" "$corpus" "$artifacts"
 	"$bin" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -max_len=65536 \
 		-dict="$dict" -print_final_stats=1 -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} \

@@ -6,7 +6,8 @@ place, never copied into the repository).
 
 Usage: seeds.py OUTDIR [--shared DIR]
 Writes OUTDIR/NAME/<sha1> for NAME in admission, manifest, fix, config,
-watch, kubeconfig, template. DIR defaults to $DSGUARD_SHARED, else ../shared beside the
+watch, kubeconfig, template, secret (a CA and a serving pair made with the
+openssl CLI, whole and broken). DIR defaults to $DSGUARD_SHARED, else ../shared beside the
 repository; its corpus/realworld/*.y*ml are used when it exists."""
 import argparse
 import copy
@@ -14,7 +15,9 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -141,6 +144,33 @@ class Corpus:
         self.counts[name] = self.counts.get(name, 0) + 1
 
 
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def secret_seeds():
+    """The material of a Secret (ca.crt, ca.key, tls.crt, tls.key, joined by
+    NUL bytes), as serve --manage-certs writes it and broken the ways it
+    repairs: a second CA first, keys swapped, parts missing."""
+    with tempfile.TemporaryDirectory() as d:
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        for ca in ("ca", "ca2"):
+            openssl("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-days", "3650", "-subj",
+                    f"/CN={ca}", "-addext", "basicConstraints=critical,CA:TRUE", cwd=d)
+        with open(os.path.join(d, "ext"), "w") as f:
+            f.write("subjectAltName=DNS:dsguard,DNS:dsguard.dsguard,DNS:dsguard.dsguard.svc,"
+                    "DNS:dsguard.dsguard.svc.cluster.local,DNS:dsguard.example.com\nextendedKeyUsage=serverAuth\n")
+        openssl("req", "-new", *ec, "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=dsguard", cwd=d)
+        openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "3650", "-extfile", "ext", "-out", "tls.crt", cwd=d)
+        pem = {n: read(os.path.join(d, n)) for n in ("ca.crt", "ca.key", "ca2.crt", "ca2.key", "tls.crt", "tls.key")}
+    yield b"\0".join([pem["ca.crt"], pem["ca.key"], pem["tls.crt"], pem["tls.key"]])
+    yield b"\0".join([pem["ca2.crt"] + pem["ca.crt"], pem["ca2.key"], pem["tls.crt"], pem["tls.key"]])
+    yield b"\0".join([pem["ca.crt"], pem["ca2.key"], pem["tls.crt"], pem["ca.key"]])
+    yield b"\0".join([pem["ca.crt"], b"", pem["tls.crt"] + pem["ca.crt"], pem["tls.key"]])
+    yield pem["ca.crt"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
@@ -170,7 +200,9 @@ def main():
         corpus.add("config", data)
     for path in template_paths(args.shared):
         corpus.add("template", read(path))
-    for name in ("admission", "manifest", "fix", "config", "watch", "kubeconfig", "template"):
+    for data in secret_seeds():
+        corpus.add("secret", data)
+    for name in ("admission", "manifest", "fix", "config", "watch", "kubeconfig", "template", "secret"):
         hand = os.path.join(ROOT, "fuzz", "seeds", "manifest" if name == "fix" else name)
         for path in files_under(hand, ext=("",)):
             corpus.add(name, read(path))

@@ -11,7 +11,7 @@
 
 #define DEFAULT_PREFIX "dsguard-"
 #define GROUP "admissionregistration.k8s.io/"
-#define MAX_NAME 253
+#define MAX_NAME DS_OBJECT_NAME_MAX
 
 /* Markers beside DS_MARK_VALUE and DS_MARK_OTHER for the DaemonSet's
  * namespace and name in a denial (ds_cel_message_marks()). */
@@ -77,19 +77,6 @@ void ds_policy_set_free(ds_policy_set *set)
 	}
 	free(set->docs);
 	memset(set, 0, sizeof(*set));
-}
-
-/* Whether name is a DNS subdomain (RFC 1123), as object names must be. */
-static bool is_dns_subdomain(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (!len || len > MAX_NAME || !isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[len - 1]))
-		return false;
-	for (const char *p = name; *p; p++)
-		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
-			return false;
-	return true;
 }
 
 /* Notes a failed allocation: returns p, and sets b->oom when it is NULL. */
@@ -508,7 +495,7 @@ static int check_options(struct build *b, char **error)
 	/* Every name is the prefix, a rule and at most "-warn". */
 	for (size_t i = 0; i < DS_RULE_COUNT; i++) {
 		char *longest = object_name(b, &ds_rules[i], "-warn");
-		bool valid = longest && is_dns_subdomain(longest) && !strncmp(longest, b->prefix, strlen(b->prefix));
+		bool valid = longest && ds_dns_subdomain(longest, strlen(longest)) && !strncmp(longest, b->prefix, strlen(b->prefix));
 		if (longest && !valid)
 			ds_fail(error,
 				"the name prefix \"%s\" does not make a valid object name (\"%s\"): use lower-case "

@@ -90,6 +90,9 @@ unsigned ds_line_of(const char *text, size_t len, size_t at);
  * letter or digit. */
 bool ds_dns_subdomain(const char *s, size_t len);
 
+/* The longest name of a Kubernetes object (a DNS subdomain). */
+#define DS_OBJECT_NAME_MAX 253
+
 /* ---- globs of names (glob.c) ---- */
 
 /* The globs of config exemptions and webhook scoping (docs/config.md):

@@ -186,11 +186,19 @@ static enum MHD_Result answer_audit(struct request *req, struct MHD_Connection *
 	return answer(req, c, 500, TEXT_TYPE, strdup("out of memory\n"), DS_RESULT_ERROR, NULL);
 }
 
-/* Answers a GET endpoint. /readyz is 503 while stopping and until the
- * cluster cache, when there is one, has synced. */
+/* Answers /readyz 503 with why the managed certificate is not ready yet. */
+static enum MHD_Result answer_certs_not_ready(struct request *req, struct MHD_Connection *c, const char *why)
+{
+	return answer(req, c, 503, TEXT_TYPE, ds_format("certificates: %s\n", why), DS_RESULT_ERROR, NULL);
+}
+
+/* Answers a GET endpoint. /readyz is 503 while stopping, until the
+ * cluster cache, when there is one, has synced, and with --manage-certs
+ * until every caBundle trusts the certificate served. */
 static enum MHD_Result answer_get(struct request *req, struct MHD_Connection *c)
 {
 	ds_server *srv = req->gen->srv;
+	char why[512];
 
 	if (req->endpoint == DS_EP_METRICS)
 		return answer_metrics(req, c);
@@ -201,6 +209,8 @@ static enum MHD_Result answer_get(struct request *req, struct MHD_Connection *c)
 	if (req->endpoint == DS_EP_READYZ && srv->opts.cluster && !srv->cluster.synced(srv->cluster.data))
 		return answer(req, c, 503, TEXT_TYPE, strdup("the cluster cache has not synced yet\n"), DS_RESULT_ERROR,
 			      NULL);
+	if (req->endpoint == DS_EP_READYZ && srv->certmgr && !ds_certmgr_ready(srv->certmgr, why, sizeof(why)))
+		return answer_certs_not_ready(req, c, why);
 	return answer(req, c, 200, TEXT_TYPE, strdup("ok\n"), DS_RESULT_OK, NULL);
 }
 

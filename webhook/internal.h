@@ -3,6 +3,7 @@
 #ifndef DSGUARD_WEBHOOK_INTERNAL_H
 #define DSGUARD_WEBHOOK_INTERNAL_H
 
+#include "certs/certs.h"
 #include "lint/lint.h"
 #include "webhook/webhook.h"
 
@@ -108,6 +109,13 @@ typedef struct ds_metrics {
 	atomic_uint in_flight;
 	atomic_bool cluster_state;   /* DS003 has cluster state */
 	atomic_ulong connections_closed[DS_CLOSED_COUNT]; /* connections the server closed early, by reason */
+	/* serve --manage-certs (certmgr.c) */
+	atomic_bool certs_managed;
+	atomic_llong ca_not_after;           /* the first CA of the Secret's ca.crt, unix seconds */
+	atomic_ulong cert_rotations[2];      /* written by this replica: [0] serving certificates, [1] CAs */
+	atomic_ulong bundle_patches[2][2];   /* [0] validating, [1] mutating; [0] ca.crt changed, [1] reset */
+	atomic_bool bundle_trusted;          /* every caBundle trusts the served certificate */
+	atomic_ulong certmgr_errors;         /* requests and writes that failed */
 } ds_metrics;
 
 /* Counts one finished request and its duration. */
@@ -228,6 +236,16 @@ typedef struct ds_tls_files {
 int ds_tls_files_load(const char *cert_path, const char *key_path, const char *client_ca_path,
 		      ds_tls_files *out, char **error);
 
+/* The same checks for a pair held in memory (a Secret's tls.crt and
+ * tls.key), copied into *out, with the client CA read from its file as
+ * ds_tls_files_load() reads it (client_ca_path NULL: no mTLS). `source`
+ * names where the pair comes from in messages ("Secret
+ * dsguard/dsguard-tls"). Returns 0 and fills *out (release it with
+ * ds_tls_files_free()), or -1 with *error set to a newly allocated
+ * message. */
+int ds_tls_pem_load(const char *cert_pem, const char *key_pem, const char *source, const char *client_ca_path,
+		    ds_tls_files *out, char **error);
+
 /* Releases what f owns, wiping the key, and empties it. */
 void ds_tls_files_free(ds_tls_files *f);
 
@@ -327,6 +345,77 @@ void ds_conns_closed(ds_conns *c, ds_conn *k);
  * being answered for `timeout` seconds since its request began is closed,
  * however steadily it sends. */
 void ds_conns_sweep(ds_conns *c, double now);
+
+/* ---- certificates that look after themselves: the plan (certplan.c) ---- */
+
+/* What the certificate manager writes to the Secret next. */
+typedef enum {
+	DS_CERTS_WAIT = 0,      /* nothing now */
+	DS_CERTS_CREATE,        /* there is no Secret: create it with a new CA and serving certificate */
+	DS_CERTS_REPLACE,       /* neither CA nor serving certificate can be used: both anew */
+	DS_CERTS_NEW_SERVING,   /* a new serving certificate signed by the first CA of ca.crt */
+	DS_CERTS_NEW_CA,        /* a new CA, first in ca.crt, the serving certificate's CA after it */
+	DS_CERTS_DROP_OLD_CA    /* ca.crt becomes its first CA alone */
+} ds_certs_step;
+
+/* What the plan is made from. Borrows exam. */
+typedef struct ds_certs_plan_input {
+	bool secret_exists;
+	const ds_cert_exam *exam; /* the Secret's material (certs/), when it exists */
+	time_t now;               /* wall clock, as certificates count time */
+	double bundles_for;       /* seconds every caBundle has held ca.crt as it is; < 0: not now */
+	double rotated_for;       /* seconds ca.crt has held several CAs with the serving certificate from
+				   * the first; < 0: not now */
+	long overlap;             /* --ca-overlap, seconds */
+} ds_certs_plan_input;
+
+/* The decision, and when to decide again if nothing happens before. */
+typedef struct ds_certs_plan {
+	ds_certs_step step;
+	const char *why;  /* a static sentence for the log */
+	double wake_in;   /* DS_CERTS_WAIT: seconds until something is due (0: now); else -1 */
+} ds_certs_plan;
+
+/* Decides the next write (docs/certs.md, "The rotation timeline"): create
+ * a missing Secret; replace material that cannot be used; renew the
+ * serving certificate at two thirds of its validity or when it lacks a
+ * name; at two thirds of the CA's validity publish a new CA beside the old
+ * one, move the serving certificate to it once every caBundle has held
+ * both for the overlap, and drop the old CA after another overlap. */
+ds_certs_plan ds_certs_decide(const ds_certs_plan_input *in);
+
+/* A step's name for the log: "create", "new CA", ... A static string. */
+const char *ds_certs_step_name(ds_certs_step step);
+
+/* ---- certificates that look after themselves: the manager (certmgr.c) ---- */
+
+typedef struct ds_certmgr ds_certmgr;
+
+/* A serving pair made on the spot for the Service's names and checked as
+ * ds_tls_pem_load() checks (with the client CA read from client_ca_path,
+ * NULL: none), for the server to start with: nothing trusts it, and /readyz
+ * says so until the Secret's pair is served. Returns 0 and fills *out, or
+ * -1 with *error set. */
+int ds_certmgr_placeholder(const ds_certmgr_options *opts, const char *client_ca_path, ds_tls_files *out,
+			   char **error);
+
+/* Starts the manager of srv's certificates on a thread of its own: it
+ * watches the Secret and both webhook configurations, writes the Secret
+ * when certplan.c says so (POST when it is missing; PUT with the
+ * resourceVersion read; on 409 it reads again), serves the Secret's pair
+ * through ds_server_serve_pem(), patches the caBundles that do not hold
+ * ca.crt, and judges readiness. Takes opts->client (freed also on failure);
+ * borrows the options' strings and srv. Returns the manager, or NULL with
+ * *error set. */
+ds_certmgr *ds_certmgr_start(ds_server *srv, const ds_certmgr_options *opts, char **error);
+
+/* Stops the thread and the watches (requests in progress are cancelled),
+ * and frees the manager and its clients. NULL is ignored. */
+void ds_certmgr_stop(ds_certmgr *m);
+
+/* Whether the served certificate comes from the Secret and every caBundle
+ * trusts it. When not, writes why into why (size bytes). Any thread. */
+bool ds_certmgr_ready(ds_certmgr *m, char *why, size_t size);
 
 /* ---- the continuous audit (audit.c) and its PolicyReports (reports.c) ---- */
 
@@ -481,8 +570,12 @@ struct ds_server {
 	pthread_rwlock_t config_lock; /* readers: reviews; writer: a config reload */
 	ds_config config;
 	ds_cluster cluster;           /* over opts.cluster, when it is set */
+	pthread_mutex_t gen_lock;     /* guards current and retired: the manager's thread swaps them too */
+	pthread_mutex_t serve_lock;   /* one change of certificate at a time (a reload, the manager's) */
 	struct generation *current;
 	struct generation *retired;
+	ds_certmgr *certmgr;          /* with opts.manage_certs */
+	bool certs_client_taken;      /* opts.manage_certs->client was handed to the manager */
 	ds_metrics metrics;
 	ds_file_sig cert_sig, key_sig, ca_sig, config_sig;
 	ds_conns conns;               /* the connections of every generation */
@@ -502,5 +595,12 @@ void ds_http_on_completed(void *cls, struct MHD_Connection *connection, void **r
 
 /* Seconds on CLOCK_MONOTONIC. */
 double ds_monotonic(void);
+
+/* Serves cert_pem and key_pem (PEM text, copied) on new connections, as a
+ * certificate reload does: checked first (ds_tls_pem_load(), with the
+ * client CA file of the options), and connections on the old pair finish
+ * their requests. `source` names the pair in messages. Any thread. Returns
+ * 0, or -1 with *error set (counted; the old pair stays). */
+int ds_server_serve_pem(ds_server *srv, const char *cert_pem, const char *key_pem, const char *source, char **error);
 
 #endif

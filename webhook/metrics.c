@@ -169,6 +169,37 @@ static void render_cluster(FILE *out, const kube_cache_stats *c)
 			   "Seconds since the last list or watch event.", c->since_last_event);
 }
 
+/* Writes the metrics of serve --manage-certs. */
+static void render_managed_certs(FILE *out, ds_metrics *m)
+{
+	static const char *const configs[2] = {"validating", "mutating"};
+	static const char *const reasons[2] = {"rotation", "reset"};
+
+	render_one(out, "dsguard_ca_not_after_seconds", "gauge",
+		   "When the CA that signs the serving certificates expires (Unix time).",
+		   (double)atomic_load(&m->ca_not_after));
+	fputs("# HELP dsguard_certificate_rotations_total Certificates this replica made and wrote to the Secret, by "
+	      "kind.\n# TYPE dsguard_certificate_rotations_total counter\n",
+	      out);
+	fprintf(out, "dsguard_certificate_rotations_total{certificate=\"serving\"} %lu\n",
+		atomic_load(&m->cert_rotations[0]));
+	fprintf(out, "dsguard_certificate_rotations_total{certificate=\"ca\"} %lu\n", atomic_load(&m->cert_rotations[1]));
+	fputs("# HELP dsguard_ca_bundle_patches_total caBundle patches this replica made, by webhook configuration and "
+	      "reason: rotation (ca.crt changed) or reset (someone else changed the caBundle).\n"
+	      "# TYPE dsguard_ca_bundle_patches_total counter\n",
+	      out);
+	for (int c = 0; c < 2; c++)
+		for (int r = 0; r < 2; r++)
+			fprintf(out, "dsguard_ca_bundle_patches_total{configuration=\"%s\",reason=\"%s\"} %lu\n",
+				configs[c], reasons[r], atomic_load(&m->bundle_patches[c][r]));
+	render_one(out, "dsguard_ca_bundle_trusted", "gauge",
+		   "Whether every caBundle trusts the certificate this replica serves (1) or not (0).",
+		   atomic_load(&m->bundle_trusted));
+	render_one(out, "dsguard_certificate_manager_errors_total", "counter",
+		   "Requests to the API server and writes of the certificate manager that failed.",
+		   (double)atomic_load(&m->certmgr_errors));
+}
+
 static const char *const claim_result_names[DS_CLAIM_RESULTS] = {"claimed", "held", "taken_over", "refused",
 								  "error"};
 
@@ -218,6 +249,8 @@ char *ds_metrics_render(ds_metrics *m, const kube_cache_stats *cluster, const ds
 		render_cluster(out, cluster);
 	if (claims)
 		render_claims(out, claims);
+	if (atomic_load(&m->certs_managed))
+		render_managed_certs(out, m);
 	if (fclose(out) != 0) {
 		free(text);
 		return NULL;

@@ -113,10 +113,10 @@ static int daemon_options(const struct generation *gen, struct MHD_OptionItem *o
 	return n;
 }
 
-/* Starts a daemon on the listen socket serving `files`, which it takes
- * (they are released on failure too). Returns the new generation, or NULL
- * with *error set. */
-static struct generation *generation_start(ds_server *srv, ds_tls_files *files, char **error)
+/* Starts a daemon on the listen socket serving `files` (from `source`),
+ * which it takes (they are released on failure too). Returns the new
+ * generation, or NULL with *error set. */
+static struct generation *generation_start(ds_server *srv, ds_tls_files *files, const char *source, char **error)
 {
 	struct generation *gen = calloc(1, sizeof(*gen));
 	struct MHD_OptionItem ops[16];
@@ -136,7 +136,7 @@ static struct generation *generation_start(ds_server *srv, ds_tls_files *files, 
 				       MHD_OPTION_END);
 	if (!gen->daemon) {
 		ds_fail(error, "libmicrohttpd could not start serving %s (run with --log-level debug for its reason)",
-			  srv->opts.cert_path);
+			  source);
 		ds_tls_files_free(&gen->files);
 		free(gen);
 		return NULL;
@@ -160,7 +160,8 @@ static unsigned generation_connections(const struct generation *gen)
 }
 
 /* Makes the current generation stop accepting and puts it on the retired
- * list, to be stopped once its connections are gone. */
+ * list, to be stopped once its connections are gone. Called with gen_lock
+ * held. */
 static void generation_retire(ds_server *srv, struct generation *gen)
 {
 	MHD_quiesce_daemon(gen->daemon);
@@ -177,6 +178,7 @@ static void reap_retired(ds_server *srv, bool all)
 	struct generation **at = &srv->retired;
 	time_t now = (time_t)ds_monotonic();
 
+	pthread_mutex_lock(&srv->gen_lock);
 	while (*at) {
 		struct generation *gen = *at;
 		if (all || now >= gen->retire_deadline || generation_connections(gen) == 0) {
@@ -186,56 +188,113 @@ static void reap_retired(ds_server *srv, bool all)
 			at = &gen->next;
 		}
 	}
+	pthread_mutex_unlock(&srv->gen_lock);
 }
 
 /* Records the certificate's expiry and warns when it is near. */
-static void note_expiry(ds_server *srv, time_t not_after)
+static void note_expiry(ds_server *srv, time_t not_after, const char *source)
 {
 	double days = difftime(not_after, time(NULL)) / 86400;
 
 	atomic_store(&srv->metrics.cert_not_after, (long long)not_after);
 	if (days < 0)
-		ds_log(DS_LOG_ERROR, "the serving certificate %s has expired", srv->opts.cert_path);
-	else if (days < EXPIRY_WARN_DAYS)
-		ds_log(DS_LOG_WARN, "the serving certificate %s expires in %.0f days", srv->opts.cert_path, days);
+		ds_log(DS_LOG_ERROR, "the serving certificate %s has expired", source);
+	else if (days < EXPIRY_WARN_DAYS && !srv->opts.manage_certs)
+		ds_log(DS_LOG_WARN, "the serving certificate %s expires in %.0f days", source, days);
 }
 
 /* Remembers what the certificate files look like now. */
 static void read_cert_sigs(ds_server *srv)
 {
-	ds_file_sig_read(srv->opts.cert_path, &srv->cert_sig);
-	ds_file_sig_read(srv->opts.key_path, &srv->key_sig);
+	if (srv->opts.cert_path)
+		ds_file_sig_read(srv->opts.cert_path, &srv->cert_sig);
+	if (srv->opts.key_path)
+		ds_file_sig_read(srv->opts.key_path, &srv->key_sig);
 	if (srv->opts.client_ca_path)
 		ds_file_sig_read(srv->opts.client_ca_path, &srv->ca_sig);
 }
 
-/* Serves the certificate files as they are now on new connections.
+/* Serves `files` (checked, from `source`; taken) on new connections: a new
+ * generation replaces the current one, which finishes what it has. Any
+ * thread. Returns 0, or -1 with *error set (counted) keeping the old one. */
+static int serve_files(ds_server *srv, ds_tls_files *files, const char *source, char **error)
+{
+	time_t not_after = files->not_after;
+	struct generation *gen = generation_start(srv, files, source, error);
+
+	if (!gen) {
+		atomic_fetch_add(&srv->metrics.cert_reloads[1], 1);
+		return -1;
+	}
+	pthread_mutex_lock(&srv->gen_lock);
+	generation_retire(srv, srv->current);
+	srv->current = gen;
+	pthread_mutex_unlock(&srv->gen_lock);
+	atomic_fetch_add(&srv->metrics.cert_reloads[0], 1);
+	note_expiry(srv, not_after, source);
+	return 0;
+}
+
+/* ds_server_serve_pem() with serve_lock held. */
+static int serve_pem(ds_server *srv, const char *cert_pem, const char *key_pem, const char *source, char **error)
+{
+	ds_tls_files files;
+
+	if (ds_tls_pem_load(cert_pem, key_pem, source, srv->opts.client_ca_path, &files, error) < 0) {
+		atomic_fetch_add(&srv->metrics.cert_reloads[1], 1);
+		return -1;
+	}
+	return serve_files(srv, &files, source, error);
+}
+
+int ds_server_serve_pem(ds_server *srv, const char *cert_pem, const char *key_pem, const char *source, char **error)
+{
+	int rc;
+
+	pthread_mutex_lock(&srv->serve_lock);
+	rc = serve_pem(srv, cert_pem, key_pem, source, error);
+	pthread_mutex_unlock(&srv->serve_lock);
+	return rc;
+}
+
+/* Serves the certificate files as they are now on new connections (with
+ * manage_certs: the pair served now, with the client CA file read again).
  * Returns 0, or -1 (logged and counted) keeping the old certificate. */
 static int reload_certs(ds_server *srv)
 {
 	ds_tls_files files;
-	struct generation *gen = NULL;
-	char *error = NULL;
-	time_t not_after;
+	char *error = NULL, *cert = NULL, *key = NULL;
+	const char *source = srv->opts.cert_path ? srv->opts.cert_path : "the certificate served now";
+	int rc = -1;
 
+	/* One change at a time: the manager's thread must not serve a newer
+	 * pair between the copy of the current one below and its reload. */
+	pthread_mutex_lock(&srv->serve_lock);
 	read_cert_sigs(srv);
-	if (ds_tls_files_load(srv->opts.cert_path, srv->opts.key_path, srv->opts.client_ca_path, &files, &error) == 0) {
-		not_after = files.not_after;
-		gen = generation_start(srv, &files, &error);
+	if (srv->opts.manage_certs) {
+		pthread_mutex_lock(&srv->gen_lock);
+		cert = strdup(srv->current->files.cert_pem);
+		key = strdup(srv->current->files.key_pem);
+		pthread_mutex_unlock(&srv->gen_lock);
+		rc = cert && key ? serve_pem(srv, cert, key, source, &error) : ds_fail(&error, "out of memory");
+		if (key)
+			memset(key, 0, strlen(key));
+	} else if (ds_tls_files_load(srv->opts.cert_path, srv->opts.key_path, srv->opts.client_ca_path, &files,
+				     &error) == 0) {
+		rc = serve_files(srv, &files, source, &error);
+	} else {
+		atomic_fetch_add(&srv->metrics.cert_reloads[1], 1);
 	}
-	if (!gen) {
+	pthread_mutex_unlock(&srv->serve_lock);
+	free(cert);
+	free(key);
+	if (rc < 0)
 		ds_log(DS_LOG_ERROR, "certificate reload failed, still serving the previous one: %s",
 		       error ? error : "out of memory");
-		free(error);
-		atomic_fetch_add(&srv->metrics.cert_reloads[1], 1);
-		return -1;
-	}
-	generation_retire(srv, srv->current);
-	srv->current = gen;
-	atomic_fetch_add(&srv->metrics.cert_reloads[0], 1);
-	ds_log(DS_LOG_INFO, "certificate reloaded from %s", srv->opts.cert_path);
-	note_expiry(srv, not_after);
-	return 0;
+	else
+		ds_log(DS_LOG_INFO, "certificate reloaded from %s", source);
+	free(error);
+	return rc;
 }
 
 /* Loads the config file into a fresh config. Returns 0, or -1 with *error
@@ -341,27 +400,53 @@ static void raise_file_limit(rlim_t want)
 		       (unsigned long long)lim.rlim_cur, (unsigned long long)want);
 }
 
+/* Loads the first certificate: the files, or with manage_certs a
+ * placeholder until the Secret's is served. Returns 0 and fills *files, or
+ * -1 with *error set. */
+static int first_certs(ds_server *srv, ds_tls_files *files, char **error)
+{
+	read_cert_sigs(srv);
+	if (!srv->opts.manage_certs)
+		return ds_tls_files_load(srv->opts.cert_path, srv->opts.key_path, srv->opts.client_ca_path, files,
+					 error);
+	if (ds_certmgr_placeholder(srv->opts.manage_certs, srv->opts.client_ca_path, files, error) < 0)
+		return -1;
+	ds_log(DS_LOG_INFO, "certificates: serving a placeholder certificate until the one of Secret %s/%s is "
+			    "loaded; /readyz answers 503 until then",
+	       srv->opts.manage_certs->namespace, srv->opts.manage_certs->secret);
+	return 0;
+}
+
 /* Loads the config and certificate, binds and starts the first
- * generation. Returns 0, or -1 with *error set. */
+ * generation, and the certificate manager. Returns 0, or -1 with *error
+ * set. */
 static int start(ds_server *srv, char **error)
 {
 	ds_tls_files files;
+	const char *source = srv->opts.cert_path ? srv->opts.cert_path : "a placeholder";
 
 	if (srv->opts.config_path)
 		ds_file_sig_read(srv->opts.config_path, &srv->config_sig);
 	if (load_config(srv, &srv->config, error) < 0)
 		return -1;
-	read_cert_sigs(srv);
-	if (ds_tls_files_load(srv->opts.cert_path, srv->opts.key_path, srv->opts.client_ca_path, &files, error) < 0)
+	if (first_certs(srv, &files, error) < 0)
 		return -1;
 	srv->listen_fd = ds_listen(srv->opts.listen, srv->address, sizeof(srv->address), error);
 	if (srv->listen_fd < 0) {
 		ds_tls_files_free(&files);
 		return -1;
 	}
-	note_expiry(srv, files.not_after);
-	srv->current = generation_start(srv, &files, error);
-	return srv->current ? 0 : -1;
+	if (!srv->opts.manage_certs)
+		note_expiry(srv, files.not_after, source);
+	srv->current = generation_start(srv, &files, source, error);
+	if (!srv->current)
+		return -1;
+	if (srv->opts.manage_certs) {
+		srv->certmgr = ds_certmgr_start(srv, srv->opts.manage_certs, error);
+		srv->certs_client_taken = true;
+		return srv->certmgr ? 0 : -1;
+	}
+	return 0;
 }
 
 const char *const *ds_server_audit_fields(size_t *count)
@@ -392,6 +477,8 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 
 	*error = NULL;
 	if (!srv) {
+		if (opts->manage_certs)
+			kube_client_free(opts->manage_certs->client);
 		kube_client_free(opts->policy_reports);
 		ds_fail(error, "out of memory");
 		return NULL;
@@ -405,12 +492,16 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 	raise_file_limit(srv->opts.connection_limit + ROOM + SPARE_FILES);
 	ds_config_init(&srv->config);
 	pthread_rwlock_init(&srv->config_lock, NULL);
+	pthread_mutex_init(&srv->gen_lock, NULL);
+	pthread_mutex_init(&srv->serve_lock, NULL);
 	atomic_store(&srv->metrics.cluster_state, opts->cluster != NULL);
 	if (opts->cluster)
 		srv->cluster = ds_cluster_from_cache(opts->cluster, opts->claims, opts->deny_unsynced);
 	srv->opts.policy_reports = NULL; /* the audit takes it */
 	if (start(srv, error) < 0) {
 		kube_client_free(opts->policy_reports);
+		if (opts->manage_certs && !srv->certs_client_taken)
+			kube_client_free(opts->manage_certs->client);
 		ds_server_stop(srv, 0);
 		return NULL;
 	}
@@ -422,12 +513,15 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error)
 }
 
 /* The connections all generations have open. */
-static unsigned connection_count(const ds_server *srv)
+static unsigned connection_count(ds_server *srv)
 {
-	unsigned n = srv->current ? generation_connections(srv->current) : 0;
+	unsigned n;
 
+	pthread_mutex_lock(&srv->gen_lock);
+	n = srv->current ? generation_connections(srv->current) : 0;
 	for (const struct generation *gen = srv->retired; gen; gen = gen->next)
 		n += generation_connections(gen);
+	pthread_mutex_unlock(&srv->gen_lock);
 	return n;
 }
 
@@ -453,6 +547,9 @@ void ds_server_stop(ds_server *srv, unsigned grace_seconds)
 {
 	if (!srv)
 		return;
+	/* First the certificate manager: nothing swaps generations after it. */
+	ds_certmgr_stop(srv->certmgr);
+	srv->certmgr = NULL;
 	atomic_store(&srv->stopping, true);
 	if (srv->current)
 		MHD_quiesce_daemon(srv->current->daemon);
@@ -468,5 +565,7 @@ void ds_server_stop(ds_server *srv, unsigned grace_seconds)
 	ds_audit_stop(srv->audit);     /* before the config it reads */
 	ds_config_free(&srv->config);
 	pthread_rwlock_destroy(&srv->config_lock);
+	pthread_mutex_destroy(&srv->gen_lock);
+	pthread_mutex_destroy(&srv->serve_lock);
 	free(srv);
 }

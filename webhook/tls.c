@@ -1,6 +1,6 @@
-/* tls.c - the serving certificate and key read from disk and checked with
- * GnuTLS, the library that serves them, and the GnuTLS settings that make
- * client certificates mandatory. */
+/* tls.c - the serving certificate and key, read from disk or given in
+ * memory, checked with GnuTLS, the library that serves them, and the GnuTLS
+ * settings that make client certificates mandatory. */
 #include "webhook/internal.h"
 
 #include <errno.h>
@@ -15,6 +15,16 @@
 #define CERT_HINT "--tls-cert needs the serving certificate, then any intermediates, in PEM"
 #define KEY_HINT "--tls-key needs the certificate's private key in PEM, unencrypted"
 #define CA_HINT "--client-ca needs the CA certificate(s) that sign the clients' certificates, in PEM"
+#define MEM_CERT_HINT "tls.crt needs the serving certificate, then any intermediates, in PEM"
+#define MEM_KEY_HINT "tls.key needs the certificate's private key in PEM, unencrypted"
+
+/* What the messages about a pair call its two halves, and what each must
+ * hold. */
+struct pair_names {
+	const char *cert, *key;           /* a path, or "SOURCE tls.crt" */
+	const char *cert_hint, *key_hint;
+	const char *key_flag;             /* what to give the right key: "--tls-key", "tls.key" */
+};
 
 /* Reads a whole PEM file (at most MAX_PEM_BYTES); `hint` says what it must
  * hold. Returns a new string, or NULL with *error set. */
@@ -74,7 +84,7 @@ static int check_certs(const char *pem, const char *path, const char *hint, time
 /* Parses pem (read from path) as an unencrypted private key, refusing an
  * encrypted one (never asking for a passphrase). Returns 0, or -1 with
  * *error set. */
-static int check_key(const char *pem, const char *path, char **error)
+static int check_key(const char *pem, const char *path, const struct pair_names *n, char **error)
 {
 	gnutls_datum_t data = datum(pem);
 	gnutls_x509_privkey_t key;
@@ -84,52 +94,54 @@ static int check_key(const char *pem, const char *path, char **error)
 		return ds_fail(error, "%s: %s", path, gnutls_strerror(rc));
 	if (is_encrypted_key(pem))
 		rc = ds_fail(error, "%s: the private key is encrypted and dsguard never asks for a passphrase; "
-				 "give --tls-key the key unencrypted (openssl pkey -in %s -out FILE)",
-			  path, path);
+				 "give %s the key unencrypted (openssl pkey -in %s -out FILE)",
+			  path, n->key_flag, path);
 	else if (!strstr(pem, "PRIVATE KEY-----"))
-		rc = ds_fail(error, "%s: no PEM private key (no -----BEGIN ... PRIVATE KEY----- line); " KEY_HINT, path);
+		rc = ds_fail(error, "%s: no PEM private key (no -----BEGIN ... PRIVATE KEY----- line); %s", path,
+			     n->key_hint);
 	else if ((rc = gnutls_x509_privkey_import2(key, &data, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN)) < 0)
-		rc = ds_fail(error, "%s: the PEM private key cannot be read (%s); " KEY_HINT, path, gnutls_strerror(rc));
+		rc = ds_fail(error, "%s: the PEM private key cannot be read (%s); %s", path, gnutls_strerror(rc),
+			     n->key_hint);
 	gnutls_x509_privkey_deinit(key);
 	return rc < 0 ? -1 : 0;
 }
 
 /* Checks the pair as the server will load it (gnutls_certificate_set_x509_key_mem2,
- * which libmicrohttpd calls): each file parses, and the key is the
- * certificate's. Stores the certificate's expiry in *not_after. Returns 0,
- * or -1 with *error set. */
-static int check_pair(const ds_tls_files *f, const char *cert_path, const char *key_path, time_t *not_after,
-		      char **error)
+ * which libmicrohttpd calls): each half parses, and the key is the
+ * certificate's. Stores the certificate's expiry in f->not_after. Returns
+ * 0, or -1 with *error set. */
+static int check_pair(ds_tls_files *f, const struct pair_names *n, char **error)
 {
 	gnutls_certificate_credentials_t cred;
 	gnutls_datum_t cert = datum(f->cert_pem), key = datum(f->key_pem);
 	int rc;
 
-	if (check_certs(f->cert_pem, cert_path, CERT_HINT, not_after, error) < 0 ||
-	    check_key(f->key_pem, key_path, error) < 0)
+	if (check_certs(f->cert_pem, n->cert, n->cert_hint, &f->not_after, error) < 0 ||
+	    check_key(f->key_pem, n->key, n, error) < 0)
 		return -1;
 	if ((rc = gnutls_certificate_allocate_credentials(&cred)) < 0)
-		return ds_fail(error, "%s: %s", cert_path, gnutls_strerror(rc));
+		return ds_fail(error, "%s: %s", n->cert, gnutls_strerror(rc));
 	rc = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN);
 	gnutls_certificate_free_credentials(cred);
 	if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-		return ds_fail(error, "the key %s does not belong to the certificate %s; give --tls-key the key "
+		return ds_fail(error, "the key %s does not belong to the certificate %s; give %s the key "
 				   "the certificate was made for",
-			    key_path, cert_path);
+			    n->key, n->cert, n->key_flag);
 	if (rc < 0)
-		return ds_fail(error, "the certificate %s and the key %s cannot be served together: %s", cert_path,
-			    key_path, gnutls_strerror(rc));
+		return ds_fail(error, "the certificate %s and the key %s cannot be served together: %s", n->cert,
+			    n->key, gnutls_strerror(rc));
 	return 0;
 }
 
 int ds_tls_files_load(const char *cert_path, const char *key_path, const char *client_ca_path,
 		      ds_tls_files *out, char **error)
 {
+	const struct pair_names names = {cert_path, key_path, CERT_HINT, KEY_HINT, "--tls-key"};
+
 	memset(out, 0, sizeof(*out));
 	*error = NULL;
 	if (!(out->cert_pem = read_pem(cert_path, CERT_HINT, error)) ||
-	    !(out->key_pem = read_pem(key_path, KEY_HINT, error)) ||
-	    check_pair(out, cert_path, key_path, &out->not_after, error) < 0)
+	    !(out->key_pem = read_pem(key_path, KEY_HINT, error)) || check_pair(out, &names, error) < 0)
 		goto fail;
 	if (client_ca_path && (!(out->client_ca_pem = read_pem(client_ca_path, CA_HINT, error)) ||
 			       check_certs(out->client_ca_pem, client_ca_path, CA_HINT, NULL, error) < 0))
@@ -138,6 +150,30 @@ int ds_tls_files_load(const char *cert_path, const char *key_path, const char *c
 fail:
 	ds_tls_files_free(out);
 	return -1;
+}
+
+int ds_tls_pem_load(const char *cert_pem, const char *key_pem, const char *source, const char *client_ca_path,
+		    ds_tls_files *out, char **error)
+{
+	char *cert_name = ds_format("%s tls.crt", source), *key_name = ds_format("%s tls.key", source);
+	const struct pair_names names = {cert_name, key_name, MEM_CERT_HINT, MEM_KEY_HINT, "tls.key"};
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	*error = NULL;
+	if (!cert_name || !key_name || !(out->cert_pem = strdup(cert_pem)) || !(out->key_pem = strdup(key_pem)))
+		ds_fail(error, "out of memory");
+	else if (!*cert_pem || !*key_pem)
+		ds_fail(error, "%s: %s is empty", source, *cert_pem ? "tls.key" : "tls.crt");
+	else if (check_pair(out, &names, error) == 0 &&
+		 (!client_ca_path || ((out->client_ca_pem = read_pem(client_ca_path, CA_HINT, error)) &&
+				      check_certs(out->client_ca_pem, client_ca_path, CA_HINT, NULL, error) == 0)))
+		rc = 0;
+	if (rc)
+		ds_tls_files_free(out);
+	free(cert_name);
+	free(key_name);
+	return rc;
 }
 
 void ds_tls_files_free(ds_tls_files *f)

@@ -193,6 +193,38 @@ void ds_log_fields(ds_log_level level, const char *message, cJSON *fields);
 /* Writes one line whose message is printf-formatted. Thread-safe. */
 void ds_log(ds_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- Certificates that look after themselves (serve --manage-certs). ---- */
+
+/* Defaults of the certificate manager (docs/certs.md). */
+#define DS_MANAGED_CA_SECONDS (5 * 365 * 86400L)   /* the CA: five years */
+#define DS_MANAGED_CERT_SECONDS (90 * 86400L)      /* the serving certificate: 90 days */
+#define DS_MANAGED_OVERLAP_SECONDS 3600L           /* old and new CA both trusted: one hour */
+
+/* Where the serving certificate lives and where its CA is published, and
+ * how long each lives. Strings are borrowed for the server's life. */
+typedef struct ds_certmgr_options {
+	/* The API client of the manager; the server takes it (it is freed when
+	 * the server stops, or when it fails to start). */
+	kube_client *client;
+	const char *namespace;   /* of the Secret and the Service */
+	const char *secret;      /* the kubernetes.io/tls Secret: tls.crt, tls.key, ca.crt, ca.key */
+	const char *service;     /* the Service the API server calls: the certificate names it */
+	const char *validating;  /* the ValidatingWebhookConfiguration whose caBundle is kept; NULL: none */
+	const char *mutating;    /* the MutatingWebhookConfiguration; NULL: none */
+	/* Validity of the CA and of the serving certificate, and how long old
+	 * and new CA are both in the caBundles during a CA rotation (and how
+	 * long a new caBundle is in place before certificates of its new CA are
+	 * served). serving <= ca / 3 and overlap <= serving / 6, so that a
+	 * rotation always ends before what it replaces expires. */
+	long ca_seconds, serving_seconds, overlap_seconds;
+} ds_certmgr_options;
+
+/* Checks the options without starting anything: the names (a Secret name,
+ * a Service name and namespace that make valid DNS names, at least one
+ * webhook configuration) and the durations and their ratios. Returns 0, or
+ * -1 with *error set saying which value is wrong and what it must be. */
+int ds_certmgr_check_options(const ds_certmgr_options *opts, char **error);
+
 /* As ds_log(), the first time it is called with `key` in the process's
  * life; later calls with the same key write nothing. At most
  * DS_LOG_ONCE_KEYS keys are remembered: past that, nothing more is
@@ -205,8 +237,12 @@ void ds_log_once(ds_log_level level, const char *key, const char *fmt, ...) __at
 /* How `dsguard serve` runs. Strings are borrowed for the server's life. */
 typedef struct ds_server_options {
 	const char *listen;         /* "HOST:PORT", ":PORT" (every address) or "[IPv6]:PORT"; port 0 picks one */
-	const char *cert_path;      /* PEM certificate (chain) */
-	const char *key_path;       /* PEM private key, unencrypted */
+	const char *cert_path;      /* PEM certificate (chain); NULL with manage_certs */
+	const char *key_path;       /* PEM private key, unencrypted; NULL with manage_certs */
+	/* Instead of the files: the certificate comes from a Secret that the
+	 * server creates, renews and publishes itself (docs/certs.md). Until it
+	 * is served and its CA is in every caBundle, /readyz answers 503. */
+	const ds_certmgr_options *manage_certs;
 	const char *client_ca_path; /* PEM CA that client certificates must chain to; NULL: no mTLS */
 	const char *config_path;    /* NULL: the defaults */
 	/* The cluster cache DS003 asks (borrowed: stop the server before the
@@ -254,9 +290,9 @@ ds_server *ds_server_start(const ds_server_options *opts, char **error);
  * Borrowed from the server. */
 const char *ds_server_address(const ds_server *srv);
 
-/* Reloads the config file and the certificate and key (and client CA):
- * new connections get the new certificate; connections open on the old
- * one finish their requests. A reload that fails keeps what is served,
+/* Reloads the config file and the certificate and key (and client CA;
+ * with manage_certs only the config): new connections get the new
+ * certificate; connections open on the old one finish their requests. A reload that fails keeps what is served,
  * logs why and counts a failure in the metrics. Returns 0 when both
  * reloaded, -1 when one did not. Call it from one thread only (the one
  * that calls ds_server_poll). */

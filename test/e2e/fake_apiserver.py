@@ -506,6 +506,7 @@ class State:
         self.continues = {}     # token -> (items, offset, rv)
         self.counts = {"lists": 0, "pages": 0, "watches": 0, "unauthorized": 0, "gone": 0}
         self.calls = {}         # resource -> verb -> how many requests
+        self.asked = set()      # (resource, verb, namespace, name) as RBAC sees each request (authz_name)
         self.latency = []       # [{"resource", "verb", "seconds"}]
         self.faults = []        # [{"resource", "verb", "code", "count", "until"}]
         self.uninstalled = set()  # resources of custom kinds whose CRD is not installed
@@ -547,10 +548,11 @@ class State:
             self.history.append((self.rv, "BOOKMARK", resource, obj))
             self.cond.notify_all()
 
-    def count(self, resource, verb):
+    def count(self, resource, verb, ns=None, name=""):
         with self.cond:
             by_verb = self.calls.setdefault(resource, {})
             by_verb[verb] = by_verb.get(verb, 0) + 1
+            self.asked.add((resource, verb, ns or "", name))
 
     def injected(self, resource, verb):
         """The latency and the fault the test set for this call (seconds,
@@ -615,6 +617,25 @@ def field_selector(text):
             raise bad_request("field label not supported: " + field)
         out.append((field, op != "!=", value))
     return out
+
+
+def authz_name(route, verb, q):
+    """The name RBAC's resourceNames are matched against, as the API server's
+    RequestInfoFactory (apiserver/pkg/endpoints/request/requestinfo.go)
+    resolves it: the object's name from the path; for a list or watch, the
+    value of a fieldSelector that requires metadata.name to equal it
+    (fields.Selector.RequiresExactMatch: one term, = or ==); "" otherwise
+    (a create names no object: RBAC cannot limit it to names)."""
+    if route.name:
+        return route.name
+    if verb not in ("list", "watch"):
+        return ""
+    try:
+        terms = field_selector(q.get("fieldSelector"))
+    except ApiError:
+        return ""
+    names = [v for f, equal, v in terms if f == "metadata.name" and equal]
+    return names[0] if len(names) == 1 else ""
 
 
 def selected(obj, terms):
@@ -729,7 +750,7 @@ class Handler(BaseHTTPRequestHandler):
         if verb is None:
             return self.send_json(405, status(405, "MethodNotAllowed",
                                               "the server does not allow this method on the requested resource"))
-        st.count(r.kind.resource, verb)
+        st.count(r.kind.resource, verb, r.ns, authz_name(r, verb, q))
         seconds, fault = st.injected(r.kind.resource, verb)
         time.sleep(seconds)
         if fault == "drop":
@@ -1134,7 +1155,9 @@ class Handler(BaseHTTPRequestHandler):
     def control(self, cmd, body):
         """The test's levers. Every command answers the server's counts:
         {"lists", "pages", "watches", "unauthorized", "gone", "rv", "objects"
-        (DaemonSets held), "calls": {resource: {verb: n}}}.
+        (DaemonSets held), "calls": {resource: {verb: n}}, "asked": [[resource,
+        verb, namespace, name]] (each distinct request as RBAC sees it: see
+        authz_name; "" for no namespace or no name)}.
           add {namespace, name}      a fresh DaemonSet: ADDED, or MODIFIED when it exists
           delete {namespace, name}   deletes a DaemonSet (404 when absent)
           bookmark [{resource}]      a BOOKMARK for watches of the resource (daemonsets)
@@ -1192,9 +1215,11 @@ class Handler(BaseHTTPRequestHandler):
         elif cmd != "stats":
             return self.send_json(404, {"error": "unknown command " + cmd})
         with st.cond:
-            answer = dict(st.counts, rv=st.rv, objects=st.daemonset_count(), calls=copy.deepcopy(st.calls), **extra)
+            answer = dict(st.counts, rv=st.rv, objects=st.daemonset_count(), calls=copy.deepcopy(st.calls),
+                          asked=sorted(st.asked), **extra)
             if cmd == "calls" and body.get("reset"):
                 st.calls.clear()
+                st.asked.clear()
         self.send_json(200, answer)
 
     def apply_control(self, cmd, body):

@@ -33,11 +33,12 @@ CRD_SCHEMAS = os.path.join("schemas", "crds")
 # Kinds that exist once per cluster (no namespace).
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration",
                   "MutatingWebhookConfiguration", "Namespace", "PriorityClass"}
-# The flags of `dsguard serve` (SPEC, "The webhook").
+# The flags of `dsguard serve` (SPEC, "The webhook"; docs/webhook.md for --manage-certs).
 SERVE_FLAGS = {"policy-reports", "lease-namespace", "audit-metrics-detail",
                "listen", "tls-cert", "tls-key", "client-ca", "config", "cluster", "kubeconfig",
                "on-unsynced", "claims", "claim-ttl", "claim-deadline", "claim-namespace", "max-body-bytes",
-               "log-format", "log-level"}
+               "log-format", "log-level", "manage-certs", "cert-secret", "service", "service-namespace",
+               "validating-webhook", "mutating-webhook", "ca-validity", "cert-validity", "ca-overlap"}
 # The keys of the dsguard config file (SPEC, "Configuration").
 CONFIG_KEYS = {"enforce", "allowExemptionAnnotation", "rules"}
 
@@ -273,11 +274,11 @@ def parse_flags(args):
         if a.startswith("--"):
             if "=" in a:
                 k, v = a[2:].split("=", 1)
-            elif i + 1 < len(args) and args[i + 1].startswith("--"):
-                k, v = a[2:], ""
-            else:
-                k, v = a[2:], (args[i + 1] if i + 1 < len(args) else "")
+            elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+                k, v = a[2:], args[i + 1]
                 i += 1
+            else:
+                k, v = a[2:], ""  # a flag such as --manage-certs
             flags[k] = v
         i += 1
     return flags
@@ -362,7 +363,8 @@ def make_ca():
 def scenarios(ca_pem):
     ca_b64 = base64.b64encode(ca_pem.encode()).decode() if ca_pem else "bm8tY2E="
     return [
-        {"id": "default", "mode": "generate"},
+        {"id": "default", "mode": "self"},
+        {"id": "generate", "mode": "generate", "set": {"certificates.mode": "generate"}},
         {"id": "certmanager", "mode": "certManager", "files": ["values-certmanager.yaml"],
          "set": {"networkPolicy.enabled": False}, "networkPolicy": False},
         {"id": "certmanager-issuer", "mode": "certManager", "files": ["values-certmanager-issuer.yaml"],
@@ -370,7 +372,10 @@ def scenarios(ca_pem):
         {"id": "existing-secret", "mode": "existingSecret", "files": ["values-existing-secret.yaml"],
          "set": {"certificates.existingSecret.caBundle": ca_b64}, "caBundle": ca_b64,
          "secret": "dsguard-serving-cert"},
-        {"id": "optional-on", "mode": "generate", "files": ["values-optional-on.yaml"],
+        {"id": "optional-on", "mode": "self", "files": ["values-optional-on.yaml"],
+         "set": {"certificates.self.caValidity": "730d", "certificates.self.certValidity": "30d",
+                 "certificates.self.caOverlap": "2h"},
+         "durations": {"ca-validity": "730d", "cert-validity": "30d", "ca-overlap": "2h"},
          "failurePolicy": "Fail", "timeoutSeconds": 10, "replicas": 3, "serviceMonitor": True,
          "networkPolicy": True, "exclude": ["cni-system", "storage-system"],
          "image": "registry.example.com/platform/dsguard@sha256:"
@@ -381,19 +386,21 @@ def scenarios(ca_pem):
                               "restart-policy": {"severity": "off"},
                               "dedicated-namespace": {"severity": "error",
                                                       "exemptNamespaces": ["kube-system", "monitoring"]}}}},
-        {"id": "validating-only", "mode": "generate", "files": ["values-validating-only.yaml"],
+        {"id": "validating-only", "mode": "self", "files": ["values-validating-only.yaml"],
          "mutating": False, "pdb": False},
-        {"id": "mutating-only", "mode": "generate", "files": ["values-mutating-only.yaml"],
+        {"id": "mutating-only", "mode": "self", "files": ["values-mutating-only.yaml"],
          "validating": False, "preDelete": False},
-        {"id": "other-release", "mode": "generate", "release": "guard", "namespace": "ops",
+        {"id": "generate-validating-only", "mode": "generate", "files": ["values-validating-only.yaml"],
+         "set": {"certificates.mode": "generate"}, "mutating": False, "pdb": False},
+        {"id": "other-release", "mode": "self", "release": "guard", "namespace": "ops",
          "fullname": "guard-dsguard"},
-        {"id": "audit-on", "mode": "generate", "audit": True,
+        {"id": "audit-on", "mode": "self", "audit": True,
          "set": {"prometheusRule.enabled": True, "dashboards.enabled": True, "policyReports.enabled": True,
                  "audit.metricsDetail": True}},
-        {"id": "one-replica", "mode": "generate", "set": {"replicaCount": 1, "podDisruptionBudget.enabled": False},
+        {"id": "one-replica", "mode": "self", "set": {"replicaCount": 1, "podDisruptionBudget.enabled": False},
          "replicas": 1, "pdb": False},
-        {"id": "claims-local", "mode": "generate", "set": {"webhook.claims": "local"}, "claims": "local"},
-        {"id": "claims-tuned", "mode": "generate", "set": {"webhook.claimTTLSeconds": 90,
+        {"id": "claims-local", "mode": "self", "set": {"webhook.claims": "local"}, "claims": "local"},
+        {"id": "claims-tuned", "mode": "self", "set": {"webhook.claimTTLSeconds": 90,
                                                            "webhook.claimDeadlineSeconds": 4},
          "claimTTL": "90", "claimDeadline": "4"},
     ]
@@ -406,6 +413,8 @@ INVALID = [
     ("timeoutSeconds 0", {"webhook.timeoutSeconds": 0}, "timeoutSeconds"),
     ("unknown key", {"webhook.failurPolicy": "Fail"}, "failurPolicy"),
     ("unknown certificate mode", {"certificates.mode": "selfsigned"}, "mode"),
+    ("a self-mode duration without a unit", {"certificates.self.certValidity": "90"}, "certValidity"),
+    ("a self-mode duration in Go's form", {"certificates.self.caOverlap": "1h30m"}, "caOverlap"),
     ("unknown rule severity", {"config.rules.restart-policy.severity": "fatal"}, "severity"),
     ("a rule option that is a number", {"config.rules.priority-class.default": 5}, "default"),
     ("a rule that is not a mapping", {"config.rules.new-rule": "strict"}, "new-rule"),
@@ -492,7 +501,9 @@ def check_scenario(t, sc, objs, schemas):
     t.ok(lport is not None and any(p.get("containerPort") == lport for p in ctr.get("ports") or []),
          f"{sid}: --listen port {lport} is a declared containerPort")
     tls_name = sc.get("secret", f"{full}-tls")
-    for flag, key in (("tls-cert", "tls.crt"), ("tls-key", "tls.key")):
+    if sc["mode"] == "self":
+        check_self_flags(t, sc, objs, flags, pspec, ctr, full, ns, tls_name)
+    for flag, key in (("tls-cert", "tls.crt"), ("tls-key", "tls.key")) if sc["mode"] != "self" else ():
         src = mounted_source(pspec, ctr, flags.get(flag, ""))
         t.ok(src is not None and (src[0].get("secret") or {}).get("secretName") == tls_name and src[1] == key,
              f"{sid}: --{flag} is key {key} of Secret {tls_name}, mounted without subPath",
@@ -520,28 +531,48 @@ def check_scenario(t, sc, objs, schemas):
     # --- RBAC for the watch
     sa_name = pspec.get("serviceAccountName")
     t.ok(one(objs, "ServiceAccount", sa_name, ns) is not None, f"{sid}: the pod's ServiceAccount is rendered")
-    rules = []
+    rules, bound = [], []
     for b in find(objs, "ClusterRoleBinding") + find(objs, "RoleBinding"):
         if is_hook(b):
             continue
         if any(s.get("kind") == "ServiceAccount" and s.get("name") == sa_name and s.get("namespace", ns) == ns
                for s in b.get("subjects") or []):
             role = one(objs, b["roleRef"]["kind"], b["roleRef"]["name"])
+            bound.append(b)
             # a RoleBinding grants in its own namespace only, whatever its role
             where = b["metadata"].get("namespace") if b["kind"] == "RoleBinding" else None
             rules += [(where, r) for r in (role or {}).get("rules") or [{"missing role": b["roleRef"]["name"]}]]
-    grants = {(role_ns, g, r, v) for role_ns, rule in rules for g in rule.get("apiGroups", [])
-              for r in rule.get("resources", []) for v in rule.get("verbs", [])}
-    want = {(None, "apps", "daemonsets", v) for v in ("get", "list", "watch")}
+    # (namespace or None for cluster-wide, group, resource, verb, resource name or "*")
+    grants = {(role_ns, g, r, v, n) for role_ns, rule in rules for g in rule.get("apiGroups", [])
+              for r in rule.get("resources", []) for v in rule.get("verbs", [])
+              for n in rule.get("resourceNames", ["*"])}
+    want = {(None, "apps", "daemonsets", v, "*") for v in ("get", "list", "watch")}
     if claims == "cluster":
-        want |= {(ns, "coordination.k8s.io", "leases", v) for v in ("get", "create", "update", "delete")}
+        want |= {(ns, "coordination.k8s.io", "leases", v, "*") for v in ("get", "create", "update", "delete")}
     if sc.get("audit"):
-        want |= {(None, "wgpolicyk8s.io", "policyreports", v) for v in ("get", "list", "create", "update", "delete")}
-        want |= {(ns, "coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+        want |= {(None, "wgpolicyk8s.io", "policyreports", v, "*") for v in ("get", "list", "create", "update",
+                                                                             "delete")}
+        want |= {(ns, "coordination.k8s.io", "leases", "create", "*")}
+        want |= {(ns, "coordination.k8s.io", "leases", v, "dsguard-audit") for v in ("get", "update")}
+    if sc["mode"] == "self":
+        # The one Secret in the release namespace (a Role): by name, except
+        # create, which resourceNames cannot restrict; the two webhook
+        # configurations by name.
+        want |= {(ns, "", "secrets", v, tls_name) for v in ("get", "list", "watch", "update")}
+        want |= {(ns, "", "secrets", "create", "*")}
+        for kind, on in (("validatingwebhookconfigurations", sc.get("validating", True)),
+                         ("mutatingwebhookconfigurations", sc.get("mutating", True))):
+            want |= {(None, "admissionregistration.k8s.io", kind, v, full)
+                     for v in ("get", "list", "watch", "patch")} if on else set()
     t.eq(grants, want, f"{sid}: the server may get/list/watch apps daemonsets cluster-wide"
                        + (", and get/create/update/delete leases in its own namespace" if claims == "cluster" else "")
                        + (", and write PolicyReports and its Lease" if sc.get("audit") else "")
+                       + (", and get/list/watch/update its Secret, create Secrets in its namespace, "
+                          "get/list/watch/patch its webhook configurations" if sc["mode"] == "self" else "")
                        + ", nothing more")
+    roles = [one(objs, b["roleRef"]["kind"], b["roleRef"]["name"]) for b in bound]
+    t.ok(all(r is not None and (r["kind"] == "ClusterRole" or r["metadata"].get("namespace") == ns) for r in roles),
+         f"{sid}: every Role the server is bound to is in {ns}")
 
     # --- Service wiring
     sport = next((p for p in svc["spec"]["ports"] if p.get("port") == 443), None)
@@ -648,7 +679,17 @@ def check_certificates(t, sc, objs, host, pspec, ctr, tls_name):
     bundles = [w.get("clientConfig", {}).get("caBundle") for c in cfgs for w in c.get("webhooks") or []]
     secret = one(objs, "Secret", tls_name, ns)
     mode = sc["mode"]
-    if mode == "generate":
+    if mode == "self":
+        t.ok(secret is None and not find(objs, "Certificate") and not find(objs, "Secret"),
+             f"{sid}: the chart renders no Secret and no Certificate (dsguard makes {tls_name})")
+        t.ok(bundles and not any("caBundle" in (w.get("clientConfig") or {})
+                                 for c in cfgs for w in c.get("webhooks") or []),
+             f"{sid}: no webhook configuration renders a caBundle (dsguard publishes it)")
+        t.ok(not any("cert-manager.io/inject-ca-from" in (c["metadata"].get("annotations") or {}) for c in cfgs),
+             f"{sid}: no CA injection annotation")
+        vols = [v.get("secret", {}).get("secretName") for v in pspec.get("volumes") or []]
+        t.ok(tls_name not in vols, f"{sid}: the pods mount no TLS Secret (the server reads it through the API)")
+    elif mode == "generate":
         if not t.ok(secret is not None and secret.get("type") == "kubernetes.io/tls",
                     f"{sid}: the chart renders the kubernetes.io/tls Secret {tls_name}"):
             return
@@ -706,6 +747,56 @@ def check_certificates(t, sc, objs, host, pspec, ctr, tls_name):
     elif mode == "existingSecret":
         t.ok(secret is None and not find(objs, "Certificate"), f"{sid}: the chart makes no certificate")
         t.ok(bundles and all(b == sc["caBundle"] for b in bundles), f"{sid}: caBundle is the given one")
+
+
+def check_self_flags(t, sc, objs, flags, pspec, ctr, full, ns, tls_name):
+    """certificates.mode=self: serve --manage-certs names the Secret the
+    helm test and the ServiceMonitor read, the Service, its namespace, the
+    rendered webhook configurations (and only those), and the durations."""
+    sid = sc["id"]
+    names = {"validating-webhook": [c["metadata"]["name"] for c in find(objs, "ValidatingWebhookConfiguration")],
+             "mutating-webhook": [c["metadata"]["name"] for c in find(objs, "MutatingWebhookConfiguration")]}
+    t.ok("manage-certs" in flags and "tls-cert" not in flags and "tls-key" not in flags,
+         f"{sid}: serve --manage-certs, without --tls-cert and --tls-key", str(flags))
+    t.eq((flags.get("cert-secret"), flags.get("service"), flags.get("service-namespace")), (tls_name, full, ns),
+         f"{sid}: --cert-secret, --service and --service-namespace name {tls_name}, the Service {full}, {ns}")
+    t.eq({k: [flags[k]] if k in flags else [] for k in names}, names,
+         f"{sid}: --validating-webhook and --mutating-webhook name exactly the rendered configurations")
+    want = sc.get("durations", {"ca-validity": "1825d", "cert-validity": "90d", "ca-overlap": "1h"})
+    t.eq({k: flags.get(k) for k in want}, want, f"{sid}: the durations of certificates.self")
+    t.ok(not any(m.get("mountPath") == "/etc/dsguard/tls" for m in ctr.get("volumeMounts") or []),
+         f"{sid}: no TLS volume mounted")
+
+
+def check_gitops_examples(t, objs):
+    """examples/gitops: Argo CD's ignoreDifferences and Flux's drift
+    detection ignore rules name exactly the caBundle fields of the webhook
+    configurations the chart renders (group, kind, name; every webhook)."""
+    with open(os.path.join(ROOT, "examples", "gitops", "argocd-application.yaml")) as f:
+        app = yaml.safe_load(f)
+    with open(os.path.join(ROOT, "examples", "gitops", "flux-helmrelease.yaml")) as f:
+        rel = next((d for d in yaml.safe_load_all(f) if d and d.get("kind") == "HelmRelease"), {})
+    cfgs = find(objs, "ValidatingWebhookConfiguration") + find(objs, "MutatingWebhookConfiguration")
+    want = {("admissionregistration.k8s.io", c["kind"], c["metadata"]["name"]) for c in cfgs}
+    ignores = app["spec"].get("ignoreDifferences") or []
+    got = {(i.get("group"), i.get("kind"), i.get("name")) for i in ignores
+           if i.get("jqPathExpressions") == [".webhooks[]?.clientConfig.caBundle"]}
+    t.ok(app.get("kind") == "Application" and got == want
+         and "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"].get("syncOptions", []),
+         "Argo CD example: ignoreDifferences on .webhooks[]?.clientConfig.caBundle of both configurations, "
+         "RespectIgnoreDifferences=true", json.dumps(ignores))
+    hr = rel["spec"]
+    rules = hr.get("driftDetection", {}).get("ignore") or []
+    for c in cfgs:
+        paths = {p for r in rules if (r.get("target") or {}).get("kind") == c["kind"]
+                 and (r.get("target") or {}).get("name", c["metadata"]["name"]) == c["metadata"]["name"]
+                 for p in r.get("paths", [])}
+        pointers = {f"/webhooks/{i}/clientConfig/caBundle" for i in range(len(c["webhooks"]))}
+        t.ok(rel.get("kind") == "HelmRelease" and paths == pointers,
+             f"Flux example: driftDetection ignores every caBundle of the {c['kind']} (JSON pointers)", str(paths))
+    t.ok(hr.get("values", {}).get("certificates", {}).get("mode") == "self"
+         and app["spec"]["source"].get("helm", {}).get("valuesObject", {}).get("certificates", {})
+         .get("mode") == "self", "both examples install the chart in certificates.mode=self")
 
 
 def hook_weight(o):
@@ -926,10 +1017,10 @@ def tls_of(objs):
 def check_upgrade_keeps_certificates(t, helm, first):
     """helm upgrade renders with `lookup` against the cluster: an existing
     TLS Secret must come back unchanged, with its CA in both webhooks; a
-    missing or incomplete one is generated anew."""
+    missing or incomplete one is generated anew (certificates.mode=generate)."""
     fake = FakeSecrets()
     try:
-        args = template_args({}) + ["--dry-run=server"]
+        args = template_args({"set": {"certificates.mode": "generate"}}) + ["--dry-run=server"]
         data, _ = tls_of(first)
         fake.secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                        "metadata": {"name": "dsguard-tls", "namespace": "dsguard-system"}, "data": data}
@@ -1083,8 +1174,10 @@ def main():
             except Exception:  # noqa: BLE001 - a chart shape the checks did not expect
                 t.ok(False, f"{sc['id']}: the checks ran to the end", traceback.format_exc())
 
+    if "generate" in rendered:
+        check_upgrade_keeps_certificates(t, helm, rendered["generate"])
     if "default" in rendered:
-        check_upgrade_keeps_certificates(t, helm, rendered["default"])
+        check_gitops_examples(t, rendered["default"])
 
     # dsguard lint over the rendered chart, and with the config the chart renders.
     for sid in ("default", "optional-on"):

@@ -50,7 +50,9 @@ VERSIONS = ["1.30", "1.32", "1.34"]
 # two and three bytes where the cut falls.
 LONG_REASON = "vendor's chart \"cilium\"! — " + "é" * 120 + "€" * 20
 # An allowed list whose names, joined, pass the 511 bytes a message keeps.
-LONG_ALLOWED = [f"class-{i:03d}-ünïcödé-{'x' * 20}" for i in range(20)]
+# names a webhook's CEL must quote (non-ASCII), and one valid PriorityClass
+# name (a default must be one, as the API server validates it)
+LONG_ALLOWED = [f"class-{i:03d}-ünïcödé-{'x' * 20}" for i in range(20)] + ["class-020-" + "x" * 20]
 
 CONFIGS = {
     "default": {},
@@ -58,7 +60,7 @@ CONFIGS = {
                                                         "allowed": ["node-agents", "system-node-critical",
                                                                     "it's"]}}}},
     "long-allowed": {"config": {"rules": {"priority-class": {"allowed": LONG_ALLOWED,
-                                                             "default": LONG_ALLOWED[3]}}}},
+                                                             "default": LONG_ALLOWED[-1]}}}},
     "warning": {"config": {"rules": {"priority-class": {"severity": "warning", "default": "node-agents"},
                                      "dedicated-namespace": {"severity": "warning"}}}},
     "enforce-false": {"config": {"enforce": False}},

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""The certificates the chart generates work: take the TLS Secret, the
-caBundle and the config file out of `helm template`, start `dsguard serve`
-with them and the Deployment's own arguments (--cluster off, a local port),
-and call it as the kubelet's probes and the API server would, at
+"""The certificates of the chart work. certificates.mode=generate: take the
+TLS Secret, the caBundle and the config file out of `helm template`, start
+`dsguard serve` with them and the Deployment's own arguments (--cluster off, a
+local port), and call it as the kubelet's probes and the API server would, at
 https://<service>.<namespace>.svc (curl --resolve to localhost), trusting only
-the rendered caBundle, on the paths the webhook configurations name."""
+the rendered caBundle, on the paths the webhook configurations name.
+certificates.mode=self (the default): the rendered webhook configurations go
+into the stand-in API server, the Deployment's own arguments run against it,
+and the same calls trust only the caBundle dsguard publishes there."""
 import base64
 import json
 import os
@@ -18,6 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import BIN, Tap  # noqa: E402
 from test_chart import get_helm, one, render  # noqa: E402
+from test_serve_cluster import StandIn, write_kubeconfig  # noqa: E402
 
 NAMESPACE = "dsguard-system"
 HOST = f"dsguard.{NAMESPACE}.svc"
@@ -80,10 +84,11 @@ def patch_ops(resp):
 # Three renderings, so that the server is seen to run on the config the chart
 # renders: the defaults (deny), a default priority class (the mutating webhook
 # patches it in), and values-optional-on.yaml (audit mode: warnings only).
+GENERATE = {"certificates.mode": "generate"}
 SCENARIOS = [
-    {"id": "default"},
-    {"id": "default-class", "set": {"config.rules.priority-class.default": "node-agents"}},
-    {"id": "optional-on", "files": ["values-optional-on.yaml"]},
+    {"id": "generate", "set": GENERATE},
+    {"id": "default-class", "set": dict(GENERATE, **{"config.rules.priority-class.default": "node-agents"})},
+    {"id": "optional-on", "files": ["values-optional-on.yaml"], "set": GENERATE},
 ]
 
 
@@ -170,7 +175,7 @@ def serve_rendered(t, helm, sc):
                      f"{rc} {code} {body[:800]}")
             rc, code, resp, body = post_review(port, mpath, ca, "u-mutate")
             ops = patch_ops(resp)
-            if sid == "default":
+            if sid == "generate":
                 t.ok(rc == 0 and code == "200" and resp.get("uid") == "u-mutate" and "allowed" in resp
                      and not any("priorityClassName" in json.dumps(o) for o in ops or []),
                      f"{sid}: {mpath} answers, echoing the uid, and patches in no priority class (none configured)",
@@ -198,6 +203,100 @@ def serve_rendered(t, helm, sc):
         t.eq(srv.returncode, 0, f"{sid}: SIGTERM stops the server with exit 0")
 
 
+def local_args(ctr, local):
+    """The container's arguments with the flags of `local` replaced (or added),
+    and those of namespace claims left out (they need the cluster cache)."""
+    args, seen = [], set()
+    for a in ctr.get("args") or []:
+        name = a[2:].split("=", 1)[0] if a.startswith("--") else None
+        if name and name.startswith("claim-"):
+            continue
+        seen.add(name)
+        args.append(f"--{name}={local[name]}" if name in local else a)
+    return args + [f"--{k}={v}" for k, v in local.items() if k not in seen]
+
+
+def serve_self(t, helm):
+    """certificates.mode=self: dsguard makes the Secret the chart names and
+    publishes its CA in the webhook configurations the chart renders."""
+    sid = "self"
+    rc, objs, err = render(helm, {"id": sid, "namespace": NAMESPACE})
+    vwc = one(objs, "ValidatingWebhookConfiguration")
+    mwc = one(objs, "MutatingWebhookConfiguration")
+    cm = one(objs, "ConfigMap", "dsguard-config", NAMESPACE)
+    dep = one(objs, "Deployment", "dsguard", NAMESPACE)
+    if not t.ok(rc == 0 and None not in (vwc, mwc, cm, dep) and not one(objs, "Secret", "dsguard-tls", NAMESPACE),
+                f"{sid}: helm template renders both webhook configurations, the config and the Deployment, no "
+                "Secret", err):
+        return
+    ctr = dep["spec"]["template"]["spec"]["containers"][0]
+    with tempfile.TemporaryDirectory() as d:
+        os.mkdir(os.path.join(d, "standin"))
+        si = StandIn(os.path.join(d, "standin"))
+        srv = None
+        try:
+            for kind, resource, obj in (("ValidatingWebhookConfiguration", "validatingwebhookconfigurations", vwc),
+                                        ("MutatingWebhookConfiguration", "mutatingwebhookconfigurations", mwc)):
+                si.control("object", {"op": "put", "resource": resource, "name": obj["metadata"]["name"],
+                                      "object": obj})
+            kubeconfig = os.path.join(d, "kubeconfig")
+            write_kubeconfig(kubeconfig, si.info, "https://127.0.0.1:1")
+            with open(os.path.join(d, "config.yaml"), "w") as f:
+                f.write(cm["data"]["config.yaml"])
+            port = free_port()
+            # In the cluster the Pod's service account reaches the API server;
+            # here the kubeconfig of the stand-in does, and no cluster cache
+            # (so no namespace claims either).
+            args = local_args(ctr, {"listen": f"127.0.0.1:{port}", "cluster": "off", "claims": "local",
+                                    "config": os.path.join(d, "config.yaml"), "kubeconfig": kubeconfig,
+                                    "context": "stand-in"})
+            log = open(os.path.join(d, "serve.log"), "w+")
+            srv = subprocess.Popen([BIN] + args, stdout=log, stderr=subprocess.STDOUT)
+            ca = os.path.join(d, "published-ca.crt")
+
+            def ready():
+                cfg = si.control("object", {"op": "get", "resource": "validatingwebhookconfigurations",
+                                            "name": vwc["metadata"]["name"]})["object"]
+                bundle = cfg["webhooks"][0]["clientConfig"].get("caBundle")
+                if not bundle:
+                    return False
+                with open(ca, "wb") as f:
+                    f.write(base64.b64decode(bundle))
+                return curl(port, "/readyz", ca)[1] == "200"
+            deadline = time.time() + 30
+            while time.time() < deadline and srv.poll() is None and not ready():
+                time.sleep(0.2)
+            log.seek(0)
+            if not t.ok(srv.poll() is None and os.path.exists(ca) and curl(port, "/readyz", ca)[:2] == (0, "200"),
+                        f"{sid}: the Deployment's arguments make the Secret and publish its CA; /readyz answers "
+                        f"200 at https://{HOST}, trusting only the published caBundle", log.read()[-2000:]):
+                return
+            secret = si.control("object", {"op": "get", "resource": "secrets", "namespace": NAMESPACE,
+                                            "name": "dsguard-tls"})["object"]
+            t.ok(secret is not None and secret.get("type") == "kubernetes.io/tls",
+                 f"{sid}: the Secret is dsguard-tls in {NAMESPACE}, the one the helm test and ServiceMonitor read")
+            mwc_now = si.control("object", {"op": "get", "resource": "mutatingwebhookconfigurations",
+                                            "name": mwc["metadata"]["name"]})["object"]
+            t.eq(mwc_now["webhooks"][0]["clientConfig"].get("caBundle"), secret["data"]["ca.crt"],
+                 f"{sid}: the MutatingWebhookConfiguration's caBundle is the Secret's ca.crt")
+            vpath, mpath = vwc["webhooks"][0]["clientConfig"]["service"]["path"], \
+                mwc["webhooks"][0]["clientConfig"]["service"]["path"]
+            for path in (vpath, mpath):
+                rc, code, resp, body = post_review(port, path, ca, "u-self")
+                t.ok(rc == 0 and code == "200" and resp.get("uid") == "u-self",
+                     f"{sid}: {path} answers over the published CA", f"{rc} {code} {body[:400]}")
+        finally:
+            if srv is not None and srv.poll() is None:
+                srv.send_signal(signal.SIGTERM)
+                try:
+                    srv.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    srv.kill()
+                    srv.wait()
+            si.stop()
+        t.eq(srv.returncode if srv else None, 0, f"{sid}: SIGTERM stops the server with exit 0")
+
+
 def main():
     t = Tap()
     helm, err = get_helm()
@@ -205,6 +304,7 @@ def main():
         t.done()
     for sc in SCENARIOS:
         serve_rendered(t, helm, sc)
+    serve_self(t, helm)
     t.done()
 
 

@@ -24,7 +24,7 @@ static const char *const no_hosts[] = {NULL};
 
 static ds_cert_request default_request(void)
 {
-	ds_cert_request req = {"dsguard", "dsguard", no_hosts, 0, 365, DS_KEY_EC_P256};
+	ds_cert_request req = {"dsguard", "dsguard", no_hosts, 0, 365, DS_KEY_EC_P256, 0};
 	return req;
 }
 
@@ -639,6 +639,322 @@ static void test_key_check(void **state)
 	remove_tree(ec);
 }
 
+
+/* ---- validity in seconds, the CA and the serving certificate apart ---- */
+
+/* Seconds from notBefore to notAfter of cert. */
+static double span_of(X509 *cert)
+{
+	int days, secs;
+	assert_true(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)));
+	return (double)days * DAY + secs;
+}
+
+static void test_validity_in_seconds_backdates_a_tenth(void **state)
+{
+	ds_cert_request req = default_request();
+	ds_cert_set set;
+	X509 *ca, *tls;
+
+	(void)state;
+	req.seconds = 90;
+	assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
+	ca = parse_cert(set.ca_cert);
+	tls = parse_cert(set.tls_cert);
+	/* valid from 9 s ago (a tenth of 90 s) until 90 s from now */
+	assert_true(span_of(tls) >= 98 && span_of(tls) <= 100);
+	assert_true(seconds_to(X509_get0_notAfter(tls)) > 85 && seconds_to(X509_get0_notAfter(tls)) <= 90);
+	assert_true(seconds_to(X509_get0_notBefore(tls)) <= -8);
+	assert_int_equal(verifies(ca, tls), 1);
+	X509_free(tls);
+	X509_free(ca);
+	ds_cert_set_free(&set);
+	/* days still backdate five minutes */
+	req.seconds = 0;
+	req.days = 1;
+	assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
+	tls = parse_cert(set.tls_cert);
+	assert_true(span_of(tls) >= DAY + 299 && span_of(tls) <= DAY + 301);
+	X509_free(tls);
+	ds_cert_set_free(&set);
+}
+
+static void test_seconds_out_of_range_are_refused(void **state)
+{
+	ds_cert_request req = default_request();
+	ds_cert_set set = {0};
+	char *error = NULL;
+
+	(void)state;
+	req.seconds = DS_CERT_MAX_SECONDS + 1;
+	assert_int_equal(ds_certs_make(&req, &set, &error), -1);
+	assert_non_null(strstr(error, "the validity must be from 1 to"));
+	free(error);
+	error = NULL;
+	assert_int_equal(ds_certs_make_ca(DS_KEY_EC_P256, 0, &set, &error), -1);
+	assert_non_null(strstr(error, "a CA must be valid from 1 to"));
+	assert_null(set.ca_cert);
+	free(error);
+}
+
+static void test_serving_from_an_existing_ca_never_outlives_it(void **state)
+{
+	ds_cert_request req = default_request();
+	ds_cert_set set = {0};
+	char *first_ca;
+	X509 *ca, *tls;
+
+	(void)state;
+	assert_int_equal(ds_certs_make_ca(DS_KEY_EC_P256, 60, &set, NULL), 0);
+	first_ca = strdup(set.ca_cert);
+	req.seconds = 3600; /* longer than the CA */
+	assert_int_equal(ds_certs_make_serving(&req, &set, NULL), 0);
+	assert_string_equal(set.ca_cert, first_ca); /* the CA is kept */
+	ca = parse_cert(set.ca_cert);
+	tls = parse_cert(set.tls_cert);
+	assert_int_equal(verifies(ca, tls), 1);
+	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(tls), X509_get0_notAfter(ca)), 0);
+	X509_free(tls);
+	X509_free(ca);
+	free(first_ca);
+	ds_cert_set_free(&set);
+}
+
+static void test_serving_needs_a_ca_and_its_key(void **state)
+{
+	ds_cert_request req = default_request();
+	ds_cert_set a = {0}, b = {0};
+	char *error = NULL, *key;
+
+	(void)state;
+	assert_int_equal(ds_certs_make_serving(&req, &a, &error), -1);
+	assert_non_null(strstr(error, "cannot sign the serving certificate"));
+	free(error);
+	error = NULL;
+	assert_int_equal(ds_certs_make_ca(DS_KEY_EC_P256, 600, &a, NULL), 0);
+	assert_int_equal(ds_certs_make_ca(DS_KEY_EC_P256, 600, &b, NULL), 0);
+	key = a.ca_key;
+	a.ca_key = b.ca_key; /* another CA's key */
+	b.ca_key = key;
+	assert_int_equal(ds_certs_make_serving(&req, &a, &error), -1);
+	assert_non_null(strstr(error, "do not belong together"));
+	assert_null(a.tls_cert);
+	free(error);
+	ds_cert_set_free(&a);
+	ds_cert_set_free(&b);
+}
+
+/* ---- examining material held in memory ---- */
+
+/* A copy of s or NULL. */
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* set's CA (its PEM) put after a fresh CA in ca_cert, with the fresh CA's
+ * key: a CA rotation's first step. */
+static void rotate_ca(ds_cert_set *set)
+{
+	ds_cert_set fresh = {0};
+	char *both;
+
+	assert_int_equal(ds_certs_make_ca(DS_KEY_EC_P256, 3600, &fresh, NULL), 0);
+	assert_true(asprintf(&both, "%s%s", fresh.ca_cert, set->ca_cert) > 0);
+	free(set->ca_cert);
+	free(set->ca_key);
+	set->ca_cert = both;
+	set->ca_key = dup_or_null(fresh.ca_key);
+	ds_cert_set_free(&fresh);
+}
+
+static void test_examine_good_material(void **state)
+{
+	ds_cert_request req = default_request();
+	ds_cert_set set;
+	ds_cert_exam e;
+	X509 *ca, *tls;
+	time_t now = time(NULL);
+
+	(void)state;
+	req.seconds = 600;
+	assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
+	assert_int_equal(ds_certs_examine(&set, &req, now, &e), 0);
+	assert_true(e.ca_ok);
+	assert_true(e.tls_ok);
+	assert_null(e.ca_problem);
+	assert_null(e.tls_problem);
+	assert_int_equal(e.ca_count, 1);
+	assert_int_equal(e.issuer, 0);
+	assert_true(e.names_ok);
+	assert_string_equal(e.ca_pem, set.ca_cert);
+	assert_string_equal(e.issuer_pem, set.ca_cert);
+	ca = parse_cert(set.ca_cert);
+	tls = parse_cert(set.tls_cert);
+	assert_true(e.tls_not_after - now >= 595 && e.tls_not_after - now <= 600);
+	assert_int_equal(e.tls_not_after - e.tls_not_before, (time_t)span_of(tls));
+	assert_int_equal(e.ca_not_after - e.ca_not_before, (time_t)span_of(ca));
+	X509_free(tls);
+	X509_free(ca);
+	ds_cert_exam_free(&e);
+	assert_int_equal(e.issuer, -1);
+	assert_null(e.ca_pem);
+	ds_cert_set_free(&set);
+}
+
+static void test_examine_missing_and_mismatched(void **state)
+{
+	ds_cert_request req = default_request();
+	ds_cert_set set, other, empty = {0};
+	ds_cert_exam e;
+	char *swap;
+
+	(void)state;
+	assert_int_equal(ds_certs_examine(&empty, &req, time(NULL), &e), 0);
+	assert_false(e.ca_ok);
+	assert_false(e.tls_ok);
+	assert_int_equal(e.ca_count, 0);
+	assert_string_equal(e.ca_problem, "ca.crt holds no PEM certificate");
+	assert_string_equal(e.tls_problem, "tls.crt holds no PEM certificate");
+	ds_cert_exam_free(&e);
+
+	assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
+	assert_int_equal(ds_certs_make(&req, &other, NULL), 0);
+	swap = set.ca_key; /* each CA with the other's key */
+	set.ca_key = other.ca_key;
+	other.ca_key = swap;
+	assert_int_equal(ds_certs_examine(&set, &req, time(NULL), &e), 0);
+	assert_false(e.ca_ok);
+	assert_string_equal(e.ca_problem, "ca.key is not the key of the first certificate of ca.crt");
+	assert_true(e.tls_ok); /* the pair is fine and chains to the CA */
+	ds_cert_exam_free(&e);
+
+	swap = set.tls_key; /* the serving key of another pair */
+	set.tls_key = other.tls_key;
+	other.tls_key = swap;
+	assert_int_equal(ds_certs_examine(&set, &req, time(NULL), &e), 0);
+	assert_false(e.tls_ok);
+	assert_string_equal(e.tls_problem, "tls.key is not the key of tls.crt");
+	ds_cert_exam_free(&e);
+
+	free(set.ca_cert); /* the serving certificate of another CA */
+	set.ca_cert = dup_or_null(other.ca_cert);
+	free(set.tls_key);
+	set.tls_key = NULL;
+	assert_int_equal(ds_certs_examine(&set, &req, time(NULL), &e), 0);
+	assert_false(e.tls_ok);
+	assert_string_equal(e.tls_problem, "tls.key is missing or holds no unencrypted PEM private key");
+	assert_int_equal(e.issuer, -1);
+	assert_null(e.issuer_pem);
+	ds_cert_exam_free(&e);
+	ds_cert_set_free(&set);
+	ds_cert_set_free(&other);
+}
+
+static void test_examine_finds_the_issuer_in_a_bundle(void **state)
+{
+	ds_cert_request req = default_request();
+	ds_cert_set set;
+	ds_cert_exam e;
+	char *old_ca;
+
+	(void)state;
+	assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
+	old_ca = strdup(set.ca_cert);
+	rotate_ca(&set);
+	assert_int_equal(ds_certs_examine(&set, &req, time(NULL), &e), 0);
+	assert_int_equal(e.ca_count, 2);
+	assert_true(e.ca_ok); /* the new CA and its key */
+	assert_true(e.tls_ok);
+	assert_int_equal(e.issuer, 1); /* signed by the old one */
+	assert_string_equal(e.issuer_pem, old_ca);
+	assert_true(strcmp(e.ca_pem, old_ca) != 0);
+	assert_int_equal(strncmp(set.ca_cert, e.ca_pem, strlen(e.ca_pem)), 0);
+	ds_cert_exam_free(&e);
+	free(old_ca);
+	ds_cert_set_free(&set);
+}
+
+static void test_examine_names_and_time(void **state)
+{
+	ds_cert_request req = default_request(), other = default_request();
+	ds_cert_set set;
+	ds_cert_exam e;
+	const char *hosts[] = {"dsguard.example.com"};
+
+	(void)state;
+	req.seconds = 600;
+	assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
+	other.service = "admission";
+	assert_int_equal(ds_certs_examine(&set, &other, time(NULL), &e), 0);
+	assert_true(e.tls_ok);
+	assert_false(e.names_ok);
+	ds_cert_exam_free(&e);
+	other = default_request();
+	other.hosts = hosts;
+	other.host_count = 1;
+	assert_int_equal(ds_certs_examine(&set, &other, time(NULL), &e), 0);
+	assert_false(e.names_ok); /* one more name than the certificate holds */
+	ds_cert_exam_free(&e);
+	/* an hour later the serving certificate has expired; the CA (10 min) too */
+	assert_int_equal(ds_certs_examine(&set, &req, time(NULL) + 3600, &e), 0);
+	assert_false(e.tls_ok);
+	assert_non_null(strstr(e.tls_problem, "certificate has expired"));
+	assert_false(e.ca_ok);
+	assert_non_null(strstr(e.ca_problem, "is not valid now"));
+	ds_cert_exam_free(&e);
+	ds_cert_set_free(&set);
+}
+
+static void test_verify_as_a_ca_bundle_client(void **state)
+{
+	ds_cert_request req = default_request();
+	ds_cert_set set, other;
+	char *error = NULL, *both;
+
+	(void)state;
+	assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
+	assert_int_equal(ds_certs_make(&req, &other, NULL), 0);
+	assert_int_equal(ds_certs_verify(set.ca_cert, set.tls_cert, "dsguard.dsguard.svc", time(NULL), &error), 0);
+	assert_null(error);
+	assert_int_equal(ds_certs_verify(set.ca_cert, set.tls_cert, "dsguard.other.svc", time(NULL), &error), -1);
+	assert_string_equal(error, "hostname mismatch");
+	free(error);
+	error = NULL;
+	assert_int_equal(ds_certs_verify(other.ca_cert, set.tls_cert, NULL, time(NULL), &error), -1);
+	assert_string_equal(error, "unable to get local issuer certificate");
+	free(error);
+	error = NULL;
+	assert_true(asprintf(&both, "%s%s", other.ca_cert, set.ca_cert) > 0);
+	assert_int_equal(ds_certs_verify(both, set.tls_cert, "dsguard.dsguard.svc", time(NULL), &error), 0);
+	assert_int_equal(ds_certs_verify("", set.tls_cert, NULL, time(NULL), &error), -1);
+	assert_string_equal(error, "the bundle holds no PEM certificate");
+	free(error);
+	error = NULL;
+	assert_int_equal(ds_certs_verify(set.ca_cert, set.tls_cert, NULL, time(NULL) + 2 * 365 * DAY, &error), -1);
+	assert_string_equal(error, "certificate has expired");
+	free(error);
+	free(both);
+	ds_cert_set_free(&set);
+	ds_cert_set_free(&other);
+}
+
+static void test_ca_bundle_decodes_back(void **state)
+{
+	char *text;
+
+	(void)state;
+	text = ds_ca_bundle_decode("aGVsbG8=");
+	assert_string_equal(text, "hello");
+	free(text);
+	text = ds_ca_bundle_decode("");
+	assert_string_equal(text, "");
+	free(text);
+	assert_null(ds_ca_bundle_decode("not base64!"));
+	assert_null(ds_ca_bundle_decode("aGVs\nbG8=x")); /* data after the padding */
+	assert_null(ds_ca_bundle_decode("AGIA")); /* "\0b\0": a NUL in the text */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +975,16 @@ int main(void)
 		cmocka_unit_test(test_inspect_ca_and_no_sans),
 		cmocka_unit_test(test_inspect_errors_name_the_file),
 		cmocka_unit_test(test_key_check),
+		cmocka_unit_test(test_validity_in_seconds_backdates_a_tenth),
+		cmocka_unit_test(test_seconds_out_of_range_are_refused),
+		cmocka_unit_test(test_serving_from_an_existing_ca_never_outlives_it),
+		cmocka_unit_test(test_serving_needs_a_ca_and_its_key),
+		cmocka_unit_test(test_examine_good_material),
+		cmocka_unit_test(test_examine_missing_and_mismatched),
+		cmocka_unit_test(test_examine_finds_the_issuer_in_a_bundle),
+		cmocka_unit_test(test_examine_names_and_time),
+		cmocka_unit_test(test_verify_as_a_ca_bundle_client),
+		cmocka_unit_test(test_ca_bundle_decodes_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,6 +116,33 @@ static void test_cluster_cache(void **state)
 	free(m);
 }
 
+static void test_managed_certificates(void **state)
+{
+	ds_metrics *m = calloc(1, sizeof(*m));
+	char *text = ds_metrics_render(m, NULL, NULL);
+
+	(void)state;
+	assert_null(strstr(text, "dsguard_ca_"));
+	free(text);
+	atomic_store(&m->certs_managed, true);
+	atomic_store(&m->ca_not_after, 1900000000LL);
+	atomic_store(&m->cert_rotations[0], 3);
+	atomic_store(&m->cert_rotations[1], 1);
+	atomic_store(&m->bundle_patches[1][1], 2);
+	atomic_store(&m->bundle_trusted, true);
+	text = ds_metrics_render(m, NULL, NULL);
+	assert_true(has_line(text, "dsguard_ca_not_after_seconds 1900000000"));
+	assert_true(has_line(text, "# TYPE dsguard_certificate_rotations_total counter"));
+	assert_true(has_line(text, "dsguard_certificate_rotations_total{certificate=\"serving\"} 3"));
+	assert_true(has_line(text, "dsguard_certificate_rotations_total{certificate=\"ca\"} 1"));
+	assert_true(has_line(text, "dsguard_ca_bundle_patches_total{configuration=\"mutating\",reason=\"reset\"} 2"));
+	assert_true(has_line(text, "dsguard_ca_bundle_patches_total{configuration=\"validating\",reason=\"rotation\"} 0"));
+	assert_true(has_line(text, "dsguard_ca_bundle_trusted 1"));
+	assert_true(has_line(text, "dsguard_certificate_manager_errors_total 0"));
+	free(text);
+	free(m);
+}
+
 static void test_file_signature_follows_data_link(void **state)
 {
 	char dir[] = "/tmp/dsguard-sig-XXXXXX", path[256], a[256], b[256], link[256], tmp[256];
@@ -191,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_requests_and_histogram),
 		cmocka_unit_test(test_findings_state_and_build),
 		cmocka_unit_test(test_cluster_cache),
+		cmocka_unit_test(test_managed_certificates),
 		cmocka_unit_test(test_file_signature_follows_data_link),
 		cmocka_unit_test(test_listen_addresses),
 	};

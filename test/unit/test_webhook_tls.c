@@ -147,7 +147,7 @@ static void test_matching_pairs_are_accepted(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		ds_cert_request req = {"dsguard", "dsguard", hosts, 1, 30, types[i]};
+		ds_cert_request req = {"dsguard", "dsguard", hosts, 1, 30, types[i], 0};
 		ds_cert_set set;
 
 		assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
@@ -369,6 +369,49 @@ static void test_a_client_ca_that_is_not_a_certificate_is_refused(void **state)
 	free(cert);
 }
 
+/* A pair held in memory (a Secret's) gets the same checks, its messages
+ * naming the source and what tls.crt and tls.key must hold. */
+static void test_a_pair_in_memory(void **state)
+{
+	ds_cert_request req = {"dsguard", "dsguard", NULL, 0, 30, DS_KEY_EC_P256, 0};
+	ds_cert_set set, other;
+	ds_tls_files files;
+	char *error = NULL, *ca = path_of("memory-ca.crt"), *cert = path_of("memory.crt");
+
+	(void)state;
+	assert_int_equal(ds_certs_make(&req, &set, NULL), 0);
+	assert_int_equal(ds_certs_make(&req, &other, NULL), 0);
+	write_text(ca, set.ca_cert);
+	write_text(cert, set.tls_cert);
+	assert_int_equal(ds_tls_pem_load(set.tls_cert, set.tls_key, "Secret ns/tls", ca, &files, &error), 0);
+	assert_null(error);
+	assert_string_equal(files.cert_pem, set.tls_cert);
+	assert_string_equal(files.client_ca_pem, set.ca_cert);
+	assert_int_equal(files.not_after, openssl_enddate(cert));
+	ds_tls_files_free(&files);
+
+	assert_int_equal(ds_tls_pem_load(set.tls_cert, other.tls_key, "Secret ns/tls", NULL, &files, &error), -1);
+	assert_string_equal(error, "the key Secret ns/tls tls.key does not belong to the certificate Secret ns/tls "
+				   "tls.crt; give tls.key the key the certificate was made for");
+	assert_null(files.cert_pem);
+	free(error);
+	assert_int_equal(ds_tls_pem_load(set.tls_cert, "", "Secret ns/tls", NULL, &files, &error), -1);
+	assert_string_equal(error, "Secret ns/tls: tls.key is empty");
+	free(error);
+	assert_int_equal(ds_tls_pem_load(set.tls_key, set.tls_key, "Secret ns/tls", NULL, &files, &error), -1);
+	assert_non_null(strstr(error, "Secret ns/tls tls.crt: no PEM certificate"));
+	assert_non_null(strstr(error, "tls.crt needs the serving certificate"));
+	free(error);
+	write_text(ca, set.tls_key); /* a client CA file that holds no certificate */
+	assert_int_equal(ds_tls_pem_load(set.tls_cert, set.tls_key, "Secret ns/tls", ca, &files, &error), -1);
+	assert_non_null(strstr(error, "--client-ca needs"));
+	free(error);
+	ds_cert_set_free(&set);
+	ds_cert_set_free(&other);
+	free(ca);
+	free(cert);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_files_that_are_not_a_certificate_are_refused),
 		cmocka_unit_test(test_files_that_are_not_a_key_are_refused),
 		cmocka_unit_test(test_a_client_ca_that_is_not_a_certificate_is_refused),
+		cmocka_unit_test(test_a_pair_in_memory),
 	};
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
