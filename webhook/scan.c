@@ -43,6 +43,7 @@ struct shape {
 #define SLOT_OLD 1
 #define BIT(slot) (1u << (slot))
 #define SHAPE(list) {list, sizeof(list) / sizeof(list[0])}
+#define SHAPE_MAX 10 /* the most members a shape names */
 
 static const struct member_rule pod_spec_members[] = {
 	{"priorityClassName", KEEP_ALL, NULL, -1, 0},
@@ -107,6 +108,7 @@ static const struct member_rule request_members[] = {
 	{"oldObject", KEEP_SHAPE, &old_object, -1, BIT(SLOT_OLD)},
 };
 static const struct shape request = SHAPE(request_members);
+_Static_assert(sizeof(request_members) / sizeof(request_members[0]) <= SHAPE_MAX, "the largest shape fits");
 
 static const struct member_rule review_members[] = {
 	{"apiVersion", KEEP_ALL, NULL, -1, 0},
@@ -212,6 +214,13 @@ static bool scan_string(struct scan *sc, char *name)
 	size_t n = 0;
 	bool ended = false, foreign = false;
 
+	if (!name) { /* most strings hold no escape: the closing quote is the first one */
+		const unsigned char *quote = memchr(start, '"', (size_t)(limit - start));
+		if (quote && !memchr(start, '\\', (size_t)(quote - start))) {
+			sc->at = (size_t)(quote - sc->s) + 1;
+			return true;
+		}
+	}
 	while (end < limit && *end != '"') {
 		if (*end == '\\') {
 			if (end + 1 >= limit)
@@ -380,20 +389,26 @@ done:
  * cJSON accepts it; sc->at is then past it. */
 static bool scan_value(struct scan *sc)
 {
-	unsigned char c;
-
-	if (scan_word(sc, "null") || scan_word(sc, "false") || scan_word(sc, "true"))
-		return true;
 	if (sc->at >= sc->len)
 		return false;
-	c = sc->s[sc->at];
-	if (c == '"')
+	switch (sc->s[sc->at]) {
+	case 'n':
+		return scan_word(sc, "null");
+	case 'f':
+		return scan_word(sc, "false");
+	case 't':
+		return scan_word(sc, "true");
+	case '"':
 		return scan_string(sc, NULL);
-	if (c == '-' || (c >= '0' && c <= '9'))
-		return scan_number(sc);
-	if (c == '[' || c == '{')
+	case '[':
+	case '{':
 		return scan_container(sc);
-	return false;
+	case '-':
+	case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+		return scan_number(sc);
+	default:
+		return false;
+	}
 }
 
 /* ---- the last of a repeated name counts ---- */
@@ -469,7 +484,7 @@ static cJSON *build_all(struct scan *sc, size_t start)
 static const struct member_rule *rule_for(const struct shape *shape, const char *name)
 {
 	for (size_t i = 0; i < shape->count; i++)
-		if (!strcmp(shape->members[i].name, name))
+		if (shape->members[i].name[0] == name[0] && !strcmp(shape->members[i].name, name))
 			return &shape->members[i];
 	return NULL;
 }
@@ -477,12 +492,13 @@ static const struct member_rule *rule_for(const struct shape *shape, const char 
 static cJSON *scan_shaped(struct scan *sc, const struct shape *shape);
 
 /* Reads the value of a member kept by rule and adds it to obj under the
- * rule's name, in place of one already there. Returns whether it was read
- * (false: malformed, or out of memory with sc->oom set). */
-static bool keep_member(struct scan *sc, cJSON *obj, const struct member_rule *rule)
+ * rule's name, in place of the one *kept holds (the member of that name
+ * read before, or NULL); *kept is then the new one. Returns whether it was
+ * read (false: malformed, or out of memory with sc->oom set). */
+static bool keep_member(struct scan *sc, cJSON *obj, const struct member_rule *rule, cJSON **kept)
 {
 	size_t start = sc->at;
-	cJSON *item, *old;
+	cJSON *item;
 
 	for (int slot = 0; slot < DS_REVIEW_SLOTS; slot++)
 		if (rule->clears & BIT(slot))
@@ -509,14 +525,15 @@ static bool keep_member(struct scan *sc, cJSON *obj, const struct member_rule *r
 		sc->doc->spans[rule->span] = (ds_span){(const char *)sc->s + start, sc->at - start};
 	if (!item)
 		return true;
-	old = cJSON_GetObjectItemCaseSensitive(obj, rule->name);
-	if (old)
-		cJSON_Delete(cJSON_DetachItemViaPointer(obj, old));
+	if (*kept)
+		cJSON_Delete(cJSON_DetachItemViaPointer(obj, *kept));
+	*kept = NULL;
 	if (!cJSON_AddItemToObjectCS(obj, rule->name, item)) {
 		cJSON_Delete(item);
 		sc->oom = true;
 		return false;
 	}
+	*kept = item;
 	return true;
 }
 
@@ -525,7 +542,7 @@ static bool keep_member(struct scan *sc, cJSON *obj, const struct member_rule *r
  * or out of memory (sc->oom set). */
 static cJSON *scan_shaped(struct scan *sc, const struct shape *shape)
 {
-	cJSON *obj;
+	cJSON *obj, *kept[SHAPE_MAX] = {0};
 	char name[NAME_MAX_KEPT];
 
 	if (sc->depth >= CJSON_NESTING_LIMIT)
@@ -555,7 +572,7 @@ static cJSON *scan_shaped(struct scan *sc, const struct shape *shape)
 		sc->at++;
 		skip_space(sc);
 		rule = rule_for(shape, name);
-		if (rule ? !keep_member(sc, obj, rule) : !scan_value(sc))
+		if (rule ? !keep_member(sc, obj, rule, &kept[rule - shape->members]) : !scan_value(sc))
 			goto fail;
 		skip_space(sc);
 	} while (sc->at < sc->len && sc->s[sc->at] == ',');
