@@ -6,7 +6,9 @@
  * - ds_review() returns 0 (only running out of memory may fail it) with a
  *   body that is JSON, and status 200 or 400; a 400 says why;
  * - a 200 is an AdmissionReview in the request's apiVersion whose
- *   response.uid is request.uid, whole, and whose `allowed` is a boolean;
+ *   response.uid is request.uid, whole (the request read as the API server
+ *   reads it: of a repeated name, the last), and whose `allowed` is a
+ *   boolean;
  *   a denial carries status.code 403;
  * - a patch is patchType JSONPatch, base64 of a JSON array of add/replace/remove
  *   operations that apply to request.object under RFC 6902 (checked by
@@ -415,12 +417,28 @@ static void compare_reader(const uint8_t *data, size_t size)
 	cJSON_Delete(full);
 }
 
+/* Drops from every object in item each member whose name a later member
+ * repeats, so that cJSON's lookups answer what the API server reads. */
+static void keep_last_names(cJSON *item)
+{
+	cJSON *m = item ? item->child : NULL;
+
+	while (m) {
+		cJSON *next = m->next;
+		keep_last_names(m);
+		if (cJSON_IsObject(item) && last_member(item, m->string) != m)
+			cJSON_Delete(cJSON_DetachItemViaPointer(item, m));
+		m = next;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cJSON *request_doc;
 
 	compare_reader(data, size);
 	request_doc = cJSON_ParseWithLength((const char *)data, size);
+	keep_last_names(request_doc);
 
 	for (int c = 0; c < 2; c++) {
 		review_once(data, size, request_doc, DS_REVIEW_VALIDATE, &configs[c]);
