@@ -125,6 +125,11 @@ $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
+# ds_review() alone, in-process: what one review costs without TLS or HTTP.
+$(BUILD)/bench/review_cpu: bench/review_cpu.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
 # SOAK=1 adds the 10-minute soak (bench/soak.sh).
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory dsguard $(BUILD)/bench/yaml_floor

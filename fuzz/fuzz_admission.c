@@ -6,7 +6,9 @@
  * - ds_review() returns 0 (only running out of memory may fail it) with a
  *   body that is JSON, and status 200 or 400; a 400 says why;
  * - a 200 is an AdmissionReview in the request's apiVersion whose
- *   response.uid is request.uid, whole, and whose `allowed` is a boolean;
+ *   response.uid is request.uid, whole (the request read as the API server
+ *   reads it: of a repeated name, the last), and whose `allowed` is a
+ *   boolean;
  *   a denial carries status.code 403;
  * - a patch is patchType JSONPatch, base64 of a JSON array of add/replace/remove
  *   operations that apply to request.object under RFC 6902 (checked by
@@ -14,10 +16,19 @@
  *   patched object has no DS001 or DS002 error;
  * - an allowed CREATE of a DaemonSet has no error left: /validate allows
  *   only an object without error findings, /mutate only one without DS001
- *   or DS002 errors once its patch (if any) is applied. */
+ *   or DS002 errors once its patch (if any) is applied;
+ * - the review's one-pass reader (ds_review_read()) accepts exactly what a
+ *   full cJSON parse followed by nothing but whitespace accepts, and every
+ *   member the review reads has in its tree the value the full tree holds
+ *   when the last of each repeated name counts (found here by a walk of
+ *   the full tree that shares no code with the reader), the members where
+ *   an object is due having at least the same type; and the templates of
+ *   object and oldObject compare as ds_json_equal() compares the full
+ *   tree's. */
 #include "fuzz/fuzz.h"
-#include "webhook/webhook.h"
+#include "webhook/internal.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,9 +297,148 @@ static void review_once(const uint8_t *data, size_t size, const cJSON *request_d
 	ds_review_result_free(&res);
 }
 
+/* ---- the one-pass reader against a full parse ---- */
+
+/* The members whose whole value the reader keeps. */
+static const char *const kept_whole[] = {
+	"/apiVersion", "/kind", "/request/uid", "/request/kind", "/request/subResource", "/request/namespace",
+	"/request/name", "/request/operation", "/request/dryRun", "/request/userInfo", "/request/object/apiVersion",
+	"/request/object/kind", "/request/object/metadata/name", "/request/object/metadata/namespace",
+	"/request/object/metadata/generateName", "/request/object/metadata/labels",
+	"/request/object/metadata/annotations", "/request/object/spec/template/spec/priorityClassName",
+	"/request/object/spec/template/spec/priority", "/request/object/spec/template/spec/restartPolicy",
+	"/request/oldObject/metadata/annotations",
+};
+
+/* The members where an object is due: the reader keeps their type (and a
+ * value that is neither an object nor a list whole). */
+static const char *const kept_typed[] = {
+	"", "/request", "/request/object", "/request/object/metadata", "/request/object/spec",
+	"/request/object/spec/template", "/request/object/spec/template/spec", "/request/oldObject",
+	"/request/oldObject/metadata", "/request/oldObject/spec",
+};
+
+/* The last member of obj named name (as a C string), or NULL. */
+static const cJSON *last_member(const cJSON *obj, const char *name)
+{
+	const cJSON *found = NULL;
+
+	for (const cJSON *m = obj->child; m; m = m->next)
+		if (!strcmp(m->string, name))
+			found = m;
+	return found;
+}
+
+/* The value at path (plain "/a/b" names, no escapes) in the full tree,
+ * the last of a repeated name counting; NULL when absent or under a value
+ * that is not an object. */
+static const cJSON *last_at(const cJSON *doc, const char *path)
+{
+	char token[64];
+
+	while (doc && *path) {
+		size_t n = strcspn(path + 1, "/");
+		if (!cJSON_IsObject(doc))
+			return NULL;
+		memcpy(token, path + 1, n);
+		token[n] = '\0';
+		doc = last_member(doc, token);
+		path += n + 1;
+	}
+	return doc;
+}
+
+/* Whether kept (the reader's, every name once) is full read with the last
+ * of each repeated name counting. */
+static bool same_value(const cJSON *full, const cJSON *kept)
+{
+	size_t names = 0, members = 0;
+
+	if (!full || !kept || (full->type & 0xFF) != (kept->type & 0xFF))
+		return full == kept;
+	if (cJSON_IsString(full))
+		return !strcmp(full->valuestring, kept->valuestring);
+	if (cJSON_IsNumber(full))
+		return full->valuedouble == kept->valuedouble ||
+		       (full->valuedouble != full->valuedouble && kept->valuedouble != kept->valuedouble);
+	if (cJSON_IsArray(full)) {
+		const cJSON *k = kept->child;
+		for (const cJSON *f = full->child; f; f = f->next, k = k->next)
+			if (!k || !same_value(f, k))
+				return false;
+		return k == NULL;
+	}
+	if (!cJSON_IsObject(full))
+		return true;
+	for (const cJSON *f = full->child; f; f = f->next)
+		names += last_member(full, f->string) == f;
+	for (const cJSON *k = kept->child; k; k = k->next, members++)
+		if (last_member(kept, k->string) != k || !same_value(last_member(full, k->string), k))
+			return false;
+	return names == members;
+}
+
+/* The reader against cJSON on data: same verdict, same values read. */
+static void compare_reader(const uint8_t *data, size_t size)
+{
+	const char *text = (const char *)data, *end = NULL;
+	cJSON *full = size ? cJSON_ParseWithLengthOpts(text, size, &end, false) : NULL;
+	ds_review_doc doc;
+	size_t where;
+	int rc;
+
+	while (full && (size_t)(end - text) < size && isspace((unsigned char)*end))
+		end++;
+	if (full && (size_t)(end - text) != size) {
+		cJSON_Delete(full);
+		full = NULL;
+	}
+	rc = ds_review_read(text, size, &doc, &where);
+	FUZZ_ASSERT(rc >= 0, "ds_review_read ran out of memory");
+	FUZZ_ASSERT((rc == 1) == (full != NULL), "the reader and cJSON disagree on whether the body is JSON");
+	if (rc == 1) {
+		const cJSON *now, *old;
+		int equal;
+		for (size_t i = 0; i < sizeof(kept_whole) / sizeof(kept_whole[0]); i++)
+			FUZZ_ASSERT(same_value(last_at(full, kept_whole[i]), ds_pointer_get(doc.root, kept_whole[i])),
+				    kept_whole[i]);
+		for (size_t i = 0; i < sizeof(kept_typed) / sizeof(kept_typed[0]); i++) {
+			const cJSON *f = last_at(full, kept_typed[i]), *k = ds_pointer_get(doc.root, kept_typed[i]);
+			FUZZ_ASSERT(f && k ? (f->type & 0xFF) == (k->type & 0xFF) : f == k, kept_typed[i]);
+			FUZZ_ASSERT(!f || cJSON_IsObject(f) || cJSON_IsArray(f) || same_value(f, k), kept_typed[i]);
+		}
+		now = last_at(full, "/request/object/spec/template");
+		old = last_at(full, "/request/oldObject/spec/template");
+		equal = now && old ? ds_json_equal(now, old) : 0;
+		FUZZ_ASSERT(equal >= 0, "out of memory");
+		FUZZ_ASSERT(ds_review_templates_equal(&doc) == equal, "the templates compare otherwise");
+		ds_review_doc_free(&doc);
+	}
+	cJSON_Delete(full);
+}
+
+/* Drops from every object in item each member whose name a later member
+ * repeats, so that cJSON's lookups answer what the API server reads. */
+static void keep_last_names(cJSON *item)
+{
+	cJSON *m = item ? item->child : NULL;
+
+	while (m) {
+		cJSON *next = m->next;
+		keep_last_names(m);
+		if (cJSON_IsObject(item) && last_member(item, m->string) != m)
+			cJSON_Delete(cJSON_DetachItemViaPointer(item, m));
+		m = next;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	cJSON *request_doc = cJSON_ParseWithLength((const char *)data, size);
+	cJSON *request_doc;
+
+	compare_reader(data, size);
+	request_doc = cJSON_ParseWithLength((const char *)data, size);
+	keep_last_names(request_doc);
 
 	for (int c = 0; c < 2; c++) {
 		review_once(data, size, request_doc, DS_REVIEW_VALIDATE, &configs[c]);

@@ -52,6 +52,45 @@ void ds_arena_end(void);
  * Returns 1 when equal, 0 when not, -1 out of memory. */
 int ds_json_equal(const cJSON *a, const cJSON *b);
 
+/* ---- reading a review's body (scan.c) ---- */
+
+/* Bytes of the body; text NULL when there are none. */
+typedef struct ds_span {
+	const char *text;
+	size_t len;
+} ds_span;
+
+/* The spans a review compares: request.object's and request.oldObject's
+ * spec.template. */
+#define DS_REVIEW_SLOTS 2
+
+/* An AdmissionReview as the review reads it: a tree of the members it and
+ * the rules read (apiVersion, kind; request's uid, kind, subResource,
+ * namespace, name, operation, dryRun, userInfo; object's apiVersion, kind,
+ * metadata name, namespace, generateName, labels, annotations and pod spec
+ * priorityClassName, priority, restartPolicy; oldObject's annotations),
+ * each object holding only the last of a repeated name; and where the two
+ * templates lie in the body (spans[0] object's, spans[1] oldObject's). */
+typedef struct ds_review_doc {
+	cJSON *root;
+	ds_span spans[DS_REVIEW_SLOTS];
+} ds_review_doc;
+
+/* Reads body (len bytes) in one pass: accepts exactly what
+ * cJSON_ParseWithLengthOpts() followed by nothing but isspace() accepts,
+ * builds nodes only for what ds_review_doc names and checks the rest.
+ * Returns 1 with *doc filled (the spans borrow body; release it with
+ * ds_review_doc_free()), 0 when the body is malformed, -1 out of memory;
+ * *where is the byte the reading stopped at. */
+int ds_review_read(const char *body, size_t len, ds_review_doc *doc, size_t *where);
+
+void ds_review_doc_free(ds_review_doc *doc);
+
+/* Whether object's and oldObject's spec.template are both there and the
+ * same value (ds_json_equal()): 1 when they are, 0 when not, -1 out of
+ * memory. Time grows with their size. */
+int ds_review_templates_equal(const ds_review_doc *doc);
+
 /* Base64 of `len` bytes (one line, no newline). Returns a new string, or
  * NULL out of memory. */
 char *ds_base64(const char *data, size_t len);

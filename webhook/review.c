@@ -24,6 +24,7 @@ typedef enum { ANSWER_WARN, ANSWER_PATCH, ANSWER_DENY } answer;
 /* What one review is working on; everything but `out`, `held` and what
  * the evaluation makes is borrowed. */
 struct review {
+	const ds_review_doc *doc;
 	const cJSON *request;
 	const cJSON *object;
 	const char *api_version;
@@ -186,17 +187,13 @@ static int decode_envelope(const cJSON *doc, struct review *r)
 
 /* Whether an UPDATE leaves spec.template as it was in oldObject: 1 when
  * it does, 0 when it does not (or is no UPDATE), -1 out of memory. The
- * comparison grows with the size of the templates (ds_json_equal), so
- * that the size of the body bounds the cost of a review. */
+ * comparison grows with the size of the templates (ds_review_templates_equal),
+ * so that the size of the body bounds the cost of a review. */
 static int template_unchanged(const struct review *r)
 {
-	const cJSON *old = cJSON_GetObjectItemCaseSensitive(r->request, "oldObject");
-	const cJSON *now_t = ds_pointer_get(r->object, "/spec/template");
-	const cJSON *old_t = ds_pointer_get(old, "/spec/template");
-
-	if (r->out->operation != DS_OP_UPDATE || !now_t || !old_t)
+	if (r->out->operation != DS_OP_UPDATE)
 		return 0;
-	return ds_json_equal(now_t, old_t);
+	return ds_review_templates_equal(r->doc);
 }
 
 /* Whether the evaluation carries a fix for rule. */
@@ -661,11 +658,12 @@ static bool is_nul_escape(const char *body, size_t len, size_t i)
  * such an escape, else NULL (*oom set when out of memory). */
 static char *nul_escapes_replaced(const char *body, size_t len, bool *oom)
 {
+	const char *end = body + len, *p = body;
 	char *copy = NULL;
 
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (body[i] != '\\')
-			continue;
+	*oom = false;
+	while ((p = memchr(p, '\\', (size_t)(end - p))) && p + 1 < end) {
+		size_t i = (size_t)(p - body);
 		if (is_nul_escape(body, len, i)) {
 			if (!copy && (copy = malloc(len)))
 				memcpy(copy, body, len);
@@ -675,67 +673,71 @@ static char *nul_escapes_replaced(const char *body, size_t len, bool *oom)
 			}
 			memcpy(copy + i + 2, "fffd", 4);
 		}
-		i++; /* the escaped character, a backslash included */
+		p += 2; /* past the escaped character, a backslash included */
 	}
 	return copy;
 }
 
-/* Parses body as one JSON value with nothing but whitespace after it.
- * Returns the tree, or NULL after setting a 400 answer (*oom false) or out
- * of memory (*oom true). */
-static cJSON *parse_body(const char *body, size_t len, ds_review_result *out, bool *oom)
+/* Sets the 400 answer for a body ds_review_read() refused (it stopped at
+ * byte `where`), saying where cJSON stops in it. Returns 0, or -1 out of
+ * memory. */
+static int refuse_body(const char *body, size_t len, size_t where, ds_review_result *out)
 {
 	const char *end = NULL;
-	char *replaced;
 	cJSON *doc;
 
-	*oom = false;
-	replaced = nul_escapes_replaced(body, len, oom);
-	if (*oom)
-		return NULL;
-	if (replaced)
-		body = replaced;
-	doc = len ? cJSON_ParseWithLengthOpts(body, len, &end, false) : NULL;
-	if (doc) {
-		while ((size_t)(end - body) < len && isspace((unsigned char)*end))
-			end++;
-		if ((size_t)(end - body) == len) {
-			free(replaced);
-			return doc;
-		}
-		cJSON_Delete(doc);
-		*oom = set_error(out, 400, "malformed JSON: unexpected data at byte %zu", (size_t)(end - body)) < 0;
-	} else if (!len) {
-		*oom = set_error(out, 400, "the body is empty") < 0;
-	} else {
-		*oom = set_error(out, 400, "malformed JSON near byte %zu",
-				 end && end >= body ? (size_t)(end - body) : (size_t)0) < 0;
-	}
-	free(replaced);
-	return NULL;
+	if (!len)
+		return set_error(out, 400, "the body is empty");
+	doc = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (!doc)
+		return set_error(out, 400, "malformed JSON near byte %zu",
+				 end && end >= body ? (size_t)(end - body) : (size_t)0);
+	cJSON_Delete(doc);
+	while ((size_t)(end - body) < len && isspace((unsigned char)*end))
+		end++;
+	return set_error(out, 400, "malformed JSON: unexpected data at byte %zu",
+			 (size_t)(end - body) < len ? (size_t)(end - body) : where);
+}
+
+/* Reads body into doc. Returns 1 when it is JSON, 0 after setting a 400
+ * answer, -1 out of memory. */
+static int read_body(const char *body, size_t len, ds_review_doc *doc, ds_review_result *out)
+{
+	size_t where;
+	int rc = ds_review_read(body, len, doc, &where);
+
+	if (rc)
+		return rc;
+	return refuse_body(body, len, where, out) < 0 ? -1 : 0;
 }
 
 /* ds_review() within the arena scope. */
 static int review(const char *body, size_t len, ds_review_mode mode, const ds_config *config,
 		  const ds_cluster *cluster, ds_review_result *out)
 {
-	struct review r = {.mode = mode, .cluster = cluster, .out = out};
+	ds_review_doc doc;
+	struct review r = {.doc = &doc, .mode = mode, .cluster = cluster, .out = out};
 	bool oom;
-	cJSON *doc;
+	char *replaced = nul_escapes_replaced(body, len, &oom); /* the doc's spans borrow it */
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	doc = parse_body(body, len, out, &oom);
-	if (!doc)
-		return oom ? out_of_memory(out) : 0;
-	rc = decode_envelope(doc, &r);
+	if (oom)
+		return out_of_memory(out);
+	rc = read_body(replaced ? replaced : body, len, &doc, out);
+	if (rc <= 0) {
+		free(replaced);
+		return rc < 0 ? out_of_memory(out) : 0;
+	}
+	rc = decode_envelope(doc.root, &r);
 	if (rc == 1)
 		rc = respond(&r, config);
 	ds_evaluation_free(&r.ev);
 	ds_warnings_free(&r.warnings);
 	free(r.answers);
 	free(r.held);
-	cJSON_Delete(doc);
+	ds_review_doc_free(&doc);
+	free(replaced);
 	return rc < 0 ? out_of_memory(out) : 0;
 }
 

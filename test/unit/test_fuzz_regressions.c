@@ -210,12 +210,24 @@ static void replay_config(const char *path)
 	ds_config_free(&cfg);
 }
 
-/* Whether the answer echoes the request's uid exactly, as the API server
- * demands. */
+/* The last member of obj named key (the one the API server reads), or
+ * NULL. */
+static const cJSON *last_item(const cJSON *obj, const char *key)
+{
+	const cJSON *found = NULL;
+
+	for (const cJSON *m = cJSON_IsObject(obj) ? obj->child : NULL; m; m = m->next)
+		if (!strcmp(m->string, key))
+			found = m;
+	return found;
+}
+
+/* Whether the answer echoes the request's uid exactly (of a repeated name,
+ * the last), as the API server demands. */
 static bool same_uid(const char *request, size_t len, const char *answer)
 {
 	cJSON *in = cJSON_ParseWithLength(request, len), *out = cJSON_Parse(answer);
-	const char *a = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(in, "request"), "uid"));
+	const char *a = cJSON_GetStringValue(last_item(last_item(in, "request"), "uid"));
 	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "response"), "uid"));
 	bool same = a && b && !strcmp(a, b);
 

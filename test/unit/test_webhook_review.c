@@ -10,6 +10,7 @@
 
 #include "test/unit/helpers.h"
 
+#include <ctype.h>
 #include <malloc.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -1113,6 +1114,170 @@ static void test_bad_requests(void **state)
 	free(deep);
 }
 
+/* Whether cJSON takes body (len bytes) whole: one value, then nothing but
+ * isspace() bytes (what the review accepted before it read bodies itself). */
+static bool cjson_accepts(const char *body, size_t len)
+{
+	const char *end = NULL;
+	cJSON *doc = len ? cJSON_ParseWithLengthOpts(body, len, &end, false) : NULL;
+	bool whole;
+
+	if (!doc)
+		return false;
+	while ((size_t)(end - body) < len && isspace((unsigned char)*end))
+		end++;
+	whole = (size_t)(end - body) == len;
+	cJSON_Delete(doc);
+	return whole;
+}
+
+/* Reads body with the review's reader and with cJSON: both must give
+ * `verdict` (1 JSON, 0 malformed). */
+static void expect_read(const char *body, size_t len, int verdict)
+{
+	ds_review_doc doc;
+	size_t where;
+	int rc = ds_review_read(body, len, &doc, &where);
+
+	if (rc != verdict || cjson_accepts(body, len) != (verdict == 1))
+		fail_msg("%.*s: the reader says %d, cJSON %d, expected %d", (int)len, body, rc,
+			 cjson_accepts(body, len), verdict);
+	ds_review_doc_free(&doc);
+}
+
+#define READ_OK(lit) expect_read(lit, sizeof(lit) - 1, 1)
+#define READ_BAD(lit) expect_read(lit, sizeof(lit) - 1, 0)
+
+/* The reader takes what cJSON takes, quirks and all, wherever the value is
+ * (kept or only checked): cJSON is the oracle. */
+static void test_reader_accepts_what_cjson_accepts(void **state)
+{
+	char *deep;
+
+	(void)state;
+	READ_OK("{\"a\":\"\\uZZZZ\"}");              /* bad hex digits read as 0 */
+	READ_OK("{\"a\":\"\\ud83d\\ude00\"}");       /* a surrogate pair */
+	READ_BAD("{\"a\":\"\\ud83d\"}");             /* a lone high surrogate */
+	READ_BAD("{\"a\":\"\\ude00x\"}");            /* a lone low surrogate */
+	READ_BAD("{\"a\":\"\\ud83d\\u0041\"}");      /* high then no low */
+	READ_BAD("{\"a\":\"\\x\"}");                 /* an unknown escape */
+	READ_BAD("{\"a\":\"\\u12\"}");               /* a short \u */
+	READ_OK("{\"a\":\"\xff\xfe\x01\"}");         /* bytes as they are, no UTF-8 check */
+	READ_OK("{\"a\":01,\"b\":-.5,\"c\":1.,\"d\":1E+2}"); /* what strtod() reads */
+	READ_BAD("{\"a\":1e}");
+	READ_BAD("{\"a\":-}");
+	READ_BAD("{\"a\":.5}");
+	READ_BAD("{\"a\":1.5.5}");
+	READ_OK("{\"a\":1234567890123456789012345678901234567890123456789012345678901234567890.5e-3}");
+	READ_BAD("{\"a\":1234567890123456789012345678901234567890123456789012345678901234567890.5e-3e}");
+	READ_OK("\xEF\xBB\xBF{\"a\":1}");            /* a byte order mark */
+	READ_OK("{\x01\"a\"\x1f:\x00[]}\n");         /* any byte to 32 is whitespace inside */
+	READ_BAD("{}\x01");                           /* but not after the value */
+	READ_OK("{\"a\":[true,false,null,{}],\"b\":{\"c\":[[]]}} \t\r\n\v\f");
+	READ_BAD("{\"a\":tru}");
+	READ_BAD("{\"a\":[1,]}");
+	READ_BAD("{\"a\":1,}");
+	READ_BAD("{\"a\" 1}");
+	READ_BAD("{\"a\":1");
+	READ_BAD("{\"metadata\":{\"managedFields\":[{\"x\":}]}}"); /* checked although not kept */
+	READ_BAD("{\"request\":{\"object\":{\"spec\":{\"template\":{\"spec\":{\"containers\":[1 2]}}}}}}");
+	READ_OK("\"x\"");
+	READ_BAD("");
+	READ_BAD("   ");
+	/* CJSON_NESTING_LIMIT levels, whether kept or only checked */
+	deep = malloc(2 * CJSON_NESTING_LIMIT + 64);
+	assert_non_null(deep);
+	for (size_t depth = CJSON_NESTING_LIMIT; depth <= CJSON_NESTING_LIMIT + 1; depth++) {
+		for (const char *prefix = "{\"x\":", *p = prefix; p; p = p == prefix ? "{\"request\":" : NULL) {
+			size_t n = (size_t)sprintf(deep, "%s", p), open = depth - 1;
+			memset(deep + n, '[', open);
+			memset(deep + n + open, ']', open);
+			deep[n + 2 * open] = '}';
+			expect_read(deep, n + 2 * open + 1, depth <= CJSON_NESTING_LIMIT);
+		}
+	}
+	free(deep);
+}
+
+/* A name the body repeats counts as its last occurrence, as the API
+ * server's decoder reads it (cJSON's lookups alone would answer the
+ * first): uid, the pod spec's fields, the template compared on UPDATE,
+ * annotations, a name written with an escape. */
+static void test_repeated_names_the_last_counts(void **state)
+{
+	static const char body[] =
+		"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+		"\"uid\":\"first\",\"operation\":\"CREATE\",\"\\u0075id\":\"" UID "\","
+		"\"object\":{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":{\"name\":\"a\","
+		"\"namespace\":\"logging\",\"name\":\"fluentd\"},\"spec\":{\"template\":{\"spec\":{"
+		"\"restartPolicy\":\"Always\",\"priorityClassName\":\"system-node-critical\",\"restartPolicy\":\"Never\","
+		"\"priorityClassName\":\"\"}}}}}}";
+	ds_config cfg;
+	ds_review_result r;
+	ds_review_doc doc;
+	size_t where;
+	cJSON *answer;
+
+	(void)state;
+	assert_int_equal(ds_review_read(body, sizeof(body) - 1, &doc, &where), 1);
+	assert_string_equal(ds_pointer_get(doc.root, "/request/uid")->valuestring, UID);
+	assert_string_equal(ds_pointer_get(doc.root, "/request/object/metadata/name")->valuestring, "fluentd");
+	assert_string_equal(ds_pointer_get(doc.root, "/request/object/spec/template/spec/restartPolicy")->valuestring,
+			    "Never");
+	ds_review_doc_free(&doc);
+
+	ds_config_init(&cfg);
+	answer = review(body, DS_REVIEW_VALIDATE, &cfg, NULL, &r);
+	assert_false(allowed(answer));
+	assert_non_null(strstr(message(answer), "DS001"));
+	assert_non_null(strstr(message(answer), "DS002"));
+	assert_string_equal(r.name, "fluentd");
+	cJSON_Delete(answer);
+	ds_review_result_free(&r);
+	ds_config_free(&cfg);
+}
+
+/* The templates compared on UPDATE are the last ones written, whether the
+ * name repeated is the template's or one above it. */
+static void test_repeated_template_the_last_is_compared(void **state)
+{
+	static const struct {
+		const char *object, *old;
+		int equal;
+	} cases[] = {
+		{"{\"spec\":{\"template\":{\"a\":1},\"template\":{\"a\":2}}}", "{\"spec\":{\"template\":{\"a\":2}}}", 1},
+		{"{\"spec\":{\"template\":{\"a\":1}},\"spec\":{}}", "{\"spec\":{\"template\":{\"a\":1}}}", 0},
+		{"{\"spec\":{\"template\":{\"a\":1}}}", "{\"spec\":{\"template\":{\"a\":1,\"a\":3}}}", 0},
+		{"{\"spec\":{\"template\":{\"a\":1,\"b\":[1,{\"c\":2}]}}}",
+		 "{\"spec\":{\"template\":{\"b\":[1,{\"c\":2}], \"a\":1.0}}}", 1},
+		{"{\"spec\":{\"template\":null}}", "{\"spec\":{\"template\":null}}", 1},
+		{"{\"spec\":{\"template\":{}}}", "{\"spec\":[]}", 0},
+	};
+	char body[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ds_review_doc doc;
+		size_t where;
+		int n = snprintf(body, sizeof(body), "{\"request\":{\"object\":%s,\"oldObject\":%s}}", cases[i].object,
+				 cases[i].old);
+		assert_int_equal(ds_review_read(body, (size_t)n, &doc, &where), 1);
+		if (ds_review_templates_equal(&doc) != cases[i].equal)
+			fail_msg("%s: expected %d", body, cases[i].equal);
+		ds_review_doc_free(&doc);
+	}
+	/* and when request itself repeats, the last one's templates */
+	{
+		static const char twice[] = "{\"request\":{\"object\":{\"spec\":{\"template\":1}},\"oldObject\":"
+					    "{\"spec\":{\"template\":1}}},\"request\":{}}";
+		ds_review_doc doc;
+		size_t where;
+		assert_int_equal(ds_review_read(twice, sizeof(twice) - 1, &doc, &where), 1);
+		assert_int_equal(ds_review_templates_equal(&doc), 0);
+		ds_review_doc_free(&doc);
+	}
+}
+
 static void test_body_with_nul_and_no_terminator(void **state)
 {
 	static const char body[] = {'{', '}', '\0', 'x'};
@@ -1487,6 +1652,9 @@ int main(void)
 		cmocka_unit_test(test_mutate_denial_patches_nothing),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_body_with_nul_and_no_terminator),
+		cmocka_unit_test(test_reader_accepts_what_cjson_accepts),
+		cmocka_unit_test(test_repeated_names_the_last_counts),
+		cmocka_unit_test(test_repeated_template_the_last_is_compared),
 		cmocka_unit_test(test_long_values_are_cut),
 		cmocka_unit_test(test_warnings_limits),
 		cmocka_unit_test(test_text_cut_keeps_utf8_whole),
