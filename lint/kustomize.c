@@ -28,37 +28,6 @@ static const struct {
 	{"generators", false}, {"transformers", false}, {"validators", false},
 };
 
-char *ds_path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir);
-
-	if (name[0] == '/')
-		return strdup(name);
-	return ds_format("%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
-}
-
-void ds_path_lexical(char *path)
-{
-	char *out = path, *seg = path;
-
-	while (*seg) {
-		char *end = seg + strcspn(seg, "/");
-		size_t len = (size_t)(end - seg);
-		if (len == 2 && !strncmp(seg, "..", 2)) {
-			while (out > path && *--out != '/')
-				;
-		} else if (len && !(len == 1 && *seg == '.')) {
-			*out++ = '/';
-			memmove(out, seg, len);
-			out += len;
-		}
-		seg = *end ? end + 1 : end;
-	}
-	if (out == path)
-		*out++ = '/';
-	*out = '\0';
-}
-
 bool ds_path_inside(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);

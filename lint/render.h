@@ -81,14 +81,6 @@ cJSON *ds_kustomization_read(const char *dir, char **error);
  * -1 out of memory. */
 int ds_kustomize_check(const char *dir, const char *boundary, char **why);
 
-/* dir joined with name ("/"-separated; name itself when absolute). A new
- * string, or NULL out of memory. */
-char *ds_path_join(const char *dir, const char *name);
-
-/* Rewrites the absolute path `path` in place: "." and empty parts
- * dropped, ".." taking back the part before it (never above "/"). */
-void ds_path_lexical(char *path);
-
 /* Whether the absolute path `path` is dir or lies below it (both without
  * "." or ".." parts). */
 bool ds_path_inside(const char *path, const char *dir);

@@ -77,30 +77,6 @@ static cJSON *tool_driver(void)
 	return driver;
 }
 
-/* Rewrites the absolute path `path` in place: "." and empty segments
- * dropped, ".." taking back the segment before it (never above "/"). */
-static void normalize_path(char *path)
-{
-	char *out = path, *seg = path;
-
-	while (*seg) {
-		char *end = seg + strcspn(seg, "/");
-		size_t len = (size_t)(end - seg);
-		if (len == 2 && !strncmp(seg, "..", 2)) {
-			while (out > path && *--out != '/')
-				;
-		} else if (len && !(len == 1 && *seg == '.')) {
-			*out++ = '/';
-			memmove(out, seg, len);
-			out += len;
-		}
-		seg = *end ? end + 1 : end;
-	}
-	if (out == path)
-		*out++ = '/';
-	*out = '\0';
-}
-
 /* file made absolute against cwd and normalized. Returns a new string, or
  * NULL out of memory. */
 static char *absolute_path(const char *file, const char *cwd)
@@ -109,7 +85,7 @@ static char *absolute_path(const char *file, const char *cwd)
 
 	if (asprintf(&abs, "%s/%s", file[0] == '/' ? "" : cwd, file) < 0)
 		return NULL;
-	normalize_path(abs);
+	ds_path_lexical(abs);
 	return abs;
 }
 

@@ -1,4 +1,5 @@
-/* file.c - reads a whole file or standard input, bounded. */
+/* file.c - reads a whole file or standard input, bounded; joins paths and
+ * resolves their "." and ".." by their text. */
 #include "util/util.h"
 
 #include <errno.h>
@@ -101,4 +102,35 @@ int ds_read_file(const char *path, size_t max, char **buf, size_t *len, char **e
 	rc = read_all(fd, max, buf, len, error);
 	close(fd);
 	return rc;
+}
+
+char *ds_path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir);
+
+	if (name[0] == '/')
+		return strdup(name);
+	return ds_format("%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
+}
+
+void ds_path_lexical(char *path)
+{
+	char *out = path, *seg = path;
+
+	while (*seg) {
+		char *end = seg + strcspn(seg, "/");
+		size_t len = (size_t)(end - seg);
+		if (len == 2 && !strncmp(seg, "..", 2)) {
+			while (out > path && *--out != '/')
+				;
+		} else if (len && !(len == 1 && *seg == '.')) {
+			*out++ = '/';
+			memmove(out, seg, len);
+			out += len;
+		}
+		seg = *end ? end + 1 : end;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
 }

@@ -93,6 +93,16 @@ bool ds_dns_subdomain(const char *s, size_t len);
 /* The longest name of a Kubernetes object (a DNS subdomain). */
 #define DS_OBJECT_NAME_MAX 253
 
+/* ---- paths (file.c) ---- */
+
+/* dir joined with name ("/"-separated; name itself when absolute). A new
+ * string, or NULL out of memory. */
+char *ds_path_join(const char *dir, const char *name);
+
+/* Rewrites the absolute path `path` in place: "." and empty parts
+ * dropped, ".." taking back the part before it (never above "/"). */
+void ds_path_lexical(char *path);
+
 /* ---- globs of names (glob.c) ---- */
 
 /* The globs of config exemptions and webhook scoping (docs/config.md):
