@@ -165,6 +165,17 @@ static int to_pem_pair(X509 *cert, EVP_PKEY *key, char **cert_pem, char **key_pe
 	return ds_certs_fail_ssl(error, "cannot write the certificate as PEM");
 }
 
+/* Puts a new certificate and key (taken) in place of *cert and *key, the
+ * old key's bytes wiped. */
+static void replace_pair(char **cert, char **key, char *new_cert, char *new_key)
+{
+	free(*cert);
+	ds_certs_free_secret(*key);
+	*cert = new_cert;
+	*key = new_key;
+}
+
+
 int ds_certs_make_ca(ds_key_type type, long seconds, ds_cert_set *set, char **error)
 {
 	EVP_PKEY *key;
@@ -179,10 +190,7 @@ int ds_certs_make_ca(ds_key_type type, long seconds, ds_cert_set *set, char **er
 	if (key)
 		ca = make_ca(key, seconds, error);
 	if (ca && to_pem_pair(ca, key, &cert_pem, &key_pem, error) == 0) {
-		free(set->ca_cert);
-		ds_certs_free_secret(set->ca_key);
-		set->ca_cert = cert_pem;
-		set->ca_key = key_pem;
+		replace_pair(&set->ca_cert, &set->ca_key, cert_pem, key_pem);
 		rc = 0;
 	}
 	X509_free(ca);
@@ -206,10 +214,7 @@ int ds_certs_make_serving(const ds_cert_request *req, ds_cert_set *set, char **e
 					 "missing, unreadable, or the two do not belong together");
 	else if ((tls_key = make_key(req->key_type, error)) && (tls = make_serving(tls_key, ca, ca_key, req, error)) &&
 		 to_pem_pair(tls, tls_key, &cert_pem, &key_pem, error) == 0) {
-		free(set->tls_cert);
-		ds_certs_free_secret(set->tls_key);
-		set->tls_cert = cert_pem;
-		set->tls_key = key_pem;
+		replace_pair(&set->tls_cert, &set->tls_key, cert_pem, key_pem);
 		rc = 0;
 	}
 	X509_free(tls);
