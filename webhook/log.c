@@ -270,20 +270,26 @@ void ds_log_fields(ds_log_level level, const char *message, cJSON *fields)
 	cJSON_Delete(fields);
 }
 
-void ds_log(ds_log_level level, const char *fmt, ...)
+/* Logs the message fmt and ap make at level. */
+static void log_vformat(ds_log_level level, const char *fmt, va_list ap)
 {
 	char *message;
+	int n = vasprintf(&message, fmt, ap);
+
+	ds_log_fields(level, n < 0 ? "out of memory while logging" : message, NULL);
+	if (n >= 0)
+		free(message);
+}
+
+void ds_log(ds_log_level level, const char *fmt, ...)
+{
 	va_list ap;
-	int n;
 
 	if (!ds_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	n = vasprintf(&message, fmt, ap);
+	log_vformat(level, fmt, ap);
 	va_end(ap);
-	ds_log_fields(level, n < 0 ? "out of memory while logging" : message, NULL);
-	if (n >= 0)
-		free(message);
 }
 
 /* The keys ds_log_once() has logged. */
@@ -315,16 +321,11 @@ static bool first_time(const char *key)
 
 void ds_log_once(ds_log_level level, const char *key, const char *fmt, ...)
 {
-	char *message;
 	va_list ap;
-	int n;
 
 	if (!ds_log_enabled(level) || !first_time(key))
 		return;
 	va_start(ap, fmt);
-	n = vasprintf(&message, fmt, ap);
+	log_vformat(level, fmt, ap);
 	va_end(ap);
-	ds_log_fields(level, n < 0 ? "out of memory while logging" : message, NULL);
-	if (n >= 0)
-		free(message);
 }
