@@ -291,18 +291,10 @@ int kube_cache_reserve(kube_cache *cache, const char *ns, const char *name, char
 
 void kube_cache_stats_get(kube_cache *cache, kube_cache_stats *out)
 {
-	kube_watch_stats w;
 	double now = kube_now();
 
-	kube_watch_stats_get(cache->watch, &w);
 	memset(out, 0, sizeof(*out));
-	out->synced = w.synced;
-	out->watching = w.watching;
-	out->lists = w.lists;
-	out->relists = w.relists;
-	out->watch_restarts = w.watch_restarts;
-	out->last_event = w.last_event;
-	out->since_last_event = w.since_last_event;
+	kube_watch_stats_get(cache->watch, &out->watch);
 	pthread_rwlock_rdlock(&cache->rw);
 	out->objects = kube_index_objects(cache->index);
 	out->namespaces = kube_index_namespaces(cache->index);

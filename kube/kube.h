@@ -350,13 +350,7 @@ typedef struct kube_cache_stats {
 	size_t objects;          /* DaemonSets in the index */
 	size_t namespaces;       /* namespaces holding at least one */
 	size_t reservations;     /* admitted creations not yet seen by the watch */
-	bool synced;             /* a full list has been read (stays true after) */
-	bool watching;           /* a watch stream is open now */
-	unsigned long lists;     /* complete lists read, the first included */
-	unsigned long relists;   /* lists after the first (410 Gone, lost events) */
-	unsigned long watch_restarts; /* watches opened after the first */
-	time_t last_event;       /* wall clock of the last list or watch event; 0: none */
-	double since_last_event; /* seconds since then (monotonic); -1: none yet */
+	kube_watch_stats watch;  /* its list+watch */
 } kube_cache_stats;
 
 typedef struct kube_cache kube_cache;

@@ -157,16 +157,16 @@ static void render_cluster(FILE *out, const kube_cache_stats *c)
 	render_one(out, "dsguard_cluster_cache_reservations", "gauge",
 		   "Admitted CREATEs the watch has not reported yet.", (double)c->reservations);
 	render_one(out, "dsguard_cluster_cache_synced", "gauge",
-		   "Whether the cluster's DaemonSets have been listed (1) or not yet (0).", c->synced);
+		   "Whether the cluster's DaemonSets have been listed (1) or not yet (0).", c->watch.synced);
 	render_one(out, "dsguard_cluster_cache_watching", "gauge", "Whether a watch stream is open (1) or not (0).",
-		   c->watching);
+		   c->watch.watching);
 	render_one(out, "dsguard_cluster_cache_relists_total", "counter",
-		   "Lists after the first (410 Gone, events that could not be read).", (double)c->relists);
+		   "Lists after the first (410 Gone, events that could not be read).", (double)c->watch.relists);
 	render_one(out, "dsguard_cluster_cache_watch_restarts_total", "counter", "Watches opened after the first.",
-		   (double)c->watch_restarts);
-	if (c->since_last_event >= 0)
+		   (double)c->watch.watch_restarts);
+	if (c->watch.since_last_event >= 0)
 		render_one(out, "dsguard_cluster_cache_last_event_age_seconds", "gauge",
-			   "Seconds since the last list or watch event.", c->since_last_event);
+			   "Seconds since the last list or watch event.", c->watch.since_last_event);
 }
 
 /* Writes the metrics of serve --manage-certs. */

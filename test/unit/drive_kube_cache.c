@@ -193,14 +193,14 @@ static void test_sync(void **state)
 	lookup(cache, "d", "newcomer", got, sizeof(got));
 	assert_string_equal(got, "");
 	st = stats_of(cache);
-	assert_true(st.synced);
+	assert_true(st.watch.synced);
 	assert_int_equal(st.objects, 3);
 	assert_int_equal(st.namespaces, 3);
-	assert_int_equal(st.lists, 1);
-	assert_int_equal(st.relists, 0);
-	assert_true(st.last_event > 0);
-	assert_true(st.since_last_event >= 0 && st.since_last_event < WAIT_SECONDS);
-	EXPECT_STAT_AT_LEAST(cache, watching, 1);
+	assert_int_equal(st.watch.lists, 1);
+	assert_int_equal(st.watch.relists, 0);
+	assert_true(st.watch.last_event > 0);
+	assert_true(st.watch.since_last_event >= 0 && st.watch.since_last_event < WAIT_SECONDS);
+	EXPECT_STAT_AT_LEAST(cache, watch.watching, 1);
 	pthread_mutex_lock(&log_lock);
 	assert_true(info_lines > 0); /* "listed 3 DaemonSets ..." */
 	pthread_mutex_unlock(&log_lock);
@@ -218,8 +218,8 @@ static void test_watch_events(void **state)
 	control("add", "{\"namespace\": \"b\", \"name\": \"another\"}");
 	expect_eventually(cache, "b", "agent-b");
 	control("delete", "{\"namespace\": \"b\", \"name\": \"another\"}");
-	assert_int_equal(stats_of(cache).relists, 0);
-	assert_int_equal(stats_of(cache).watch_restarts, 0);
+	assert_int_equal(stats_of(cache).watch.relists, 0);
+	assert_int_equal(stats_of(cache).watch.watch_restarts, 0);
 }
 
 /* The watch is dropped, a change happens meanwhile, and the stand-in has
@@ -232,11 +232,11 @@ static void test_drop_then_gone_event(void **state)
 	(void)state;
 	control("config", "{\"gone_mode\": \"event\"}");
 	control("drop", "{\"add\": [[\"e\", \"agent-e\"]], \"compact\": true}");
-	EXPECT_STAT_AT_LEAST(cache, relists, before.relists + 1);
+	EXPECT_STAT_AT_LEAST(cache, watch.relists, before.watch.relists + 1);
 	expect_eventually(cache, "e", "agent-e");
 	expect_eventually(cache, "a", "");
 	expect_eventually(cache, "d", "agent-d");
-	assert_true(stats_of(cache).watch_restarts > before.watch_restarts);
+	assert_true(stats_of(cache).watch.watch_restarts > before.watch.watch_restarts);
 	assert_int_equal(stats_of(cache).objects, 4); /* b, c, d, e */
 }
 
@@ -248,7 +248,7 @@ static void test_drop_then_gone_http(void **state)
 	(void)state;
 	control("config", "{\"gone_mode\": \"http\"}");
 	control("drop", "{\"delete\": [[\"e\", \"agent-e\"]], \"compact\": true}");
-	EXPECT_STAT_AT_LEAST(cache, relists, before.relists + 1);
+	EXPECT_STAT_AT_LEAST(cache, watch.relists, before.watch.relists + 1);
 	expect_eventually(cache, "e", "");
 	control("config", "{\"gone_mode\": \"event\"}");
 }
@@ -260,11 +260,11 @@ static void test_error_events(void **state)
 
 	(void)state;
 	control("error", "{\"code\": 410}");
-	EXPECT_STAT_AT_LEAST(cache, relists, before.relists + 1);
+	EXPECT_STAT_AT_LEAST(cache, watch.relists, before.watch.relists + 1);
 	before = stats_of(cache);
 	control("error", "{\"code\": 500}");
-	EXPECT_STAT_AT_LEAST(cache, watch_restarts, before.watch_restarts + 1);
-	assert_int_equal(stats_of(cache).relists, before.relists);
+	EXPECT_STAT_AT_LEAST(cache, watch.watch_restarts, before.watch.watch_restarts + 1);
+	assert_int_equal(stats_of(cache).watch.relists, before.watch.relists);
 	control("add", "{\"namespace\": \"f\", \"name\": \"agent-f\"}");
 	expect_eventually(cache, "f", "agent-f");
 }
@@ -278,8 +278,8 @@ static void test_drop_resumes(void **state)
 	control("drop", NULL);
 	control("delete", "{\"namespace\": \"f\", \"name\": \"agent-f\"}");
 	expect_eventually(cache, "f", "");
-	EXPECT_STAT_AT_LEAST(cache, watch_restarts, before.watch_restarts + 1);
-	assert_int_equal(stats_of(cache).relists, before.relists);
+	EXPECT_STAT_AT_LEAST(cache, watch.watch_restarts, before.watch.watch_restarts + 1);
+	assert_int_equal(stats_of(cache).watch.relists, before.watch.relists);
 }
 
 static void test_reserve(void **state)
@@ -409,7 +409,7 @@ static void test_event_over_bound(void **state)
 	(void)state;
 	assert_true(kube_cache_wait_synced(small, WAIT_SECONDS));
 	control("add", "{\"namespace\": \"h\", \"name\": \"agent-h\"}");
-	EXPECT_STAT_AT_LEAST(small, relists, 1);
+	EXPECT_STAT_AT_LEAST(small, watch.relists, 1);
 	expect_eventually(small, "h", "agent-h");
 	kube_cache_stop(small);
 }
@@ -432,9 +432,9 @@ static void test_down_at_start(void **state)
 	assert_false(kube_cache_wait_synced(c, 0.5));
 	lookup(c, "b", "newcomer", got, sizeof(got));
 	assert_string_equal(got, "");
-	assert_false(stats_of(c).synced);
-	assert_int_equal(stats_of(c).lists, 0);
-	assert_true(stats_of(c).since_last_event < 0);
+	assert_false(stats_of(c).watch.synced);
+	assert_int_equal(stats_of(c).watch.lists, 0);
+	assert_true(stats_of(c).watch.since_last_event < 0);
 	t = kube_now();
 	kube_cache_stop(c);
 	assert_true(kube_now() - t < 1.0);
@@ -463,7 +463,7 @@ static void test_slow_answer_stop(void **state)
 	control("config", "{\"delay\": 3}");
 	c = start(server, NULL);
 	usleep(300000);
-	assert_false(stats_of(c).synced);
+	assert_false(stats_of(c).watch.synced);
 	t = kube_now();
 	kube_cache_stop(c);
 	assert_true(kube_now() - t < 1.0);

@@ -91,8 +91,8 @@ static void test_findings_state_and_build(void **state)
 static void test_cluster_cache(void **state)
 {
 	ds_metrics *m = calloc(1, sizeof(*m));
-	kube_cache_stats stats = {.objects = 3, .namespaces = 2, .reservations = 1, .synced = true, .relists = 4,
-				  .watch_restarts = 5, .since_last_event = 1.5};
+	kube_cache_stats stats = {.objects = 3, .namespaces = 2, .reservations = 1,
+				  .watch = {.synced = true, .relists = 4, .watch_restarts = 5, .since_last_event = 1.5}};
 	char *text = ds_metrics_render(m, NULL, NULL);
 
 	(void)state;
@@ -109,7 +109,7 @@ static void test_cluster_cache(void **state)
 	assert_true(has_line(text, "dsguard_cluster_cache_watch_restarts_total 5"));
 	assert_true(has_line(text, "dsguard_cluster_cache_last_event_age_seconds 1.5"));
 	free(text);
-	stats.since_last_event = -1;
+	stats.watch.since_last_event = -1;
 	text = ds_metrics_render(m, &stats, NULL);
 	assert_null(strstr(text, "last_event_age_seconds"));
 	free(text);
