@@ -531,6 +531,8 @@ struct stream {
 	struct body other;        /* any other body, cut at ERROR_BODY_MAX */
 	int rc;                   /* why the stream was stopped: see kube_stream() */
 	const atomic_bool *cancelled;
+	int (*on_open)(void *data); /* NULL, or called once when a 2xx answer's headers end */
+	bool opened;
 };
 
 static size_t stream_write(char *ptr, size_t size, size_t n, void *data)
@@ -549,6 +551,24 @@ static size_t stream_write(char *ptr, size_t size, size_t n, void *data)
 	return s->rc ? 0 : size * n;
 }
 
+/* The header callback: at the empty line that ends a 2xx answer's headers
+ * (the stream is open, nothing of its body has come), calls on_open. */
+static size_t stream_header(char *ptr, size_t size, size_t n, void *data)
+{
+	struct stream *s = data;
+	size_t len = size * n;
+	long status = 0;
+
+	if (s->opened || !s->on_open || !(len == 2 && ptr[0] == '\r' && ptr[1] == '\n') || atomic_load(s->cancelled))
+		return len;
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299)
+		return len;
+	s->opened = true;
+	s->rc = s->on_open(s->lines.data);
+	return s->rc ? 0 : len;
+}
+
 static void setup_stream(CURL *easy, void *data)
 {
 	struct stream *s = data;
@@ -556,14 +576,18 @@ static void setup_stream(CURL *easy, void *data)
 	s->easy = easy;
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, stream_write);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, data);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, stream_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, data);
+	/* a proxy's answer to CONNECT is not the stream's */
+	curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 }
 
 int kube_stream(kube_client *client, const char *path, size_t max_line, double seconds,
-		int (*on_line)(void *data, const char *line, size_t len), void *data,
+		int (*on_open)(void *data), int (*on_line)(void *data, const char *line, size_t len), void *data,
 		kube_response *out, char **error)
 {
 	struct stream s = {.lines = {.max = max_line, .on_line = on_line, .data = data},
-			   .other = {.max = ERROR_BODY_MAX}, .cancelled = &client->cancelled};
+			   .other = {.max = ERROR_BODY_MAX}, .cancelled = &client->cancelled, .on_open = on_open};
 	struct call call = {.method = KUBE_GET, .path = path, .seconds = seconds, .setup = setup_stream, .data = &s};
 	long status;
 	int rc = request(client, &call, &status, error);

@@ -256,7 +256,8 @@ typedef struct kube_watch_options {
 	const char *path;        /* the collection, from "/", without query (copied), e.g.
 				  * "/apis/coordination.k8s.io/v1/namespaces/NS/leases" */
 	const char *name;        /* NULL: every object of the collection; else only the
-				  * object of this name (fieldSelector=metadata.name=NAME) */
+				  * object of this name, followed with GET and watch alone
+				  * (see kube_watch_start()) */
 	const char *what;        /* what log lines call the objects ("listing Leases: ...");
 				  * NULL: the path */
 	double backoff_initial;  /* first retry delay; 0.5 s */
@@ -272,10 +273,12 @@ typedef struct kube_watch_options {
 
 /* What a list+watch knows about itself. */
 typedef struct kube_watch_stats {
-	bool synced;             /* a full list has been read (stays true after) */
+	bool synced;             /* a full list (or the GET of the one object) has been
+				  * read (stays true after) */
 	bool watching;           /* a watch stream is open now */
-	unsigned long lists;     /* complete lists read, the first included */
-	unsigned long relists;   /* lists after the first (410 Gone, lost events) */
+	unsigned long lists;     /* complete lists (GETs of the one object) read, the
+				  * first included */
+	unsigned long relists;   /* those after the first (410 Gone, lost events) */
 	unsigned long watch_restarts; /* watches opened after the first */
 	time_t last_event;       /* wall clock of the last list or watch event; 0: none */
 	double since_last_event; /* seconds since then (monotonic); -1: none yet */
@@ -289,7 +292,17 @@ typedef struct kube_watch kube_watch;
  * watch ends it watches again from the last resourceVersion seen; on 410 Gone
  * (as the HTTP status or an ERROR event), an event it cannot read (malformed,
  * over max_event_bytes) or a handler's -1 it lists again; after an attempt
- * that made no progress it waits (exponential backoff with jitter). Takes
+ * that made no progress it waits (exponential backoff with jitter).
+ * With opts->name it never lists (RBAC limited by resourceNames grants no
+ * list of a collection): it watches with fieldSelector=metadata.name=NAME
+ * from the most recent resourceVersion (no resourceVersion: "API Concepts",
+ * "Semantics for watch") and, once that watch is open, GETs the object and
+ * hands it to the handlers as a list of one item (404 NotFound: of none,
+ * resource_version ""); a change after the GET comes as an event (so a
+ * deletion while the watch was on its way is not missed), a change between
+ * the watch's start and the GET may come again as an event after it. Where
+ * it would list again, it does that watch and GET again; a watch that ends
+ * after events resumes from the last resourceVersion seen. Takes
  * ownership of client (freed by kube_watch_stop(), also when this fails).
  * Copies what opts points to but the handlers' data. Returns the running
  * list+watch, or NULL with *error set (no path, out of memory, no thread). */

@@ -157,14 +157,16 @@ void kube_timespec(double t, struct timespec *ts);
 /* What kube_stream() returns when a line is over its bound. */
 #define KUBE_STREAM_TOO_LONG (-2)
 
-/* Streams GET path: calls on_line for each line of a 2xx body (each line at
- * most max_line bytes). A non-2xx answer's body is kept (bounded) in
- * *out. Returns 0 when the stream ended (out->status tells how it began),
- * a positive value returned by on_line (which stops the stream), or with
+/* Streams GET path: calls on_open (unless NULL) once when a 2xx answer's
+ * headers have come and before its body, then on_line for each line of the
+ * body (each line at most max_line bytes); both get data. A non-2xx
+ * answer's body is kept (bounded) in *out. Returns 0 when the stream ended
+ * (out->status tells how it began), a positive value returned by on_open or
+ * on_line (which stops the stream), or with
  * *error set: KUBE_STREAM_TOO_LONG for a line over the bound, -1 for
  * anything else (connection, no end within `seconds`, cancelled). */
 int kube_stream(kube_client *client, const char *path, size_t max_line, double seconds,
-		int (*on_line)(void *data, const char *line, size_t len), void *data,
+		int (*on_open)(void *data), int (*on_line)(void *data, const char *line, size_t len), void *data,
 		kube_response *out, char **error);
 
 /* Reads the pages of a list at `path` (a collection URL, with or without a

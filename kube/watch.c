@@ -1,4 +1,4 @@
-/* watch.c - list+watch of one collection in a thread: pages, watch from the list's resourceVersion, relist on 410, backoff. */
+/* watch.c - list+watch of one collection in a thread (pages, watch from the list's resourceVersion, relist on 410, backoff), or get+watch of one named object. */
 #include "kube/private.h"
 
 #include <curl/curl.h>
@@ -12,17 +12,20 @@
 enum watch_end {
 	WATCH_ENDED,   /* the server closed it (timeoutSeconds): watch again */
 	WATCH_BROKEN,  /* connection or HTTP error: watch again after a backoff */
-	WATCH_RELIST   /* 410 Gone or an event not understood: list again */
+	WATCH_RELIST   /* 410 Gone or an event not understood: list (or read the object) again */
 };
 
-/* What on_line asks of the stream. */
-enum { STREAM_GONE = 1, STREAM_LOST, STREAM_ERROR };
+/* What on_line or on_open asks of the stream. */
+enum { STREAM_GONE = 1, STREAM_LOST, STREAM_ERROR, STREAM_UNREAD };
 
 struct kube_watch {
 	kube_client *client;
 	kube_watch_options opt;   /* its strings are the copies below */
 	char *path;               /* the collection, with the fieldSelector of opt.name */
 	char *what;
+	kube_client *getter;      /* one named object: the client of its GETs (the
+				   * watch's own client is busy with the stream) */
+	char *object_path;        /* one named object: its path */
 	pthread_t thread;
 
 	pthread_mutex_t mu;       /* guards stop, stats */
@@ -32,7 +35,8 @@ struct kube_watch {
 	double last_event_mono;
 
 	/* The thread's own. */
-	char *rv;                 /* where the next watch starts */
+	char *rv;                 /* where the next watch starts; NULL (one named
+				   * object only): at the most recent, then GET */
 	unsigned failures;        /* attempts in a row that made no progress */
 	unsigned seed;            /* for the jitter */
 };
@@ -101,7 +105,9 @@ static int list_item(void *data, const cJSON *item, char **why)
 	return h->list_item ? h->list_item(h->data, item, why) : 0;
 }
 
-/* Counts a complete list and wakes those waiting for the first. */
+/* Counts a complete list (or GET of the one object) and wakes those
+ * waiting for the first. Takes rv, where the next watch starts (NULL for one
+ * named object: the watch open now starts at the most recent). */
 static void listed(kube_watch *w, char *rv)
 {
 	free(w->rv);
@@ -152,11 +158,86 @@ static int relist(kube_watch *w)
 	return 0;
 }
 
+/* The object's metadata.resourceVersion (borrowed); "" when it has none. */
+static const char *resource_version_of(const cJSON *obj)
+{
+	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+							  "resourceVersion");
+
+	return cJSON_IsString(rv) ? rv->valuestring : "";
+}
+
+/* The one object's body (a new cJSON), or NULL with *error set. */
+static cJSON *object_read(const kube_response *r, char **error)
+{
+	cJSON *obj = r->body ? cJSON_ParseWithLength(r->body, r->len) : NULL;
+
+	if (!cJSON_IsObject(obj)) {
+		cJSON_Delete(obj);
+		ds_fail(error, "the answer is not a JSON object");
+		return NULL;
+	}
+	return obj;
+}
+
+/* GETs the one named object into the caller's fresh view, as a list of at
+ * most one item: 200 is the item, 404 NotFound an empty list. Returns 0 when
+ * the caller took it, else -1 (logged). */
+static int fetch(kube_watch *w)
+{
+	const kube_watch_handlers *h = &w->opt.handlers;
+	kube_response r = {0};
+	cJSON *obj = NULL;
+	char *error = NULL;
+	int rc = -1;
+
+	if (h->list_begin && h->list_begin(h->data, &error) < 0)
+		goto out;
+	if (kube_get(w->getter, w->object_path, w->opt.max_list_bytes, &r, &error) < 0)
+		goto abort;
+	if (r.status != 200 && !(r.status == 404 && kube_status_is(&r, KUBE_REASON_NOT_FOUND))) {
+		kube_status_error(&r, w->object_path, &error);
+		goto abort;
+	}
+	if (r.status == 200 && (!(obj = object_read(&r, &error)) ||
+				(h->list_item && h->list_item(h->data, obj, &error) < 0)))
+		goto abort;
+	if (h->list_end && h->list_end(h->data, obj ? resource_version_of(obj) : "",
+				       &error) < 0)
+		goto abort;
+	listed(w, NULL);
+	rc = 0;
+	goto out;
+abort:
+	if (h->list_abort)
+		h->list_abort(h->data);
+out:
+	if (rc < 0 && !stopping(w))
+		watch_log(w, KUBE_LOG_WARN, "reading %s: %s", w->what, error ? error : "out of memory");
+	free(error);
+	cJSON_Delete(obj);
+	kube_response_free(&r);
+	return rc;
+}
+
 /* The state of one watch stream. */
 struct stream {
 	kube_watch *w;
 	unsigned long events;
 };
+
+/* on_open of a watch stream of one named object that starts at the most
+ * recent resourceVersion: now that the watch is open, a GET says what the
+ * object is; any change after it comes as an event. */
+static int on_open(void *data)
+{
+	struct stream *s = data;
+
+	if (fetch(s->w) < 0)
+		return STREAM_UNREAD;
+	s->events++; /* progress */
+	return 0;
+}
 
 /* Moves the watch's start to the event's resourceVersion. */
 static int advance(kube_watch *w, const kube_event *ev)
@@ -219,14 +300,16 @@ static int on_line(void *data, const char *line, size_t len)
 	return rc;
 }
 
-/* The URL of a watch from the current resourceVersion. Returns a new
- * string, or NULL out of memory. */
+/* The URL of a watch from the current resourceVersion, or from the most
+ * recent one when there is none. Returns a new string, or NULL out of
+ * memory. */
 static char *watch_url(kube_watch *w)
 {
-	char *rv = curl_easy_escape(NULL, w->rv, 0);
-	char *url = rv ? ds_format("%s%cwatch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
-				   w->path, strchr(w->path, '?') ? '&' : '?', rv, w->opt.watch_seconds)
-		       : NULL;
+	char *rv = w->rv ? curl_easy_escape(NULL, w->rv, 0) : NULL;
+	char *url = rv || !w->rv ? ds_format("%s%cwatch=1&allowWatchBookmarks=true%s%s&timeoutSeconds=%u", w->path,
+					     strchr(w->path, '?') ? '&' : '?', rv ? "&resourceVersion=" : "",
+					     rv ? rv : "", w->opt.watch_seconds)
+				 : NULL;
 
 	curl_free(rv);
 	return url;
@@ -246,7 +329,7 @@ static enum watch_end watch_outcome(kube_watch *w, int rc, const kube_response *
 
 	if (rc == STREAM_GONE || rc == STREAM_LOST)
 		return WATCH_RELIST;
-	if (rc == STREAM_ERROR)
+	if (rc == STREAM_ERROR || rc == STREAM_UNREAD)
 		return WATCH_BROKEN;
 	if (rc == KUBE_STREAM_TOO_LONG) {
 		watch_log(w, KUBE_LOG_WARN, "watch: %s; listing again", error);
@@ -265,8 +348,10 @@ static enum watch_end watch_outcome(kube_watch *w, int rc, const kube_response *
 	return r->status == 410 ? WATCH_RELIST : WATCH_BROKEN;
 }
 
-/* Watches from w->rv until the stream ends. Sets *progress when at least
- * one event came. */
+/* Watches from w->rv until the stream ends; without w->rv, from the most
+ * recent resourceVersion, reading the one named object once the stream is
+ * open. Sets *progress when the object was read or at least one event
+ * came. */
 static enum watch_end watch(kube_watch *w, bool *progress)
 {
 	struct stream s = {.w = w};
@@ -277,8 +362,8 @@ static enum watch_end watch(kube_watch *w, bool *progress)
 
 	if (url) {
 		set_watching(w, true);
-		rc = kube_stream(w->client, url, w->opt.max_event_bytes, (double)w->opt.watch_seconds + 30, on_line, &s,
-				 &r, &error);
+		rc = kube_stream(w->client, url, w->opt.max_event_bytes, (double)w->opt.watch_seconds + 30,
+				 w->rv ? NULL : on_open, on_line, &s, &r, &error);
 		set_watching(w, false);
 	}
 	end = watch_outcome(w, rc, &r, url ? error : "out of memory");
@@ -289,7 +374,9 @@ static enum watch_end watch(kube_watch *w, bool *progress)
 	return end;
 }
 
-/* The thread: list, watch, and again as the server and the network say. */
+/* The thread: list, watch, and again as the server and the network say.
+ * For one named object "list" is: watch from the most recent
+ * resourceVersion, and GET the object once that watch is open (watch()). */
 static void *run(void *data)
 {
 	kube_watch *w = data;
@@ -299,7 +386,10 @@ static void *run(void *data)
 		bool progress = false;
 		enum watch_end end;
 
-		if (need_list && relist(w) < 0) {
+		if (need_list && w->getter) {
+			free(w->rv);
+			w->rv = NULL;
+		} else if (need_list && relist(w) < 0) {
 			w->failures++;
 			backoff(w);
 			continue;
@@ -354,6 +444,17 @@ static char *collection_path(const char *path, const char *name)
 	return out;
 }
 
+/* The path of the object `name` of the collection: PATH/NAME, the name
+ * escaped. Returns a new string, or NULL out of memory. */
+static char *object_path(const char *path, const char *name)
+{
+	char *escaped = curl_easy_escape(NULL, name, 0);
+	char *out = escaped ? ds_format("%s/%s", path, escaped) : NULL;
+
+	curl_free(escaped);
+	return out;
+}
+
 /* A condition on CLOCK_MONOTONIC and a mutex. */
 static void init_locks(kube_watch *w)
 {
@@ -371,6 +472,8 @@ static void watch_free(kube_watch *w)
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mu);
 	kube_client_free(w->client);
+	kube_client_free(w->getter);
+	free(w->object_path);
 	free(w->path);
 	free(w->what);
 	free(w->rv);
@@ -400,8 +503,14 @@ kube_watch *kube_watch_start(kube_client *client, const kube_watch_options *opts
 	init_locks(w);
 	w->path = collection_path(opts->path, opts->name);
 	w->what = strdup(opts->what ? opts->what : opts->path);
+	if (opts->name && !(w->getter = kube_client_clone(client, error))) {
+		watch_free(w);
+		return NULL;
+	}
+	if (opts->name)
+		w->object_path = object_path(opts->path, opts->name);
 	w->opt.path = w->opt.name = w->opt.what = NULL; /* not kept: w->path and w->what are */
-	if (!w->path || !w->what) {
+	if (!w->path || !w->what || (opts->name && !w->object_path)) {
 		watch_free(w);
 		ds_fail(error, "out of memory");
 		return NULL;
@@ -423,6 +532,8 @@ void kube_watch_stop(kube_watch *w)
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mu);
 	kube_client_cancel(w->client);
+	if (w->getter)
+		kube_client_cancel(w->getter);
 	pthread_join(w->thread, NULL);
 	watch_free(w);
 }
