@@ -1,8 +1,9 @@
 /* certmgr.c - serve --manage-certs: the serving certificate kept in a
  * Secret that the replicas create, renew and rotate between them, served
  * from memory as soon as it changes, and its CA kept in the caBundle of the
- * webhook configurations. One thread of its own, fed by three list+watches
- * of one object each; what to write next is decided by certplan.c. */
+ * webhook configurations. One thread of its own, fed by three watches of
+ * one named object each (GET and watch, no list: kube_watch_start()); what
+ * to write next is decided by certplan.c. */
 #include "webhook/internal.h"
 
 #include <stddef.h>
@@ -23,7 +24,7 @@
 
 enum { VIEW_SECRET, VIEW_VALIDATING, VIEW_MUTATING, VIEW_COUNT };
 
-/* One object as its list+watch last saw it. */
+/* One object as its watch last saw it. */
 struct view {
 	struct ds_certmgr *mgr;
 	const char *kind;       /* "Secret", "ValidatingWebhookConfiguration", ... */
@@ -34,8 +35,8 @@ struct view {
 	kube_watch *watch;
 	/* Guarded by mgr->mu. */
 	cJSON *object;          /* NULL: absent */
-	cJSON *fresh;           /* the list being read */
-	bool synced;            /* listed once */
+	cJSON *fresh;           /* the GET being read */
+	bool synced;            /* read once */
 	/* The loop's own. */
 	char *held;             /* the ca.crt (base64) this object was last seen to hold in every caBundle */
 	double patched_at;      /* when this replica last patched it (monotonic) */
@@ -155,7 +156,7 @@ int ds_certmgr_placeholder(const ds_certmgr_options *opts, const char *client_ca
 	return rc;
 }
 
-/* ---- the views, fed by the list+watches ---- */
+/* ---- the views, fed by the watches ---- */
 
 /* Wakes the loop: something changed. Called with mgr->mu held. */
 static void poke(struct ds_certmgr *m)
@@ -236,7 +237,7 @@ static int on_event(void *data, kube_event_type type, const cJSON *object, char 
 	return 0;
 }
 
-/* Passes a list+watch's log lines on to the log. */
+/* Passes a watch's log lines on to the log. */
 static void on_watch_log(void *data, kube_log_level level, const char *message)
 {
 	struct view *v = data;
@@ -1083,7 +1084,8 @@ static int view_init(struct ds_certmgr *m, struct view *v, const char *kind, con
 	return v->collection && v->path ? 0 : -1;
 }
 
-/* Starts the list+watch of v's object, on a client of its own. */
+/* Starts the watch of v's object (GET and watch by name), on a client of
+ * its own. */
 static int view_watch(struct ds_certmgr *m, struct view *v, char **error)
 {
 	kube_client *client;

@@ -558,17 +558,17 @@ def check_scenario(t, sc, objs, schemas):
         # The one Secret in the release namespace (a Role): by name, except
         # create, which resourceNames cannot restrict; the two webhook
         # configurations by name.
-        want |= {(ns, "", "secrets", v, tls_name) for v in ("get", "list", "watch", "update")}
+        want |= {(ns, "", "secrets", v, tls_name) for v in ("get", "watch", "update")}
         want |= {(ns, "", "secrets", "create", "*")}
         for kind, on in (("validatingwebhookconfigurations", sc.get("validating", True)),
                          ("mutatingwebhookconfigurations", sc.get("mutating", True))):
             want |= {(None, "admissionregistration.k8s.io", kind, v, full)
-                     for v in ("get", "list", "watch", "patch")} if on else set()
+                     for v in ("get", "watch", "patch")} if on else set()
     t.eq(grants, want, f"{sid}: the server may get/list/watch apps daemonsets cluster-wide"
                        + (", and get/create/update/delete leases in its own namespace" if claims == "cluster" else "")
                        + (", and write PolicyReports and its Lease" if sc.get("audit") else "")
-                       + (", and get/list/watch/update its Secret, create Secrets in its namespace, "
-                          "get/list/watch/patch its webhook configurations" if sc["mode"] == "self" else "")
+                       + (", and get/watch/update its Secret, create Secrets in its namespace, "
+                          "get/watch/patch its webhook configurations" if sc["mode"] == "self" else "")
                        + ", nothing more")
     roles = [one(objs, b["roleRef"]["kind"], b["roleRef"]["name"]) for b in bound]
     t.ok(all(r is not None and (r["kind"] == "ClusterRole" or r["metadata"].get("namespace") == ns) for r in roles),
