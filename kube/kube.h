@@ -264,7 +264,8 @@ typedef struct kube_watch_options {
 	double backoff_max;      /* cap of the doubling delay (jitter below it); 30 s */
 	unsigned watch_seconds;  /* timeoutSeconds asked for each watch; 300 */
 	unsigned page_limit;     /* limit of each list page; 500 */
-	size_t max_list_bytes;   /* bound of one list page; KUBE_MAX_LIST_BYTES */
+	size_t max_list_bytes;   /* bound of one list page (of the GET of the one
+				  * object); KUBE_MAX_LIST_BYTES */
 	size_t max_event_bytes;  /* bound of one watch event line; KUBE_MAX_EVENT_BYTES */
 	kube_log_fn log;         /* NULL: silent */
 	void *log_data;
