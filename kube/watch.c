@@ -228,7 +228,10 @@ struct stream {
 
 /* on_open of a watch stream of one named object that starts at the most
  * recent resourceVersion: now that the watch is open, a GET says what the
- * object is; any change after it comes as an event. */
+ * object is; any change after it comes as an event. (The API server makes
+ * the watch before it answers, and sends and flushes the 200's headers
+ * before any event: apiserver's endpoints/handlers/watch.go,
+ * WatchServer.HandleHTTP.) */
 static int on_open(void *data)
 {
 	struct stream *s = data;
