@@ -279,7 +279,8 @@ typedef struct kube_watch_stats {
 	bool watching;           /* a watch stream is open now */
 	unsigned long lists;     /* complete lists (GETs of the one object) read, the
 				  * first included */
-	unsigned long relists;   /* those after the first (410 Gone, lost events) */
+	unsigned long relists;   /* those after the first (410 Gone, lost events; for
+				  * one object also a watch that ended before any event) */
 	unsigned long watch_restarts; /* watches opened after the first */
 	time_t last_event;       /* wall clock of the last list or watch event; 0: none */
 	double since_last_event; /* seconds since then (monotonic); -1: none yet */

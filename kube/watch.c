@@ -202,8 +202,7 @@ static int fetch(kube_watch *w)
 	if (r.status == 200 && (!(obj = object_read(&r, &error)) ||
 				(h->list_item && h->list_item(h->data, obj, &error) < 0)))
 		goto abort;
-	if (h->list_end && h->list_end(h->data, obj ? resource_version_of(obj) : "",
-				       &error) < 0)
+	if (h->list_end && h->list_end(h->data, obj ? resource_version_of(obj) : "", &error) < 0)
 		goto abort;
 	listed(w, NULL);
 	rc = 0;
