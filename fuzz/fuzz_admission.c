@@ -7,8 +7,8 @@
  *   body that is JSON, and status 200 or 400; a 400 says why;
  * - a 200 is an AdmissionReview in the request's apiVersion whose
  *   response.uid is request.uid, whole (the request read as the API server
- *   reads it: of a repeated name, the last), and whose `allowed` is a
- *   boolean;
+ *   reads it: of a repeated name, the last; an escaped NUL kept, which the
+ *   webhook reads as U+FFFD), and whose `allowed` is a boolean;
  *   a denial carries status.code 403;
  * - a patch is patchType JSONPatch, base64 of a JSON array of add/replace/remove
  *   operations that apply to request.object under RFC 6902 (checked by
@@ -432,12 +432,32 @@ static void keep_last_names(cJSON *item)
 	}
 }
 
+/* A copy of data[0..size) in which each escape \u0000 reads \ufffd, as
+ * the webhook reads a request (cJSON would end the string there). */
+static char *nul_escapes_as_fffd(const uint8_t *data, size_t size)
+{
+	char *copy = malloc(size ? size : 1);
+
+	FUZZ_ASSERT(copy, "out of memory");
+	memcpy(copy, data, size);
+	for (size_t i = 0; i + 1 < size; i++) {
+		if (copy[i] != '\\')
+			continue;
+		if (size - i >= 6 && !memcmp(copy + i + 1, "u0000", 5))
+			memcpy(copy + i + 2, "fffd", 4);
+		i++; /* the escaped character, a backslash included */
+	}
+	return copy;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	char *as_read = nul_escapes_as_fffd(data, size);
 	cJSON *request_doc;
 
 	compare_reader(data, size);
-	request_doc = cJSON_ParseWithLength((const char *)data, size);
+	request_doc = cJSON_ParseWithLength(as_read, size);
+	free(as_read);
 	keep_last_names(request_doc);
 
 	for (int c = 0; c < 2; c++) {

@@ -223,14 +223,25 @@ static const cJSON *last_item(const cJSON *obj, const char *key)
 }
 
 /* Whether the answer echoes the request's uid exactly (of a repeated name,
- * the last), as the API server demands. */
+ * the last; an escaped NUL read as U+FFFD, as the webhook reads it, where
+ * cJSON would end the string), as the API server demands. */
 static bool same_uid(const char *request, size_t len, const char *answer)
 {
-	cJSON *in = cJSON_ParseWithLength(request, len), *out = cJSON_Parse(answer);
-	const char *a = cJSON_GetStringValue(last_item(last_item(in, "request"), "uid"));
-	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "response"), "uid"));
-	bool same = a && b && !strcmp(a, b);
+	char *copy = malloc(len + 1);
+	cJSON *in, *out = cJSON_Parse(answer);
+	const char *a, *b;
+	bool same;
 
+	CHECK(copy != NULL, "out of memory");
+	memcpy(copy, request, len);
+	for (size_t i = 0; i + 1 < len; i++)
+		if (copy[i] == '\\' && copy[++i] == 'u' && len - i >= 5 && !memcmp(copy + i + 1, "0000", 4))
+			memcpy(copy + i + 1, "fffd", 4);
+	in = cJSON_ParseWithLength(copy, len);
+	free(copy);
+	a = cJSON_GetStringValue(last_item(last_item(in, "request"), "uid"));
+	b = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "response"), "uid"));
+	same = a && b && !strcmp(a, b);
 	cJSON_Delete(in);
 	cJSON_Delete(out);
 	return same;
