@@ -244,6 +244,20 @@ static int read_document(void *data, size_t from, size_t to, unsigned line)
 	return r.oom ? -1 : 0;
 }
 
+/* Adds the document text[from, to) of src, starting on line `line`, to
+ * its chunks. Returns 0, or -1 out of memory. */
+static int add_chunk(void *data, size_t from, size_t to, unsigned line)
+{
+	ds_source *src = data;
+	ds_chunk *grown = ds_array_grow(src->chunks, src->chunk_count, sizeof(*grown));
+
+	if (!grown)
+		return -1;
+	src->chunks = grown;
+	grown[src->chunk_count++] = (ds_chunk){from, to - from, line};
+	return 0;
+}
+
 /* Reads and parses the file at real for use. NULL when it cannot be read
  * or memory ran out. */
 static ds_source *source_read(ds_render *rd, const char *real, ds_source_use use)
@@ -271,6 +285,13 @@ static ds_source *source_read(ds_render *rd, const char *real, ds_source_use use
 	src->use = use;
 	if (use == DS_SOURCE_TEXT) {
 		src->chunks = ds_text_documents(src->text, src->len, &src->chunk_count);
+		return src;
+	}
+	if (use == DS_SOURCE_DAEMONSET_TEXT) {
+		if (ds_each_daemonset_document(src->text, src->len, false, add_chunk, src) < 0) {
+			source_free(src);
+			return NULL;
+		}
 		return src;
 	}
 	if (use == DS_SOURCE_WHOLE) {
@@ -785,11 +806,22 @@ static int read_origin(ds_render *rd, ds_document *doc, cJSON *res, struct objec
 {
 	const char *origin = take_annotation(doc, res, "config.kubernetes.io/origin");
 	const char *transforms = take_annotation(doc, res, "alpha.config.kubernetes.io/transformations");
-	cJSON *otree = origin ? read_yaml_value(origin) : NULL, *ttree = transforms ? read_yaml_value(transforms) : NULL;
+	cJSON *ttree = transforms ? read_yaml_value(transforms) : NULL;
 	const cJSON *t, *list = cJSON_IsArray(ttree) ? ttree : NULL;
-	int rc = 0;
+	const char *const path_field[] = {"/path"};
+	ds_located path = {0};
+	int rc = 0, quick = origin ? ds_yaml_locate(origin, strlen(origin), path_field, 1, &path) : 1;
+	cJSON *otree = quick == 0 ? read_yaml_value(origin) : NULL;
 
-	o->origin = annotated_path(rd, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(otree, "path")));
+	if (quick < 0) {
+		cJSON_Delete(ttree);
+		return -1;
+	}
+	/* the origin is read line by line (kustomize writes it as a block
+	 * mapping), else parsed */
+	o->origin = annotated_path(rd, quick ? cJSON_GetStringValue(path.scalar)
+					     : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(otree, "path")));
+	ds_located_free(&path, 1);
 	cJSON_ArrayForEach(t, list) {
 		const char *kind = cJSON_GetStringValue(
 			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "configuredBy"), "kind"));
@@ -1091,7 +1123,102 @@ static const cJSON *kustomize_object(const ds_source *src, const struct object *
 	return m.exact ? m.exact : m.partials == 1 ? m.partial : NULL;
 }
 
-static int place_kustomize(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
+/* The quick search for the object a Kustomize source holds and for the
+ * field a finding is about: the same choice as kustomize_object() makes,
+ * over the same documents, each read line by line (ds_yaml_locate()). */
+struct quick {
+	const struct object *o;
+	const char *text;
+	const char *const *pointers; /* kind, name, and the field (when it is neither) */
+	size_t count;
+	ds_located exact[3], partial[3];
+	unsigned exact_line, partial_line;
+	bool have_exact, gave_up, oom;
+	size_t partials;
+};
+
+/* Reads the document text[from, to) (starting on line `line`) into k.
+ * Returns 1 when the search is over, else 0. */
+static int quick_document(struct quick *k, size_t from, size_t to, unsigned line)
+{
+	ds_located got[3];
+	const char *kind, *name;
+	int rc = ds_yaml_locate(k->text + from, to - from, k->pointers, k->count, got);
+
+	if (rc <= 0) {
+		k->oom = rc < 0;
+		k->gave_up = true;
+		return 1;
+	}
+	kind = cJSON_GetStringValue(got[0].scalar);
+	name = cJSON_IsString(got[1].scalar) ? got[1].scalar->valuestring : "";
+	if (kind && object_kind(kind) && strcmp(kind, "DaemonSet")) {
+		k->gave_up = true; /* a list: its items are the parse's to read */
+		ds_located_free(got, k->count);
+		return 1;
+	}
+	if (kind && !strcmp(kind, k->o->kind) && !strcmp(name, k->o->name)) {
+		memcpy(k->exact, got, sizeof(got));
+		k->exact_line = line;
+		k->have_exact = true;
+		return 1;
+	}
+	if (kind && !strcmp(kind, k->o->kind) && *name && strstr(k->o->name, name) && k->partials++ == 0) {
+		memcpy(k->partial, got, sizeof(got));
+		k->partial_line = line;
+		return 0;
+	}
+	ds_located_free(got, k->count);
+	return 0;
+}
+
+/* Places q as place_kustomize() would when the object's own file holds
+ * the rendered value, reading that file line by line rather than parsing
+ * it. Returns 1 when placed, 0 when the file must be parsed to tell (or
+ * the value is set by a patch), -1 out of memory. */
+static int quick_place(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
+{
+	const ds_source *src = o->origin ? ds_render_source(rd, o->origin, DS_SOURCE_DAEMONSET_TEXT) : NULL;
+	const char *pointers[3] = {"/kind", "/metadata/name", q->found};
+	struct quick k = {.o = o, .pointers = pointers, .count = 3};
+	bool exact = !strcmp(q->found, q->pointer);
+	const ds_located *field;
+	ds_pos pos;
+	size_t index = 2;
+	int rc = 0;
+
+	if (!src)
+		return 0;
+	k.text = src->text;
+	for (size_t i = 0; i < 2; i++)
+		if (!strcmp(q->found, pointers[i])) {
+			index = i;
+			k.count = 2;
+		}
+	for (size_t i = 0; i < src->chunk_count; i++)
+		if (quick_document(&k, src->chunks[i].start, src->chunks[i].start + src->chunks[i].len,
+				   src->chunks[i].line))
+			break;
+	field = k.gave_up ? NULL : k.have_exact ? &k.exact[index] : k.partials == 1 ? &k.partial[index] : NULL;
+	if (field && field->found &&
+	    ((cJSON_IsObject(q->value) || cJSON_IsArray(q->value))
+		     ? field->collection && (!exact || field->value.line)
+		     : field->scalar && cJSON_Compare(field->scalar, q->value, true))) {
+		pos = exact ? field->value : field->key;
+		pos.line += (k.have_exact ? k.exact_line : k.partial_line) - 1;
+		out->file = src->name;
+		out->pos = pos;
+		rc = 1;
+	}
+	ds_located_free(k.exact, k.count);
+	ds_located_free(k.partial, k.count);
+	return k.oom ? -1 : rc;
+}
+
+/* Places q by parsing the object's own file, else at the patch or
+ * transformer that set the value. Returns 0, or -1 out of memory. */
+static int place_kustomize_parsed(ds_render *rd, const struct object *o, const ds_render_query *q,
+				  ds_render_place *out)
 {
 	const ds_source *src = o->origin ? ds_render_source(rd, o->origin, DS_SOURCE_MANIFEST) : NULL;
 	const ds_source_doc *doc = NULL;
@@ -1121,6 +1248,15 @@ static int place_kustomize(ds_render *rd, const struct object *o, const ds_rende
 	out->note = strdup(node ? " (rendered with another value: set by a patch or transformer not traced to a line)"
 				: " (rendered: set by a patch or transformer not traced to a line)");
 	return out->note ? 0 : -1;
+}
+
+static int place_kustomize(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
+{
+	int quick = quick_place(rd, o, q, out);
+
+	if (quick != 0)
+		return quick < 0 ? -1 : 0;
+	return place_kustomize_parsed(rd, o, q, out);
 }
 
 int ds_render_place_finding(ds_render *rd, const ds_render_query *q, ds_render_place *out)

@@ -223,7 +223,7 @@ typedef struct ds_source {
 	size_t lines;       /* how many lines templated[] has */
 	ds_source_doc *docs; /* its documents that may matter, with positions */
 	size_t doc_count;
-	ds_chunk *chunks;   /* read for DS_SOURCE_TEXT: its documents as text */
+	ds_chunk *chunks;   /* read for DS_SOURCE_TEXT or DS_SOURCE_DAEMONSET_TEXT: its documents as text */
 	size_t chunk_count;
 	int use;            /* the ds_source_use it was read for */
 } ds_source;
@@ -232,7 +232,9 @@ typedef enum {
 	DS_SOURCE_MANIFEST, /* the documents that may hold a DaemonSet read (whole), the others blanked */
 	DS_SOURCE_TEMPLATE, /* a Helm template: actions blanked, then as DS_SOURCE_MANIFEST */
 	DS_SOURCE_WHOLE,    /* every document read whole: kustomizations, patches */
-	DS_SOURCE_TEXT      /* the text alone, not parsed */
+	DS_SOURCE_TEXT,     /* the text alone, not parsed */
+	DS_SOURCE_DAEMONSET_TEXT /* the text alone, and in chunks the documents that may hold a
+				    DaemonSet (each from its "---" line), not parsed */
 } ds_source_use;
 
 /* The file at the real path `real`, read for `use` and kept in rd's cache
