@@ -119,7 +119,8 @@ typedef struct ds_located {
  * of a parse. It gives up on whatever ds_yaml_load() might read otherwise
  * or that it does not follow: anchors, aliases, tags, a key on the way
  * given twice, quoted keys on the way, a scalar or flow collection going
- * on over lines, tabs, characters outside ASCII, directives. Returns 1
+ * on over lines, tabs, characters outside ASCII, directives. A text of
+ * comments and blank lines is read as holding no field. Returns 1
  * with out[] filled (positions as ds_yaml_load() gives them, line 1 the
  * first of buf; release with ds_located_free()), 0 when it gives up (read
  * the document with ds_yaml_load(); out[] is empty), -1 out of memory. */

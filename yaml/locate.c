@@ -236,6 +236,10 @@ static void read_value(struct walk *w, size_t start, size_t at, size_t end, size
 		return;
 	}
 	c = w->buf[at];
+	if (c == '-' && (at + 1 == end || w->buf[at + 1] == ' ')) {
+		w->give_up = true; /* a sequence's entry after a key: the parse refuses it */
+		return;
+	}
 	/* what leads to a field is a mapping on the lines below; anchors,
 	 * aliases and tags are the parse's to resolve */
 	if (path >= 0 || strchr("&*!?%@`,", c)) {
@@ -566,7 +570,8 @@ int ds_yaml_locate(const char *buf, size_t len, const char *const *pointers, siz
 			read_line(w, at, end);
 		at = next;
 	}
-	rc = w->oom ? -1 : w->give_up || (!w->depth && !w->root_done) ? 0 : 1;
+	/* a text of comments and blank lines is no document: nothing found */
+	rc = w->oom ? -1 : w->give_up ? 0 : 1;
 	for (size_t i = 0; i < w->seen_count; i++)
 		free(w->seen[i]);
 	free(w);
