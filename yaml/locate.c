@@ -397,6 +397,8 @@ static void read_entry(struct walk *w, size_t start, size_t at, size_t end)
 			return;
 		}
 		seen_once(w, (size_t)len);
+		if (w->give_up || w->oom)
+			return;
 		if (exact < w->count) {
 			out = &w->out[exact];
 			out->found = true;

@@ -58,7 +58,10 @@ static int locate(const char *text)
 {
 	ds_document *doc = NULL;
 	ds_diag_list diags = {0};
-	int rc = ds_yaml_locate(text, strlen(text), fields, FIELD_COUNT, out);
+	int rc;
+
+	ds_located_free(out, MAX_FIELDS); /* what the call before found */
+	rc = ds_yaml_locate(text, strlen(text), fields, FIELD_COUNT, out);
 
 	assert_true(rc == 0 || rc == 1);
 	if (rc == 0) {
