@@ -195,6 +195,11 @@ static void source_free(ds_source *src)
 		free(src->parsed);
 	free(src->text);
 	free(src->templated);
+	for (size_t i = 0; src->ids && i < src->chunk_count; i++) {
+		free(src->ids[i].kind);
+		free(src->ids[i].name);
+	}
+	free(src->ids);
 	free(src->chunks);
 	free(src->real);
 	free(src);
@@ -258,6 +263,43 @@ static int add_chunk(void *data, size_t from, size_t to, unsigned line)
 	return 0;
 }
 
+static bool object_kind(const char *kind);
+
+/* Reads the kind and name of each chunk of src line by line, once per
+ * file read, so that finding an object among them costs a comparison of
+ * names (a search per finding stays linear in the file). Returns 0, or -1
+ * out of memory. */
+static int identify_chunks(ds_source *src)
+{
+	static const char *const identity[] = {"/kind", "/metadata/name"};
+
+	src->ids = calloc(src->chunk_count + 1, sizeof(*src->ids));
+	if (!src->ids)
+		return -1;
+	for (size_t i = 0; i < src->chunk_count; i++) {
+		const ds_chunk *c = &src->chunks[i];
+		ds_chunk_id *id = &src->ids[i];
+		ds_located got[2];
+		int rc = ds_yaml_locate(src->text + c->start, c->len, identity, 2, got);
+		const char *kind = rc == 1 ? cJSON_GetStringValue(got[0].scalar) : NULL;
+		const char *name = rc == 1 ? cJSON_GetStringValue(got[1].scalar) : NULL;
+		if (rc < 0)
+			return -1;
+		/* a list's items are the parse's to read */
+		id->unread = rc == 0 || (kind && object_kind(kind) && strcmp(kind, "DaemonSet"));
+		id->kind = kind && !id->unread ? strdup(kind) : NULL;
+		id->name = name && !id->unread ? strdup(name) : NULL;
+		ds_located_free(got, 2);
+		if ((kind && !id->unread && !id->kind) || (name && !id->unread && !id->name)) {
+			free(id->kind);
+			free(id->name);
+			*id = (ds_chunk_id){0};
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Reads and parses the file at real for use. NULL when it cannot be read
  * or memory ran out. */
 static ds_source *source_read(ds_render *rd, const char *real, ds_source_use use)
@@ -288,7 +330,7 @@ static ds_source *source_read(ds_render *rd, const char *real, ds_source_use use
 		return src;
 	}
 	if (use == DS_SOURCE_DAEMONSET_TEXT) {
-		if (ds_each_daemonset_document(src->text, src->len, false, add_chunk, src) < 0) {
+		if (ds_each_daemonset_document(src->text, src->len, false, add_chunk, src) < 0 || identify_chunks(src) < 0) {
 			source_free(src);
 			return NULL;
 		}
@@ -1123,96 +1165,54 @@ static const cJSON *kustomize_object(const ds_source *src, const struct object *
 	return m.exact ? m.exact : m.partials == 1 ? m.partial : NULL;
 }
 
-/* The quick search for the object a Kustomize source holds and for the
- * field a finding is about: the same choice as kustomize_object() makes,
- * over the same documents, each read line by line (ds_yaml_locate()). */
-struct quick {
-	const struct object *o;
-	const char *text;
-	const char *const *pointers; /* kind, name, and the field (when it is neither) */
-	size_t count;
-	ds_located exact[3], partial[3];
-	unsigned exact_line, partial_line;
-	bool have_exact, gave_up, oom;
-	size_t partials;
-};
-
-/* Reads the document text[from, to) (starting on line `line`) into k.
- * Returns 1 when the search is over, else 0. */
-static int quick_document(struct quick *k, size_t from, size_t to, unsigned line)
-{
-	ds_located got[3];
-	const char *kind, *name;
-	int rc = ds_yaml_locate(k->text + from, to - from, k->pointers, k->count, got);
-
-	if (rc <= 0) {
-		k->oom = rc < 0;
-		k->gave_up = true;
-		return 1;
-	}
-	kind = cJSON_GetStringValue(got[0].scalar);
-	name = cJSON_IsString(got[1].scalar) ? got[1].scalar->valuestring : "";
-	if (kind && object_kind(kind) && strcmp(kind, "DaemonSet")) {
-		k->gave_up = true; /* a list: its items are the parse's to read */
-		ds_located_free(got, k->count);
-		return 1;
-	}
-	if (kind && !strcmp(kind, k->o->kind) && !strcmp(name, k->o->name)) {
-		memcpy(k->exact, got, sizeof(got));
-		k->exact_line = line;
-		k->have_exact = true;
-		return 1;
-	}
-	if (kind && !strcmp(kind, k->o->kind) && *name && strstr(k->o->name, name) && k->partials++ == 0) {
-		memcpy(k->partial, got, sizeof(got));
-		k->partial_line = line;
-		return 0;
-	}
-	ds_located_free(got, k->count);
-	return 0;
-}
-
 /* Places q as place_kustomize() would when the object's own file holds
  * the rendered value, reading that file line by line rather than parsing
- * it. Returns 1 when placed, 0 when the file must be parsed to tell (or
- * the value is set by a patch), -1 out of memory. */
+ * it: the object found among the same documents with the same choice as
+ * kustomize_object() makes (of o's kind, named as o is, else the only one
+ * whose name o's holds), by the kinds and names read once per file.
+ * Returns 1 when placed, 0 when the file must be parsed to tell (or the
+ * value is set by a patch), -1 out of memory. */
 static int quick_place(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
 {
 	const ds_source *src = o->origin ? ds_render_source(rd, o->origin, DS_SOURCE_DAEMONSET_TEXT) : NULL;
-	const char *pointers[3] = {"/kind", "/metadata/name", q->found};
-	struct quick k = {.o = o, .pointers = pointers, .count = 3};
+	const char *const field_pointer[] = {q->found};
 	bool exact = !strcmp(q->found, q->pointer);
-	const ds_located *field;
-	ds_pos pos;
-	size_t index = 2;
-	int rc = 0;
+	size_t partials = 0, chosen = (size_t)-1, partial = 0;
+	ds_located field;
+	const ds_chunk *c;
+	int rc;
 
-	if (!src)
-		return 0;
-	k.text = src->text;
-	for (size_t i = 0; i < 2; i++)
-		if (!strcmp(q->found, pointers[i])) {
-			index = i;
-			k.count = 2;
-		}
-	for (size_t i = 0; i < src->chunk_count; i++)
-		if (quick_document(&k, src->chunks[i].start, src->chunks[i].start + src->chunks[i].len,
-				   src->chunks[i].line))
+	for (size_t i = 0; src && i < src->chunk_count; i++) {
+		const ds_chunk_id *id = &src->ids[i];
+		const char *name = id->name ? id->name : "";
+		if (id->unread)
+			return 0;
+		if (id->kind && !strcmp(id->kind, o->kind) && !strcmp(name, o->name)) {
+			chosen = i;
 			break;
-	field = k.gave_up ? NULL : k.have_exact ? &k.exact[index] : k.partials == 1 ? &k.partial[index] : NULL;
-	if (field && field->found &&
-	    ((cJSON_IsObject(q->value) || cJSON_IsArray(q->value))
-		     ? field->collection && (!exact || field->value.line)
-		     : field->scalar && cJSON_Compare(field->scalar, q->value, true))) {
-		pos = exact ? field->value : field->key;
-		pos.line += (k.have_exact ? k.exact_line : k.partial_line) - 1;
+		}
+		if (id->kind && !strcmp(id->kind, o->kind) && *name && strstr(o->name, name) && partials++ == 0)
+			partial = i;
+	}
+	if (chosen == (size_t)-1 && partials == 1)
+		chosen = partial;
+	if (chosen == (size_t)-1)
+		return 0;
+	c = &src->chunks[chosen];
+	rc = ds_yaml_locate(src->text + c->start, c->len, field_pointer, 1, &field);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
+	if (field.found && ((cJSON_IsObject(q->value) || cJSON_IsArray(q->value))
+				    ? field.collection && (!exact || field.value.line)
+				    : field.scalar && cJSON_Compare(field.scalar, q->value, true))) {
+		out->pos = exact ? field.value : field.key;
+		out->pos.line += c->line - 1;
 		out->file = src->name;
-		out->pos = pos;
 		rc = 1;
 	}
-	ds_located_free(k.exact, k.count);
-	ds_located_free(k.partial, k.count);
-	return k.oom ? -1 : rc;
+	ds_located_free(&field, 1);
+	return rc;
 }
 
 /* Places q by parsing the object's own file, else at the patch or
