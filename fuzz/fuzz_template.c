@@ -11,7 +11,10 @@
  * - the documents are in order, inside the text, each on the line it says;
  *   helm's documents too, with no blank at either end;
  * - a document chosen for a field holds it, and the field's lines lie
- *   inside that document. */
+ *   inside that document;
+ * - where ds_yaml_locate() reads a document that parses, each field it
+ *   reports is the parse's: found or not, its key's and value's places,
+ *   its value. */
 #include "fuzz/fuzz.h"
 #include "lint/render.h"
 
@@ -49,6 +52,39 @@ struct reading {
 	size_t last_to;
 };
 
+static bool same_pos(ds_pos a, ds_pos b)
+{
+	return a.line == b.line && a.column == b.column;
+}
+
+/* Checks ds_yaml_locate() on text[0..len) against doc, its parse. */
+static void check_locate(const char *text, size_t len, const ds_document *doc)
+{
+	enum { COUNT = sizeof(pointers) / sizeof(pointers[0]) };
+	ds_located out[COUNT];
+	int rc = ds_yaml_locate(text, len, pointers, COUNT, out);
+
+	FUZZ_ASSERT(rc >= 0, "out of memory");
+	for (size_t i = 0; rc == 1 && i < COUNT; i++) {
+		const cJSON *node = ds_pointer_get(doc->root, pointers[i]);
+		const ds_node_info *info = node ? ds_document_where(doc, node) : NULL;
+		FUZZ_ASSERT(out[i].found == (node != NULL), "located a field the parse has not, or missed one");
+		if (!node)
+			continue;
+		FUZZ_ASSERT(info && same_pos(out[i].key, info->key), "a key located elsewhere than the parse has it");
+		if (cJSON_IsObject(node) || cJSON_IsArray(node))
+			FUZZ_ASSERT(out[i].collection && !out[i].scalar &&
+					    (!out[i].value.line || same_pos(out[i].value, info->value)),
+				    "a collection located otherwise than parsed");
+		else if (out[i].scalar)
+			FUZZ_ASSERT(cJSON_Compare(out[i].scalar, node, true) && same_pos(out[i].value, info->value),
+				    "a scalar located otherwise than parsed");
+		else
+			FUZZ_ASSERT(cJSON_IsNull(node) && !out[i].collection, "a null located otherwise than parsed");
+	}
+	ds_located_free(out, COUNT);
+}
+
 static int read_one(void *data, size_t from, size_t to, unsigned line)
 {
 	struct reading *r = data;
@@ -60,6 +96,8 @@ static int read_one(void *data, size_t from, size_t to, unsigned line)
 	FUZZ_ASSERT(line == line_at(src->text, from), "a document on another line than it says");
 	r->last_to = to;
 	ds_yaml_load(src->parsed + from, to - from, keep, src, &diags);
+	if (src->doc_count == before + 1 && !(diags.count && diags.items[diags.count - 1].is_error))
+		check_locate(src->parsed + from, to - from, src->docs[before].doc);
 	ds_diag_list_free(&diags);
 	for (size_t i = before; i < src->doc_count; i++)
 		src->docs[i] = (ds_source_doc){src->docs[i].doc, from, to - from, line};

@@ -195,6 +195,11 @@ static void source_free(ds_source *src)
 		free(src->parsed);
 	free(src->text);
 	free(src->templated);
+	for (size_t i = 0; src->ids && i < src->chunk_count; i++) {
+		free(src->ids[i].kind);
+		free(src->ids[i].name);
+	}
+	free(src->ids);
 	free(src->chunks);
 	free(src->real);
 	free(src);
@@ -244,6 +249,57 @@ static int read_document(void *data, size_t from, size_t to, unsigned line)
 	return r.oom ? -1 : 0;
 }
 
+/* Adds the document text[from, to) of src, starting on line `line`, to
+ * its chunks. Returns 0, or -1 out of memory. */
+static int add_chunk(void *data, size_t from, size_t to, unsigned line)
+{
+	ds_source *src = data;
+	ds_chunk *grown = ds_array_grow(src->chunks, src->chunk_count, sizeof(*grown));
+
+	if (!grown)
+		return -1;
+	src->chunks = grown;
+	grown[src->chunk_count++] = (ds_chunk){from, to - from, line};
+	return 0;
+}
+
+static bool object_kind(const char *kind);
+
+/* Reads the kind and name of each chunk of src line by line, once per
+ * file read, so that finding an object among them costs a comparison of
+ * names (a search per finding stays linear in the file). Returns 0, or -1
+ * out of memory. */
+static int identify_chunks(ds_source *src)
+{
+	static const char *const identity[] = {"/kind", "/metadata/name"};
+
+	src->ids = calloc(src->chunk_count + 1, sizeof(*src->ids));
+	if (!src->ids)
+		return -1;
+	for (size_t i = 0; i < src->chunk_count; i++) {
+		const ds_chunk *c = &src->chunks[i];
+		ds_chunk_id *id = &src->ids[i];
+		ds_located got[2];
+		int rc = ds_yaml_locate(src->text + c->start, c->len, identity, 2, got);
+		const char *kind = rc == 1 ? cJSON_GetStringValue(got[0].scalar) : NULL;
+		const char *name = rc == 1 ? cJSON_GetStringValue(got[1].scalar) : NULL;
+		if (rc < 0)
+			return -1;
+		/* a list's items are the parse's to read */
+		id->unread = rc == 0 || (kind && object_kind(kind) && strcmp(kind, "DaemonSet"));
+		id->kind = kind && !id->unread ? strdup(kind) : NULL;
+		id->name = name && !id->unread ? strdup(name) : NULL;
+		ds_located_free(got, 2);
+		if ((kind && !id->unread && !id->kind) || (name && !id->unread && !id->name)) {
+			free(id->kind);
+			free(id->name);
+			*id = (ds_chunk_id){0};
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Reads and parses the file at real for use. NULL when it cannot be read
  * or memory ran out. */
 static ds_source *source_read(ds_render *rd, const char *real, ds_source_use use)
@@ -271,6 +327,13 @@ static ds_source *source_read(ds_render *rd, const char *real, ds_source_use use
 	src->use = use;
 	if (use == DS_SOURCE_TEXT) {
 		src->chunks = ds_text_documents(src->text, src->len, &src->chunk_count);
+		return src;
+	}
+	if (use == DS_SOURCE_DAEMONSET_TEXT) {
+		if (ds_each_daemonset_document(src->text, src->len, false, add_chunk, src) < 0 || identify_chunks(src) < 0) {
+			source_free(src);
+			return NULL;
+		}
 		return src;
 	}
 	if (use == DS_SOURCE_WHOLE) {
@@ -785,11 +848,22 @@ static int read_origin(ds_render *rd, ds_document *doc, cJSON *res, struct objec
 {
 	const char *origin = take_annotation(doc, res, "config.kubernetes.io/origin");
 	const char *transforms = take_annotation(doc, res, "alpha.config.kubernetes.io/transformations");
-	cJSON *otree = origin ? read_yaml_value(origin) : NULL, *ttree = transforms ? read_yaml_value(transforms) : NULL;
+	cJSON *ttree = transforms ? read_yaml_value(transforms) : NULL;
 	const cJSON *t, *list = cJSON_IsArray(ttree) ? ttree : NULL;
-	int rc = 0;
+	const char *const path_field[] = {"/path"};
+	ds_located path = {0};
+	int rc = 0, quick = origin ? ds_yaml_locate(origin, strlen(origin), path_field, 1, &path) : 1;
+	cJSON *otree = quick == 0 ? read_yaml_value(origin) : NULL;
 
-	o->origin = annotated_path(rd, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(otree, "path")));
+	if (quick < 0) {
+		cJSON_Delete(ttree);
+		return -1;
+	}
+	/* the origin is read line by line (kustomize writes it as a block
+	 * mapping), else parsed */
+	o->origin = annotated_path(rd, quick ? cJSON_GetStringValue(path.scalar)
+					     : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(otree, "path")));
+	ds_located_free(&path, 1);
 	cJSON_ArrayForEach(t, list) {
 		const char *kind = cJSON_GetStringValue(
 			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "configuredBy"), "kind"));
@@ -1091,7 +1165,60 @@ static const cJSON *kustomize_object(const ds_source *src, const struct object *
 	return m.exact ? m.exact : m.partials == 1 ? m.partial : NULL;
 }
 
-static int place_kustomize(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
+/* Places q as place_kustomize() would when the object's own file holds
+ * the rendered value, reading that file line by line rather than parsing
+ * it: the object found among the same documents with the same choice as
+ * kustomize_object() makes (of o's kind, named as o is, else the only one
+ * whose name o's holds), by the kinds and names read once per file.
+ * Returns 1 when placed, 0 when the file must be parsed to tell (or the
+ * value is set by a patch), -1 out of memory. */
+static int quick_place(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
+{
+	const ds_source *src = o->origin ? ds_render_source(rd, o->origin, DS_SOURCE_DAEMONSET_TEXT) : NULL;
+	const char *const field_pointer[] = {q->found};
+	bool exact = !strcmp(q->found, q->pointer);
+	size_t partials = 0, chosen = (size_t)-1, partial = 0;
+	ds_located field;
+	const ds_chunk *c;
+	int rc;
+
+	for (size_t i = 0; src && i < src->chunk_count; i++) {
+		const ds_chunk_id *id = &src->ids[i];
+		const char *name = id->name ? id->name : "";
+		if (id->unread)
+			return 0;
+		if (id->kind && !strcmp(id->kind, o->kind) && !strcmp(name, o->name)) {
+			chosen = i;
+			break;
+		}
+		if (id->kind && !strcmp(id->kind, o->kind) && *name && strstr(o->name, name) && partials++ == 0)
+			partial = i;
+	}
+	if (chosen == (size_t)-1 && partials == 1)
+		chosen = partial;
+	if (chosen == (size_t)-1)
+		return 0;
+	c = &src->chunks[chosen];
+	rc = ds_yaml_locate(src->text + c->start, c->len, field_pointer, 1, &field);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
+	if (field.found && ((cJSON_IsObject(q->value) || cJSON_IsArray(q->value))
+				    ? field.collection && (!exact || field.value.line)
+				    : field.scalar && cJSON_Compare(field.scalar, q->value, true))) {
+		out->pos = exact ? field.value : field.key;
+		out->pos.line += c->line - 1;
+		out->file = src->name;
+		rc = 1;
+	}
+	ds_located_free(&field, 1);
+	return rc;
+}
+
+/* Places q by parsing the object's own file, else at the patch or
+ * transformer that set the value. Returns 0, or -1 out of memory. */
+static int place_kustomize_parsed(ds_render *rd, const struct object *o, const ds_render_query *q,
+				  ds_render_place *out)
 {
 	const ds_source *src = o->origin ? ds_render_source(rd, o->origin, DS_SOURCE_MANIFEST) : NULL;
 	const ds_source_doc *doc = NULL;
@@ -1121,6 +1248,15 @@ static int place_kustomize(ds_render *rd, const struct object *o, const ds_rende
 	out->note = strdup(node ? " (rendered with another value: set by a patch or transformer not traced to a line)"
 				: " (rendered: set by a patch or transformer not traced to a line)");
 	return out->note ? 0 : -1;
+}
+
+static int place_kustomize(ds_render *rd, const struct object *o, const ds_render_query *q, ds_render_place *out)
+{
+	int quick = quick_place(rd, o, q, out);
+
+	if (quick != 0)
+		return quick < 0 ? -1 : 0;
+	return place_kustomize_parsed(rd, o, q, out);
 }
 
 int ds_render_place_finding(ds_render *rd, const ds_render_query *q, ds_render_place *out)

@@ -201,6 +201,15 @@ typedef struct ds_chunk {
 	unsigned line;
 } ds_chunk;
 
+/* What a document that may hold a DaemonSet is, read line by line
+ * (ds_yaml_locate()): its kind and name when they are strings (else
+ * NULL), or unread when the reading gave up on it or it is a list. Owns
+ * its strings. */
+typedef struct ds_chunk_id {
+	char *kind, *name;
+	bool unread;
+} ds_chunk_id;
+
 /* A document of a source, read on its own from the part of the file it is
  * written in: its positions are the file's once `line` - 1 is added to
  * their lines. Owns doc. */
@@ -223,7 +232,8 @@ typedef struct ds_source {
 	size_t lines;       /* how many lines templated[] has */
 	ds_source_doc *docs; /* its documents that may matter, with positions */
 	size_t doc_count;
-	ds_chunk *chunks;   /* read for DS_SOURCE_TEXT: its documents as text */
+	ds_chunk *chunks;   /* read for DS_SOURCE_TEXT or DS_SOURCE_DAEMONSET_TEXT: its documents as text */
+	ds_chunk_id *ids;   /* DS_SOURCE_DAEMONSET_TEXT: the kind and name of each chunk, read line by line */
 	size_t chunk_count;
 	int use;            /* the ds_source_use it was read for */
 } ds_source;
@@ -232,7 +242,9 @@ typedef enum {
 	DS_SOURCE_MANIFEST, /* the documents that may hold a DaemonSet read (whole), the others blanked */
 	DS_SOURCE_TEMPLATE, /* a Helm template: actions blanked, then as DS_SOURCE_MANIFEST */
 	DS_SOURCE_WHOLE,    /* every document read whole: kustomizations, patches */
-	DS_SOURCE_TEXT      /* the text alone, not parsed */
+	DS_SOURCE_TEXT,     /* the text alone, not parsed */
+	DS_SOURCE_DAEMONSET_TEXT /* the text alone, and in chunks the documents that may hold a
+				    DaemonSet (each from its "---" line), not parsed */
 } ds_source_use;
 
 /* The file at the real path `real`, read for `use` and kept in rd's cache

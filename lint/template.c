@@ -221,29 +221,22 @@ static bool holds(const char *text, size_t from, size_t to, const char *needle)
 	return to > from && memmem(text + from, to - from, needle, strlen(needle)) != NULL;
 }
 
-/* Whether the document text[from, to) may be, or hold, a DaemonSet: its
- * top-level kind (a line starting "kind:") is DaemonSet or a list, or an
- * action (template), or it has no such line (a flow mapping, JSON, or a
- * kind given some other way: read it to be sure). */
-static bool may_hold_daemonset(const char *text, size_t from, size_t to, bool template)
+/* Whether the line text[at, next) is a top-level kind line ("kind:"),
+ * and then in *may whether it may name a DaemonSet or a list: its kind is
+ * DaemonSet or a list, or an action (template). */
+static bool kind_line_at(const char *text, size_t at, size_t next, bool template, bool *may)
 {
-	bool kind_line = false;
+	size_t end = next, v = at + 5;
 
-	for (size_t at = from; at < to;) {
-		size_t next = ds_next_line(text, to, at), end = next, v = at + 5;
-		while (end > at && (text[end - 1] == '\n' || text[end - 1] == '\r'))
-			end--;
-		if (end - at > 5 && !memcmp(text + at, "kind:", 5)) {
-			kind_line = true;
-			while (v < end && (text[v] == ' ' || text[v] == '\t' || text[v] == '"' || text[v] == '\''))
-				v++;
-			if (holds(text, v, end, "DaemonSet") || holds(text, v, end, "List") ||
-			    (template && holds(text, at, end, "{{")))
-				return true;
-		}
-		at = next;
-	}
-	return !kind_line;
+	while (end > at && (text[end - 1] == '\n' || text[end - 1] == '\r'))
+		end--;
+	if (end - at <= 5 || memcmp(text + at, "kind:", 5))
+		return false;
+	while (v < end && (text[v] == ' ' || text[v] == '\t' || text[v] == '"' || text[v] == '\''))
+		v++;
+	*may = holds(text, v, end, "DaemonSet") || holds(text, v, end, "List") ||
+	       (template && holds(text, at, end, "{{"));
+	return true;
 }
 
 /* Whether the line at `at` of text is a document marker ("---" alone, or
@@ -264,14 +257,24 @@ int ds_each_daemonset_document(const char *text, size_t len, bool template,
 	while (start < len) {
 		unsigned first = line;
 		size_t end = start;
+		bool kind_line = false, may = false;
 		int rc;
 		/* a document: its marker line (which may hold some of it), then
-		 * its lines up to the next marker */
+		 * its lines up to the next marker. It may be, or hold, a
+		 * DaemonSet when one of its kind lines says so, or when it has
+		 * none (a flow mapping, JSON, or a kind given some other way:
+		 * read it to be sure). */
 		do {
-			end = ds_next_line(text, len, end);
+			size_t next = ds_next_line(text, len, end);
+			bool this_may = false;
+			if (kind_line_at(text, end, next, template, &this_may)) {
+				kind_line = true;
+				may |= this_may;
+			}
+			end = next;
 			line++;
 		} while (end < len && !marker_line(text, len, end));
-		if (may_hold_daemonset(text, start, end, template) && (rc = each(data, start, end, first)) != 0)
+		if ((may || !kind_line) && (rc = each(data, start, end, first)) != 0)
 			return rc;
 		start = end;
 	}

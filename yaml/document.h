@@ -104,6 +104,31 @@ const ds_node_info *ds_document_where(const ds_document *doc, const cJSON *item)
 ds_pos ds_document_locate(const ds_document *doc, const cJSON *resource, const char *pointer,
 			  unsigned *anchor_line);
 
+/* A field of a document as ds_yaml_locate() finds it. Owns scalar. */
+typedef struct ds_located {
+	bool found;
+	ds_pos key;        /* where its key is written */
+	ds_pos value;      /* where its value starts when written on the key's line, else 0:0 */
+	bool collection;   /* its value is a mapping or a sequence */
+	cJSON *scalar;     /* a scalar value as ds_yaml_load() reads it, else NULL (a collection, or null) */
+} ds_located;
+
+/* Finds the fields at pointers[0..count) (each through mappings alone)
+ * in the one document buf[0..len) (its "---" line may start it), without
+ * building it: a reading of block-style YAML line by line, for a fraction
+ * of a parse. It gives up on whatever ds_yaml_load() might read otherwise
+ * or that it does not follow: anchors, aliases, tags, a key on the way
+ * given twice, quoted keys on the way, a scalar or flow collection going
+ * on over lines, tabs, characters outside ASCII, directives. A text of
+ * comments and blank lines is read as holding no field. Returns 1
+ * with out[] filled (positions as ds_yaml_load() gives them, line 1 the
+ * first of buf; release with ds_located_free()), 0 when it gives up (read
+ * the document with ds_yaml_load(); out[] is empty), -1 out of memory. */
+int ds_yaml_locate(const char *buf, size_t len, const char *const *pointers, size_t count, ds_located *out);
+
+/* Releases what out[0..count) owns and empties it. */
+void ds_located_free(ds_located *out, size_t count);
+
 /* Appends a diagnostic with a printf-style message. Returns 0 or -1 out of
  * memory. */
 int ds_diag_add(ds_diag_list *list, ds_pos pos, bool is_error, const char *fmt, ...)

@@ -1,14 +1,18 @@
 /* posmap.c - positions of cJSON items: an open-addressing hash table keyed
- * by the item's address. */
+ * by the item's address, its slots made on the first put (a document read
+ * only for its kind records none). */
 #include "yaml/posmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The slots a map starts with. */
+#define FIRST_CAPACITY 256
+
 struct ds_posmap {
-	ds_node_info *slots;
-	size_t capacity; /* a power of two */
+	ds_node_info *slots; /* NULL until the first put */
+	size_t capacity;     /* a power of two, or 0 */
 	size_t used;
 };
 
@@ -24,17 +28,7 @@ static size_t slot_of(const ds_posmap *map, const cJSON *item)
 
 ds_posmap *ds_posmap_new(void)
 {
-	ds_posmap *map = calloc(1, sizeof(*map));
-
-	if (!map)
-		return NULL;
-	map->capacity = 256;
-	map->slots = calloc(map->capacity, sizeof(*map->slots));
-	if (!map->slots) {
-		free(map);
-		return NULL;
-	}
-	return map;
+	return calloc(1, sizeof(ds_posmap));
 }
 
 void ds_posmap_free(ds_posmap *map)
@@ -59,14 +53,14 @@ static void insert_slot(ds_posmap *map, const ds_node_info *info)
 static int grow(ds_posmap *map)
 {
 	ds_node_info *old = map->slots;
-	size_t old_capacity = map->capacity;
+	size_t old_capacity = map->capacity, capacity = old_capacity ? old_capacity * 2 : FIRST_CAPACITY;
 
-	map->slots = calloc(old_capacity * 2, sizeof(*map->slots));
+	map->slots = calloc(capacity, sizeof(*map->slots));
 	if (!map->slots) {
 		map->slots = old;
 		return -1;
 	}
-	map->capacity = old_capacity * 2;
+	map->capacity = capacity;
 	map->used = 0;
 	for (size_t i = 0; i < old_capacity; i++)
 		if (old[i].item)
@@ -87,7 +81,7 @@ const ds_node_info *ds_posmap_get(const ds_posmap *map, const cJSON *item)
 {
 	size_t i;
 
-	if (!map || !item)
+	if (!map || !map->capacity || !item)
 		return NULL;
 	for (i = slot_of(map, item); map->slots[i].item; i = (i + 1) & (map->capacity - 1))
 		if (map->slots[i].item == item)

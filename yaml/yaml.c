@@ -46,7 +46,7 @@ struct builder {
 	ds_document *doc;
 	ds_diag_list *diags;
 	ds_kind_filter wanted;
-	struct frame stack[DS_YAML_MAX_DEPTH + 1];
+	struct frame *stack; /* DS_YAML_MAX_DEPTH + 1 frames; those below depth are set */
 	size_t depth;
 	struct anchor *anchors; /* open addressing by name; the latest definition wins */
 	size_t anchor_slots;    /* 0 or a power of two */
@@ -848,7 +848,10 @@ static void on_event(struct builder *b, yaml_event_t *ev)
 static int load_yaml(const char *buf, size_t len, ds_kind_filter wanted, ds_document_cb cb, void *data,
 		     ds_diag_list *diags)
 {
-	struct builder b = {.diags = diags, .wanted = wanted};
+	/* the frames are set as they are pushed: zeroing them all (tens of
+	 * kilobytes) for each text would cost more than reading a small one */
+	struct frame stack[DS_YAML_MAX_DEPTH + 1];
+	struct builder b = {.diags = diags, .wanted = wanted, .stack = stack};
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	bool done = false;

@@ -270,6 +270,68 @@ def tree_state(top):
     return state
 
 
+FORM_DS = """\
+# {name}: written as people write it
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {name}   # the name
+  namespace: forms
+  labels:
+    app: {name}
+spec:
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+      - name: a
+        image: "example/a:1"
+        args: ["--x=1", '--y']
+        command:
+        - /bin/sh
+        - -c
+        - |
+          echo "it's: here"
+      restartPolicy: "Never" # not allowed
+"""
+
+
+def test_kustomize_written_forms(t, env):
+    """Findings of objects a kustomization takes as they are written are
+    placed where `dsguard lint` of the same file puts them, in every way a
+    file may be written: CRLF and lone CR line breaks, comments, flow
+    mappings, anchors, several documents (the object found by its name)."""
+    forms = os.path.join(env.top, "forms")
+    files = {
+        "crlf.yaml": FORM_DS.format(name="crlf").replace("\n", "\r\n"),
+        "cr.yaml": FORM_DS.format(name="cr").replace("\n", "\r"),
+        "flow.yaml": FORM_DS.format(name="flow").replace(
+            "metadata:\n  name: flow   # the name\n  namespace: forms\n  labels:\n    app: flow\n",
+            "metadata: {name: flow, namespace: forms, labels: {app: flow}}\n"),
+        "anchors.yaml": FORM_DS.format(name="anchors").replace("      - name: a\n", "      - &c\n        name: a\n"),
+        "multi.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n" + FORM_DS.format(name="first") +
+                      "---\n" + FORM_DS.format(name="second").replace('      restartPolicy: "Never" # not allowed\n', ""),
+    }
+    os.makedirs(forms)
+    for name, text in files.items():
+        with open(os.path.join(forms, name), "w", newline="") as fh:
+            fh.write(text)
+    write(os.path.join(forms, "kustomization.yaml"), "resources:\n" + "".join(f"- {n}\n" for n in files))
+    rc, rendered, err = env.lint_json(["forms"], cwd=env.top)
+    rc2, plain, err2 = env.lint_json(["--no-render"] + [os.path.join("forms", n) for n in files], cwd=env.top)
+
+    def places(doc):
+        return sorted((f["rule"], f["resourceName"], f["file"], f["line"], f["column"]) for f in doc.get("findings", []))
+    t.ok(len(places(rendered)) >= 2 * len(files) and all("renderedFrom" in f for f in rendered["findings"]),
+         "written forms: each DaemonSet rendered has findings", f"{err} {rendered}")
+    t.ok(places(rendered) == places(plain), "written forms: every finding placed where linting the file puts it",
+         f"rendered {places(rendered)} plain {places(plain)} {err} {err2}")
+
+
 def test_kustomize_build(t, env):
     """A kustomize program (not kubectl) is run as `kustomize build DIR`, DIR
     a temporary kustomization outside the repository that asks for origin
@@ -771,6 +833,7 @@ def main():
         if env.kubectl:
             test_kustomize(t, env)
             test_kustomize_build(t, env)
+            test_kustomize_written_forms(t, env)
             test_kustomization_names(t, env)
             test_outputs(t, env, sarif_validator(t))
         else:
