@@ -548,23 +548,34 @@ static const struct anchor *find_anchor(const struct builder *b, const char *nam
 	return a && a->name ? a : NULL;
 }
 
+/* The anchor an alias event names, when it exists and the alias does not
+ * stand as a key; else NULL after failing the build. */
+static const struct anchor *alias_anchor(struct builder *b, yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	const struct anchor *a = find_anchor(b, name);
+
+	if (!a) {
+		fail(b, ev->start_mark, "found undefined alias \"%s\"", name);
+		return NULL;
+	}
+	if (expects_key(b)) {
+		fail(b, ev->start_mark, "an alias cannot be a mapping key here");
+		return NULL;
+	}
+	return a;
+}
+
 /* An alias: a copy of the anchored node, counted against the alias budget
  * (an "alias bomb" stops here instead of filling memory). */
 static void on_alias(struct builder *b, yaml_event_t *ev)
 {
-	const char *name = (const char *)ev->data.alias.anchor;
-	const struct anchor *a = find_anchor(b, name);
+	const struct anchor *a = alias_anchor(b, ev);
 	const ds_node_info *src;
 	ds_node_info info;
 
-	if (!a) {
-		fail(b, ev->start_mark, "found undefined alias \"%s\"", name);
+	if (!a)
 		return;
-	}
-	if (expects_key(b)) {
-		fail(b, ev->start_mark, "an alias cannot be a mapping key here");
-		return;
-	}
 	b->alias_nodes += a->nodes;
 	if (b->alias_nodes > DS_YAML_MAX_ALIAS_NODES) {
 		fail(b, ev->start_mark, "aliases expand to more than %d nodes (an alias bomb?)",
@@ -706,17 +717,10 @@ static void skipped_scalar(struct builder *b, yaml_event_t *ev)
  * exist, and it must not stand as a key. */
 static void skipped_alias(struct builder *b, yaml_event_t *ev)
 {
-	const char *name = (const char *)ev->data.alias.anchor;
-	const struct anchor *a = find_anchor(b, name);
+	const struct anchor *a = alias_anchor(b, ev);
 
-	if (!a) {
-		fail(b, ev->start_mark, "found undefined alias \"%s\"", name);
+	if (!a)
 		return;
-	}
-	if (expects_key(b)) {
-		fail(b, ev->start_mark, "an alias cannot be a mapping key here");
-		return;
-	}
 	skipped_kind_is(b, ev->start_mark, a->item);
 	skipped_value_done(b);
 }
